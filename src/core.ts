@@ -1,0 +1,271 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { CorruptSessionError, contentFingerprint, decodeSession, encodeSession } from './codec.js';
+import type { Database } from './drivers/database.js';
+import { openDatabase } from './drivers/open.js';
+import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
+import { LoadedSessions, secondsLeft } from './loaded-sessions.js';
+import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
+import { PruneSchedule } from './pruner.js';
+import { ensureTable } from './schema/ensure.js';
+import { type StoreStatements, storeStatements, type TableNames, tableNames } from './sql.js';
+
+/** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
+const MAX_SID_BYTES = 1024;
+/** How many recently loaded sessions a store remembers (see LoadedSessions). */
+const LOADED_SESSIONS_CAPACITY = 10_000;
+
+export interface CoreSettings {
+  /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
+  readonly requireCookie: boolean;
+}
+
+export interface ListedSession {
+  readonly sid: string;
+  readonly session: SessionObject;
+}
+
+export class StoreClosedError extends Error {
+  override readonly name = 'StoreClosedError';
+  constructor() {
+    super('connect-pg-simple: the store is closed');
+  }
+}
+
+function checkSid(sid: unknown): asserts sid is string {
+  if (typeof sid !== 'string' || sid.length === 0) {
+    throw new TypeError(
+      `connect-pg-simple: a session id must be a non-empty string, got ${sid === '' ? 'an empty string' : typeof sid}`,
+    );
+  }
+  if (sid.includes('\0')) throw new TypeError('connect-pg-simple: a session id must not contain NUL characters');
+  if (!(sid as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new TypeError('connect-pg-simple: a session id must be well-formed Unicode (it has a lone surrogate)');
+  }
+  if (sid.length > MAX_SID_BYTES / 3 && Buffer.byteLength(sid) > MAX_SID_BYTES) {
+    throw new TypeError(`connect-pg-simple: a session id must be at most ${MAX_SID_BYTES} bytes long`);
+  }
+}
+
+function checkSessionObject(session: unknown): asserts session is SessionObject {
+  if (typeof session !== 'object' || session === null || Array.isArray(session)) {
+    throw new TypeError('connect-pg-simple: a session must be an object');
+  }
+}
+
+/**
+ * The store's behaviour, free of any web framework: promises in, promises out. `store.ts`
+ * adapts it to express-session's Store and to callbacks.
+ */
+export class SessionCore {
+  readonly options: ResolvedOptions;
+  readonly names: TableNames;
+  readonly #statements: StoreStatements;
+  readonly #db: Database;
+  readonly #settings: CoreSettings;
+  readonly #loaded = new LoadedSessions(LOADED_SESSIONS_CAPACITY);
+  readonly #pruneSchedule: PruneSchedule;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #ready: Promise<void> | undefined;
+  #isReady = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ResolvedOptions, settings: CoreSettings) {
+    this.options = options;
+    this.#settings = settings;
+    this.names = tableNames(options.tableName, options.schemaName);
+    this.#statements = storeStatements(this.names);
+    this.#db = openDatabase(options.driver, {
+      preparedStatements: options.preparedStatements,
+      onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
+    });
+    this.#pruneSchedule = new PruneSchedule(
+      options.pruneIntervalMs,
+      options.pruneDelay,
+      () => this.#track(this.#prune()),
+      (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  get(sid: string): Promise<SessionObject | null> {
+    return this.#operation(async () => {
+      checkSid(sid);
+      const [row] = await this.#db.query(this.#statements.get, [sid]);
+      if (row === undefined) return null;
+      let session: SessionObject;
+      try {
+        session = decodeSession(row.sess);
+        if (this.#settings.requireCookie && (typeof session.cookie !== 'object' || session.cookie === null)) {
+          throw new CorruptSessionError('stored session has no cookie object');
+        }
+      } catch (error) {
+        if (!(error instanceof CorruptSessionError)) throw error;
+        this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
+        return null;
+      }
+      this.#loaded.remember(sid, row.sess as string, Number(row.remaining));
+      return session;
+    });
+  }
+
+  set(sid: string, session: SessionObject): Promise<void> {
+    return this.#operation(async () => {
+      checkSid(sid);
+      let text = encodeSession(session, this.options.maxSessionSize);
+      const lifetime = this.#lifetime(session);
+      const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
+      const loaded = this.#loaded.recall(sid);
+      if (loaded === undefined) {
+        await this.#db.query(this.#statements.upsert, [sid, text, storedLifetime]);
+      } else if (loaded.text === text || contentFingerprint(JSON.parse(loaded.text)) === contentFingerprint(session)) {
+        // Only the cookie's expiry changed: that is a touch.
+        if (secondsLeft(loaded) >= lifetime) return;
+        await this.#db.query(this.#statements.touch, [sid, lifetime, storedLifetime]);
+        text = loaded.text;
+      } else {
+        // A session this process loaded is updated, never re-created: a request still in
+        // flight cannot bring back a session that was destroyed (logged out) meanwhile.
+        await this.#db.query(this.#statements.update, [sid, text, storedLifetime]);
+      }
+      this.#loaded.remember(sid, text, storedLifetime);
+    });
+  }
+
+  touch(sid: string, session: SessionObject): Promise<void> {
+    return this.#operation(async () => {
+      checkSid(sid);
+      checkSessionObject(session);
+      if (this.options.disableTouch) return;
+      const lifetime = this.#lifetime(session);
+      const loaded = this.#loaded.recall(sid);
+      if (loaded !== undefined && secondsLeft(loaded) >= lifetime) return;
+      const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
+      // The statement writes only when the stored expiry falls short of the new one.
+      await this.#db.query(this.#statements.touch, [sid, lifetime, storedLifetime]);
+      if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, storedLifetime);
+    });
+  }
+
+  destroy(sid: string): Promise<void> {
+    return this.#operation(async () => {
+      checkSid(sid);
+      this.#loaded.forget(sid);
+      await this.#db.query(this.#statements.destroy, [sid]);
+    });
+  }
+
+  all(): Promise<ListedSession[]> {
+    return this.#operation(async () => {
+      const rows = await this.#db.query(this.#statements.all, []);
+      const sessions: ListedSession[] = [];
+      for (const row of rows) {
+        try {
+          sessions.push({ sid: row.sid as string, session: decodeSession(row.sess) });
+        } catch (error) {
+          if (!(error instanceof CorruptSessionError)) throw error;
+          this.#log('connect-pg-simple: a stored session is corrupt and was left out:', error);
+        }
+      }
+      return sessions;
+    });
+  }
+
+  length(): Promise<number> {
+    return this.#operation(async () => {
+      const [row] = await this.#db.query(this.#statements.length, []);
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  clear(): Promise<void> {
+    return this.#operation(async () => {
+      this.#loaded.clear();
+      await this.#db.query(this.#statements.clear, []);
+    });
+  }
+
+  /** Deletes expired sessions; resolves with how many. The next automatic prune is one interval away. */
+  prune(): Promise<number> {
+    const pruned = this.#operation(() => this.#prune(), { startPruning: false });
+    pruned.then(
+      () => this.#pruneSchedule.reschedule(),
+      () => this.#pruneSchedule.reschedule(),
+    );
+    return pruned;
+  }
+
+  /** Stops pruning, waits for work in flight, and ends the connections the store opened. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#pruneSchedule.stop();
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      await this.#db.close();
+    })();
+    return this.#closing;
+  }
+
+  async #prune(): Promise<number> {
+    await this.#whenReady();
+    const batchSize = this.options.pruneBatchSize;
+    let total = 0;
+    for (;;) {
+      const [row] = await this.#db.query(this.#statements.pruneBatch, [
+        batchSize,
+        this.names.qualified,
+        this.options.pruneLock,
+      ]);
+      // Another instance holds the prune lock: it is doing this work now.
+      if (row?.held !== true) break;
+      const deleted = Number(row.deleted);
+      total += deleted;
+      if (deleted < batchSize || this.closed) break;
+      await nextTurn();
+    }
+    return total;
+  }
+
+  #lifetime(session: SessionObject): number {
+    const lifetime = sessionLifetimeSeconds(session, this.options.ttl, DEFAULTS.ttlSeconds);
+    if (!Number.isFinite(lifetime)) {
+      throw new TypeError(`connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`);
+    }
+    return lifetime;
+  }
+
+  #operation<T>(run: () => Promise<T>, { startPruning = true } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    if (startPruning) this.#pruneSchedule.start();
+    return this.#track(this.#isReady ? run() : this.#whenReady().then(run));
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inFlight.add(promise);
+    const done = () => this.#inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  #whenReady(): Promise<void> {
+    this.#ready ??= ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing).then(
+      () => {
+        this.#isReady = true;
+      },
+      (error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      },
+    );
+    return this.#ready;
+  }
+
+  #log(...args: unknown[]): void {
+    try {
+      this.options.errorLog(...args);
+    } catch {
+      // A throwing logger must not turn a logged error into a crash.
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import type { Statement } from '../sql.js';
+
+export type Row = Record<string, unknown>;
+
+/** The one interface the store needs from a driver. */
+export interface Database {
+  /** Runs one statement with positional parameters ($1, $2, …) and resolves with its rows. */
+  query(statement: Statement, values: readonly unknown[]): Promise<Row[]>;
+  /** Ends the connections the store opened itself; never ends a user's pool or client. */
+  close(): Promise<void>;
+}
+
+/** A `query` that resolves either with rows or with a result object holding them, as pg does. */
+export function rowsOf(result: unknown): Row[] {
+  if (Array.isArray(result)) return result as Row[];
+  const rows = (result as { rows?: unknown } | null | undefined)?.rows;
+  return Array.isArray(rows) ? (rows as Row[]) : [];
+}
+
+/**
+ * Named prepared statements fail behind a pooler that does not track them (PgBouncer before
+ * 1.21 in transaction mode): the server says the statement does not exist, or exists already.
+ * Such a statement did not run, so it is safe to send again unnamed.
+ */
+export function isPreparedStatementMismatch(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '26000' || code === '42P05';
+}
+
+/**
+ * Runs statements named while that works, and unnamed from the first sign that named
+ * statements do not survive the connection path.
+ */
+export function withPreparedFallback(
+  prepare: boolean,
+  run: (statement: Statement, values: readonly unknown[], named: boolean) => Promise<unknown>,
+): (statement: Statement, values: readonly unknown[]) => Promise<Row[]> {
+  let named = prepare;
+  return async (statement, values) => {
+    if (!named || statement.name === '') return rowsOf(await run(statement, values, false));
+    try {
+      return rowsOf(await run(statement, values, true));
+    } catch (error) {
+      if (!isPreparedStatementMismatch(error)) throw error;
+      named = false;
+      return rowsOf(await run(statement, values, false));
+    }
+  };
+}

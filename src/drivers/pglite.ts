@@ -1,0 +1,25 @@
+import type { Database } from './database.js';
+import { rowsOf } from './database.js';
+
+/** What the store uses of a PGlite instance (PostgreSQL in WebAssembly, in-process). */
+export interface PGliteLike {
+  query(...args: never[]): Promise<unknown>;
+  exec(...args: never[]): Promise<unknown>;
+}
+
+export function isPGlite(value: unknown): value is PGliteLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { query?: unknown }).query === 'function' &&
+    typeof (value as { exec?: unknown }).exec === 'function'
+  );
+}
+
+export function fromPGlite(db: PGliteLike): Database {
+  const query = db.query.bind(db) as unknown as (text: string, values: unknown[]) => Promise<unknown>;
+  return {
+    query: async (statement, values) => rowsOf(await query(statement.text, [...values])),
+    close: async () => {},
+  };
+}

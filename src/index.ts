@@ -1,0 +1,37 @@
+import { type ExpressPGStoreConstructor, expressStoreClass, PGStore as PlainPGStore } from './store.js';
+
+/**
+ * `require('connect-pg-simple')(session)`: the store class for express-session (or Connect),
+ * extending its `Store`.
+ */
+function connectPgSimple(session: connectPgSimple.SessionModule): ExpressPGStoreConstructor {
+  const Store =
+    (session as { Store?: unknown } | null | undefined)?.Store ??
+    (session as { session?: { Store?: unknown } } | null | undefined)?.session?.Store;
+  if (typeof Store !== 'function') {
+    throw new TypeError(
+      'connect-pg-simple: pass express-session (or Connect) to the function: require("connect-pg-simple")(session)',
+    );
+  }
+  return expressStoreClass(Store as new (...args: any[]) => any);
+}
+
+namespace connectPgSimple {
+  /** What `connectPgSimple()` accepts: express-session itself, or Connect/Express 3 with `.session.Store`. */
+  export type SessionModule =
+    | { readonly Store: new (...args: any[]) => any }
+    | { readonly session: { readonly Store: new (...args: any[]) => any } };
+  /** The store on a plain EventEmitter, for @fastify/session and direct use. */
+  export const PGStore = PlainPGStore;
+  export type PGStore = import('./store.js').PGStore;
+  export type PGStoreConstructor = import('./store.js').PGStoreConstructor;
+  export type PGStoreOptions = import('./options.js').PGStoreOptions;
+  export type SessionObject = import('./options.js').SessionObject;
+  export type ExpressPGStore = import('./store.js').ExpressPGStore;
+  export type ExpressPGStoreConstructor = import('./store.js').ExpressPGStoreConstructor;
+  export type PGStoreMethods = import('./store.js').PGStoreMethods;
+  export type ListedSessionData = import('./store.js').ListedSessionData;
+  export type Callback<T = void> = import('./callbacks.js').Callback<T>;
+}
+
+export = connectPgSimple;

@@ -1,0 +1,292 @@
+import { isQueryable, type PgPoolLike } from './drivers/pg.js';
+import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
+import { isPGlite, type PGliteLike } from './drivers/pglite.js';
+import { isPostgresJsSql, type PostgresJsSqlLike } from './drivers/postgres-js.js';
+
+/** The session object as the store sees it: whatever the framework hands over. */
+export type SessionObject = Record<string, unknown> & { cookie?: unknown };
+
+export type ErrorLog = (...args: unknown[]) => void;
+
+export interface PGStoreOptions {
+  /** A `pg.Pool` (recommended), a `pg.Client`, or any object whose `query(text, values)` resolves with `{ rows }` or rows. Never ended by the store. */
+  pool?: PgPoolLike;
+  /** A pg-promise database object. Never ended by the store. */
+  pgPromise?: PgPromiseDatabaseLike;
+  /** A postgres.js `sql` instance. Never ended by the store. */
+  postgres?: PostgresJsSqlLike;
+  /** A PGlite instance: PostgreSQL in-process. Never closed by the store. */
+  pglite?: PGliteLike;
+  /** A connection string for a pool the store creates (needs `pg`). Default: `DATABASE_URL`, then pg's PG* variables. */
+  conString?: string;
+  /** A `pg.Pool` config for a pool the store creates (needs `pg`). */
+  conObject?: Record<string, unknown>;
+  /** Session lifetime in seconds, or a function of the session giving it. Default: the cookie's maxAge, else one day. */
+  ttl?: number | ((session: SessionObject) => number);
+  /** Schema of the session table. Default: the connection's search_path. */
+  schemaName?: string;
+  /** Name of the session table. Default: `"session"`. */
+  tableName?: string;
+  /** Create the table on first use when it does not exist. Default: `false`. */
+  createTableIfMissing?: boolean;
+  /** Never extend a session's expiry on `touch`. Default: `false`. */
+  disableTouch?: boolean;
+  /**
+   * Seconds within which a `touch` (or an unchanged `set`) skips its write, because the stored
+   * expiry already covers the session. Default: 60 (and at most a tenth of the session's lifetime).
+   * `0` or `false` writes on every touch, as 10.x did.
+   */
+  touchAfter?: number | false;
+  /** Seconds between automatic prunes of expired sessions, or `false` for none. Default: 60. */
+  pruneSessionInterval?: number | false;
+  /** Turns the prune interval (ms) into the actual delay (ms), or `false` for none. Default: a random 50–150 %. */
+  pruneSessionRandomizedInterval?: false | ((delayMs: number) => number);
+  /** Rows deleted per prune statement. Default: 1000. */
+  pruneBatchSize?: number;
+  /** Let only one store instance at a time prune a table (PostgreSQL advisory lock). Default: `true`. */
+  pruneLock?: boolean;
+  /** Use named prepared statements with pg and pg-promise (falls back by itself behind PgBouncer). Default: `true` for pg pools and clients. */
+  preparedStatements?: boolean;
+  /** Largest serialized session, in bytes, that `set` accepts. Default: no limit. */
+  maxSessionSize?: number;
+  /** Receives errors that have no callback or promise to go to. Default: `console.error`. */
+  errorLog?: ErrorLog;
+}
+
+export type DriverChoice =
+  | { readonly kind: 'pool'; readonly pool: PgPoolLike }
+  | { readonly kind: 'pgPromise'; readonly db: PgPromiseDatabaseLike }
+  | { readonly kind: 'postgres'; readonly sql: PostgresJsSqlLike }
+  | { readonly kind: 'pglite'; readonly db: PGliteLike }
+  | { readonly kind: 'owned'; readonly config: Readonly<Record<string, unknown>> };
+
+export interface ResolvedOptions {
+  readonly driver: DriverChoice;
+  readonly ttl: number | ((session: SessionObject) => number) | undefined;
+  readonly schemaName: string | undefined;
+  readonly tableName: string;
+  readonly createTableIfMissing: boolean;
+  readonly disableTouch: boolean;
+  readonly touchAfterSeconds: number;
+  readonly pruneIntervalMs: number | false;
+  readonly pruneDelay: (delayMs: number) => number;
+  readonly pruneBatchSize: number;
+  readonly pruneLock: boolean;
+  readonly preparedStatements: boolean | undefined;
+  readonly maxSessionSize: number | undefined;
+  readonly errorLog: ErrorLog;
+}
+
+const ONE_DAY_SECONDS = 86_400;
+const DEFAULT_PRUNE_INTERVAL_SECONDS = 60;
+const DEFAULT_TOUCH_AFTER_SECONDS = 60;
+const DEFAULT_PRUNE_BATCH_SIZE = 1000;
+
+export const DEFAULTS = Object.freeze({
+  tableName: 'session',
+  ttlSeconds: ONE_DAY_SECONDS,
+  pruneIntervalSeconds: DEFAULT_PRUNE_INTERVAL_SECONDS,
+  touchAfterSeconds: DEFAULT_TOUCH_AFTER_SECONDS,
+  pruneBatchSize: DEFAULT_PRUNE_BATCH_SIZE,
+});
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PGStoreOptions>([
+  'pool',
+  'pgPromise',
+  'postgres',
+  'pglite',
+  'conString',
+  'conObject',
+  'ttl',
+  'schemaName',
+  'tableName',
+  'createTableIfMissing',
+  'disableTouch',
+  'touchAfter',
+  'pruneSessionInterval',
+  'pruneSessionRandomizedInterval',
+  'pruneBatchSize',
+  'pruneLock',
+  'preparedStatements',
+  'maxSessionSize',
+  'errorLog',
+]);
+
+/** 50–150 % of the interval, so that instances started together do not prune together. */
+const randomizeDelay = (delayMs: number): number => Math.ceil(delayMs / 2 + delayMs * Math.random());
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function fail(option: string, expected: string, value: unknown): never {
+  throw new TypeError(`connect-pg-simple: option "${option}" must be ${expected}, got ${describe(value)}`);
+}
+
+function closestKnownOption(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const known of KNOWN_OPTIONS) {
+    const k = known.toLowerCase();
+    if (k === lower || k.includes(lower) || lower.includes(k)) return known;
+  }
+  return undefined;
+}
+
+function optionalString(options: PGStoreOptions, key: 'conString' | 'schemaName' | 'tableName'): string | undefined {
+  const value = options[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) fail(key, 'a non-empty string', value);
+  if (value.includes('\0')) fail(key, 'a string without NUL characters', value);
+  return value;
+}
+
+function optionalBoolean(options: PGStoreOptions, key: keyof PGStoreOptions, fallback: boolean): boolean {
+  const value = options[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(key, 'a boolean', value);
+  return value;
+}
+
+function positiveNumber(key: string, value: unknown, { integer = false, zeroAllowed = false } = {}): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (zeroAllowed ? value >= 0 : value > 0) &&
+    (!integer || Number.isInteger(value));
+  if (!ok) fail(key, `a ${integer ? 'whole ' : ''}number ${zeroAllowed ? '≥ 0' : '> 0'}`, value);
+  return value as number;
+}
+
+function objectOption(
+  options: PGStoreOptions,
+  key: keyof PGStoreOptions,
+  check: (value: unknown) => boolean,
+  expected: string,
+) {
+  const value = options[key];
+  if (value === undefined) return undefined;
+  if (!check(value)) fail(key, expected, value);
+  return value;
+}
+
+function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverChoice {
+  const pool = objectOption(options, 'pool', isQueryable, 'a pg.Pool or an object with a query(text, values) method') as
+    | PgPoolLike
+    | undefined;
+  const pgPromise = objectOption(
+    options,
+    'pgPromise',
+    isPgPromiseDatabase,
+    'a pg-promise database object (the result of pgp(connection))',
+  ) as PgPromiseDatabaseLike | undefined;
+  const postgres = objectOption(
+    options,
+    'postgres',
+    isPostgresJsSql,
+    'a postgres.js sql instance (the result of postgres(url))',
+  ) as PostgresJsSqlLike | undefined;
+  const pglite = objectOption(options, 'pglite', isPGlite, 'a PGlite instance') as PGliteLike | undefined;
+
+  const given = (['pool', 'pgPromise', 'postgres', 'pglite'] as const).filter((k) => options[k] !== undefined);
+  if (given.length > 1) {
+    throw new TypeError(
+      `connect-pg-simple: options ${given.map((k) => `"${k}"`).join(' and ')} each name a database; give only one`,
+    );
+  }
+  if (pool) return { kind: 'pool', pool };
+  if (pgPromise) return { kind: 'pgPromise', db: pgPromise };
+  if (postgres) return { kind: 'postgres', sql: postgres };
+  if (pglite) return { kind: 'pglite', db: pglite };
+
+  const conString = optionalString(options, 'conString') ?? (env.DATABASE_URL || undefined);
+  const conObject = objectOption(
+    options,
+    'conObject',
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+    'a pg.Pool config object',
+  ) as Record<string, unknown> | undefined;
+  // As in 10.x: conObject wins over conString; without either, pg reads the PG* variables.
+  const config = conObject ?? (conString === undefined ? {} : { connectionString: conString });
+  return { kind: 'owned', config: Object.freeze({ ...config }) };
+}
+
+export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (input === undefined || input === null) input = {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new TypeError(`connect-pg-simple: options must be an object, got ${describe(input)}`);
+  }
+  const options = input as PGStoreOptions;
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      const hint = closestKnownOption(key);
+      throw new TypeError(`connect-pg-simple: unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    }
+  }
+
+  const ttl = options.ttl;
+  if (ttl !== undefined && typeof ttl !== 'function') positiveNumber('ttl', ttl);
+
+  const errorLog = options.errorLog ?? console.error.bind(console);
+  if (typeof errorLog !== 'function') fail('errorLog', 'a function', errorLog);
+
+  const interval = options.pruneSessionInterval;
+  let pruneIntervalMs: number | false;
+  if (interval === false) pruneIntervalMs = false;
+  else if (interval === undefined) pruneIntervalMs = DEFAULT_PRUNE_INTERVAL_SECONDS * 1000;
+  else pruneIntervalMs = positiveNumber('pruneSessionInterval', interval) * 1000;
+
+  const randomized = options.pruneSessionRandomizedInterval;
+  let pruneDelay: (delayMs: number) => number;
+  if (randomized === false) pruneDelay = (delayMs) => delayMs;
+  else if (randomized === undefined) pruneDelay = randomizeDelay;
+  else if (typeof randomized === 'function') pruneDelay = randomized;
+  else fail('pruneSessionRandomizedInterval', 'false or a function (delayMs) => delayMs', randomized);
+
+  const touchAfter = options.touchAfter;
+  const touchAfterSeconds =
+    touchAfter === undefined
+      ? DEFAULT_TOUCH_AFTER_SECONDS
+      : touchAfter === false
+        ? 0
+        : positiveNumber('touchAfter', touchAfter, { zeroAllowed: true });
+
+  const preparedStatements = options.preparedStatements;
+  if (preparedStatements !== undefined && typeof preparedStatements !== 'boolean') {
+    fail('preparedStatements', 'a boolean', preparedStatements);
+  }
+
+  const tableName = optionalString(options, 'tableName') ?? DEFAULTS.tableName;
+  const schemaName = optionalString(options, 'schemaName');
+  if (schemaName === undefined && tableName.includes('"."')) {
+    // 10.x accepted 'schema"."table' with a deprecation warning; now a name is only ever a name.
+    fail('tableName', 'a table name only (put the schema in "schemaName")', tableName);
+  }
+
+  return Object.freeze({
+    driver: resolveDriver(options, env),
+    ttl,
+    schemaName,
+    tableName,
+    createTableIfMissing: optionalBoolean(options, 'createTableIfMissing', false),
+    disableTouch: optionalBoolean(options, 'disableTouch', false),
+    touchAfterSeconds,
+    pruneIntervalMs,
+    pruneDelay,
+    pruneBatchSize:
+      options.pruneBatchSize === undefined
+        ? DEFAULT_PRUNE_BATCH_SIZE
+        : positiveNumber('pruneBatchSize', options.pruneBatchSize, { integer: true }),
+    pruneLock: optionalBoolean(options, 'pruneLock', true),
+    preparedStatements,
+    maxSessionSize:
+      options.maxSessionSize === undefined
+        ? undefined
+        : positiveNumber('maxSessionSize', options.maxSessionSize, { integer: true }),
+    errorLog,
+  });
+}

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Every SQL text the store sends is built here, once per store, from the table's names.
+ * Identifiers are quoted here and nowhere else.
+ */
+
+/** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/** First keys of the advisory locks this package takes ("cps", "cpt" in ASCII); the second is the table's. */
+export const PRUNE_LOCK_NAMESPACE = 0x637073;
+export const SCHEMA_LOCK_NAMESPACE = 0x637074;
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * A name derived from the table's name (`session_pkey`, `session_expire_idx`), kept within
+ * PostgreSQL's identifier limit: a long table name is shortened and given a hash of the full
+ * name, so that two long table names in one schema never yield the same derived name.
+ */
+export function derivedName(tableName: string, suffix: string): string {
+  const plain = `${tableName}_${suffix}`;
+  if (Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) return plain;
+  const hash = createHash('sha256').update(tableName).digest('hex').slice(0, 8);
+  const tail = `_${hash}_${suffix}`;
+  let head = tableName;
+  while (Buffer.byteLength(head + tail) > MAX_IDENTIFIER_BYTES) head = head.slice(0, -1);
+  return head + tail;
+}
+
+export interface TableNames {
+  readonly schemaName: string | undefined;
+  readonly tableName: string;
+  /** `"schema"`, when a schema was named. */
+  readonly quotedSchema: string | undefined;
+  /** `"schema"."table"` or `"table"`: what goes after FROM. */
+  readonly qualified: string;
+  readonly primaryKey: string;
+  readonly expireIndex: string;
+}
+
+export function tableNames(tableName: string, schemaName?: string): TableNames {
+  const table = quoteIdentifier(tableName);
+  const quotedSchema = schemaName === undefined ? undefined : quoteIdentifier(schemaName);
+  return {
+    schemaName,
+    tableName,
+    quotedSchema,
+    qualified: quotedSchema === undefined ? table : `${quotedSchema}.${table}`,
+    primaryKey: quoteIdentifier(derivedName(tableName, 'pkey')),
+    expireIndex: quoteIdentifier(derivedName(tableName, 'expire_idx')),
+  };
+}
+
+/** A statement with a stable name, so drivers that prepare statements can reuse the plan. */
+export interface Statement {
+  /** Empty for a statement sent once, never prepared. */
+  readonly name: string;
+  readonly text: string;
+}
+
+function statement(purpose: string, text: string): Statement {
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return { name: `cps_${purpose}_${hash}`, text };
+}
+
+/** `now() + ttl seconds`, the one way an expiry is computed: on the database's clock. */
+const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::float8)`;
+
+export interface StoreStatements {
+  /** $1 sid → sess (text), remaining (float8, seconds) */
+  readonly get: Statement;
+  /** $1 sid, $2 sess, $3 seconds to live → inserts or replaces */
+  readonly upsert: Statement;
+  /** $1 sid, $2 sess, $3 seconds to live → replaces a live row only, never creates one */
+  readonly update: Statement;
+  /** $1 sid, $2 seconds wanted, $3 seconds to write → moves expiry only when it falls short */
+  readonly touch: Statement;
+  readonly destroy: Statement;
+  readonly all: Statement;
+  readonly length: Statement;
+  readonly clear: Statement;
+  /** $1 batch size, $2 lock key (text), $3 take the lock (bool) → held (bool), deleted (int) */
+  readonly pruneBatch: Statement;
+  /** $1 qualified table name → exists (bool), comment (text) */
+  readonly describe: Statement;
+}
+
+export function storeStatements(names: TableNames): StoreStatements {
+  const t = names.qualified;
+  return {
+    get: statement(
+      'get',
+      `SELECT sess::text AS sess, extract(epoch FROM expire - now())::float8 AS remaining FROM ${t} WHERE sid = $1::text AND expire > now()`,
+    ),
+    upsert: statement(
+      'upsert',
+      `INSERT INTO ${t} (sid, sess, expire) VALUES ($1::text, $2::text::json, ${expiryIn('$3')}) ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
+    ),
+    update: statement(
+      'update',
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')} WHERE sid = $1::text AND expire > now()`,
+    ),
+    touch: statement(
+      'touch',
+      `UPDATE ${t} SET expire = ${expiryIn('$3')} WHERE sid = $1::text AND expire > now() AND expire < ${expiryIn('$2')}`,
+    ),
+    destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`),
+    all: statement('all', `SELECT sid, sess::text AS sess FROM ${t} WHERE expire > now()`),
+    length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE expire > now()`),
+    clear: statement('clear', `DELETE FROM ${t}`),
+    pruneBatch: statement(
+      'prune',
+      `WITH lock AS (
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, hashtext($2::text)) ELSE true END AS held
+), doomed AS (
+  SELECT sid FROM ${t} WHERE (SELECT held FROM lock) AND expire < now() ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM ${t} WHERE sid IN (SELECT sid FROM doomed) RETURNING 1
+)
+SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted`,
+    ),
+    describe: statement(
+      'describe',
+      `SELECT to_regclass($1::text) IS NOT NULL AS exists, obj_description(to_regclass($1::text), 'pg_class') AS comment`,
+    ),
+  };
+}
+
+/** A `DO` block runs several statements as one, in one transaction, through any driver or pooler. */
+export function doBlock(body: string): string {
+  let tag = '$cps$';
+  for (let i = 0; body.includes(tag); i++) tag = `$cps${i}$`;
+  return `DO ${tag}\nBEGIN\n${body}\nEND\n${tag}`;
+}

@@ -1,0 +1,421 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import connectPgSimple from '../../src/index.js';
+import { uniqueName } from './database.js';
+import { type DriverHarness, drivers } from './drivers.js';
+
+const { PGStore } = connectPgSimple;
+type Store = InstanceType<typeof PGStore>;
+
+const inSeconds = (s: number) => ({
+  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
+});
+
+/**
+ * The store's behaviour, written once and run against every driver. Each run gets its own
+ * schema, so runs cannot see each other's rows.
+ */
+export function behaviourSuite(driverName: keyof typeof drivers & string): void {
+  describe(`store behaviour over ${driverName}`, () => {
+    let harness: DriverHarness;
+    let schemaName: string;
+    const stores: Store[] = [];
+    const logged: unknown[][] = [];
+
+    const newStore = (options: Record<string, unknown> = {}): Store => {
+      const store = new PGStore({
+        ...harness.storeOptions,
+        schemaName,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+        errorLog: (...args: unknown[]) => logged.push(args),
+        ...options,
+      });
+      stores.push(store);
+      return store;
+    };
+    const q = (text: string, values?: unknown[]) => harness.admin.query(text, values);
+    const table = (name = 'session') => `"${schemaName}"."${name}"`;
+    const rowOf = async (sid: string, name = 'session') =>
+      (
+        await q(
+          `SELECT sid, sess::text AS sess, expire, xmin::text AS xmin, extract(epoch FROM expire - now())::float8 AS left FROM ${table(name)} WHERE sid = $1`,
+          [sid],
+        )
+      )[0];
+
+    before(async () => {
+      harness = await drivers[driverName]!();
+      schemaName = uniqueName(`cps_${driverName.replace('-', '_')}`);
+      await q(`CREATE SCHEMA "${schemaName}"`);
+    });
+    after(async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      await q(`DROP SCHEMA "${schemaName}" CASCADE`);
+      await harness.close();
+    });
+
+    it('stores and reads back a session faithfully', async () => {
+      const store = newStore();
+      const data = {
+        ...inSeconds(3600),
+        user: { id: 42, name: 'Zoë 🚀', tags: ['a', 'b'] },
+        at: new Date('2025-01-02T03:04:05.000Z'),
+        nul: 'a\u0000b',
+        nested: JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": 1}}'),
+        gone: undefined,
+      };
+      await store.set('s1', data as any);
+      const got = (await store.get('s1')) as any;
+      assert.deepEqual(got, JSON.parse(JSON.stringify(data)));
+      assert.equal(got.nul, 'a\u0000b');
+      assert.equal(({} as any).polluted, undefined);
+      assert.equal(Object.getPrototypeOf(got.nested), Object.prototype);
+      assert.ok(Object.hasOwn(got.nested, '__proto__'));
+    });
+
+    it('misses a session that does not exist, and one that expired', async () => {
+      const store = newStore();
+      assert.equal(await store.get('nope'), null);
+      await store.set('expired', { cookie: { expires: new Date(Date.now() - 1000).toISOString() } } as any);
+      assert.equal(await store.get('expired'), null);
+    });
+
+    it('takes the lifetime from ttl, else the cookie, else one day', async () => {
+      const byCookie = newStore();
+      await byCookie.set('c', inSeconds(100) as any);
+      assert.ok(Math.abs((await rowOf('c')).left - 100 - 10) < 3, 'cookie maxAge plus a tenth as touch window');
+      const byTtl = newStore({ ttl: 500 });
+      await byTtl.set('t', inSeconds(100) as any);
+      assert.ok(Math.abs((await rowOf('t')).left - 550) < 3, 'ttl wins over the cookie');
+      const byFunction = newStore({ ttl: (s: any) => s.seconds, touchAfter: false });
+      await byFunction.set('f', { seconds: 1234, cookie: {} } as any);
+      assert.ok(Math.abs((await rowOf('f')).left - 1234) < 3);
+      const byDefault = newStore({ touchAfter: false });
+      await byDefault.set('d', { cookie: { expires: null } } as any);
+      assert.ok(Math.abs((await rowOf('d')).left - 86_400) < 3);
+    });
+
+    it('destroys a session; destroying or touching a missing one is no error', async () => {
+      const store = newStore();
+      await store.set('d1', inSeconds(60) as any);
+      await store.destroy('d1');
+      assert.equal(await store.get('d1'), null);
+      assert.equal(await rowOf('d1'), undefined);
+      await store.destroy('never-there');
+      await store.touch('never-there', inSeconds(60) as any);
+      assert.equal(await rowOf('never-there'), undefined, 'touch never creates a row');
+    });
+
+    it('touch extends the expiry, skips writes the stored expiry already covers', async () => {
+      const store = newStore({ touchAfter: 30 });
+      await store.set('t1', inSeconds(600) as any);
+      const written = await rowOf('t1');
+      assert.ok(Math.abs(written.left - 630) < 3, 'a write stores lifetime + window');
+      // A later request: get, then touch with the cookie reset to the full lifetime.
+      await store.get('t1');
+      await store.touch('t1', inSeconds(600) as any);
+      const skipped = await rowOf('t1');
+      assert.equal(skipped.xmin, written.xmin, 'covered touch wrote nothing');
+      // Another instance, which did not read the session, asks for more than is stored.
+      const other = newStore({ touchAfter: 30 });
+      await other.touch('t1', inSeconds(700) as any);
+      const extended = await rowOf('t1');
+      assert.notEqual(extended.xmin, written.xmin);
+      assert.ok(Math.abs(extended.left - 730) < 3);
+    });
+
+    it('touchAfter: false writes on every touch, as 10.x did', async () => {
+      const store = newStore({ touchAfter: false });
+      await store.set('t2', inSeconds(600) as any);
+      const first = await rowOf('t2');
+      await new Promise((r) => setTimeout(r, 20));
+      await store.touch('t2', inSeconds(600) as any);
+      assert.notEqual((await rowOf('t2')).xmin, first.xmin);
+    });
+
+    it('never lets a stored session expire before the cookie it was touched for', async () => {
+      const store = newStore({ touchAfter: 60 });
+      await store.set('safe', inSeconds(100) as any);
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 30));
+        await store.get('safe');
+        const session = inSeconds(100);
+        await store.touch('safe', session as any);
+        const row = await rowOf('safe');
+        const cookieExpires = new Date(session.cookie.expires).getTime();
+        assert.ok(new Date(row.expire).getTime() >= cookieExpires - 50, `row expiry covers cookie expiry (round ${i})`);
+      }
+    });
+
+    it('does not touch an expired session back to life, nor with disableTouch', async () => {
+      const store = newStore();
+      await store.set('old', { cookie: { expires: new Date(Date.now() - 5000).toISOString() } } as any);
+      await store.touch('old', inSeconds(600) as any);
+      assert.equal(await store.get('old'), null);
+      const frozen = newStore({ disableTouch: true });
+      await frozen.set('frozen', inSeconds(100) as any);
+      const before = await rowOf('frozen');
+      await frozen.touch('frozen', inSeconds(10_000) as any);
+      assert.equal((await rowOf('frozen')).xmin, before.xmin);
+    });
+
+    it('a set whose data did not change (only the cookie expiry) writes nothing', async () => {
+      const store = newStore({ touchAfter: 60 });
+      await store.set('same', { ...inSeconds(600), n: 1 } as any);
+      const first = await rowOf('same');
+      const loaded = (await store.get('same')) as any;
+      await store.set('same', {
+        ...loaded,
+        cookie: { ...loaded.cookie, expires: new Date(Date.now() + 600_000).toISOString() },
+      });
+      assert.equal((await rowOf('same')).xmin, first.xmin);
+      await store.set('same', { ...loaded, n: 2 });
+      assert.equal(JSON.parse((await rowOf('same')).sess).n, 2);
+    });
+
+    it('a request in flight cannot bring back a session destroyed meanwhile', async () => {
+      const a = newStore();
+      const b = newStore();
+      await a.set('victim', { ...inSeconds(600), user: 1 } as any);
+      const loaded = (await a.get('victim')) as any;
+      await b.destroy('victim'); // logged out elsewhere
+      await a.set('victim', { ...loaded, user: 1, lastPage: '/x' });
+      await a.touch('victim', inSeconds(600) as any);
+      assert.equal(await rowOf('victim'), undefined);
+      assert.equal(await b.get('victim'), null);
+    });
+
+    it('lists, counts and clears live sessions', async () => {
+      const store = newStore({ tableName: uniqueName('listing') });
+      await store.set('l1', { ...inSeconds(60), n: 1 } as any);
+      await store.set('l2', { ...inSeconds(60), n: 2 } as any);
+      await store.set('l3', { cookie: { expires: new Date(Date.now() - 1000).toISOString() } } as any);
+      const all = await store.all();
+      assert.deepEqual(all.map((s: any) => [s.id, s.n]).sort(), [
+        ['l1', 1],
+        ['l2', 2],
+      ]);
+      assert.equal(await store.length(), 2);
+      await store.clear();
+      assert.equal(await store.length(), 0);
+      assert.deepEqual(await store.all(), []);
+    });
+
+    it('prunes expired sessions only, and says how many', async () => {
+      const name = uniqueName('prune');
+      const store = newStore({ tableName: name, pruneBatchSize: 7 });
+      for (let i = 0; i < 20; i++) {
+        await store.set(`dead${i}`, { cookie: { expires: new Date(Date.now() - 1000).toISOString() } } as any);
+      }
+      await store.set('alive', inSeconds(60) as any);
+      assert.equal(await store.pruneSessions(), 20);
+      const left = await q(`SELECT sid FROM ${table(name)}`);
+      assert.deepEqual(
+        left.map((r) => r.sid),
+        ['alive'],
+      );
+      const counted = await new Promise((resolve, reject) =>
+        store.pruneSessions((e, n) => (e ? reject(e) : resolve(n))),
+      );
+      assert.equal(counted, 0);
+    });
+
+    it('calls every callback exactly once, with errors as well as results', async () => {
+      const store = newStore();
+      const calls: Record<string, unknown[][]> = { set: [], get: [], bad: [], bigint: [] };
+      await new Promise<void>((resolve) => {
+        let pending = 4;
+        const record =
+          (label: string) =>
+          (...args: unknown[]) => {
+            calls[label]!.push(args);
+            if (--pending === 0) setTimeout(resolve, 50);
+          };
+        store.set('cb', inSeconds(60) as any, record('set'));
+        store.get('missing-cb', record('get'));
+        store.get('', record('bad'));
+        store.set('bad', { n: 10n } as any, record('bigint'));
+      });
+      assert.deepEqual(
+        Object.values(calls).map((c) => c.length),
+        [1, 1, 1, 1],
+      );
+      assert.deepEqual(calls.set![0], [null, undefined]);
+      assert.deepEqual(calls.get![0], [null, null]);
+      assert.ok(calls.bad![0]![0] instanceof TypeError);
+      assert.match(String((calls.bigint![0]![0] as Error).message), /BigInt/);
+    });
+
+    it('never calls a callback twice when it throws, and never leaves a rejection unhandled', async () => {
+      const store = newStore();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      const thrown: unknown[] = [];
+      const onUncaught = (error: unknown) => thrown.push(error);
+      process.on('unhandledRejection', onUnhandled);
+      const listeners = process.listeners('uncaughtException');
+      process.removeAllListeners('uncaughtException');
+      process.on('uncaughtException', onUncaught);
+      let called = 0;
+      try {
+        store.get('throwing', () => {
+          called++;
+          throw new Error('user callback failed');
+        });
+        void store.destroy(''); // a rejected promise nobody awaits
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        process.off('uncaughtException', onUncaught);
+        for (const l of listeners) process.on('uncaughtException', l);
+      }
+      assert.equal(called, 1);
+      assert.equal(thrown.length, 1, 'the callback error surfaces once, like any Node callback API');
+      assert.deepEqual(unhandled, []);
+    });
+
+    it('rejects bad input with a clear error and writes nothing', async () => {
+      const name = uniqueName('bad');
+      const store = newStore({ tableName: name });
+      await store.length(); // creates the table
+      const circular: any = { ...inSeconds(60) };
+      circular.self = circular;
+      const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
+        ['number sid', () => store.set(42 as any, inSeconds(60) as any), /non-empty string/],
+        ['empty sid', () => store.get(''), /non-empty string/],
+        ['NUL in sid', () => store.set('a\u0000b', inSeconds(60) as any), /NUL/],
+        ['lone surrogate', () => store.set('a\ud800', inSeconds(60) as any), /well-formed/],
+        ['long sid', () => store.set('x'.repeat(5000), inSeconds(60) as any), /at most 1024 bytes/],
+        ['circular', () => store.set('c', circular), /cannot be stored as JSON/],
+        ['BigInt', () => store.set('b', { ...inSeconds(60), n: 1n } as any), /BigInt/],
+        ['not an object', () => store.set('n', 'text' as any), /must be an object/],
+        ['touch without session', () => store.touch('t', undefined as any), /must be an object/],
+      ];
+      for (const [label, run, message] of cases) {
+        await assert.rejects(run, (error: Error) => error instanceof TypeError && message.test(error.message), label);
+      }
+      assert.equal((await q(`SELECT count(*)::int AS n FROM ${table(name)}`))[0]!.n, 0);
+      await assert.rejects(
+        () => newStore({ maxSessionSize: 100 }).set('big', { ...inSeconds(60), blob: 'x'.repeat(200) } as any),
+        /maxSessionSize/,
+      );
+    });
+
+    it('treats a corrupt stored session as missing and logs it', async () => {
+      const name = uniqueName('corrupt');
+      const store = newStore({ tableName: name });
+      await store.length();
+      await q(
+        `INSERT INTO ${table(name)} (sid, sess, expire) VALUES ('arr', '[1,2]', now() + interval '1 hour'), ('num', '42', now() + interval '1 hour')`,
+      );
+      const before = logged.length;
+      assert.equal(await store.get('arr'), null);
+      assert.equal(await store.get('num'), null);
+      assert.equal(logged.length - before, 2);
+      assert.match(String(logged.at(-1)![0]), /corrupt/);
+    });
+
+    it('quotes hostile table and schema names as names', async () => {
+      const hostile = `x"; DROP TABLE ${schemaName}.victim; --`;
+      await q(`CREATE TABLE ${table('victim')} (id int)`);
+      const store = newStore({ tableName: hostile });
+      await store.set('h', inSeconds(60) as any);
+      assert.ok(await store.get('h'));
+      assert.equal((await q(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`"${schemaName}"."victim"`]))[0]!.ok, true);
+    });
+
+    it('keeps two tables in one schema apart, names and all', async () => {
+      const one = newStore({ tableName: 'first_sessions' });
+      const two = newStore({ tableName: 'second_sessions' });
+      const long1 = newStore({ tableName: `${'l'.repeat(60)}_a` });
+      const long2 = newStore({ tableName: `${'l'.repeat(60)}_b` });
+      await Promise.all([one, two, long1, long2].map((s, i) => s.set(`k${i}`, inSeconds(60) as any)));
+      assert.ok(await one.get('k0'));
+      assert.equal(await one.get('k1'), null);
+      assert.ok(await long2.get('k3'));
+    });
+
+    it('creates the table once when many stores start together', async () => {
+      const name = uniqueName('race');
+      const racers = Array.from({ length: 6 }, () => newStore({ tableName: name }));
+      await Promise.all(racers.map((s, i) => s.set(`r${i}`, inSeconds(60) as any)));
+      assert.equal(await racers[0]!.length(), 6);
+      const [comment] = await q(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [table(name)]);
+      assert.equal(comment!.c, 'connect-pg-simple schema 1');
+    });
+
+    it('retries a failed table creation on the next call', async () => {
+      const missingSchema = uniqueName('later');
+      const store = newStore({ schemaName: missingSchema });
+      await assert.rejects(
+        () => store.get('x'),
+        (error: any) => error.code === '3F000',
+      );
+      await q(`CREATE SCHEMA "${missingSchema}"`);
+      try {
+        assert.equal(await store.get('x'), null);
+        await store.set('x', inSeconds(60) as any);
+        assert.ok(await store.get('x'));
+      } finally {
+        await store.close();
+        await q(`DROP SCHEMA "${missingSchema}" CASCADE`);
+      }
+    });
+
+    it('says clearly when the table is missing and creation is off', async () => {
+      const store = newStore({ tableName: uniqueName('absent'), createTableIfMissing: false });
+      await assert.rejects(
+        () => store.get('x'),
+        (error: any) => error.code === '42P01' && /createTableIfMissing/.test(error.message),
+      );
+    });
+
+    it('refuses a table made by a newer version', async () => {
+      const name = uniqueName('future');
+      const store = newStore({ tableName: name });
+      await store.length();
+      await q(`COMMENT ON TABLE ${table(name)} IS 'connect-pg-simple schema 99'`);
+      const later = newStore({ tableName: name });
+      await assert.rejects(() => later.get('x'), /schema version 99/);
+    });
+
+    it('works on a table made by the 10.x table.sql', async () => {
+      const name = uniqueName('legacy');
+      await q(
+        `CREATE TABLE ${table(name)} ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL, "expire" timestamp(6) NOT NULL) WITH (OIDS=FALSE)`,
+      );
+      await q(
+        `ALTER TABLE ${table(name)} ADD CONSTRAINT "${name}_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE`,
+      );
+      await q(`CREATE INDEX "IDX_${name}_expire" ON ${table(name)} ("expire")`);
+      const store = newStore({ tableName: name, createTableIfMissing: false });
+      await store.set('old', { ...inSeconds(600), user: 'u' } as any);
+      assert.deepEqual(((await store.get('old')) as any).user, 'u');
+      await store.touch('old', inSeconds(900) as any);
+      await store.set('dead', { cookie: { expires: new Date(Date.now() - 1000).toISOString() } } as any);
+      assert.equal(await store.pruneSessions(), 1);
+      assert.equal(await store.length(), 1);
+    });
+
+    it('lists only its own errors in errorLog, and none for normal work', async () => {
+      const before = logged.length;
+      const store = newStore();
+      await store.set('quiet', inSeconds(60) as any);
+      await store.get('quiet');
+      await store.touch('quiet', inSeconds(60) as any);
+      await store.destroy('quiet');
+      assert.equal(logged.length, before);
+    });
+
+    it('is closed after close(), and says so', async () => {
+      const store = newStore();
+      await store.set('c1', inSeconds(60) as any);
+      const pending = store.get('c1');
+      await store.close();
+      assert.ok(await pending, 'work in flight finished before close resolved');
+      await assert.rejects(() => store.get('c1'), /closed/);
+      await store.close();
+    });
+  });
+}
