@@ -19,8 +19,8 @@ function connectPgSimple(session: connectPgSimple.SessionModule): ExpressPGStore
 namespace connectPgSimple {
   /** What `connectPgSimple()` accepts: express-session itself, or Connect/Express 3 with `.session.Store`. */
   export type SessionModule =
-    | { readonly Store: new (...args: any[]) => any }
-    | { readonly session: { readonly Store: new (...args: any[]) => any } };
+    | { readonly Store: abstract new (...args: any[]) => any }
+    | { readonly session: { readonly Store: abstract new (...args: any[]) => any } };
   /** The store on a plain EventEmitter, for @fastify/session and direct use. */
   export const PGStore = PlainPGStore;
   export type PGStore = import('./store.js').PGStore;

@@ -192,6 +192,13 @@ function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverC
   ) as PostgresJsSqlLike | undefined;
   const pglite = objectOption(options, 'pglite', isPGlite, 'a PGlite instance') as PGliteLike | undefined;
 
+  const conString = optionalString(options, 'conString') ?? (env.DATABASE_URL || undefined);
+  const conObject = objectOption(
+    options,
+    'conObject',
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+    'a pg.Pool config object',
+  ) as Record<string, unknown> | undefined;
   const given = (['pool', 'pgPromise', 'postgres', 'pglite'] as const).filter((k) => options[k] !== undefined);
   if (given.length > 1) {
     throw new TypeError(
@@ -203,13 +210,6 @@ function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverC
   if (postgres) return { kind: 'postgres', sql: postgres };
   if (pglite) return { kind: 'pglite', db: pglite };
 
-  const conString = optionalString(options, 'conString') ?? (env.DATABASE_URL || undefined);
-  const conObject = objectOption(
-    options,
-    'conObject',
-    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-    'a pg.Pool config object',
-  ) as Record<string, unknown> | undefined;
   // As in 10.x: conObject wins over conString; without either, pg reads the PG* variables.
   const config = conObject ?? (conString === undefined ? {} : { connectionString: conString });
   return { kind: 'owned', config: Object.freeze({ ...config }) };

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import pg from 'pg';
+import { PGStore } from '../src/index.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+
+// The built package, loaded by its own name the way users load it (npm test builds first).
+const root = resolve(__dirname, '..');
+const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' }).trim();
+
+describe('the published entry points', () => {
+  it('require() gives the factory itself, as in 10.x', () => {
+    const out = run([
+      '-e',
+      `const session = require('express-session');
+       const connectPgSimple = require('connect-pg-simple');
+       const Store = connectPgSimple(session);
+       const store = new Store({ pool: { query: async () => ({ rows: [] }) }, pruneSessionInterval: false });
+       console.log(typeof connectPgSimple, store instanceof session.Store, typeof connectPgSimple.PGStore, 'default' in connectPgSimple);`,
+    ]);
+    assert.equal(out, 'function true function false');
+  });
+
+  it('import gives the same factory as default export, and the class by name', () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import connectPgSimple, { PGStore } from 'connect-pg-simple';
+       import { createRequire } from 'node:module';
+       const cjs = createRequire(process.cwd() + '/x.js')('connect-pg-simple');
+       console.log(connectPgSimple === cjs, PGStore === cjs.PGStore, typeof connectPgSimple);`,
+    ]);
+    assert.equal(out, 'true true function');
+  });
+
+  it('ships table.sql at the package root', () => {
+    const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
+    assert.ok(manifest.files.includes('table.sql'));
+    assert.ok(existsSync(resolve(root, 'table.sql')));
+    assert.match(
+      run(['-p', "require('fs').readFileSync(require.resolve('connect-pg-simple/table.sql'), 'utf8')"]),
+      /CREATE TABLE "session"/,
+    );
+  });
+
+  it('table.sql runs as a plain script (as psql would run it) and the store works on the result', async () => {
+    const schemaName = uniqueName('cps_tablesql');
+    const client = new pg.Client({ connectionString: databaseUrl() });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA "${schemaName}"; SET search_path TO "${schemaName}"`);
+      await client.query(readFileSync(resolve(root, 'table.sql'), 'utf8'));
+      const store = new PGStore({ pool: client, schemaName, pruneSessionInterval: false });
+      await store.set('t', { cookie: {}, ok: true } as any);
+      assert.deepEqual(await store.get('t'), { cookie: {}, ok: true });
+      await store.close();
+    } finally {
+      await client.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+      await client.end();
+    }
+  });
+});

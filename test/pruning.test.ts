@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { PGStore } from '../src/index.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+
+describe('pruning', () => {
+  let pool: pg.Pool;
+  let schemaName: string;
+  const stores: InstanceType<typeof PGStore>[] = [];
+  const newStore = (options: Record<string, unknown>) => {
+    const store = new PGStore({
+      pool,
+      schemaName,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+      ...options,
+    });
+    stores.push(store);
+    return store;
+  };
+  const fill = async (table: string, expired: number, live: number) => {
+    await pool.query(
+      `INSERT INTO "${schemaName}"."${table}" (sid, sess, expire)
+       SELECT 'x' || i, '{"cookie":{}}'::json, now() - interval '1 minute' FROM generate_series(1, $1::int) i
+       UNION ALL
+       SELECT 'l' || i, '{"cookie":{}}'::json, now() + interval '1 hour' FROM generate_series(1, $2::int) i`,
+      [expired, live],
+    );
+  };
+  const count = async (table: string) =>
+    (await pool.query(`SELECT count(*)::int AS n FROM "${schemaName}"."${table}"`)).rows[0].n as number;
+
+  before(async () => {
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 8 });
+    schemaName = uniqueName('cps_prune');
+    await pool.query(`CREATE SCHEMA "${schemaName}"`);
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await pool.end();
+  });
+
+  it('several instances pruning at once delete each row exactly once, without errors', async () => {
+    const instances = Array.from({ length: 5 }, () => newStore({ tableName: 'shared', pruneBatchSize: 100 }));
+    await instances[0]!.length();
+    await fill('shared', 3000, 50);
+    const counts = await Promise.all(instances.map((s) => s.pruneSessions()));
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      3000,
+    );
+    assert.ok(
+      counts.some((n) => n === 0),
+      `instances that lost the lock stood down: ${counts}`,
+    );
+    assert.equal(await count('shared'), 50);
+  });
+
+  it('works with the lock turned off, too', async () => {
+    const instances = Array.from({ length: 3 }, () =>
+      newStore({ tableName: 'unlocked', pruneBatchSize: 100, pruneLock: false }),
+    );
+    await instances[0]!.length();
+    await fill('unlocked', 1000, 10);
+    const counts = await Promise.all(instances.map((s) => s.pruneSessions()));
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      1000,
+    );
+    assert.equal(await count('unlocked'), 10);
+  });
+
+  it('prunes on a timer, logs failures and keeps going', async () => {
+    const logged: unknown[][] = [];
+    const store = newStore({
+      tableName: 'timer',
+      createTableIfMissing: false,
+      pruneSessionInterval: 0.1,
+      pruneSessionRandomizedInterval: false,
+      errorLog: (...args: unknown[]) => logged.push(args),
+    });
+    store.get('anything', () => {}); // starts the timer; the table does not exist yet
+    await new Promise((r) => setTimeout(r, 350));
+    assert.ok(logged.length >= 2, `failed prunes were logged and retried (${logged.length})`);
+    assert.match(String(logged[0]![0]), /failed to prune/);
+    await pool.query(`CREATE TABLE "${schemaName}"."timer" (LIKE "${schemaName}"."shared" INCLUDING ALL)`);
+    await fill('timer', 20, 3);
+    const deadline = Date.now() + 5000;
+    while ((await count('timer')) !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await count('timer'), 3);
+  });
+
+  it('a manual prune pushes the next automatic one a whole interval away', async () => {
+    let delays = 0;
+    const store = newStore({
+      tableName: 'manual',
+      pruneSessionInterval: 3600,
+      pruneSessionRandomizedInterval: (ms: number) => {
+        delays++;
+        return ms;
+      },
+    });
+    await store.length();
+    assert.equal(delays, 1, 'first operation scheduled the timer');
+    await store.pruneSessions();
+    assert.equal(delays, 2, 'the manual prune rescheduled it');
+  });
+
+  it('stops between batches when the store closes', async () => {
+    const store = newStore({ tableName: 'closing', pruneBatchSize: 10 });
+    await store.length();
+    await fill('closing', 2000, 0);
+    const pruning = store.pruneSessions();
+    await new Promise((r) => setTimeout(r, 5));
+    await store.close();
+    const deleted = await pruning;
+    assert.ok(deleted < 2000, `stopped early after ${deleted}`);
+    assert.equal(await count('closing'), 2000 - deleted);
+  });
+});
