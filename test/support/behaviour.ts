@@ -416,6 +416,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.ok(await pending, 'work in flight finished before close resolved');
       await assert.rejects(() => store.get('c1'), /closed/);
       await store.close();
+      await harness.probe(); // the user's driver object was not ended
     });
   });
 }

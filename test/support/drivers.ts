@@ -10,6 +10,8 @@ export interface DriverHarness {
   /** The option that hands the driver to the store, e.g. `{ pool }`. */
   readonly storeOptions: Record<string, unknown>;
   readonly admin: Admin;
+  /** A query through the very driver object handed to the store: it must still work after store.close(). */
+  probe(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       name: 'pg',
       storeOptions: { pool },
       admin,
+      probe: () => pool.query('SELECT 1'),
       close: async () => void (await Promise.all([pool.end(), admin.close()])),
     };
   },
@@ -33,6 +36,7 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       name: 'pg-promise',
       storeOptions: { pgPromise: db },
       admin,
+      probe: () => db.one('SELECT 1 AS one'),
       close: async () => void (await Promise.all([db.$pool.end(), admin.close()])),
     };
   },
@@ -43,6 +47,7 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       name: 'postgres',
       storeOptions: { postgres: sql },
       admin,
+      probe: () => sql`SELECT 1`,
       close: async () => void (await Promise.all([sql.end(), admin.close()])),
     };
   },
@@ -52,6 +57,12 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       query: async (text, values) => (await db.query<Record<string, any>>(text, values)).rows,
       close: async () => {},
     };
-    return { name: 'pglite', storeOptions: { pglite: db }, admin, close: () => db.close() };
+    return {
+      name: 'pglite',
+      storeOptions: { pglite: db },
+      admin,
+      probe: () => db.query('SELECT 1'),
+      close: () => db.close(),
+    };
   },
 };
