@@ -3,7 +3,7 @@ import { CorruptSessionError, contentFingerprint, decodeSession, encodeSession }
 import type { Database } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
-import { LoadedSessions, secondsLeft } from './loaded-sessions.js';
+import { LoadedSessions, monotonicNow, secondsLeft } from './loaded-sessions.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { ensureTable } from './schema/ensure.js';
@@ -93,6 +93,7 @@ export class SessionCore {
   get(sid: string): Promise<SessionObject | null> {
     return this.#operation(async () => {
       checkSid(sid);
+      const sentAt = monotonicNow();
       const [row] = await this.#db.query(this.#statements.get, [sid]);
       if (row === undefined) return null;
       let session: SessionObject;
@@ -106,7 +107,7 @@ export class SessionCore {
         this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
         return null;
       }
-      this.#loaded.remember(sid, row.sess as string, Number(row.remaining));
+      this.#loaded.remember(sid, row.sess as string, Number(row.remaining), sentAt);
       return session;
     });
   }
@@ -114,23 +115,26 @@ export class SessionCore {
   set(sid: string, session: SessionObject): Promise<void> {
     return this.#operation(async () => {
       checkSid(sid);
-      let text = encodeSession(session, this.options.maxSessionSize);
+      const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session);
       const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
       const loaded = this.#loaded.recall(sid);
+      const sentAt = monotonicNow();
       if (loaded === undefined) {
         await this.#db.query(this.#statements.upsert, [sid, text, storedLifetime]);
       } else if (loaded.text === text || contentFingerprint(JSON.parse(loaded.text)) === contentFingerprint(session)) {
         // Only the cookie's expiry changed: that is a touch.
         if (secondsLeft(loaded) >= lifetime) return;
         await this.#db.query(this.#statements.touch, [sid, lifetime, storedLifetime]);
-        text = loaded.text;
+        // The touch may have found the row covered and written nothing: only `lifetime` is sure.
+        this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
+        return;
       } else {
         // A session this process loaded is updated, never re-created: a request still in
         // flight cannot bring back a session that was destroyed (logged out) meanwhile.
         await this.#db.query(this.#statements.update, [sid, text, storedLifetime]);
       }
-      this.#loaded.remember(sid, text, storedLifetime);
+      this.#loaded.remember(sid, text, storedLifetime, sentAt);
     });
   }
 
@@ -144,8 +148,10 @@ export class SessionCore {
       if (loaded !== undefined && secondsLeft(loaded) >= lifetime) return;
       const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
       // The statement writes only when the stored expiry falls short of the new one.
+      const sentAt = monotonicNow();
       await this.#db.query(this.#statements.touch, [sid, lifetime, storedLifetime]);
-      if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, storedLifetime);
+      // Written or not, the row now has at least `lifetime` left, if it still exists.
+      if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
     });
   }
 

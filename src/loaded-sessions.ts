@@ -13,7 +13,7 @@ export interface LoadedSession {
   readonly text: string;
   /** Seconds the stored row had left when it was read or written. */
   readonly remainingSeconds: number;
-  /** performance.now() at that moment. */
+  /** performance.now() when the statement was sent. */
   readonly at: number;
 }
 
@@ -32,9 +32,13 @@ export class LoadedSessions {
     return this.#entries.size;
   }
 
-  remember(sid: string, text: string, remainingSeconds: number): void {
+  /**
+   * `at` is when the statement that measured `remainingSeconds` was sent: the database's `now()`
+   * is no earlier than that, so the entry errs on the side of less time left.
+   */
+  remember(sid: string, text: string, remainingSeconds: number, at: number): void {
     this.#entries.delete(sid);
-    this.#entries.set(sid, { text, remainingSeconds, at: performance.now() });
+    this.#entries.set(sid, { text, remainingSeconds, at });
     if (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
@@ -61,6 +65,8 @@ export class LoadedSessions {
 }
 
 /** Seconds the stored row has left now, by the database's reckoning at read time. */
+export const monotonicNow = (): number => performance.now();
+
 export function secondsLeft(entry: LoadedSession): number {
   return entry.remainingSeconds - (performance.now() - entry.at) / 1000;
 }

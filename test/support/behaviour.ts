@@ -148,6 +148,19 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       }
     });
 
+    it('a touch that found the row covered does not overstate what the row has left', async () => {
+      const a = newStore({ touchAfter: 60 });
+      const b = newStore({ touchAfter: 60 });
+      await a.set('cover', inSeconds(100) as any); // stores 110
+      await a.get('cover');
+      await b.touch('cover', inSeconds(120) as any); // another instance: stores 132
+      await a.touch('cover', inSeconds(125) as any); // covered by 132: writes nothing
+      const session = inSeconds(135);
+      await a.touch('cover', session as any); // 132 < 135: must write
+      const row = await rowOf('cover');
+      assert.ok(new Date(row.expire).getTime() >= new Date(session.cookie.expires).getTime() - 50);
+    });
+
     it('does not touch an expired session back to life, nor with disableTouch', async () => {
       const store = newStore();
       await store.set('old', { cookie: { expires: new Date(Date.now() - 5000).toISOString() } } as any);
