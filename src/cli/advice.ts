@@ -4,8 +4,8 @@ import { count, duration, percent } from './format.js';
 
 /** Expired sessions older than this mean no one prunes (stores prune every minute by default). */
 const PRUNE_OVERDUE_SECONDS = 3600;
-/** Dead row versions worth a word: this share of all, and at least this many. */
-const DEAD_RATIO_WARNING = 0.2;
+/** Dead row versions worth a word: this share of all (autovacuum starts near 17 % by default), and at least this many. */
+const DEAD_RATIO_WARNING = 0.3;
 const DEAD_TUPLES_WARNING = 1000;
 /** A table this big should have been vacuumed and analyzed by now. */
 const ROWS_FOR_MAINTENANCE = 10_000;
