@@ -113,7 +113,10 @@ export function storeStatements(names: TableNames): StoreStatements {
       `UPDATE ${t} SET expire = ${expiryIn('$3')} WHERE sid = $1::text AND expire > now() AND expire < ${expiryIn('$2')}`,
     ),
     destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`),
-    all: statement('all', `SELECT sid, sess::text AS sess FROM ${t} WHERE expire > now()`),
+    // The same result type (and collation) before and after migrate turns a 10.x varchar column to
+    // text COLLATE "C": otherwise a statement prepared before fails once after ("cached plan must
+    // not change result type").
+    all: statement('all', `SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM ${t} WHERE expire > now()`),
     length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE expire > now()`),
     clear: statement('clear', `DELETE FROM ${t}`),
     pruneBatch: statement(
@@ -139,4 +142,11 @@ export function doBlock(body: string): string {
   let tag = '$cps$';
   for (let i = 0; body.includes(tag); i++) tag = `$cps${i}$`;
   return `DO ${tag}\nBEGIN\n${body}\nEND\n${tag}`;
+}
+
+/** `$tag$body$tag$`, with a tag the body does not contain. */
+export function dollarQuote(body: string): string {
+  let tag = '$cps$';
+  for (let i = 0; body.includes(tag); i++) tag = `$cps${i}$`;
+  return `${tag}\n${body}\n${tag}`;
 }

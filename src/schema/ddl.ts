@@ -11,7 +11,7 @@ import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '.
  */
 export const SCHEMA_VERSION = 1;
 
-const VERSION_MARK = 'connect-pg-simple schema ';
+export const VERSION_MARK = 'connect-pg-simple schema ';
 
 export function versionComment(version: number = SCHEMA_VERSION): string {
   return `${VERSION_MARK}${version}`;

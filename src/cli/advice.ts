@@ -1,0 +1,53 @@
+import { SCHEMA_VERSION } from '../schema/ddl.js';
+import type { TableStats } from '../schema/stats.js';
+import { count, duration, percent } from './format.js';
+
+/** Expired sessions older than this mean no one prunes (stores prune every minute by default). */
+const PRUNE_OVERDUE_SECONDS = 3600;
+/** Dead row versions worth a word: this share of all (autovacuum starts near 17 % by default), and at least this many. */
+const DEAD_RATIO_WARNING = 0.3;
+const DEAD_TUPLES_WARNING = 1000;
+/** A table this big should have been vacuumed and analyzed by now. */
+const ROWS_FOR_MAINTENANCE = 10_000;
+
+export function deadTupleRatio(stats: TableStats): number {
+  const all = stats.liveTuples + stats.deadTuples;
+  return all === 0 ? 0 : stats.deadTuples / all;
+}
+
+/** Short lines on what looks wrong, and what to do about it. */
+export function adviceFor(stats: TableStats): string[] {
+  const advice: string[] = [];
+  const t = stats.table;
+  if (stats.version === 0) {
+    advice.push(
+      'schema version 0 (a table from connect-pg-simple 10.x, or made by hand): upgrade it with `connect-pg-simple migrate` (try --dry-run first)',
+    );
+  } else if (stats.version < SCHEMA_VERSION) {
+    advice.push(`schema version ${stats.version} is older than ${SCHEMA_VERSION}: run \`connect-pg-simple migrate\``);
+  } else if (stats.version > SCHEMA_VERSION) {
+    advice.push(
+      `schema version ${stats.version} is newer than this tool knows (${SCHEMA_VERSION}): upgrade connect-pg-simple`,
+    );
+  }
+  const overdue = stats.oldestExpiredAgeSeconds;
+  if (stats.expiredSessions > 0 && overdue !== null && overdue > PRUNE_OVERDUE_SECONDS) {
+    advice.push(
+      `${count(stats.expiredSessions)} expired sessions, the oldest expired ${duration(overdue)} ago: pruning is not running (no store runs, or all have pruneSessionInterval: false); schedule \`connect-pg-simple prune\`, or the SQL function from \`connect-pg-simple schema --prune-function\` with pg_cron`,
+    );
+  }
+  const ratio = deadTupleRatio(stats);
+  if (ratio >= DEAD_RATIO_WARNING && stats.deadTuples >= DEAD_TUPLES_WARNING) {
+    advice.push(
+      `${percent(ratio)} of the row versions are dead: autovacuum is not keeping up with this table; vacuum it sooner with ALTER TABLE ${t} SET (autovacuum_vacuum_scale_factor = 0.02), and look for long-running transactions`,
+    );
+  }
+  const rows = stats.liveTuples + stats.deadTuples;
+  if (rows >= ROWS_FOR_MAINTENANCE && stats.lastVacuum === null && stats.lastAutovacuum === null) {
+    advice.push('the table was never vacuumed: is autovacuum off (or were the statistics reset)?');
+  }
+  if (rows >= ROWS_FOR_MAINTENANCE && stats.lastAnalyze === null && stats.lastAutoanalyze === null) {
+    advice.push(`the table was never analyzed: run ANALYZE ${t}, and check that autovacuum is on`);
+  }
+  return advice;
+}

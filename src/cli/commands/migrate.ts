@@ -1,0 +1,38 @@
+import { migrate } from '../../schema/migrate.js';
+import type { TableNames } from '../../sql.js';
+import { type CommandLine, secondsOption } from '../args.js';
+import { EXIT_OK, UsageError } from '../errors.js';
+import type { Runner } from '../io.js';
+
+const DEFAULT_LOCK_TIMEOUT_SECONDS = 10;
+
+export function migrateCommand(line: CommandLine, names: TableNames): Runner {
+  const dryRun = line.options['dry-run'] === true;
+  const lockTimeout = secondsOption(line, 'lock-timeout', DEFAULT_LOCK_TIMEOUT_SECONDS);
+  const timeZone = line.options['time-zone'];
+  if (timeZone !== undefined && (typeof timeZone !== 'string' || timeZone.trim() === '')) {
+    throw new UsageError('--time-zone must name a time zone, such as Europe/Berlin', line.command);
+  }
+  return async (db, io) => {
+    const result = await migrate(db!, names, {
+      dryRun,
+      legacyTimeZone: timeZone as string | undefined,
+      lockTimeoutSeconds: lockTimeout === 0 ? undefined : lockTimeout,
+    });
+    const table = names.qualified;
+    const from = result.from === undefined ? 'no table' : `schema version ${result.from}`;
+    if (result.sql === '') {
+      io.out(`${dryRun ? '-- ' : ''}${table} is at schema version ${result.to}: nothing to do\n`);
+    } else if (dryRun) {
+      const steps = result.steps.map((s) => `--   ${s}\n`).join('');
+      io.out(
+        `-- ${table}: ${from} -> schema version ${result.to} (dry run: nothing was changed)\n${steps}${result.sql};\n`,
+      );
+    } else if (result.from === undefined) {
+      io.out(`created ${table} at schema version ${result.to}\n`);
+    } else {
+      io.out(`migrated ${table} from ${from} to ${result.to}\n${result.steps.map((s) => `  ${s}\n`).join('')}`);
+    }
+    return EXIT_OK;
+  };
+}

@@ -1,0 +1,22 @@
+import type { Database } from '../../drivers/database.js';
+import { SCHEMA_VERSION } from '../../schema/ddl.js';
+import { readTableState } from '../../schema/ensure.js';
+import { storeStatements, type TableNames } from '../../sql.js';
+import { OperationalError } from '../errors.js';
+
+export const missingTable = (names: TableNames) =>
+  new OperationalError(
+    `table ${names.qualified} does not exist (check --schema and --table, or create it with \`connect-pg-simple migrate\`)`,
+  );
+
+/** The table's version, after making sure it exists and is not newer than this package. */
+export async function requireTable(db: Database, names: TableNames, { allowNewer = false } = {}): Promise<number> {
+  const state = await readTableState(db, storeStatements(names), names);
+  if (!state.exists) throw missingTable(names);
+  if (!allowNewer && state.version > SCHEMA_VERSION) {
+    throw new OperationalError(
+      `table ${names.qualified} has schema version ${state.version}, newer than this package understands (${SCHEMA_VERSION}): upgrade connect-pg-simple`,
+    );
+  }
+  return state.version;
+}

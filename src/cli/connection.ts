@@ -1,0 +1,72 @@
+import type { Database } from '../drivers/database.js';
+import { fromPgPool, type PgPoolLike } from '../drivers/pg.js';
+import { describeError, OperationalError } from './errors.js';
+
+export interface Connection {
+  readonly db: Database;
+  close(): Promise<void>;
+}
+
+interface PgClient extends PgPoolLike {
+  connect(): Promise<void>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+
+type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };
+
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/** The passwords a connection URL and the environment hold: never to be printed. */
+export function secretsOf(url: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  const secrets = [env.PGPASSWORD ?? ''];
+  const password = url?.match(/^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^@\s]*)@/i)?.[1];
+  if (password) {
+    secrets.push(password);
+    try {
+      secrets.push(decodeURIComponent(password));
+    } catch {}
+  }
+  return secrets.filter((s) => s.length > 0);
+}
+
+function loadPg(): PgModule {
+  try {
+    return require('pg') as PgModule;
+  } catch {
+    throw new OperationalError('the CLI needs the "pg" package, an optional peer dependency: npm install pg');
+  }
+}
+
+/** A postgres:// URL, or a Unix socket directory (`/var/run/postgresql dbname`), as pg takes them. */
+function checkUrl(url: string): void {
+  if (!/^postgres(ql)?:\/\//i.test(url) && !url.startsWith('/')) {
+    throw new OperationalError('the connection string is not a postgres:// or postgresql:// URL');
+  }
+}
+
+/** One connection (pg's Client) for one command. Without a URL, pg reads the PG* variables. */
+export async function connect(url: string | undefined): Promise<Connection> {
+  const pg = loadPg();
+  if (url !== undefined) checkUrl(url);
+  let client: PgClient;
+  try {
+    client = new pg.Client({
+      ...(url === undefined ? {} : { connectionString: url }),
+      application_name: 'connect-pg-simple',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
+  } catch {
+    // pg parses the URL here; its error may quote the URL, so it is not passed on.
+    throw new OperationalError('the connection URL is not valid');
+  }
+  // A connection that breaks later surfaces through the query in flight.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw new OperationalError(`cannot connect to the database: ${describeError(error, [])}`);
+  }
+  return { db: fromPgPool(client, { prepare: false }), close: () => client.end() };
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableNames } from '../sql.js';
+import { type CommandLine, parseCommandLine } from './args.js';
+import { migrateCommand } from './commands/migrate.js';
+import { pruneCommand } from './commands/prune.js';
+import { schemaCommand } from './commands/schema.js';
+import { statsCommand } from './commands/stats.js';
+import { connect, secretsOf } from './connection.js';
+import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
+import { commandHelp, mainHelp } from './help.js';
+import type { Io, Runner } from './io.js';
+import { COMMANDS } from './spec.js';
+
+const COMMAND_RUNNERS: Readonly<Record<string, (line: CommandLine, names: ReturnType<typeof tableNames>) => Runner>> = {
+  schema: schemaCommand,
+  migrate: migrateCommand,
+  prune: pruneCommand,
+  stats: statsCommand,
+};
+
+function packageVersion(): string {
+  // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function usageFailure(io: Io, error: UsageError): number {
+  const help = error.command === undefined ? 'connect-pg-simple --help' : `connect-pg-simple ${error.command} --help`;
+  io.err(`connect-pg-simple: ${error.message} (see \`${help}\`)\n`);
+  return EXIT_USAGE;
+}
+
+/** Runs one command line; resolves with the exit code. Never throws. */
+export async function main(args: readonly string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let line: CommandLine;
+  let run: Runner;
+  try {
+    line = parseCommandLine(args);
+    if (line.version) {
+      io.out(`${packageVersion()}\n`);
+      return EXIT_OK;
+    }
+    if (line.help) {
+      io.out(line.command === undefined ? mainHelp(packageVersion()) : commandHelp(line.command));
+      return EXIT_OK;
+    }
+    if (line.command === undefined) {
+      throw new UsageError(`say what to do: ${Object.keys(COMMANDS).join(', ')}`);
+    }
+    run = COMMAND_RUNNERS[line.command]!(line, tableNames(line.table, line.schema));
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(io, error);
+    io.err(`connect-pg-simple: ${describeError(error, [])}\n`);
+    return EXIT_FAILURE;
+  }
+
+  const url = line.url ?? (env.DATABASE_URL || undefined);
+  const secrets = secretsOf(url, env);
+  try {
+    if (!COMMANDS[line.command]!.connects) return await run(undefined, io);
+    const connection = await connect(url);
+    try {
+      return await run(connection.db, io);
+    } finally {
+      await connection.close().catch(() => {});
+    }
+  } catch (error) {
+    io.err(`connect-pg-simple: ${describeError(error, secrets)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+/** Runs `process.argv` and sets the exit code: what the `connect-pg-simple` binary does. */
+export function runFromProcess(): void {
+  // A reader that goes away (`| head`) is not an error of ours.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  const io: Io = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    errIsTTY: process.stderr.isTTY === true,
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}
+
+if (require.main === module) runFromProcess();

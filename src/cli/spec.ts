@@ -1,0 +1,95 @@
+/** The command line's grammar: what help prints and what the parser accepts, in one place. */
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** For a string option: what its value is, as help shows it. */
+  readonly value?: string;
+  readonly description: string;
+}
+
+export interface CommandSpec {
+  readonly summary: string;
+  readonly description: string;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Does it need the database? */
+  readonly connects: boolean;
+  readonly examples: readonly string[];
+}
+
+export const CONNECTION_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  url: {
+    type: 'string',
+    value: 'URL',
+    description: 'postgres://user:password@host:port/database (default: DATABASE_URL, else the PG* variables)',
+  },
+  schema: { type: 'string', value: 'NAME', description: "the table's schema (default: the search_path's)" },
+  table: { type: 'string', value: 'NAME', description: 'the session table (default: session)' },
+};
+
+export const GENERAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  help: { type: 'boolean', short: 'h', description: 'show help' },
+  version: { type: 'boolean', short: 'V', description: "show connect-pg-simple's version" },
+};
+
+const json: OptionSpec = { type: 'boolean', description: 'print one JSON object instead of text' };
+
+export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  schema: {
+    summary: 'print the SQL that creates the session table',
+    description:
+      'Prints the CREATE TABLE, CREATE INDEX and COMMENT statements of the current schema version for the chosen names (for the defaults: what table.sql holds). Does not connect.',
+    options: {
+      'prune-function': {
+        type: 'boolean',
+        description:
+          'print instead a SQL function <table>_prune(batch, max_batches) that deletes expired sessions, for pg_cron',
+      },
+    },
+    connects: false,
+    examples: [
+      'connect-pg-simple schema --schema app --table sessions | psql "$DATABASE_URL"',
+      'connect-pg-simple schema --prune-function | psql "$DATABASE_URL"',
+    ],
+  },
+  migrate: {
+    summary: 'create the table, or upgrade it (such as a 10.x table) to the current schema version',
+    description:
+      'Creates the table when it is missing, or upgrades it, in one statement under an advisory lock: safe to run from several processes at once, and while stores keep using the table (they wait while it is locked). Refuses a table made by a newer version.',
+    options: {
+      'dry-run': { type: 'boolean', description: 'print the SQL that would run, and change nothing' },
+      'time-zone': {
+        type: 'string',
+        value: 'ZONE',
+        description:
+          "upgrading a 10.x table: the TimeZone its connections wrote expiry times in (default: this connection's, normally the server's)",
+      },
+      'lock-timeout': {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'give up when other sessions keep the table locked this long; 0 waits forever (default: 10)',
+      },
+    },
+    connects: true,
+    examples: ['connect-pg-simple migrate --dry-run', 'DATABASE_URL=postgres://app@db/app connect-pg-simple migrate'],
+  },
+  prune: {
+    summary: 'delete expired sessions, in batches',
+    description:
+      'Deletes expired sessions, one transaction per batch, until none are left; safe alongside stores that prune. Shows progress on stderr when it is a terminal, and prints the total on stdout. Ctrl-C stops after the batch in flight.',
+    options: {
+      'batch-size': { type: 'string', value: 'N', description: 'rows per batch (default: 1000)' },
+      json,
+    },
+    connects: true,
+    examples: ['connect-pg-simple prune --batch-size 5000'],
+  },
+  stats: {
+    summary: 'show session counts, sizes, vacuum state and schema version, with advice',
+    description:
+      'Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, and the schema version, with advice when something looks wrong. Counting reads the whole table.',
+    options: { json },
+    connects: true,
+    examples: ['connect-pg-simple stats', 'connect-pg-simple stats --json | jq .expiredSessions'],
+  },
+};

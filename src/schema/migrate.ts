@@ -1,0 +1,123 @@
+import type { Database } from '../drivers/database.js';
+import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type TableNames } from '../sql.js';
+import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
+import { readTableState, SchemaError } from './ensure.js';
+import { MIGRATIONS, type MigrationSettings } from './migrations.js';
+
+export interface MigrateOptions {
+  /** Build the statement and return it, without running it. */
+  readonly dryRun?: boolean;
+  /** The TimeZone 10.x's connections used. Default: this connection's TimeZone. */
+  readonly legacyTimeZone?: string;
+  /** Give up (error 55P03) when other sessions keep the table locked this many seconds. Default: wait. */
+  readonly lockTimeoutSeconds?: number;
+}
+
+export interface MigrateResult {
+  /** The version found; `undefined` when there was no table. */
+  readonly from: number | undefined;
+  readonly to: number;
+  /** What each step does, for the operator; empty when the table is current. */
+  readonly steps: readonly string[];
+  /** The one statement that was (or, in a dry run, would be) run; empty when there was nothing to do. */
+  readonly sql: string;
+  readonly applied: boolean;
+}
+
+const indent = (text: string, prefix: string) => text.replace(/^(?=.)/gm, prefix);
+
+/**
+ * The table's version as PL/pgSQL sees it: -1 when there is no table, 0 when it has no mark.
+ * (The same reading as parseVersionComment.)
+ */
+function versionExpression(names: TableNames): string {
+  const table = quoteLiteral(names.qualified);
+  const mark = quoteLiteral(`^${VERSION_MARK.trim()}\\s*([0-9]+)\\s*$`);
+  return `CASE WHEN to_regclass(${table}) IS NULL THEN -1 ELSE coalesce(substring(obj_description(to_regclass(${table}), 'pg_class') from ${mark})::integer, 0) END`;
+}
+
+function pendingSteps(names: TableNames, from: number | undefined, settings: MigrationSettings) {
+  if (from === undefined) {
+    return [
+      {
+        summary: `create the table at schema version ${SCHEMA_VERSION}`,
+        statements: createTableStatements(names, { ifNotExists: true }).map((s) => `${s};`),
+      },
+    ];
+  }
+  return MIGRATIONS.filter((m) => m.version > from).map((m) => ({
+    summary: `schema ${m.version}: ${m.summary}`,
+    statements: [
+      ...m.statements(names, settings),
+      `COMMENT ON TABLE ${names.qualified} IS ${quoteLiteral(versionComment(m.version))};`,
+    ],
+  }));
+}
+
+/**
+ * The one statement that takes the table from version `from` to the current one. It takes the
+ * schema lock, then reads the version again: when another process migrated meanwhile it does
+ * nothing, and it never applies steps to a table in a state they were not planned for.
+ */
+export function migrationStatement(
+  names: TableNames,
+  from: number | undefined,
+  settings: MigrationSettings,
+  lockTimeoutSeconds?: number,
+): { sql: string; steps: string[] } {
+  const steps = pendingSteps(names, from, settings);
+  const table = quoteLiteral(names.qualified);
+  const lockTimeout =
+    lockTimeoutSeconds === undefined
+      ? ''
+      : `\n    PERFORM set_config('lock_timeout', '${Math.max(1, Math.round(lockTimeoutSeconds * 1000))}ms', true);`;
+  const body = steps
+    .map((step) => `      -- ${step.summary}\n${step.statements.map((s) => indent(s, '      ')).join('\n')}`)
+    .join('\n');
+  const sql = doBlock(`  DECLARE
+    table_version integer;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${table}));${lockTimeout}
+    table_version := ${versionExpression(names)};
+    IF table_version = ${from ?? -1} THEN
+${body}
+    ELSIF table_version > ${SCHEMA_VERSION} THEN
+      RAISE EXCEPTION 'connect-pg-simple: table % has schema version %, newer than this package understands (${SCHEMA_VERSION}): upgrade connect-pg-simple', ${table}, table_version USING ERRCODE = '0A000';
+    ELSIF table_version <> ${SCHEMA_VERSION} THEN
+      RAISE EXCEPTION 'connect-pg-simple: table % changed while it was being migrated: run migrate again', ${table} USING ERRCODE = '40001';
+    END IF;
+  END;`);
+  return { sql, steps: steps.map((s) => s.summary) };
+}
+
+/** The zone given, once PostgreSQL has said it knows it; else this connection's TimeZone. */
+async function legacyTimeZone(db: Database, given: string | undefined): Promise<string> {
+  const [row] = await db.query(
+    {
+      name: '',
+      text: `SELECT coalesce($1::text, current_setting('TimeZone')) AS zone, now() AT TIME ZONE coalesce($1::text, 'UTC') AS valid`,
+    },
+    [given ?? null],
+  );
+  return String(row?.zone);
+}
+
+/**
+ * Creates the table, or upgrades it to the current version, in one statement (a DO block, so it
+ * works through any driver and through PgBouncer in transaction mode).
+ */
+export async function migrate(db: Database, names: TableNames, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const state = await readTableState(db, storeStatements(names), names);
+  const from = state.exists ? state.version : undefined;
+  if (from !== undefined && from > SCHEMA_VERSION) {
+    throw new SchemaError(
+      `connect-pg-simple: table ${names.qualified} has schema version ${from}, newer than this package understands (${SCHEMA_VERSION}): upgrade connect-pg-simple`,
+      '0A000',
+    );
+  }
+  if (from === SCHEMA_VERSION) return { from, to: SCHEMA_VERSION, steps: [], sql: '', applied: false };
+  const settings = { legacyTimeZone: from === undefined ? 'UTC' : await legacyTimeZone(db, options.legacyTimeZone) };
+  const { sql, steps } = migrationStatement(names, from, settings, options.lockTimeoutSeconds);
+  if (!options.dryRun) await db.query({ name: '', text: sql }, []);
+  return { from, to: SCHEMA_VERSION, steps, sql, applied: !options.dryRun };
+}

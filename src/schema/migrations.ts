@@ -1,0 +1,77 @@
+import { quoteLiteral, type TableNames } from '../sql.js';
+
+/** What a migration may need besides the table's names. */
+export interface MigrationSettings {
+  /**
+   * The TimeZone in which 10.x's connections wrote `expire` (a `timestamp`, local time): a
+   * name PostgreSQL knows, such as `Etc/UTC` or `Europe/Berlin`.
+   */
+  readonly legacyTimeZone: string;
+}
+
+/**
+ * One step of the table's history: the PL/pgSQL statements that take a table at version
+ * `version - 1` to `version`. They run inside the migration's single DO block, after its lock,
+ * so they may use IF; they must be safe on a table that already has some of the changes (made
+ * by hand), and must not set the version comment (migrate() does, once, at the end).
+ *
+ * A later change to the table is one more entry here, plus the same change in ddl.ts.
+ */
+export interface Migration {
+  readonly version: number;
+  /** One line, for the operator: what changes, and what it costs. */
+  readonly summary: string;
+  readonly statements: (names: TableNames, settings: MigrationSettings) => string[];
+}
+
+/** `'"schema"."table"'::regclass`: the table's oid, in PL/pgSQL. */
+const relation = (names: TableNames) => `${quoteLiteral(names.qualified)}::regclass`;
+
+/** Is the column named `column` already of this type (and collation)? SQL, true or false. */
+function columnIs(names: TableNames, column: string, type: string, collation?: string): string {
+  const sameCollation =
+    collation === undefined
+      ? ''
+      : ` AND attcollation = (SELECT oid FROM pg_collation WHERE collname = ${quoteLiteral(collation)} AND collnamespace = 'pg_catalog'::regnamespace)`;
+  return `EXISTS (SELECT FROM pg_attribute WHERE attrelid = ${relation(names)} AND attname = ${quoteLiteral(column)} AND NOT attisdropped AND atttypid = ${quoteLiteral(type)}::regtype${sameCollation})`;
+}
+
+/** From the table 10.x's table.sql made (varchar ids, local-time `timestamp` expiry). */
+const toVersion1: Migration = {
+  version: 1,
+  summary:
+    'ids become text COLLATE "C" (rebuilds the primary key index), expire becomes timestamptz (rewrites the table unless the legacy TimeZone is UTC), an index on expire is added if there is none, fillfactor 90',
+  statements: (names, { legacyTimeZone }) => {
+    const t = names.qualified;
+    return [
+      `IF (SELECT count(*) FROM pg_attribute WHERE attrelid = ${relation(names)} AND attname IN ('sid', 'sess', 'expire') AND NOT attisdropped) <> 3 THEN
+  RAISE EXCEPTION 'connect-pg-simple: table % has no sid, sess and expire columns: not a session table', ${quoteLiteral(t)} USING ERRCODE = '42703';
+END IF;`,
+      // Ids compared byte by byte: cheaper, and immune to the C library's collation changes.
+      `IF NOT ${columnIs(names, 'sid', 'text', 'C')} THEN
+  ALTER TABLE ${t} ALTER COLUMN "sid" TYPE text COLLATE "C" USING "sid"::text;
+END IF;`,
+      // 10.x wrote instants into a timestamp column: the local time of its connection's TimeZone.
+      // The cast reads them in that zone; PostgreSQL skips the table rewrite when the zone is UTC.
+      `IF ${columnIs(names, 'expire', 'timestamp')} THEN
+  DECLARE
+    own_time_zone text := current_setting('TimeZone');
+  BEGIN
+    PERFORM set_config('TimeZone', ${quoteLiteral(legacyTimeZone)}, true);
+    ALTER TABLE ${t} ALTER COLUMN "expire" TYPE timestamptz(6) USING "expire"::timestamptz;
+    PERFORM set_config('TimeZone', own_time_zone, true);
+  END;
+END IF;`,
+      `IF NOT EXISTS (
+  SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  WHERE i.indrelid = ${relation(names)} AND a.attname = 'expire' AND i.indpred IS NULL
+) THEN
+  CREATE INDEX ${names.expireIndex} ON ${t} ("expire");
+END IF;`,
+      `ALTER TABLE ${t} SET (fillfactor = 90);`,
+    ];
+  },
+};
+
+/** Every migration, oldest first; the last one's version is SCHEMA_VERSION. */
+export const MIGRATIONS: readonly Migration[] = [toVersion1];

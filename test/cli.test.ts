@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { tableSqlScript } from '../src/schema/ddl.js';
+import { tableNames } from '../src/sql.js';
+import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
+import { legacyTableSql } from './support/legacy.js';
+
+const root = resolve(__dirname, '..');
+const main = resolve(root, 'dist/cli/main.js');
+const bin = resolve(root, 'bin/connect-pg-simple.js');
+const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a child process, as a script would. */
+function cli(args: string[], env: Record<string, string | undefined> = {}, script = main): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [script, ...args],
+      { env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl(), ...env }, cwd: root },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** An error as scripts should see it: exit code, one line on stderr, no stack trace, nothing on stdout. */
+function assertFailure(run: Run, code: number, message: RegExp): void {
+  assert.equal(run.code, code, `exit code (stderr: ${run.stderr})`);
+  assert.equal(run.stdout, '');
+  assert.match(run.stderr, /^connect-pg-simple: [^\n]+\n$/);
+  assert.match(run.stderr, message);
+  assert.doesNotMatch(run.stderr, /\n\s+at /);
+}
+
+describe('the connect-pg-simple command', () => {
+  let admin: Admin;
+  let schemaName: string;
+  const table = (name: string) => `"${schemaName}"."${name}"`;
+  const target = (name: string) => ['--schema', schemaName, '--table', name];
+
+  before(async () => {
+    assert.ok(existsSync(main), 'dist/cli/main.js is missing: run `npm run build` first (npm test does)');
+    admin = serverAdmin();
+    schemaName = uniqueName('cps_cli');
+    await admin.query(`CREATE SCHEMA "${schemaName}"`);
+  });
+  after(async () => {
+    await admin.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await admin.close();
+  });
+
+  it('prints its version, through the bin script too', async () => {
+    assert.deepEqual(await cli(['--version']), { code: 0, stdout: `${version}\n`, stderr: '' });
+    assert.deepEqual(await cli(['-V'], {}, bin), { code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('has help for itself and every command', async () => {
+    const top = await cli(['--help']);
+    assert.equal(top.code, 0);
+    for (const command of ['schema', 'migrate', 'prune', 'stats']) {
+      assert.match(top.stdout, new RegExp(`\\n  ${command} `));
+      const forms =
+        command === 'prune'
+          ? [
+              [command, '--help'],
+              ['help', command],
+              [command, '-h'],
+            ]
+          : [[command, '--help']];
+      for (const args of forms) {
+        const run = await cli(args);
+        assert.equal(run.code, 0, args.join(' '));
+        assert.match(run.stdout, new RegExp(`^Usage: connect-pg-simple ${command} \\[options\\]`));
+      }
+    }
+  });
+
+  it('exits 2 with one line on a bad command line', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /say what to do/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['stats', '--frobnicate'], /unknown option --frobnicate/],
+      [['stats', '--dry-run'], /--dry-run is not an option of stats/],
+      [['prune', '--batch-size', '0'], /--batch-size must be a whole number/],
+      [['prune', '--batch-size', 'many'], /--batch-size must be a whole number/],
+      [['migrate', '--lock-timeout', 'soon'], /--lock-timeout must be a number of seconds/],
+      [['stats', '--table'], /argument missing/],
+      [['stats', '--table', ''], /--table must be a non-empty name/],
+      [['stats', 'extra'], /unexpected argument "extra"/],
+    ];
+    for (const [args, message] of cases) assertFailure(await cli(args), 2, message);
+  });
+
+  it('schema prints what table.sql holds, or the SQL for other names', async () => {
+    const run = await cli(['schema']);
+    assert.equal(run.code, 0);
+    const tableSql = readFileSync(resolve(root, 'table.sql'), 'utf8');
+    assert.equal(run.stdout, tableSql.slice(tableSql.indexOf('CREATE TABLE')));
+    const named = await cli(['schema', ...target('made_by_schema')]);
+    assert.equal(named.stdout, tableSqlScript(tableNames('made_by_schema', schemaName)));
+    await admin.query(named.stdout);
+    assert.equal(
+      (await cli(['migrate', ...target('made_by_schema')])).stdout,
+      `${table('made_by_schema')} is at schema version 1: nothing to do\n`,
+    );
+  });
+
+  it('migrate creates a table, then has nothing to do', async () => {
+    const created = await cli(['migrate', ...target('created')]);
+    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 1\n`, stderr: '' });
+    const again = await cli(['migrate', ...target('created')]);
+    assert.equal(again.stdout, `${table('created')} is at schema version 1: nothing to do\n`);
+  });
+
+  it('migrate --dry-run prints the SQL and changes nothing; migrate upgrades a 10.x table', async () => {
+    await admin.query(legacyTableSql(schemaName, 'legacy'));
+    await admin.query(
+      `INSERT INTO ${table('legacy')} VALUES ('a', '{"cookie":{}}', now() + interval '1 hour'), ('b', '{}', now() - interval '1 day')`,
+    );
+    const typeOf = async () =>
+      (
+        await admin.query(
+          `SELECT format_type(atttypid, NULL) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'expire'`,
+          [table('legacy')],
+        )
+      )[0]!.t;
+    const dry = await cli(['migrate', '--dry-run', ...target('legacy')]);
+    assert.equal(dry.code, 0);
+    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 1 \(dry run: nothing was changed\)\n/);
+    assert.match(dry.stdout, /\nDO \$cps\$\n[\s\S]*ALTER TABLE [\s\S]*\n\$cps\$;\n$/);
+    assert.equal(await typeOf(), 'timestamp without time zone');
+
+    const stats = JSON.parse((await cli(['stats', '--json', ...target('legacy')])).stdout);
+    assert.equal(stats.version, 0);
+    assert.ok(stats.advice.some((line: string) => /connect-pg-simple migrate/.test(line)));
+
+    const run = await cli(['migrate', ...target('legacy')]);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^migrated .* from schema version 0 to 1\n/);
+    assert.equal(await typeOf(), 'timestamp with time zone');
+  });
+
+  it('migrate refuses a table made by a newer version', async () => {
+    await cli(['migrate', ...target('future')]);
+    await admin.query(`COMMENT ON TABLE ${table('future')} IS 'connect-pg-simple schema 42'`);
+    assertFailure(await cli(['migrate', ...target('future')]), 1, /schema version 42, newer than this package/);
+    assertFailure(await cli(['prune', ...target('future')]), 1, /schema version 42/);
+  });
+
+  it('prune deletes expired sessions in batches and says how many', async () => {
+    await cli(['migrate', ...target('pruned')]);
+    await admin.query(
+      `INSERT INTO ${table('pruned')} SELECT 'dead' || g, '{}', now() - g * interval '1 minute' FROM generate_series(1, 25) g`,
+    );
+    await admin.query(`INSERT INTO ${table('pruned')} VALUES ('alive', '{}', now() + interval '1 hour')`);
+    const run = await cli(['prune', '--batch-size', '10', ...target('pruned')]);
+    assert.deepEqual(run, { code: 0, stdout: `deleted 25 expired sessions from ${table('pruned')}\n`, stderr: '' });
+    assert.deepEqual(
+      (await admin.query(`SELECT sid FROM ${table('pruned')}`)).map((r) => r.sid),
+      ['alive'],
+    );
+    const json = await cli(['prune', '--json', ...target('pruned')]);
+    assert.deepEqual(JSON.parse(json.stdout), { table: table('pruned'), deleted: 0, interrupted: false });
+  });
+
+  it('stats shows counts, sizes, vacuum state and advice, as text or JSON', async () => {
+    await cli(['migrate', ...target('counted')]);
+    await admin.query(
+      `INSERT INTO ${table('counted')} SELECT 'live' || g, '{}', now() + interval '1 hour' FROM generate_series(1, 7) g`,
+    );
+    await admin.query(
+      `INSERT INTO ${table('counted')} SELECT 'old' || g, '{}', now() - interval '3 hours' FROM generate_series(1, 3) g`,
+    );
+    const text = await cli(['stats', ...target('counted')]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^table +"cps_cli_[0-9a-f]+"\."counted"\n/);
+    assert.match(text.stdout, /\nschema version +1 \(current\)\n/);
+    assert.match(text.stdout, /\nsessions +7 live, 3 expired \(the oldest 3 h ago\)\n/);
+    assert.match(text.stdout, /\nsize +\d+ (bytes|kB) table, \d+ (bytes|kB) indexes\n/);
+    assert.match(text.stdout, /\nvacuum +never; auto never\n/);
+    assert.match(text.stdout, /\nstorage +fillfactor=90\n/);
+    assert.match(text.stdout, /\n {2}- 3 expired sessions, the oldest expired 3 h ago: pruning is not running/);
+
+    const json = JSON.parse((await cli(['stats', '--json', ...target('counted')])).stdout);
+    assert.equal(json.table, table('counted'));
+    assert.equal(json.version, 1);
+    assert.equal(json.currentVersion, 1);
+    assert.equal(json.liveSessions, 7);
+    assert.equal(json.expiredSessions, 3);
+    assert.ok(json.tableBytes > 0 && json.indexBytes > 0);
+    assert.equal(typeof json.deadTupleRatio, 'number');
+    assert.equal(json.lastAutovacuum, null);
+    assert.equal(json.advice.length, 1);
+
+    await admin.query(`VACUUM ANALYZE ${table('counted')}`);
+    const vacuumed = JSON.parse((await cli(['stats', '--json', ...target('counted')])).stdout);
+    assert.match(vacuumed.lastVacuum, /^\d{4}-\d\d-\d\dT/);
+    assert.match(vacuumed.lastAnalyze, /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('exits 1 on a missing table, naming it', async () => {
+    assertFailure(await cli(['stats', ...target('absent')]), 1, /table "cps_cli_[0-9a-f]+"\."absent" does not exist/);
+    assertFailure(await cli(['prune', ...target('absent')]), 1, /does not exist/);
+  });
+
+  it('exits 1 when it cannot connect, and never prints the password', async () => {
+    const password = 'Sup3r-s3cret%21pw';
+    const unreachable = `postgres://someone:${password}@127.0.0.1:1/test`;
+    const broken = `postgres://someone:${password}@[::1/test`;
+    const runs = [
+      await cli(['stats', '--url', unreachable]),
+      await cli(['migrate', `--url=${unreachable}`]),
+      await cli(['prune'], { DATABASE_URL: unreachable }),
+      await cli(['stats', '--url', broken]),
+      await cli(['stats', '--url', `nonsense ${password}`]),
+      await cli(['stats', '--url', `postgres://no_such_role_cps:${password}@${new URL(databaseUrl()).host}/test`]),
+    ];
+    for (const run of runs) {
+      assertFailure(run, 1, /cannot connect|not valid|not a postgres/);
+      for (const secret of [password, decodeURIComponent(password), 's3cret']) {
+        assert.ok(!run.stderr.includes(secret), `no password in: ${run.stderr}`);
+      }
+    }
+    assert.match(runs[0]!.stderr, /ECONNREFUSED/);
+    assert.match(runs[5]!.stderr, /role "no_such_role_cps" does not exist/);
+  });
+
+  it('prints a pg_cron prune function that prunes in batches', async () => {
+    await cli(['migrate', ...target('cron')]);
+    const fn = await cli(['schema', '--prune-function', ...target('cron')]);
+    assert.equal(fn.code, 0);
+    assert.match(
+      fn.stdout,
+      /^CREATE OR REPLACE FUNCTION "cps_cli_[0-9a-f]+"\."cron_prune"\(batch integer DEFAULT 1000/,
+    );
+    await admin.query(fn.stdout);
+    await admin.query(fn.stdout); // CREATE OR REPLACE: running it again is fine
+    const prune = `"${schemaName}"."cron_prune"`;
+    await admin.query(
+      `INSERT INTO ${table('cron')} SELECT 'dead' || g, '{}', now() - g * interval '1 second' FROM generate_series(1, 23) g`,
+    );
+    await admin.query(`INSERT INTO ${table('cron')} VALUES ('alive', '{}', now() + interval '1 hour')`);
+    const call = async (args: string) => Number((await admin.query(`SELECT ${prune}(${args}) AS n`))[0]!.n);
+    assert.equal(await call('5, 2'), 10, 'max_batches caps the work of one call');
+    assert.equal(await call('5'), 13, 'without max_batches, it goes on until none are left');
+    assert.equal(await call(''), 0);
+    assert.deepEqual(
+      (await admin.query(`SELECT sid FROM ${table('cron')}`)).map((r) => r.sid),
+      ['alive'],
+    );
+    await assert.rejects(
+      () => admin.query(`SELECT ${prune}(0)`),
+      (error: any) => error.code === '22023',
+    );
+    // Called with another search_path (as pg_cron may), an unqualified function still finds its table.
+    const plain = await cli(['schema', '--prune-function', '--table', 'cron']);
+    await admin.query(`SET search_path = "${schemaName}"; ${plain.stdout} RESET search_path;`);
+    await admin.query(`INSERT INTO ${table('cron')} VALUES ('dead', '{}', now() - interval '1 day')`);
+    assert.equal(Number((await admin.query(`SELECT ${prune}() AS n`))[0]!.n), 1);
+  });
+});
