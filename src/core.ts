@@ -73,7 +73,7 @@ export class SessionCore {
     this.options = options;
     this.#settings = settings;
     this.names = tableNames(options.tableName, options.schemaName);
-    this.#statements = storeStatements(this.names);
+    this.#statements = storeStatements(this.names, { synchronousCommit: options.synchronousCommit });
     this.#db = openDatabase(options.driver, {
       preparedStatements: options.preparedStatements,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),

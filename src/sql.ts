@@ -93,8 +93,22 @@ export interface StoreStatements {
   readonly describe: Statement;
 }
 
-export function storeStatements(names: TableNames): StoreStatements {
+export interface StatementSettings {
+  /**
+   * `false` lets the store's session writes commit without waiting for the WAL flush: the
+   * setting is made local to each write's own transaction, so it works through any pooler.
+   */
+  readonly synchronousCommit?: boolean;
+}
+
+export function storeStatements(
+  names: TableNames,
+  { synchronousCommit = true }: StatementSettings = {},
+): StoreStatements {
   const t = names.qualified;
+  // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
+  const relaxed = synchronousCommit ? '' : "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) ";
+  const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
   return {
     get: statement(
       'get',
@@ -102,15 +116,15 @@ export function storeStatements(names: TableNames): StoreStatements {
     ),
     upsert: statement(
       'upsert',
-      `INSERT INTO ${t} (sid, sess, expire) VALUES ($1::text, $2::text::json, ${expiryIn('$3')}) ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
+      `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT $1::text, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
     ),
     update: statement(
       'update',
-      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')} WHERE sid = $1::text AND expire > now()`,
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now()`,
     ),
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')} WHERE sid = $1::text AND expire > now() AND expire < ${expiryIn('$2')}`,
+      `${relaxed}UPDATE ${t} SET expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now() AND expire < ${expiryIn('$2')}`,
     ),
     destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`),
     // The same result type (and collation) before and after migrate turns a 10.x varchar column to

@@ -199,6 +199,22 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.equal(await b.get('victim'), null);
     });
 
+    it('synchronousCommit: false stores, updates and touches all the same', async () => {
+      const store = newStore({ synchronousCommit: false, touchAfter: false });
+      await store.set('async', { ...inSeconds(600), n: 1 } as any);
+      const loaded = (await store.get('async')) as any;
+      await store.set('async', { ...loaded, n: 2 });
+      await store.touch('async', inSeconds(900) as any);
+      const row = await rowOf('async');
+      assert.equal(JSON.parse(row.sess).n, 2);
+      assert.ok(Math.abs(row.left - 900) < 3);
+      assert.deepEqual(
+        await q('SHOW synchronous_commit'),
+        [{ synchronous_commit: 'on' }],
+        'the setting stayed in its transaction',
+      );
+    });
+
     it('lists, counts and clears live sessions', async () => {
       const store = newStore({ tableName: uniqueName('listing') });
       await store.set('l1', { ...inSeconds(60), n: 1 } as any);
