@@ -3,6 +3,7 @@ import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
 import { type Admin, databaseUrl, serverAdmin } from './database.js';
+import { startPgBouncer } from './pgbouncer.js';
 
 /** One way of reaching PostgreSQL, as a store option plus a raw channel for assertions. */
 export interface DriverHarness {
@@ -10,7 +11,26 @@ export interface DriverHarness {
   /** The option that hands the driver to the store, e.g. `{ pool }`. */
   readonly storeOptions: Record<string, unknown>;
   readonly admin: Admin;
+  /** PGlite runs in-process: no network, no other connection to hold a lock against it. */
+  readonly inProcess?: boolean;
   close(): Promise<void>;
+}
+
+/** A pg.Pool through PgBouncer in transaction pooling mode; the store's defaults (named statements) apply. */
+async function throughPgBouncer(name: string, maxPreparedStatements: number): Promise<DriverHarness> {
+  const bouncer = await startPgBouncer(databaseUrl(), { maxPreparedStatements });
+  const pool = new pg.Pool({ connectionString: bouncer.url, max: 4 });
+  pool.on('error', () => {});
+  const admin = serverAdmin();
+  return {
+    name: `${name} (PgBouncer ${bouncer.version})`,
+    storeOptions: { pool },
+    admin,
+    close: async () => {
+      await Promise.all([pool.end(), admin.close()]);
+      await bouncer.stop();
+    },
+  };
 }
 
 const pgp = pgPromise({ noWarnings: true });
@@ -52,6 +72,8 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       query: async (text, values) => (await db.query<Record<string, any>>(text, values)).rows,
       close: async () => {},
     };
-    return { name: 'pglite', storeOptions: { pglite: db }, admin, close: () => db.close() };
+    return { name: 'pglite', storeOptions: { pglite: db }, admin, inProcess: true, close: () => db.close() };
   },
+  pgbouncer: () => throughPgBouncer('pgbouncer', 0),
+  'pgbouncer-prepared': () => throughPgBouncer('pgbouncer-prepared', 200),
 };
