@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CorruptSessionError, contentFingerprint, decodeSession, encodeSession } from './codec.js';
+import { CorruptSessionError, decodeSession, encodeSession, sameContent } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
@@ -124,7 +124,7 @@ export class SessionCore {
       const loaded = this.#loaded.recall(sid);
       if (loaded === undefined) {
         await this.#query(this.#statements.upsert, [sid, text, storedLifetime], signal);
-      } else if (loaded.text === text || contentFingerprint(JSON.parse(loaded.text)) === contentFingerprint(session)) {
+      } else if (loaded.text === text || sameContent(loaded.text, session)) {
         // Only the cookie's expiry changed: that is a touch.
         if (secondsLeft(loaded) >= lifetime) return;
         await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], signal);
