@@ -70,8 +70,9 @@ interface WriteRecord {
 
 describe('chaos: PostgreSQL restarts under load', () => {
   let server: BlinkingServer;
-  let userPool: pg.Pool;
-  let sql: postgres.Sql;
+  let userPool: pg.Pool | undefined;
+  let sql: postgres.Sql | undefined;
+  const stores: Array<[string, Store]> = [];
   const logged: unknown[][] = [];
   const poolErrors: Error[] = [];
   const unhandled: unknown[] = [];
@@ -85,8 +86,9 @@ describe('chaos: PostgreSQL restarts under load', () => {
   after(async () => {
     process.off('unhandledRejection', onUnhandled);
     process.off('uncaughtException', onUnhandled);
+    await Promise.all(stores.map(([, store]) => store.close()));
     await userPool?.end();
-    await sql?.end();
+    await sql?.end({ timeout: 1 });
     await server?.destroy();
   });
 
@@ -100,12 +102,14 @@ describe('chaos: PostgreSQL restarts under load', () => {
     userPool = new pg.Pool({ connectionString: server.url, max: 5 });
     // A user's pool needs its own 'error' listener, as pg documents: idle connections die in a restart.
     userPool.on('error', (error) => poolErrors.push(error));
-    sql = postgres(server.url, { max: 5, onnotice: () => {} });
-    const stores: Array<[string, Store]> = [
+    // postgres.js waits longer and longer between reconnection attempts (up to 20 s by default):
+    // its `backoff` option bounds that wait, here to half a second.
+    sql = postgres(server.url, { max: 5, onnotice: () => {}, backoff: (retries) => Math.min(0.05 * retries, 0.5) });
+    stores.push(
       ['owned pool', new PGStore({ ...options, conString: server.url })],
       ['user pg.Pool', new PGStore({ ...options, pool: userPool })],
       ['postgres.js', new PGStore({ ...options, postgres: sql })],
-    ];
+    );
     const ledger = new CallbackLedger();
     const writes = new Map<string, WriteRecord>();
     const cycles: Cycle[] = [];
@@ -177,55 +181,35 @@ describe('chaos: PostgreSQL restarts under load', () => {
     await Promise.all(load);
     await sleep(200);
 
-    // Every callback exactly once.
+    // Figures first, so that they show even when an assertion fails.
     const counts = [...ledger.calls.values()];
-    assert.equal(ledger.lost, 0, 'no callback lost');
-    assert.equal(counts.filter((c) => c !== 1).length, 0, 'every callback called exactly once');
-    assert.deepEqual(unhandled, [], 'no unhandled rejection or uncaught exception');
-    assert.equal(missing, 0, 'no session went missing');
-
-    // Errors only during an outage, and no more than the load could produce in it.
     const windows = outages.map((o) => ({ from: o.stopped - LEAD_MS, to: o.up + RECOVERY_BOUND_MS }));
     const failed = cycles.filter((c) => !c.ok);
     const outside = failed.filter((c) => !windows.some((w) => c.started >= w.from && c.started <= w.to));
-    assert.equal(outside.length, 0, 'no error outside an outage and its recovery bound');
     const windowMs = windows.reduce((sum, w) => sum + (w.to - w.from), 0);
     const errorBound = stores.length * WORKERS_PER_STORE * Math.ceil(windowMs / PAUSE_MS + 1);
-    assert.ok(failed.length <= errorBound, `${failed.length} errors, at most ${errorBound}`);
-
-    // Service back within the bound, for each store after each restart.
     const recoveries = outages.map((o) =>
       stores.map(([label]) => {
         const first = cycles.find((c) => c.store === label && c.ok && c.started >= o.up);
-        assert.ok(first, `${label} served again after the restart`);
-        return first.ended - o.up;
+        return first === undefined ? Number.POSITIVE_INFINITY : first.ended - o.up;
       }),
     );
-    for (const r of recoveries.flat()) assert.ok(r <= RECOVERY_BOUND_MS, `recovered in ${r} ms`);
-
-    // Every acknowledged write is there (or a later attempt that failed yet landed).
     const check = new pg.Client({ connectionString: server.url });
     await check.connect();
     const stored = new Map(
       (await check.query('SELECT sid, (sess->>$1)::int AS n FROM session', ['n'])).rows.map((r) => [r.sid, r.n]),
     );
     await check.end();
-    let acknowledged = 0;
-    for (const [sid, record] of writes) {
-      acknowledged += record.ackedCount;
-      const n = stored.get(sid);
-      assert.ok(n === record.acked || record.since.includes(n), `${sid}: stored ${n}, acknowledged ${record.acked}`);
-    }
+    const acknowledged = [...writes.values()].reduce((sum, r) => sum + r.ackedCount, 0);
 
-    for (const [, store] of stores) await store.close();
     const ms = (x: number) => `${Math.round(x)} ms`;
     console.log(
-      `# chaos: ${cycles.length} request cycles, ${counts.length} callbacks (each called once), ${failed.length} failed cycles (bound ${errorBound})`,
+      `# chaos: ${cycles.length} request cycles, ${counts.length} callbacks, ${failed.length} failed cycles (bound ${errorBound}), ${outside.length} outside an outage`,
     );
     outages.forEach((o, i) => {
       const errors = failed.filter((c) => c.started >= windows[i]!.from && c.started <= windows[i]!.to).length;
       console.log(
-        `# chaos: restart ${i + 1}: outage ${ms(o.up - o.stopped)}, ${errors} failed cycles, recovery ${stores
+        `# chaos: restart ${i + 1}: outage ${ms(o.up - o.stopped)} (server down ${ms(DOWN_MS)}), ${errors} failed cycles, recovery ${stores
           .map(([label], s) => `${label} ${ms(recoveries[i]![s]!)}`)
           .join(', ')} (bound ${ms(RECOVERY_BOUND_MS)})`,
       );
@@ -233,5 +217,21 @@ describe('chaos: PostgreSQL restarts under load', () => {
     console.log(
       `# chaos: ${acknowledged} acknowledged sets on ${writes.size} sessions checked; ${poolErrors.length} idle-connection errors on the user pool, ${logged.length} errorLog lines`,
     );
+
+    // Every callback exactly once; nothing unhandled; no session lost.
+    assert.equal(ledger.lost, 0, 'no callback lost');
+    assert.equal(counts.filter((c) => c !== 1).length, 0, 'every callback called exactly once');
+    assert.deepEqual(unhandled, [], 'no unhandled rejection or uncaught exception');
+    assert.equal(missing, 0, 'no session went missing');
+    // Errors only during an outage, and no more than the load could produce in it.
+    assert.equal(outside.length, 0, 'no error outside an outage and its recovery bound');
+    assert.ok(failed.length <= errorBound, `${failed.length} errors, at most ${errorBound}`);
+    // Service back within the bound, for each store after each restart.
+    for (const r of recoveries.flat()) assert.ok(r <= RECOVERY_BOUND_MS, `recovered in ${ms(r)}`);
+    // Every acknowledged write is there (or a later attempt that failed, yet landed).
+    for (const [sid, record] of writes) {
+      const n = stored.get(sid);
+      assert.ok(n === record.acked || record.since.includes(n), `${sid}: stored ${n}, acknowledged ${record.acked}`);
+    }
   });
 });
