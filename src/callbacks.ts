@@ -4,19 +4,19 @@ export type Callback<T = void> = (error: any, value?: T) => void;
 const noop = () => {};
 
 /**
- * The one place where a promise meets a callback. With a callback, the promise's outcome goes to
- * it exactly once, on a later tick (so a callback that throws cannot be called again). Without
- * one, the promise is returned, already marked handled, so an ignored failure is never an
- * unhandled rejection.
+ * The one place where a promise meets a callback. A callback that is not a function is refused
+ * before the operation starts. With a callback, the operation's outcome goes to it exactly once,
+ * on a later tick (so a callback that throws cannot be called again). Without one, the promise is
+ * returned, already marked handled, so an ignored failure is never an unhandled rejection.
  */
-export function settle<T>(promise: Promise<T>, callback: unknown, method: string): Promise<T> | undefined {
+export function settle<T>(start: () => Promise<T>, callback: unknown, method: string): Promise<T> | undefined {
+  if (callback !== undefined && callback !== null && typeof callback !== 'function') {
+    throw new TypeError(`connect-pg-simple: the callback of ${method}() must be a function, got ${typeof callback}`);
+  }
+  const promise = start();
   if (callback === undefined || callback === null) {
     promise.catch(noop);
     return promise;
-  }
-  if (typeof callback !== 'function') {
-    promise.catch(noop);
-    throw new TypeError(`connect-pg-simple: the callback of ${method}() must be a function, got ${typeof callback}`);
   }
   promise.then(
     (value) => process.nextTick(callback as Callback<T>, null, value),

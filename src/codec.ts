@@ -62,3 +62,15 @@ export function contentFingerprint(session: object): string {
     return value;
   });
 }
+
+/**
+ * Whether `session` differs from the stored text only in `cookie.expires`. Anything that cannot
+ * be compared (a stored text too deeply nested to re-serialize) counts as a change.
+ */
+export function sameContent(storedText: string, session: object): boolean {
+  try {
+    return contentFingerprint(JSON.parse(storedText)) === contentFingerprint(session);
+  } catch {
+    return false;
+  }
+}

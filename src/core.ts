@@ -1,13 +1,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CorruptSessionError, contentFingerprint, decodeSession, encodeSession } from './codec.js';
-import type { Database } from './drivers/database.js';
+import { CorruptSessionError, decodeSession, encodeSession, sameContent } from './codec.js';
+import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { LoadedSessions, monotonicNow, secondsLeft } from './loaded-sessions.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { ensureTable } from './schema/ensure.js';
-import { type StoreStatements, storeStatements, type TableNames, tableNames } from './sql.js';
+import { type Statement, type StoreStatements, storeStatements, type TableNames, tableNames } from './sql.js';
+import { withTimeLimit } from './time-limit.js';
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -76,6 +77,9 @@ export class SessionCore {
     this.#statements = storeStatements(this.names, { synchronousCommit: options.synchronousCommit });
     this.#db = openDatabase(options.driver, {
       preparedStatements: options.preparedStatements,
+      // A cancelled statement ends at once; one that does not is on a connection to close.
+      cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
+      timeoutMs: options.operationTimeoutMs,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
     });
     this.#pruneSchedule = new PruneSchedule(
@@ -91,10 +95,10 @@ export class SessionCore {
   }
 
   get(sid: string): Promise<SessionObject | null> {
-    return this.#operation(async () => {
+    return this.#operation('get()', async (signal) => {
       checkSid(sid);
       const sentAt = monotonicNow();
-      const [row] = await this.#db.query(this.#statements.get, [sid]);
+      const [row] = await this.#query(this.#statements.get, [sid], signal);
       if (row === undefined) return null;
       let session: SessionObject;
       try {
@@ -113,7 +117,7 @@ export class SessionCore {
   }
 
   set(sid: string, session: SessionObject): Promise<void> {
-    return this.#operation(async () => {
+    return this.#operation('set()', async (signal) => {
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session);
@@ -121,25 +125,25 @@ export class SessionCore {
       const loaded = this.#loaded.recall(sid);
       const sentAt = monotonicNow();
       if (loaded === undefined) {
-        await this.#db.query(this.#statements.upsert, [sid, text, storedLifetime]);
-      } else if (loaded.text === text || contentFingerprint(JSON.parse(loaded.text)) === contentFingerprint(session)) {
+        await this.#query(this.#statements.upsert, [sid, text, storedLifetime], signal);
+      } else if (loaded.text === text || sameContent(loaded.text, session)) {
         // Only the cookie's expiry changed: that is a touch.
         if (secondsLeft(loaded) >= lifetime) return;
-        await this.#db.query(this.#statements.touch, [sid, lifetime, storedLifetime]);
+        await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], signal);
         // The touch may have found the row covered and written nothing: only `lifetime` is sure.
         this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
         return;
       } else {
         // A session this process loaded is updated, never re-created: a request still in
         // flight cannot bring back a session that was destroyed (logged out) meanwhile.
-        await this.#db.query(this.#statements.update, [sid, text, storedLifetime]);
+        await this.#query(this.#statements.update, [sid, text, storedLifetime], signal);
       }
       this.#loaded.remember(sid, text, storedLifetime, sentAt);
     });
   }
 
   touch(sid: string, session: SessionObject): Promise<void> {
-    return this.#operation(async () => {
+    return this.#operation('touch()', async (signal) => {
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
@@ -149,23 +153,23 @@ export class SessionCore {
       const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
       // The statement writes only when the stored expiry falls short of the new one.
       const sentAt = monotonicNow();
-      await this.#db.query(this.#statements.touch, [sid, lifetime, storedLifetime]);
+      await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], signal);
       // Written or not, the row now has at least `lifetime` left, if it still exists.
       if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
     });
   }
 
   destroy(sid: string): Promise<void> {
-    return this.#operation(async () => {
+    return this.#operation('destroy()', async (signal) => {
       checkSid(sid);
       this.#loaded.forget(sid);
-      await this.#db.query(this.#statements.destroy, [sid]);
+      await this.#query(this.#statements.destroy, [sid], signal);
     });
   }
 
   all(): Promise<ListedSession[]> {
-    return this.#operation(async () => {
-      const rows = await this.#db.query(this.#statements.all, []);
+    return this.#operation('all()', async (signal) => {
+      const rows = await this.#query(this.#statements.all, [], signal);
       const sessions: ListedSession[] = [];
       for (const row of rows) {
         try {
@@ -180,22 +184,23 @@ export class SessionCore {
   }
 
   length(): Promise<number> {
-    return this.#operation(async () => {
-      const [row] = await this.#db.query(this.#statements.length, []);
+    return this.#operation('length()', async (signal) => {
+      const [row] = await this.#query(this.#statements.length, [], signal);
       return Number(row?.n ?? 0);
     });
   }
 
   clear(): Promise<void> {
-    return this.#operation(async () => {
+    return this.#operation('clear()', async (signal) => {
       this.#loaded.clear();
-      await this.#db.query(this.#statements.clear, []);
+      await this.#query(this.#statements.clear, [], signal);
     });
   }
 
   /** Deletes expired sessions; resolves with how many. The next automatic prune is one interval away. */
   prune(): Promise<number> {
-    const pruned = this.#operation(() => this.#prune(), { startPruning: false });
+    // Each batch has its own time limit: a large backlog may take many of them.
+    const pruned = this.#operation('pruneSessions()', () => this.#prune(), { startPruning: false, timeLimit: false });
     pruned.then(
       () => this.#pruneSchedule.reschedule(),
       () => this.#pruneSchedule.reschedule(),
@@ -218,11 +223,9 @@ export class SessionCore {
     const batchSize = this.options.pruneBatchSize;
     let total = 0;
     for (;;) {
-      const [row] = await this.#db.query(this.#statements.pruneBatch, [
-        batchSize,
-        this.names.qualified,
-        this.options.pruneLock,
-      ]);
+      const [row] = await withTimeLimit(this.options.operationTimeoutMs, 'pruning sessions', (signal) =>
+        this.#query(this.#statements.pruneBatch, [batchSize, this.names.qualified, this.options.pruneLock], signal),
+      );
       // Another instance holds the prune lock: it is doing this work now.
       if (row?.held !== true) break;
       const deleted = Number(row.deleted);
@@ -241,10 +244,23 @@ export class SessionCore {
     return lifetime;
   }
 
-  #operation<T>(run: () => Promise<T>, { startPruning = true } = {}): Promise<T> {
+  #operation<T>(
+    what: string,
+    run: (signal: AbortSignal | undefined) => Promise<T>,
+    { startPruning = true, timeLimit = true } = {},
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError());
     if (startPruning) this.#pruneSchedule.start();
-    return this.#track(this.#isReady ? run() : this.#whenReady().then(run));
+    const limit = timeLimit ? this.options.operationTimeoutMs : false;
+    return this.#track(
+      withTimeLimit(limit, what, (signal) => (this.#isReady ? run(signal) : this.#whenReady().then(() => run(signal)))),
+    );
+  }
+
+  /** One statement, unless the operation's time ran out before it could start. */
+  #query(statement: Statement, values: readonly unknown[], signal: AbortSignal | undefined): Promise<Row[]> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.#db.query(statement, values, signal);
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -255,7 +271,9 @@ export class SessionCore {
   }
 
   #whenReady(): Promise<void> {
-    this.#ready ??= ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing).then(
+    this.#ready ??= withTimeLimit(this.options.operationTimeoutMs, 'checking the session table', (signal) =>
+      ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing, signal),
+    ).then(
       () => {
         this.#isReady = true;
       },

@@ -53,6 +53,12 @@ export interface PGStoreOptions {
    * second of those writes (never corrupts the table; `destroy` always waits). Default: `true`.
    */
   synchronousCommit?: boolean;
+  /**
+   * Milliseconds an operation may take (waiting for a connection included) before it fails with a
+   * `TimeoutError` (code `ETIMEDOUT`); with pg and pg-promise pools and postgres.js the statement is
+   * then cancelled on the server. Default: 10000. `0` or `false`: no limit.
+   */
+  operationTimeout?: number | false;
   /** Largest serialized session, in bytes, that `set` accepts. Default: no limit. */
   maxSessionSize?: number;
   /** Receives errors that have no callback or promise to go to. Default: `console.error`. */
@@ -80,6 +86,7 @@ export interface ResolvedOptions {
   readonly pruneLock: boolean;
   readonly preparedStatements: boolean | undefined;
   readonly synchronousCommit: boolean;
+  readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
   readonly errorLog: ErrorLog;
 }
@@ -88,6 +95,9 @@ const ONE_DAY_SECONDS = 86_400;
 const DEFAULT_PRUNE_INTERVAL_SECONDS = 60;
 const DEFAULT_TOUCH_AFTER_SECONDS = 60;
 const DEFAULT_PRUNE_BATCH_SIZE = 1000;
+const DEFAULT_OPERATION_TIMEOUT_MS = 10_000;
+/** The longest delay a Node.js timer takes; anything longer fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export const DEFAULTS = Object.freeze({
   tableName: 'session',
@@ -95,6 +105,7 @@ export const DEFAULTS = Object.freeze({
   pruneIntervalSeconds: DEFAULT_PRUNE_INTERVAL_SECONDS,
   touchAfterSeconds: DEFAULT_TOUCH_AFTER_SECONDS,
   pruneBatchSize: DEFAULT_PRUNE_BATCH_SIZE,
+  operationTimeoutMs: DEFAULT_OPERATION_TIMEOUT_MS,
 });
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PGStoreOptions>([
@@ -116,6 +127,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PGStoreOptions>([
   'pruneLock',
   'preparedStatements',
   'synchronousCommit',
+  'operationTimeout',
   'maxSessionSize',
   'errorLog',
 ]);
@@ -132,8 +144,12 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** Options that may hold a password: an error names their type, never their content. */
+const SECRET_OPTIONS: ReadonlySet<string> = new Set(['conString', 'conObject']);
+
 function fail(option: string, expected: string, value: unknown): never {
-  throw new TypeError(`connect-pg-simple: option "${option}" must be ${expected}, got ${describe(value)}`);
+  const got = SECRET_OPTIONS.has(option) && value !== null ? `a ${typeof value}` : describe(value);
+  throw new TypeError(`connect-pg-simple: option "${option}" must be ${expected}, got ${got}`);
 }
 
 function closestKnownOption(name: string): string | undefined {
@@ -168,6 +184,16 @@ function positiveNumber(key: string, value: unknown, { integer = false, zeroAllo
     (!integer || Number.isInteger(value));
   if (!ok) fail(key, `a ${integer ? 'whole ' : ''}number ${zeroAllowed ? '≥ 0' : '> 0'}`, value);
   return value as number;
+}
+
+function operationTimeout(options: PGStoreOptions): number | false {
+  const value = options.operationTimeout;
+  if (value === undefined) return DEFAULT_OPERATION_TIMEOUT_MS;
+  if (value === false || value === 0) return false;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    fail('operationTimeout', `a number of milliseconds from 0 to ${MAX_TIMER_MS}, or false`, value);
+  }
+  return value;
 }
 
 function objectOption(
@@ -292,6 +318,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     pruneLock: optionalBoolean(options, 'pruneLock', true),
     preparedStatements,
     synchronousCommit: optionalBoolean(options, 'synchronousCommit', true),
+    operationTimeoutMs: operationTimeout(options),
     maxSessionSize:
       options.maxSessionSize === undefined
         ? undefined

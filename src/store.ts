@@ -56,52 +56,53 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     get(sid: string): Promise<SessionData | null>;
     get(sid: string, callback: Callback<SessionData | null>): void;
     get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | undefined {
-      return settle(this.#core.get(sid) as Promise<SessionData | null>, callback, 'get');
+      return settle(() => this.#core.get(sid) as Promise<SessionData | null>, callback, 'get');
     }
 
     set(sid: string, session: SessionData): Promise<void>;
     set(sid: string, session: SessionData, callback: (error?: any) => void): void;
     set(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(this.#core.set(sid, session as unknown as SessionObject), callback, 'set');
+      return settle(() => this.#core.set(sid, session as unknown as SessionObject), callback, 'set');
     }
 
     touch(sid: string, session: SessionData): Promise<void>;
     touch(sid: string, session: SessionData, callback: (error?: any) => void): void;
     touch(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(this.#core.touch(sid, session as unknown as SessionObject), callback, 'touch');
+      return settle(() => this.#core.touch(sid, session as unknown as SessionObject), callback, 'touch');
     }
 
     destroy(sid: string): Promise<void>;
     destroy(sid: string, callback: (error?: any) => void): void;
     destroy(sid: string, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(this.#core.destroy(sid), callback, 'destroy');
+      return settle(() => this.#core.destroy(sid), callback, 'destroy');
     }
 
     all(): Promise<ListedSessionData[]>;
     all(callback: Callback<ListedSessionData[]>): void;
     all(callback?: Callback<ListedSessionData[]>): Promise<ListedSessionData[]> | undefined {
-      const listed = this.#core
-        .all()
-        .then((rows) => rows.map(({ sid, session }) => ({ ...session, id: sid }) as unknown as ListedSessionData));
+      const listed = () =>
+        this.#core
+          .all()
+          .then((rows) => rows.map(({ sid, session }) => ({ ...session, id: sid }) as unknown as ListedSessionData));
       return settle(listed, callback, 'all');
     }
 
     length(): Promise<number>;
     length(callback: Callback<number>): void;
     length(callback?: Callback<number>): Promise<number> | undefined {
-      return settle(this.#core.length(), callback, 'length');
+      return settle(() => this.#core.length(), callback, 'length');
     }
 
     clear(): Promise<void>;
     clear(callback: (error?: any) => void): void;
     clear(callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(this.#core.clear(), callback, 'clear');
+      return settle(() => this.#core.clear(), callback, 'clear');
     }
 
     pruneSessions(): Promise<number>;
     pruneSessions(callback: Callback<number>): void;
     pruneSessions(callback?: Callback<number>): Promise<number> | undefined {
-      return settle(this.#core.prune(), callback, 'pruneSessions');
+      return settle(() => this.#core.prune(), callback, 'pruneSessions');
     }
 
     close(): Promise<void> {

@@ -4,8 +4,11 @@ export type Row = Record<string, unknown>;
 
 /** The one interface the store needs from a driver. */
 export interface Database {
-  /** Runs one statement with positional parameters ($1, $2, …) and resolves with its rows. */
-  query(statement: Statement, values: readonly unknown[]): Promise<Row[]>;
+  /**
+   * Runs one statement with positional parameters ($1, $2, …) and resolves with its rows. When
+   * `signal` aborts, the operation's time is up: a driver that can cancels the statement.
+   */
+  query(statement: Statement, values: readonly unknown[], signal?: AbortSignal): Promise<Row[]>;
   /** Ends the connections the store opened itself; never ends a user's pool or client. */
   close(): Promise<void>;
 }
@@ -33,17 +36,17 @@ export function isPreparedStatementMismatch(error: unknown): boolean {
  */
 export function withPreparedFallback(
   prepare: boolean,
-  run: (statement: Statement, values: readonly unknown[], named: boolean) => Promise<unknown>,
-): (statement: Statement, values: readonly unknown[]) => Promise<Row[]> {
+  run: (statement: Statement, values: readonly unknown[], named: boolean, signal?: AbortSignal) => Promise<unknown>,
+): Database['query'] {
   let named = prepare;
-  return async (statement, values) => {
-    if (!named || statement.name === '') return rowsOf(await run(statement, values, false));
+  return async (statement, values, signal) => {
+    if (!named || statement.name === '') return rowsOf(await run(statement, values, false, signal));
     try {
-      return rowsOf(await run(statement, values, true));
+      return rowsOf(await run(statement, values, true, signal));
     } catch (error) {
-      if (!isPreparedStatementMismatch(error)) throw error;
+      if (!isPreparedStatementMismatch(error) || signal?.aborted) throw error;
       named = false;
-      return rowsOf(await run(statement, values, false));
+      return rowsOf(await run(statement, values, false, signal));
     }
   };
 }

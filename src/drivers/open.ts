@@ -7,6 +7,10 @@ import { fromPostgresJs } from './postgres-js.js';
 
 export interface OpenSettings {
   readonly preparedStatements: boolean | undefined;
+  /** How long a cancelled statement may take to end before its connection is closed. */
+  readonly cancelGraceMs: number;
+  /** The operation time limit, if any. */
+  readonly timeoutMs: number | false;
   readonly onPoolError: (error: Error) => void;
 }
 
@@ -14,9 +18,15 @@ export interface OpenSettings {
 export function openDatabase(choice: DriverChoice, settings: OpenSettings): Database {
   switch (choice.kind) {
     case 'pool':
-      return fromPgPool(choice.pool, { prepare: settings.preparedStatements ?? looksLikePg(choice.pool) });
+      return fromPgPool(choice.pool, {
+        prepare: settings.preparedStatements ?? looksLikePg(choice.pool),
+        graceMs: settings.cancelGraceMs,
+      });
     case 'pgPromise':
-      return fromPgPromise(choice.db, { prepare: settings.preparedStatements ?? true });
+      return fromPgPromise(choice.db, {
+        prepare: settings.preparedStatements ?? true,
+        graceMs: settings.cancelGraceMs,
+      });
     case 'postgres':
       return fromPostgresJs(choice.sql);
     case 'pglite':
@@ -25,6 +35,8 @@ export function openDatabase(choice: DriverChoice, settings: OpenSettings): Data
       return createOwnedPgPool({
         config: choice.config,
         prepare: settings.preparedStatements ?? true,
+        graceMs: settings.cancelGraceMs,
+        connectTimeoutMs: settings.timeoutMs === false ? undefined : settings.timeoutMs,
         onError: settings.onPoolError,
       });
   }

@@ -1,3 +1,4 @@
+import { runLeased } from './cancel.js';
 import type { Database } from './database.js';
 import { withPreparedFallback } from './database.js';
 
@@ -6,20 +7,38 @@ export interface PgPromiseDatabaseLike {
   any(...args: never[]): Promise<unknown>;
 }
 
+/** pg-promise's shared connection object (`db.connect()`): its pg client, and `done(kill)`. */
+interface PgPromiseConnection {
+  readonly client: unknown;
+  any(query: object): Promise<unknown>;
+  done(kill?: boolean): unknown;
+}
+
 export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseLike {
   return typeof value === 'object' && value !== null && typeof (value as { any?: unknown }).any === 'function';
 }
 
-export function fromPgPromise(db: PgPromiseDatabaseLike, { prepare }: { prepare: boolean }): Database {
+export function fromPgPromise(
+  db: PgPromiseDatabaseLike,
+  { prepare, graceMs }: { prepare: boolean; graceMs: number },
+): Database {
   const any = db.any.bind(db) as unknown as (query: object) => Promise<unknown>;
+  const connect = (db as { connect?: unknown }).connect;
+  const leasing = typeof connect === 'function';
   // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
   // parameters instead of formatting them into the text itself.
-  const query = withPreparedFallback(prepare, (statement, values, named) =>
-    any(
-      named
-        ? { name: statement.name, text: statement.text, values: [...values] }
-        : { text: statement.text, values: [...values] },
-    ),
-  );
+  const query = withPreparedFallback(prepare, async (statement, values, named, signal) => {
+    const config = named
+      ? { name: statement.name, text: statement.text, values: [...values] }
+      : { text: statement.text, values: [...values] };
+    if (!leasing || signal === undefined) return any(config);
+    // A connection of its own, so that a statement out of time can be cancelled (see runLeased).
+    const connection = (await (connect as () => Promise<PgPromiseConnection>).call(db)) as PgPromiseConnection;
+    const lease = {
+      client: connection.client,
+      release: (destroy: boolean) => void connection.done(destroy),
+    };
+    return runLeased(lease, () => connection.any(config), signal, graceMs);
+  });
   return { query, close: async () => {} };
 }

@@ -1,3 +1,4 @@
+import { runLeased } from './cancel.js';
 import type { Database } from './database.js';
 import { withPreparedFallback } from './database.js';
 
@@ -6,9 +7,25 @@ export interface PgPoolLike {
   query(...args: never[]): Promise<unknown>;
 }
 
+interface PgQueryConfig {
+  text: string;
+  values: unknown[];
+  name?: string;
+}
+
 interface PgQueryable {
-  query(config: { text: string; values: unknown[]; name?: string }): Promise<unknown>;
+  query(config: PgQueryConfig): Promise<unknown>;
   query(text: string, values: unknown[]): Promise<unknown>;
+}
+
+interface PgPoolClient extends PgQueryable {
+  release(destroy?: boolean): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+interface PgPool extends PgQueryable {
+  connect(): Promise<PgPoolClient>;
 }
 
 export function isQueryable(value: unknown): value is PgPoolLike {
@@ -20,27 +37,70 @@ export function looksLikePg(pool: object): boolean {
   return typeof (pool as { connect?: unknown }).connect === 'function';
 }
 
+/** A `pg.Pool` (pg-pool), as opposed to a single `pg.Client` or some other queryable. */
+function isPgPool(pool: object): pool is PgPool {
+  return looksLikePg(pool) && 'totalCount' in pool && 'idleCount' in pool;
+}
+
+const ignore = () => {};
+
+/**
+ * One statement on a connection of its own from the pool, so that a statement that runs out of
+ * time can be cancelled on the server and its connection closed (see runLeased).
+ */
+async function leasedQuery(pool: PgPool, config: PgQueryConfig, signal: AbortSignal, graceMs: number) {
+  const client = await pool.connect();
+  // A checked-out client reports a broken connection as an 'error' event as well as to its
+  // query: without a listener, that event would crash the process.
+  client.on('error', ignore);
+  const lease = {
+    client,
+    release: (destroy: boolean) => {
+      client.removeListener('error', ignore);
+      client.release(destroy || undefined);
+    },
+  };
+  return runLeased(lease, () => client.query(config), signal, graceMs);
+}
+
+/** How long to wait for a cancelled statement's connection to settle, when no time limit says. */
+const DEFAULT_GRACE_MS = 1000;
+
 export function fromPgPool(
   pool: PgPoolLike,
-  { prepare, end }: { prepare: boolean; end?: () => Promise<void> },
+  { prepare, end, graceMs = DEFAULT_GRACE_MS }: { prepare: boolean; end?: () => Promise<void>; graceMs?: number },
 ): Database {
   const db = pool as unknown as PgQueryable;
-  const query = withPreparedFallback(prepare, (statement, values, named) =>
-    named
-      ? db.query({ name: statement.name, text: statement.text, values: [...values] })
-      : db.query(statement.text, [...values]),
-  );
+  const leasing = isPgPool(pool);
+  const query = withPreparedFallback(prepare, (statement, values, named, signal) => {
+    const config: PgQueryConfig = named
+      ? { name: statement.name, text: statement.text, values: [...values] }
+      : { text: statement.text, values: [...values] };
+    if (leasing && signal !== undefined) return leasedQuery(pool, config, signal, graceMs);
+    // A single client (or a pool of unknown make) cannot be cancelled safely: the store only
+    // stops waiting when time is up.
+    return named ? db.query(config) : db.query(config.text, config.values);
+  });
   return { query, close: end ?? (async () => {}) };
 }
 
 export interface OwnedPoolSettings {
   readonly config: Readonly<Record<string, unknown>>;
   readonly prepare: boolean;
+  readonly graceMs: number;
+  /** The pool's `connectionTimeoutMillis` unless the config sets one: no connect outlives the store's patience. */
+  readonly connectTimeoutMs: number | undefined;
   readonly onError: (error: Error) => void;
 }
 
 /** The pool the store creates from `conString`/`conObject`/`DATABASE_URL`: `pg` is loaded only then. */
-export function createOwnedPgPool({ config, prepare, onError }: OwnedPoolSettings): Database {
+export function createOwnedPgPool({
+  config,
+  prepare,
+  graceMs,
+  connectTimeoutMs,
+  onError,
+}: OwnedPoolSettings): Database {
   let pg: { Pool: new (config: Record<string, unknown>) => PgPoolLike & OwnedPool };
   // Loaded on demand, so that users of other drivers need not install pg.
   try {
@@ -50,11 +110,12 @@ export function createOwnedPgPool({ config, prepare, onError }: OwnedPoolSetting
       cause: error,
     });
   }
-  const pool = new pg.Pool({ ...config });
+  const pool = new pg.Pool({ connectionTimeoutMillis: connectTimeoutMs, ...config });
   pool.on('error', onError);
   let ended: Promise<void> | undefined;
   return fromPgPool(pool, {
     prepare,
+    graceMs,
     end: () => {
       ended ??= pool.end();
       return ended;

@@ -7,8 +7,32 @@ export interface PostgresJsSqlLike {
   readonly options?: { readonly prepare?: boolean };
 }
 
+/** A postgres.js query: a promise that can be cancelled on the server. */
+interface PendingQuery extends PromiseLike<unknown> {
+  cancel?(): unknown;
+  /** postgres.js keeps the function behind cancel() here; called directly, its promise can be handled. */
+  canceller?: ((query: PendingQuery) => unknown) | null;
+}
+
 export function isPostgresJsSql(value: unknown): value is PostgresJsSqlLike {
   return typeof value === 'function' && typeof (value as { unsafe?: unknown }).unsafe === 'function';
+}
+
+const ignore = () => {};
+
+/** Cancels a postgres.js query, without letting a failed cancel request become an unhandled rejection. */
+function cancelQuery(query: PendingQuery): void {
+  try {
+    const canceller = query.canceller;
+    if (typeof canceller === 'function') {
+      query.canceller = null;
+      Promise.resolve(canceller(query)).catch(ignore);
+    } else {
+      query.cancel?.();
+    }
+  } catch {
+    // Cancelling is best effort; the store has stopped waiting already.
+  }
 }
 
 export function fromPostgresJs(sql: PostgresJsSqlLike): Database {
@@ -16,11 +40,21 @@ export function fromPostgresJs(sql: PostgresJsSqlLike): Database {
     text: string,
     values: unknown[],
     options: { prepare: boolean },
-  ) => PromiseLike<unknown>;
+  ) => PendingQuery;
   // postgres.js prepares and pipelines on its own; a user who set `prepare: false` (PgBouncer) is obeyed.
   const prepare = sql.options?.prepare !== false;
   return {
-    query: async (statement, values) => rowsOf(await unsafe(statement.text, [...values], { prepare })),
+    query: async (statement, values, signal) => {
+      const pending = unsafe(statement.text, [...values], { prepare });
+      if (signal === undefined) return rowsOf(await pending);
+      const onAbort = () => cancelQuery(pending);
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return rowsOf(await pending);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
     close: async () => {},
   };
 }

@@ -22,8 +22,10 @@ export async function readTableState(
   db: Database,
   statements: StoreStatements,
   names: TableNames,
+  signal?: AbortSignal,
 ): Promise<TableState> {
-  const [row] = await db.query(statements.describe, [names.qualified]);
+  signal?.throwIfAborted();
+  const [row] = await db.query(statements.describe, [names.qualified], signal);
   return { exists: row?.exists === true, version: parseVersionComment(row?.comment as string | null | undefined) };
 }
 
@@ -36,16 +38,18 @@ export async function ensureTable(
   statements: StoreStatements,
   names: TableNames,
   createIfMissing: boolean,
+  signal?: AbortSignal,
 ): Promise<TableState> {
-  let state = await readTableState(db, statements, names);
+  let state = await readTableState(db, statements, names, signal);
   if (!state.exists && createIfMissing) {
     try {
-      await db.query({ name: '', text: createTableIfMissingStatement(names) }, []);
+      signal?.throwIfAborted();
+      await db.query({ name: '', text: createTableIfMissingStatement(names) }, [], signal);
     } catch (error) {
       // Another process may have won a race the lock could not settle; its table will do.
-      if (!(await readTableState(db, statements, names)).exists) throw error;
+      if (signal?.aborted || !(await readTableState(db, statements, names, signal)).exists) throw error;
     }
-    state = await readTableState(db, statements, names);
+    state = await readTableState(db, statements, names, signal);
   }
   if (!state.exists) {
     throw new SchemaError(

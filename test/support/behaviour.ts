@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import connectPgSimple from '../../src/index.js';
-import { uniqueName } from './database.js';
+import { eventually, holdTableLock, uniqueName } from './database.js';
 import { type DriverHarness, drivers } from './drivers.js';
 
 const { PGStore } = connectPgSimple;
@@ -435,6 +435,51 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await store.touch('quiet', inSeconds(60) as any);
       await store.destroy('quiet');
       assert.equal(logged.length, before);
+    });
+
+    it('turns a stalled statement into a TimeoutError, cancels it on the server, and keeps working', async (t) => {
+      if (harness.inProcess) {
+        t.skip('PGlite runs in-process: no other connection can hold a lock against it');
+        return;
+      }
+      const name = uniqueName('stall');
+      const store = newStore({ tableName: name, operationTimeout: 300 });
+      const other = newStore({ tableName: uniqueName('free'), operationTimeout: 300 });
+      await store.set('kept', inSeconds(600) as any);
+      await other.length();
+      const lock = await holdTableLock(table(name));
+      try {
+        // Twice as many operations as the pool (and PgBouncer) has connections.
+        const operations: Array<[string, Promise<unknown>]> = [
+          ['get', store.get('kept')],
+          ['set', store.set('new', inSeconds(600) as any)],
+          ['touch', store.touch('kept', inSeconds(900) as any)],
+          ['destroy', store.destroy('kept')],
+          ['length', store.length()],
+          ['all', store.all()],
+          ['get', store.get('other')],
+          ['set', store.set('new2', inSeconds(600) as any)],
+        ];
+        for (const [method, operation] of operations) {
+          await assert.rejects(operation, (error: any) => {
+            assert.equal(error.name, 'TimeoutError');
+            assert.equal(error.code, 'ETIMEDOUT');
+            assert.match(error.message, new RegExp(`${method}\\(\\) took longer than operationTimeout \\(300 ms\\)`));
+            return true;
+          });
+        }
+        assert.ok(
+          await eventually(async () => (await lock.waiting()) === 0, 3000),
+          'the stalled statements were cancelled on the server, not left waiting',
+        );
+        assert.equal(await other.length(), 0, 'connections are free again while the lock is still held');
+      } finally {
+        await lock.release();
+      }
+      assert.ok(await store.get('kept'), 'the cancelled destroy did not happen');
+      assert.equal(await rowOf('new', name), undefined, 'the cancelled insert did not land later');
+      await Promise.all(Array.from({ length: 12 }, (_, i) => store.set(`after${i}`, inSeconds(60) as any)));
+      assert.equal(await store.length(), 13);
     });
 
     it('is closed after close(), and says so', async () => {

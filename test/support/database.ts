@@ -27,3 +27,39 @@ export function serverAdmin(): Admin {
     close: () => pool.end(),
   };
 }
+
+/** A table locked by a transaction on a connection of its own, straight to the server. */
+export interface HeldLock {
+  /** How many other connections wait for the lock now. */
+  waiting(): Promise<number>;
+  release(): Promise<void>;
+}
+
+export async function holdTableLock(qualifiedTable: string): Promise<HeldLock> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  client.on('error', () => {});
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${qualifiedTable} IN ACCESS EXCLUSIVE MODE`);
+  return {
+    waiting: async () =>
+      (
+        await client.query('SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted', [
+          qualifiedTable,
+        ])
+      ).rows[0].n,
+    release: async () => {
+      await client.query('ROLLBACK');
+      await client.end();
+    },
+  };
+}
+
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -3,6 +3,7 @@ import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
 import { type Admin, databaseUrl, serverAdmin } from './database.js';
+import { startPgBouncer } from './pgbouncer.js';
 
 /** One way of reaching PostgreSQL, as a store option plus a raw channel for assertions. */
 export interface DriverHarness {
@@ -12,7 +13,27 @@ export interface DriverHarness {
   readonly admin: Admin;
   /** A query through the very driver object handed to the store: it must still work after store.close(). */
   probe(): Promise<unknown>;
+  /** PGlite runs in-process: no network, no other connection to hold a lock against it. */
+  readonly inProcess?: boolean;
   close(): Promise<void>;
+}
+
+/** A pg.Pool through PgBouncer in transaction pooling mode; the store's defaults (named statements) apply. */
+async function throughPgBouncer(name: string, maxPreparedStatements: number): Promise<DriverHarness> {
+  const bouncer = await startPgBouncer(databaseUrl(), { maxPreparedStatements });
+  const pool = new pg.Pool({ connectionString: bouncer.url, max: 4 });
+  pool.on('error', () => {});
+  const admin = serverAdmin();
+  return {
+    name: `${name} (PgBouncer ${bouncer.version})`,
+    storeOptions: { pool },
+    admin,
+    probe: () => pool.query('SELECT 1'),
+    close: async () => {
+      await Promise.all([pool.end(), admin.close()]);
+      await bouncer.stop();
+    },
+  };
 }
 
 const pgp = pgPromise({ noWarnings: true });
@@ -61,8 +82,11 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       name: 'pglite',
       storeOptions: { pglite: db },
       admin,
+      inProcess: true,
       probe: () => db.query('SELECT 1'),
       close: () => db.close(),
     };
   },
+  pgbouncer: () => throughPgBouncer('pgbouncer', 0),
+  'pgbouncer-prepared': () => throughPgBouncer('pgbouncer-prepared', 200),
 };

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import connectPgSimple from '../src/index.js';
+import { databaseUrl, eventually, holdTableLock, serverAdmin, uniqueName } from './support/database.js';
+
+const { PGStore } = connectPgSimple;
+type Store = InstanceType<typeof PGStore>;
+
+const session = (seconds = 600) => ({
+  cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
+});
+
+const isTimeout = (error: any) => error?.name === 'TimeoutError' && error.code === 'ETIMEDOUT';
+
+/** A TCP server that accepts connections and never says a word: a database that hangs. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('operationTimeout', () => {
+  const admin = serverAdmin();
+  const schema = uniqueName('cps_timeout');
+  const stores: Store[] = [];
+  const newStore = (options: Record<string, unknown>) => {
+    const store = new PGStore({
+      schemaName: schema,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+      errorLog: () => {},
+      ...options,
+    });
+    stores.push(store);
+    return store;
+  };
+  const table = (name: string) => `"${schema}"."${name}"`;
+
+  before(() => admin.query(`CREATE SCHEMA "${schema}"`));
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await admin.close();
+  });
+
+  it('is validated like every other option', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '100', true, 2 ** 31, null]) {
+      assert.throws(
+        () => new PGStore({ pool: { query: async () => [] }, operationTimeout: bad as any }),
+        (error: Error) => error instanceof TypeError && /option "operationTimeout"/.test(error.message),
+        String(bad),
+      );
+    }
+    for (const ok of [0, false, 1, 250.5, 10_000, 2 ** 31 - 1]) {
+      new PGStore({ pool: { query: async () => [] }, operationTimeout: ok as any, pruneSessionInterval: false });
+    }
+  });
+
+  it('cancels a stalled statement of the pool the store owns, which works on afterwards', async () => {
+    const name = uniqueName('owned');
+    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: 200 });
+    await store.set('s', session() as any);
+    const lock = await holdTableLock(table(name));
+    try {
+      await assert.rejects(store.get('s'), isTimeout);
+      await assert.rejects(store.destroy('s'), isTimeout);
+      assert.ok(await eventually(async () => (await lock.waiting()) === 0, 3000), 'cancelled on the server');
+    } finally {
+      await lock.release();
+    }
+    assert.ok(await store.get('s'));
+  });
+
+  it('gives up on a single pg.Client without cancelling, and the client works on', async () => {
+    const name = uniqueName('client');
+    const client = new pg.Client({ connectionString: databaseUrl() });
+    await client.connect();
+    try {
+      const store = newStore({ pool: client, tableName: name, operationTimeout: 200 });
+      await store.set('s', session() as any);
+      const lock = await holdTableLock(table(name));
+      try {
+        await assert.rejects(store.get('s'), isTimeout);
+      } finally {
+        await lock.release();
+      }
+      assert.ok(await store.get('s'));
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('waits as long as it takes with operationTimeout: false', async () => {
+    const name = uniqueName('patient');
+    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: false });
+    await store.set('s', session() as any);
+    const lock = await holdTableLock(table(name));
+    const pending = store.get('s');
+    await new Promise((r) => setTimeout(r, 300));
+    await lock.release();
+    assert.ok(await pending);
+  });
+
+  it('times out a connection attempt to a server that never answers, and closes', async () => {
+    const silent = await silentServer();
+    try {
+      const store = newStore({
+        conString: `postgres://nobody@127.0.0.1:${silent.port}/db`,
+        operationTimeout: 200,
+      });
+      const started = Date.now();
+      const results = await Promise.allSettled([store.get('a'), store.set('b', session() as any), store.length()]);
+      for (const result of results) {
+        assert.equal(result.status, 'rejected');
+        assert.ok(isTimeout((result as PromiseRejectedResult).reason), String((result as any).reason));
+      }
+      assert.ok(Date.now() - started < 5000, 'failed by the deadline, not by the operating system');
+      await store.close();
+    } finally {
+      await silent.close();
+    }
+  });
+});
