@@ -7,6 +7,11 @@ import type { BenchSession } from './lib/sessions.js';
 export interface MicroResult {
   readonly get: { readonly ours: Measured; readonly floor: Measured; readonly ratio: number };
   readonly set: { readonly ours: Measured; readonly floor: Measured; readonly ratio: number };
+  /**
+   * Diagnostic: the floor sending ours' exact SELECT (which also returns the row's remaining
+   * time, for the lazy touch). `ours ÷ this` is the store's JavaScript overhead alone.
+   */
+  readonly getSameSql: { readonly floor: Measured; readonly ratio: number };
 }
 
 /** Targets of issue 4: a get within 5 % of the bare SELECT, a set within 10 % of the bare upsert. */
@@ -25,6 +30,14 @@ export async function runMicro(env: BenchEnv, log: (line: string) => void): Prom
   const Store = oursStoreClass();
   const ours = new Store({ pool, schemaName: settings.schema, tableName: table });
   const floor = floorStore(pool, admin.qualified(table));
+  const sameSql = {
+    name: 'floor_get_same_sql',
+    text: `SELECT sess::text AS sess, extract(epoch FROM expire - now())::float8 AS remaining FROM ${admin.qualified(table)} WHERE sid = $1::text AND expire > now()`,
+  };
+  const floorGetSameSql = async (sid: string) => {
+    const { rows } = await pool.query({ ...sameSql, values: [sid] });
+    return rows[0] === undefined ? null : (JSON.parse(rows[0].sess) as BenchSession);
+  };
   const pick = () => (Math.random() * sids.length) | 0;
   /** A changed session each time: a set that must write (content changes), as after a request that changed it. */
   const changed = (i: number): BenchSession => {
@@ -41,6 +54,7 @@ export async function runMicro(env: BenchEnv, log: (line: string) => void): Prom
   const turns: Turn[] = [
     { key: 'ours-get', run: load(async () => found(await ours.get(sids[pick()]!))) },
     { key: 'floor-get', run: load(async () => found(await floor.get(sids[pick()]!))) },
+    { key: 'floor-get-same-sql', run: load(async () => found(await floorGetSameSql(sids[pick()]!))) },
     {
       key: 'ours-set',
       run: load(async () => {
@@ -68,9 +82,16 @@ export async function runMicro(env: BenchEnv, log: (line: string) => void): Prom
       );
       return { ours: o, floor: f, ratio };
     };
+    const get = pair('get', 'ours get()', 'floor SELECT by sid');
+    const sameSql = m('floor-get-same-sql', "floor sending ours' SELECT");
+    const sameRatio = get.ours.opsPerSec / sameSql.opsPerSec;
+    log(
+      `  get, diagnostic: floor sending ours' exact SELECT ${Math.round(sameSql.opsPerSec)}/s (${Math.round(sameSql.cpuUsPerOp)} µs CPU): ours ÷ it ${sameRatio.toFixed(3)}×`,
+    );
     return {
-      get: pair('get', 'ours get()', 'floor SELECT by sid'),
+      get,
       set: pair('set', 'ours set() of a changed session', 'floor upsert'),
+      getSameSql: { floor: sameSql, ratio: sameRatio },
     };
   } finally {
     await ours.close();

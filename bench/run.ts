@@ -288,7 +288,7 @@ async function main() {
     );
   }
   if (results.micro) {
-    const { get, set } = results.micro;
+    const { get, set, getSameSql: same } = results.micro;
     log(
       `\nMicro${fromEarlier(results.micro, 'micro')}\n${textTable(
         [
@@ -299,13 +299,19 @@ async function main() {
           { title: 'CPU µs' },
           { title: 'ours ÷ floor' },
         ],
-        [get.ours, get.floor, set.ours, set.floor].map((m, i) => [
+        [get.ours, get.floor, ...(same ? [same.floor] : []), set.ours, set.floor].map((m) => [
           m.label,
           int(m.opsPerSec),
           ms(m.p50Ms),
           ms(m.p99Ms),
           int(m.cpuUsPerOp),
-          i === 0 ? ratio(get.ratio) : i === 2 ? ratio(set.ratio) : '',
+          m === get.ours
+            ? ratio(get.ratio)
+            : m === set.ours
+              ? ratio(set.ratio)
+              : m === same?.floor
+                ? `(${ratio(same.ratio)})`
+                : '',
         ]),
       )}`,
     );

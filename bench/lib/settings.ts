@@ -79,7 +79,8 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
     schema: 'cps_bench',
     poolSize: 10,
     cycle: { ...rounds, concurrency: 64, sessions: 5000, writeShare: 0.1 },
-    micro: { ...rounds, concurrency: 64 },
+    // Single calls are short and sensitive to neighbours: finer turns.
+    micro: { ...rounds, rounds: quick ? 2 : 10, concurrency: 64 },
     http: { ...rounds, connections: 32, writeShare: 0.1 },
     memory: {
       operations: quick ? 100_000 : 1_000_000,
