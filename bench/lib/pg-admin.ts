@@ -1,0 +1,97 @@
+import pg from 'pg';
+import { type BenchSession, newSession, newSid } from './sessions.js';
+
+type Ddl = typeof import('../../src/schema/ddl.js');
+type Sql = typeof import('../../src/sql.js');
+// Types from the source, code from the build that `npm run bench` has just made.
+const ddl: Ddl = require('../../dist/schema/ddl.js');
+const sql: Sql = require('../../dist/sql.js');
+
+/** Raw SQL for creating, filling and inspecting the bench's tables, outside any store. */
+export class PgAdmin {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+
+  constructor(url: string, schema: string) {
+    this.pool = new pg.Pool({ connectionString: url, max: 2 });
+    this.pool.on('error', () => {});
+    this.schema = schema;
+  }
+
+  /** The server's version, or undefined when it cannot be reached. */
+  async probe(): Promise<string | undefined> {
+    try {
+      const { rows } = await this.pool.query('SHOW server_version');
+      return String(rows[0].server_version);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async query(text: string, values: unknown[] = []): Promise<any[]> {
+    return (await this.pool.query(text, values)).rows;
+  }
+
+  qualified(table: string): string {
+    return sql.tableNames(table, this.schema).qualified;
+  }
+
+  async resetSchema(): Promise<void> {
+    const s = sql.quoteIdentifier(this.schema);
+    await this.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    await this.query(`CREATE SCHEMA ${s}`);
+  }
+
+  async dropSchema(): Promise<void> {
+    await this.query(`DROP SCHEMA IF EXISTS ${sql.quoteIdentifier(this.schema)} CASCADE`);
+  }
+
+  /** A table as this package's table.sql makes it. */
+  async createOursTable(table: string): Promise<void> {
+    for (const statement of ddl.createTableStatements(sql.tableNames(table, this.schema))) await this.query(statement);
+  }
+
+  /** A table as connect-pg-simple 10.x's table.sql makes it. */
+  async createV10Table(table: string): Promise<void> {
+    const t = this.qualified(table);
+    await this.query(`CREATE TABLE ${t} (
+  "sid" varchar NOT NULL COLLATE "default",
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+)`);
+    await this.query(`ALTER TABLE ${t} ADD CONSTRAINT ${sql.quoteIdentifier(`${table}_pkey`)} PRIMARY KEY ("sid")`);
+    await this.query(`CREATE INDEX ${sql.quoteIdentifier(`IDX_${table}_expire`)} ON ${t} ("expire")`);
+  }
+
+  /**
+   * Inserts `count` sessions of one day. With a lazy-touch window (ours: touchAfter 60 s), the
+   * stored expiry lies 0–window s beyond the cookie's, as if each session had last been written
+   * somewhere in the past window: the steady state of a busy site, so that a run of a few seconds
+   * sees the share of touches that must write. Without one, it is the cookie's, as a store that
+   * writes every touch leaves it.
+   */
+  async seed(table: string, count: number, windowSeconds = 0): Promise<{ sids: string[]; sessions: BenchSession[] }> {
+    const sids: string[] = [];
+    const sessions: BenchSession[] = [];
+    const now = Date.now();
+    for (let i = 0; i < count; i++) {
+      sids.push(newSid());
+      sessions.push(newSession(i, now));
+    }
+    const t = this.qualified(table);
+    for (let i = 0; i < count; i += 5000) {
+      await this.query(
+        `INSERT INTO ${t} (sid, sess, expire)
+         SELECT sid, sess::json, now() + interval '1 day' + random() * $3::float8 * interval '1 second'
+         FROM unnest($1::text[], $2::text[]) AS s(sid, sess)`,
+        [sids.slice(i, i + 5000), sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)), windowSeconds],
+      );
+    }
+    await this.query(`VACUUM ANALYZE ${t}`);
+    return { sids, sessions };
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

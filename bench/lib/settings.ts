@@ -1,0 +1,100 @@
+/** What a run does and how long each part takes: `npm run bench -- [sections…] [--quick]`. */
+
+export const SECTIONS = ['cycle', 'micro', 'http', 'memory', 'prune'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** What `npm run bench` runs without naming sections: everything but the slow prune test. */
+const DEFAULT_SECTIONS: readonly Section[] = ['cycle', 'micro', 'http', 'memory'];
+
+export interface Rounds {
+  readonly warmupMs: number;
+  /** Measured time in all, split over the rounds. */
+  readonly durationMs: number;
+  readonly rounds: number;
+  /** Unmeasured time before each round's window. */
+  readonly rewarmMs: number;
+}
+
+export interface Settings {
+  readonly quick: boolean;
+  readonly sections: ReadonlySet<Section>;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  /** Schema holding every table the bench makes; dropped before and after a run. */
+  readonly schema: string;
+  readonly poolSize: number;
+  /**
+   * Contenders take turns: after one warmup each, `rounds` windows of `durationMs / rounds` each
+   * (with a short re-warmup), so that a noisy neighbour slows every contender alike.
+   */
+  readonly cycle: Rounds & { concurrency: number; sessions: number; writeShare: number };
+  readonly micro: Rounds & { concurrency: number };
+  readonly http: Rounds & { connections: number; writeShare: number };
+  readonly memory: { operations: number; warmupOperations: number; sessions: number; concurrency: number };
+  readonly prune: {
+    expired: number;
+    live: number;
+    batchSizes: readonly number[];
+    baselineMs: number;
+    /** A prune still running after this long is stopped and reported as not finished. */
+    maxMs: number;
+    concurrency: number;
+  };
+}
+
+export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [all] [--quick] [--batch-sizes=1000,5000]
+  no section: cycle micro http memory (prune is slow: name it, or say "all")
+  --quick       a short smoke run (about a minute)
+  env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
+
+export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Settings {
+  let quick = false;
+  let batchSizes: number[] | undefined;
+  const named = new Set<Section>();
+  for (const arg of argv) {
+    if (arg === '--quick') quick = true;
+    else if (arg === 'all') for (const s of SECTIONS) named.add(s);
+    else if ((SECTIONS as readonly string[]).includes(arg)) named.add(arg as Section);
+    else if (arg.startsWith('--batch-sizes=')) {
+      batchSizes = arg
+        .slice('--batch-sizes='.length)
+        .split(',')
+        .map((s) => Number(s));
+      if (batchSizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`bad ${arg}\n${USAGE}`);
+    } else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+  }
+  const sections = named.size > 0 ? named : new Set(DEFAULT_SECTIONS);
+  const seconds = (full: number, short: number) => (quick ? short : full) * 1000;
+  const rounds: Rounds = {
+    warmupMs: seconds(1, 0.5),
+    durationMs: seconds(5, 2),
+    rounds: quick ? 2 : 5,
+    rewarmMs: seconds(0.25, 0.2),
+  };
+  return {
+    quick,
+    sections,
+    databaseUrl: env.BENCH_DATABASE_URL || 'postgres://root@127.0.0.1:5432/test',
+    redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    schema: 'cps_bench',
+    poolSize: 10,
+    cycle: { ...rounds, concurrency: 64, sessions: 5000, writeShare: 0.1 },
+    // Single calls are short and sensitive to neighbours: finer turns.
+    micro: { ...rounds, rounds: quick ? 2 : 10, concurrency: 64 },
+    http: { ...rounds, connections: 32, writeShare: 0.1 },
+    memory: {
+      operations: quick ? 100_000 : 1_000_000,
+      warmupOperations: quick ? 20_000 : 100_000,
+      sessions: 20_000,
+      concurrency: 64,
+    },
+    prune: {
+      expired: quick ? 100_000 : 1_000_000,
+      live: quick ? 10_000 : 100_000,
+      batchSizes: batchSizes ?? (quick ? [1000] : [500, 1000, 5000]),
+      baselineMs: seconds(5, 2),
+      maxMs: seconds(240, 60),
+      concurrency: 64,
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import { requestCycle } from './cycle.js';
+import {
+  type BenchEnv,
+  callbackStore,
+  LAZY_TOUCH_WINDOW_SECONDS,
+  newPgPool,
+  oursStoreClass,
+} from './lib/contenders.js';
+import { Histogram } from './lib/histogram.js';
+import { type LoadResult, runLoad } from './lib/load.js';
+import { newSession } from './lib/sessions.js';
+
+/** Targets of issue 5. */
+export const PRUNE_TARGETS = { maxStatementMs: 250, getP99Ratio: 2 } as const;
+
+export interface PruneRun {
+  readonly batchSize: number;
+  readonly finished: boolean;
+  readonly deleted: number;
+  readonly seconds: number;
+  readonly rowsPerSec: number;
+  readonly statements: number;
+  readonly statementP50Ms: number;
+  readonly statementP99Ms: number;
+  readonly statementMaxMs: number;
+  /** The request-cycle load on live sessions, before the prune and while it ran. */
+  readonly baseline: LoadSummary;
+  readonly during: LoadSummary;
+  readonly getP99Ratio: number;
+}
+
+export interface LoadSummary {
+  readonly cyclesPerSec: number;
+  readonly getP50Ms: number;
+  readonly getP99Ms: number;
+  readonly errors: number;
+}
+
+export interface PruneResult {
+  readonly expired: number;
+  readonly live: number;
+  readonly runs: readonly PruneRun[];
+}
+
+/**
+ * A pg pool as the store sees it (it has `connect`, so the store sends named statements), timing
+ * each statement that deletes. The pool has one connection of its own: the time is the
+ * statement's, never a wait for a connection.
+ */
+function timedPool(pool: pg.Pool, deletes: Histogram) {
+  return {
+    connect: pool.connect.bind(pool),
+    query(config: string | pg.QueryConfig, values?: unknown[]) {
+      const text = typeof config === 'string' ? config : config.text;
+      if (!text.includes('DELETE')) return pool.query(config as pg.QueryConfig, values);
+      const t0 = performance.now();
+      return pool.query(config as pg.QueryConfig, values).then((result) => {
+        deletes.record(performance.now() - t0);
+        return result;
+      });
+    },
+  };
+}
+
+function loadSummary(cycles: LoadResult, gets: Histogram): LoadSummary {
+  return {
+    cyclesPerSec: cycles.opsPerSec,
+    getP50Ms: gets.percentile(50),
+    getP99Ms: gets.percentile(99),
+    errors: cycles.errors,
+  };
+}
+
+/**
+ * Issue 5: a table of `expired` expired and `live` live sessions, pruned by ours in batches
+ * while the request-cycle load runs on the live sessions. For each batch size the expired rows
+ * are put back and the table vacuumed, so that every size starts from the same state.
+ */
+export async function runPrune(env: BenchEnv, log: (line: string) => void): Promise<PruneResult> {
+  const { settings, admin } = env;
+  const { expired, live, batchSizes, baselineMs, maxMs, concurrency } = settings.prune;
+  const table = 'prune';
+  const t = admin.qualified(table);
+  await admin.createOursTable(table);
+  const sess = JSON.stringify(newSession(0));
+  const fill = async (prefix: 'e' | 'l', count: number) => {
+    const expire =
+      prefix === 'e'
+        ? `now() - interval '1 second' - random() * interval '7 days'`
+        : `now() + interval '1 day' + random() * ${LAZY_TOUCH_WINDOW_SECONDS} * interval '1 second'`;
+    const chunk = 250_000;
+    for (let from = 1; from <= count; from += chunk) {
+      const to = Math.min(count, from + chunk - 1);
+      await admin.query(
+        `INSERT INTO ${t} (sid, sess, expire) SELECT $1 || md5(g::text), $2::json, ${expire} FROM generate_series($3::int, $4::int) AS g`,
+        [prefix, sess, from, to],
+      );
+    }
+  };
+  let t0 = performance.now();
+  await fill('l', live);
+  const sids: string[] = (await admin.query(`SELECT sid FROM ${t}`)).map((r: { sid: string }) => r.sid);
+
+  const loadPool = newPgPool(settings);
+  const Store = oursStoreClass();
+  // The app's store: default options but no pruning of its own.
+  const appStore = new Store({
+    pool: loadPool,
+    schemaName: settings.schema,
+    tableName: table,
+    pruneSessionInterval: false,
+  });
+  const app = callbackStore(appStore);
+  let gets = new Histogram();
+  const timedApp = {
+    ...app,
+    get: async (sid: string) => {
+      const start = performance.now();
+      const value = await app.get(sid);
+      gets.record(performance.now() - start);
+      return value;
+    },
+  };
+  const load = async (durationMs: number, until?: Promise<unknown>) => {
+    await runLoad({ concurrency, warmupMs: 0, durationMs: 1000, op: () => requestCycle(timedApp, sids, 0.1) });
+    gets = new Histogram();
+    const cycles = await runLoad({
+      concurrency,
+      warmupMs: 0,
+      durationMs,
+      op: () => requestCycle(timedApp, sids, 0.1),
+      ...(until === undefined ? {} : { until }),
+    });
+    return loadSummary(cycles, gets);
+  };
+
+  const runs: PruneRun[] = [];
+  try {
+    for (const batchSize of batchSizes) {
+      t0 = performance.now();
+      await admin.query(`DELETE FROM ${t} WHERE expire < now()`);
+      await admin.query(`VACUUM ${t}`);
+      await fill('e', expired);
+      await admin.query(`VACUUM ANALYZE ${t}`);
+      log(
+        `  batch ${batchSize}: filled ${expired.toLocaleString('en-US')} expired + ${live.toLocaleString('en-US')} live sessions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+      const baseline = await load(baselineMs);
+
+      const deletes = new Histogram();
+      const prunePool = newPgPool(settings, 1);
+      const pruner = new Store({
+        pool: timedPool(prunePool, deletes),
+        schemaName: settings.schema,
+        tableName: table,
+        pruneSessionInterval: false,
+        pruneBatchSize: batchSize,
+      });
+      const started = performance.now();
+      let finishedAt = 0;
+      const pruned = pruner.pruneSessions().then((n) => {
+        finishedAt = performance.now();
+        return n;
+      });
+      const during = await load(maxMs, pruned);
+      const finished = finishedAt > 0;
+      // Out of time: closing the store stops the prune after the statement in flight.
+      if (!finished) await pruner.close();
+      const deleted = finished
+        ? await pruned
+        : expired - Number((await admin.query(`SELECT count(*) AS n FROM ${t} WHERE expire < now()`))[0].n);
+      const seconds = ((finished ? finishedAt : performance.now()) - started) / 1000;
+      await pruner.close();
+      await prunePool.end();
+      const run: PruneRun = {
+        batchSize,
+        finished,
+        deleted,
+        seconds,
+        rowsPerSec: deleted / seconds,
+        statements: deletes.count,
+        statementP50Ms: deletes.percentile(50),
+        statementP99Ms: deletes.percentile(99),
+        statementMaxMs: deletes.max,
+        baseline,
+        during,
+        getP99Ratio: during.getP99Ms / baseline.getP99Ms,
+      };
+      runs.push(run);
+      log(
+        `  batch ${batchSize}: ${finished ? 'finished' : 'NOT finished'}: ${deleted.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s = ${Math.round(run.rowsPerSec).toLocaleString('en-US')} rows/s; ${run.statements} statements, p50 ${run.statementP50Ms.toFixed(1)} ms, p99 ${run.statementP99Ms.toFixed(1)} ms, max ${run.statementMaxMs.toFixed(1)} ms; get p99 ${baseline.getP99Ms.toFixed(2)} → ${during.getP99Ms.toFixed(2)} ms (${run.getP99Ratio.toFixed(2)}×); cycles/s ${Math.round(baseline.cyclesPerSec)} → ${Math.round(during.cyclesPerSec)}`,
+      );
+    }
+  } finally {
+    await appStore.close();
+    await loadPool.end();
+  }
+  return { expired, live, runs };
+}
