@@ -17,7 +17,7 @@ type Store = InstanceType<typeof PGStore>;
 
 const DOWN_MS = 2000;
 /** How soon after the server is back every store must serve again. */
-const RECOVERY_BOUND_MS = 5000;
+const RECOVERY_BOUND_MS = 10_000;
 /** Errors may start a little before the stop: cycles in flight when the server goes down fail. */
 const LEAD_MS = 500;
 const PAUSE_MS = 10;

@@ -71,7 +71,7 @@ describe('operationTimeout', () => {
 
   it('cancels a stalled statement of the pool the store owns, which works on afterwards', async () => {
     const name = uniqueName('owned');
-    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: 200 });
+    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: 1500 });
     await store.set('s', session() as any);
     const lock = await holdTableLock(table(name));
     try {
@@ -89,7 +89,7 @@ describe('operationTimeout', () => {
     const client = new pg.Client({ connectionString: databaseUrl() });
     await client.connect();
     try {
-      const store = newStore({ pool: client, tableName: name, operationTimeout: 200 });
+      const store = newStore({ pool: client, tableName: name, operationTimeout: 1500 });
       await store.set('s', session() as any);
       const lock = await holdTableLock(table(name));
       try {

@@ -443,8 +443,8 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
         return;
       }
       const name = uniqueName('stall');
-      const store = newStore({ tableName: name, operationTimeout: 300 });
-      const other = newStore({ tableName: uniqueName('free'), operationTimeout: 300 });
+      const store = newStore({ tableName: name, operationTimeout: 1500 });
+      const other = newStore({ tableName: uniqueName('free'), operationTimeout: 1500 });
       await store.set('kept', inSeconds(600) as any);
       await other.length();
       const lock = await holdTableLock(table(name));
@@ -464,7 +464,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
           await assert.rejects(operation, (error: any) => {
             assert.equal(error.name, 'TimeoutError');
             assert.equal(error.code, 'ETIMEDOUT');
-            assert.match(error.message, new RegExp(`${method}\\(\\) took longer than operationTimeout \\(300 ms\\)`));
+            assert.match(error.message, new RegExp(`${method}\\(\\) took longer than operationTimeout \\(1500 ms\\)`));
             return true;
           });
         }
