@@ -7,7 +7,14 @@ import { LoadedSessions, monotonicNow, secondsLeft } from './loaded-sessions.js'
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { ensureTable } from './schema/ensure.js';
-import { type Statement, type StoreStatements, storeStatements, type TableNames, tableNames } from './sql.js';
+import {
+  PRUNE_FROM_START,
+  type Statement,
+  type StoreStatements,
+  storeStatements,
+  type TableNames,
+  tableNames,
+} from './sql.js';
 import { withTimeLimit } from './time-limit.js';
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
@@ -222,14 +229,17 @@ export class SessionCore {
     await this.#whenReady();
     const batchSize = this.options.pruneBatchSize;
     let total = 0;
+    let from = PRUNE_FROM_START;
     for (;;) {
+      const values = [batchSize, this.names.qualified, this.options.pruneLock, from];
       const [row] = await withTimeLimit(this.options.operationTimeoutMs, 'pruning sessions', (signal) =>
-        this.#query(this.#statements.pruneBatch, [batchSize, this.names.qualified, this.options.pruneLock], signal),
+        this.#query(this.#statements.pruneBatch, values, signal),
       );
       // Another instance holds the prune lock: it is doing this work now.
       if (row?.held !== true) break;
       const deleted = Number(row.deleted);
       total += deleted;
+      if (typeof row.upto === 'string') from = row.upto;
       if (deleted < batchSize || this.closed) break;
       await nextTurn();
     }

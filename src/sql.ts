@@ -12,6 +12,9 @@ const MAX_IDENTIFIER_BYTES = 63;
 export const PRUNE_LOCK_NAMESPACE = 0x637073;
 export const SCHEMA_LOCK_NAMESPACE = 0x637074;
 
+/** The pruning cursor's first value: before every expiry. */
+export const PRUNE_FROM_START = '-infinity';
+
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
@@ -87,7 +90,7 @@ export interface StoreStatements {
   readonly all: Statement;
   readonly length: Statement;
   readonly clear: Statement;
-  /** $1 batch size, $2 lock key (text), $3 take the lock (bool) → held (bool), deleted (int) */
+  /** $1 batch size, $2 lock key (text), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
   readonly pruneBatch: Statement;
   /** $1 qualified table name → exists (bool), comment (text) */
   readonly describe: Statement;
@@ -133,16 +136,22 @@ export function storeStatements(
     all: statement('all', `SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM ${t} WHERE expire > now()`),
     length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE expire > now()`),
     clear: statement('clear', `DELETE FROM ${t}`),
+    // Keyset: each batch starts at the expiry where the last one stopped ($4), so it does not
+    // wade again through the index entries of the rows the earlier batches deleted. Rows are
+    // deleted by ctid, found by the same scan: no second lookup through the primary key.
     pruneBatch: statement(
       'prune',
       `WITH lock AS (
   SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, hashtext($2::text)) ELSE true END AS held
 ), doomed AS (
-  SELECT sid FROM ${t} WHERE (SELECT held FROM lock) AND expire < now() ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
+  SELECT ctid, expire FROM ${t}
+  WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
+  ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
 ), gone AS (
-  DELETE FROM ${t} WHERE sid IN (SELECT sid FROM doomed) RETURNING 1
+  DELETE FROM ${t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted`,
+SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+  (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
     ),
     describe: statement(
       'describe',

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DEFAULTS } from '../../options.js';
-import { storeStatements, type TableNames } from '../../sql.js';
+import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.js';
 import type { Runner } from '../io.js';
@@ -28,11 +28,13 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
     process.once('SIGINT', onInterrupt);
     let deleted = 0;
     let shownAt = 0;
+    let from = PRUNE_FROM_START;
     try {
       for (;;) {
         // No prune lock ($3 false): FOR UPDATE SKIP LOCKED already keeps this apart from stores pruning now.
-        const [row] = await db.query(pruneBatch, [batchSize, names.qualified, false]);
+        const [row] = await db.query(pruneBatch, [batchSize, names.qualified, false, from]);
         const batch = Number(row?.deleted ?? 0);
+        if (typeof row?.upto === 'string') from = row.upto;
         deleted += batch;
         if (io.errIsTTY && Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
           io.err(`\rdeleted ${deleted.toLocaleString('en-US')} expired sessions…`);
