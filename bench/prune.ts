@@ -25,6 +25,9 @@ export interface PruneRun {
   readonly statementP50Ms: number;
   readonly statementP99Ms: number;
   readonly statementMaxMs: number;
+  /** Which statement (1 = the first) took longest, and how many took over the target. */
+  readonly slowestStatement: number;
+  readonly statementsOverTarget: number;
   /** The request-cycle load on live sessions, before the prune and while it ran. */
   readonly baseline: LoadSummary;
   readonly during: LoadSummary;
@@ -49,7 +52,13 @@ export interface PruneResult {
  * each statement that deletes. The pool has one connection of its own: the time is the
  * statement's, never a wait for a connection.
  */
-function timedPool(pool: pg.Pool, deletes: Histogram) {
+interface StatementTimes {
+  readonly histogram: Histogram;
+  slowest: number;
+  overTarget: number;
+}
+
+function timedPool(pool: pg.Pool, deletes: StatementTimes) {
   return {
     connect: pool.connect.bind(pool),
     query(config: string | pg.QueryConfig, values?: unknown[]) {
@@ -57,7 +66,10 @@ function timedPool(pool: pg.Pool, deletes: Histogram) {
       if (!text.includes('DELETE')) return pool.query(config as pg.QueryConfig, values);
       const t0 = performance.now();
       return pool.query(config as pg.QueryConfig, values).then((result) => {
-        deletes.record(performance.now() - t0);
+        const elapsed = performance.now() - t0;
+        if (elapsed > deletes.histogram.max) deletes.slowest = deletes.histogram.count + 1;
+        if (elapsed > PRUNE_TARGETS.maxStatementMs) deletes.overTarget += 1;
+        deletes.histogram.record(elapsed);
         return result;
       });
     },
@@ -149,10 +161,11 @@ export async function runPrune(env: BenchEnv, log: (line: string) => void): Prom
       );
       const baseline = await load(baselineMs);
 
-      const deletes = new Histogram();
+      const times: StatementTimes = { histogram: new Histogram(), slowest: 0, overTarget: 0 };
+      const deletes = times.histogram;
       const prunePool = newPgPool(settings, 1);
       const pruner = new Store({
-        pool: timedPool(prunePool, deletes),
+        pool: timedPool(prunePool, times),
         schemaName: settings.schema,
         tableName: table,
         pruneSessionInterval: false,
@@ -184,13 +197,15 @@ export async function runPrune(env: BenchEnv, log: (line: string) => void): Prom
         statementP50Ms: deletes.percentile(50),
         statementP99Ms: deletes.percentile(99),
         statementMaxMs: deletes.max,
+        slowestStatement: times.slowest,
+        statementsOverTarget: times.overTarget,
         baseline,
         during,
         getP99Ratio: during.getP99Ms / baseline.getP99Ms,
       };
       runs.push(run);
       log(
-        `  batch ${batchSize}: ${finished ? 'finished' : 'NOT finished'}: ${deleted.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s = ${Math.round(run.rowsPerSec).toLocaleString('en-US')} rows/s; ${run.statements} statements, p50 ${run.statementP50Ms.toFixed(1)} ms, p99 ${run.statementP99Ms.toFixed(1)} ms, max ${run.statementMaxMs.toFixed(1)} ms; get p99 ${baseline.getP99Ms.toFixed(2)} → ${during.getP99Ms.toFixed(2)} ms (${run.getP99Ratio.toFixed(2)}×); cycles/s ${Math.round(baseline.cyclesPerSec)} → ${Math.round(during.cyclesPerSec)}`,
+        `  batch ${batchSize}: ${finished ? 'finished' : 'NOT finished'}: ${deleted.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s = ${Math.round(run.rowsPerSec).toLocaleString('en-US')} rows/s; ${run.statements} statements, p50 ${run.statementP50Ms.toFixed(1)} ms, p99 ${run.statementP99Ms.toFixed(1)} ms, max ${run.statementMaxMs.toFixed(1)} ms (statement #${run.slowestStatement}; ${run.statementsOverTarget} over ${PRUNE_TARGETS.maxStatementMs} ms); get p99 ${baseline.getP99Ms.toFixed(2)} → ${during.getP99Ms.toFixed(2)} ms (${run.getP99Ratio.toFixed(2)}×); cycles/s ${Math.round(baseline.cyclesPerSec)} → ${Math.round(during.cyclesPerSec)}`,
       );
     }
   } finally {

@@ -66,10 +66,10 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const sections = named.size > 0 ? named : new Set(DEFAULT_SECTIONS);
   const seconds = (full: number, short: number) => (quick ? short : full) * 1000;
   const rounds: Rounds = {
-    warmupMs: seconds(1, 0.5),
-    durationMs: seconds(5, 2),
+    warmupMs: seconds(1, 0.4),
+    durationMs: seconds(5, 1.5),
     rounds: quick ? 2 : 5,
-    rewarmMs: seconds(0.25, 0.2),
+    rewarmMs: seconds(0.25, 0.15),
   };
   return {
     quick,
@@ -83,7 +83,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
     micro: { ...rounds, rounds: quick ? 2 : 10, concurrency: 64 },
     http: { ...rounds, connections: 32, writeShare: 0.1 },
     memory: {
-      operations: quick ? 100_000 : 1_000_000,
+      operations: quick ? 60_000 : 1_000_000,
       warmupOperations: quick ? 20_000 : 100_000,
       sessions: 20_000,
       concurrency: 64,
