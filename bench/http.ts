@@ -177,6 +177,11 @@ export async function runHttp(
     }
   } finally {
     for (const { server } of servers) await stopServer(server.child);
+    if (unavailable('redis') === undefined) {
+      const client = await connectRedis(settings.redisUrl);
+      await deleteRedisPrefix(client, `${settings.schema}:`);
+      await client.quit();
+    }
   }
   return HTTP_CONTENDERS.map((c) => outcomes.get(c.id)!);
 }

@@ -204,6 +204,8 @@ async function main() {
   let settings: Settings;
   try {
     settings = parseSettings(process.argv.slice(2));
+    // The child processes (HTTP servers, memory test) use the same schema.
+    process.env.BENCH_SCHEMA = settings.schema;
   } catch (error) {
     console.error((error as Error).message);
     process.exit(2);
@@ -240,6 +242,12 @@ async function main() {
     return false;
   };
 
+  // Ctrl-C: drop this run's schema (its tables may be big) before leaving.
+  process.once('SIGINT', () => {
+    log(`\ninterrupted: dropping schema ${settings.schema}`);
+    const exit = () => process.exit(130);
+    (noPg === undefined ? admin.dropSchema() : Promise.resolve()).then(exit, exit);
+  });
   try {
     if (noPg === undefined) await admin.resetSchema();
     if (runs('cycle')) {

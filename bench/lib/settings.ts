@@ -20,7 +20,10 @@ export interface Settings {
   readonly sections: ReadonlySet<Section>;
   readonly databaseUrl: string;
   readonly redisUrl: string;
-  /** Schema holding every table the bench makes; dropped before and after a run. */
+  /**
+   * Schema holding every table the bench makes (and the Redis key prefix), one per run so that
+   * two runs at once on one server cannot drop each other's tables; dropped at the end.
+   */
   readonly schema: string;
   readonly poolSize: number;
   /**
@@ -45,7 +48,8 @@ export interface Settings {
 export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [all] [--quick] [--batch-sizes=1000,5000]
   no section: cycle micro http memory (prune is slow: name it, or say "all")
   --quick       a short smoke run (about a minute)
-  env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
+  env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
+       BENCH_SCHEMA (default cps_bench_<pid>: the run's schema, dropped at the end)`;
 
 export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Settings {
   let quick = false;
@@ -76,7 +80,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
     sections,
     databaseUrl: env.BENCH_DATABASE_URL || 'postgres://root@127.0.0.1:5432/test',
     redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
-    schema: 'cps_bench',
+    schema: env.BENCH_SCHEMA || `cps_bench_${process.pid}`,
     poolSize: 10,
     cycle: { ...rounds, concurrency: 64, sessions: 5000, writeShare: 0.1 },
     // Single calls are short and sensitive to neighbours: finer turns.
