@@ -72,7 +72,8 @@ export class SessionCore {
   readonly #settings: CoreSettings;
   readonly #loaded = new LoadedSessions(LOADED_SESSIONS_CAPACITY);
   readonly #pruneSchedule: PruneSchedule;
-  readonly #inFlight = new Set<Promise<unknown>>();
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
   #ready: Promise<void> | undefined;
   #isReady = false;
   #closing: Promise<void> | undefined;
@@ -219,7 +220,7 @@ export class SessionCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#pruneSchedule.stop();
-      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       await this.#db.close();
     })();
     return this.#closing;
@@ -274,8 +275,12 @@ export class SessionCore {
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
-    this.#inFlight.add(promise);
-    const done = () => this.#inFlight.delete(promise);
+    // A counter, not a set of promises: this runs on every operation.
+    this.#inFlight += 1;
+    const done = () => {
+      this.#inFlight -= 1;
+      if (this.#inFlight === 0) this.#drained?.();
+    };
     promise.then(done, done);
     return promise;
   }
