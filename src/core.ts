@@ -15,7 +15,7 @@ import {
   type TableNames,
   tableNames,
 } from './sql.js';
-import { withTimeLimit } from './time-limit.js';
+import { type Deadline, OperationsInFlight } from './time-limit.js';
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -72,8 +72,7 @@ export class SessionCore {
   readonly #settings: CoreSettings;
   readonly #loaded = new LoadedSessions(LOADED_SESSIONS_CAPACITY);
   readonly #pruneSchedule: PruneSchedule;
-  #inFlight = 0;
-  #drained: (() => void) | undefined;
+  readonly #inFlight: OperationsInFlight;
   #ready: Promise<void> | undefined;
   #isReady = false;
   #closing: Promise<void> | undefined;
@@ -82,6 +81,7 @@ export class SessionCore {
     this.options = options;
     this.#settings = settings;
     this.names = tableNames(options.tableName, options.schemaName);
+    this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     this.#statements = storeStatements(this.names, { synchronousCommit: options.synchronousCommit });
     this.#db = openDatabase(options.driver, {
       preparedStatements: options.preparedStatements,
@@ -93,7 +93,7 @@ export class SessionCore {
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
-      () => this.#track(this.#prune()),
+      () => this.#inFlight.run('pruning sessions', () => this.#prune(), false),
       (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
     );
   }
@@ -103,10 +103,10 @@ export class SessionCore {
   }
 
   get(sid: string): Promise<SessionObject | null> {
-    return this.#operation('get()', async (signal) => {
+    return this.#operation('get()', async (deadline) => {
       checkSid(sid);
       const sentAt = monotonicNow();
-      const [row] = await this.#query(this.#statements.get, [sid], signal);
+      const [row] = await this.#query(this.#statements.get, [sid], deadline);
       if (row === undefined) return null;
       let session: SessionObject;
       try {
@@ -125,7 +125,7 @@ export class SessionCore {
   }
 
   set(sid: string, session: SessionObject): Promise<void> {
-    return this.#operation('set()', async (signal) => {
+    return this.#operation('set()', async (deadline) => {
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session);
@@ -133,25 +133,25 @@ export class SessionCore {
       const loaded = this.#loaded.recall(sid);
       const sentAt = monotonicNow();
       if (loaded === undefined) {
-        await this.#query(this.#statements.upsert, [sid, text, storedLifetime], signal);
+        await this.#query(this.#statements.upsert, [sid, text, storedLifetime], deadline);
       } else if (loaded.text === text || sameContent(loaded.text, session)) {
         // Only the cookie's expiry changed: that is a touch.
         if (secondsLeft(loaded) >= lifetime) return;
-        await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], signal);
+        await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
         // The touch may have found the row covered and written nothing: only `lifetime` is sure.
         this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
         return;
       } else {
         // A session this process loaded is updated, never re-created: a request still in
         // flight cannot bring back a session that was destroyed (logged out) meanwhile.
-        await this.#query(this.#statements.update, [sid, text, storedLifetime], signal);
+        await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
       }
       this.#loaded.remember(sid, text, storedLifetime, sentAt);
     });
   }
 
   touch(sid: string, session: SessionObject): Promise<void> {
-    return this.#operation('touch()', async (signal) => {
+    return this.#operation('touch()', async (deadline) => {
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
@@ -161,23 +161,23 @@ export class SessionCore {
       const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
       // The statement writes only when the stored expiry falls short of the new one.
       const sentAt = monotonicNow();
-      await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], signal);
+      await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
       // Written or not, the row now has at least `lifetime` left, if it still exists.
       if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
     });
   }
 
   destroy(sid: string): Promise<void> {
-    return this.#operation('destroy()', async (signal) => {
+    return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#loaded.forget(sid);
-      await this.#query(this.#statements.destroy, [sid], signal);
+      await this.#query(this.#statements.destroy, [sid], deadline);
     });
   }
 
   all(): Promise<ListedSession[]> {
-    return this.#operation('all()', async (signal) => {
-      const rows = await this.#query(this.#statements.all, [], signal);
+    return this.#operation('all()', async (deadline) => {
+      const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       for (const row of rows) {
         try {
@@ -192,16 +192,16 @@ export class SessionCore {
   }
 
   length(): Promise<number> {
-    return this.#operation('length()', async (signal) => {
-      const [row] = await this.#query(this.#statements.length, [], signal);
+    return this.#operation('length()', async (deadline) => {
+      const [row] = await this.#query(this.#statements.length, [], deadline);
       return Number(row?.n ?? 0);
     });
   }
 
   clear(): Promise<void> {
-    return this.#operation('clear()', async (signal) => {
+    return this.#operation('clear()', async (deadline) => {
       this.#loaded.clear();
-      await this.#query(this.#statements.clear, [], signal);
+      await this.#query(this.#statements.clear, [], deadline);
     });
   }
 
@@ -220,7 +220,7 @@ export class SessionCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#pruneSchedule.stop();
-      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      await this.#inFlight.whenIdle();
       await this.#db.close();
     })();
     return this.#closing;
@@ -233,8 +233,8 @@ export class SessionCore {
     let from = PRUNE_FROM_START;
     for (;;) {
       const values = [batchSize, this.names.qualified, this.options.pruneLock, from];
-      const [row] = await withTimeLimit(this.options.operationTimeoutMs, 'pruning sessions', (signal) =>
-        this.#query(this.#statements.pruneBatch, values, signal),
+      const [row] = await this.#inFlight.run('pruning sessions', (deadline) =>
+        this.#query(this.#statements.pruneBatch, values, deadline),
       );
       // Another instance holds the prune lock: it is doing this work now.
       if (row?.held !== true) break;
@@ -257,46 +257,38 @@ export class SessionCore {
 
   #operation<T>(
     what: string,
-    run: (signal: AbortSignal | undefined) => Promise<T>,
+    run: (deadline: Deadline | undefined) => Promise<T>,
     { startPruning = true, timeLimit = true } = {},
   ): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError());
     if (startPruning) this.#pruneSchedule.start();
-    const limit = timeLimit ? this.options.operationTimeoutMs : false;
-    return this.#track(
-      withTimeLimit(limit, what, (signal) => (this.#isReady ? run(signal) : this.#whenReady().then(() => run(signal)))),
+    return this.#inFlight.run(
+      what,
+      (deadline) => (this.#isReady ? run(deadline) : this.#whenReady().then(() => run(deadline))),
+      timeLimit,
     );
   }
 
   /** One statement, unless the operation's time ran out before it could start. */
-  #query(statement: Statement, values: readonly unknown[], signal: AbortSignal | undefined): Promise<Row[]> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#db.query(statement, values, signal);
-  }
-
-  #track<T>(promise: Promise<T>): Promise<T> {
-    // A counter, not a set of promises: this runs on every operation.
-    this.#inFlight += 1;
-    const done = () => {
-      this.#inFlight -= 1;
-      if (this.#inFlight === 0) this.#drained?.();
-    };
-    promise.then(done, done);
-    return promise;
+  #query(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
+    if (deadline?.expired !== undefined) return Promise.reject(deadline.expired);
+    return this.#db.query(statement, values, deadline);
   }
 
   #whenReady(): Promise<void> {
-    this.#ready ??= withTimeLimit(this.options.operationTimeoutMs, 'checking the session table', (signal) =>
-      ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing, signal),
-    ).then(
-      () => {
-        this.#isReady = true;
-      },
-      (error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      },
-    );
+    this.#ready ??= this.#inFlight
+      .run('checking the session table', (deadline) =>
+        ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing, deadline),
+      )
+      .then(
+        () => {
+          this.#isReady = true;
+        },
+        (error: unknown) => {
+          this.#ready = undefined;
+          throw error;
+        },
+      );
     return this.#ready;
   }
 

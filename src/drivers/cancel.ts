@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { Deadline } from '../time-limit.js';
 
 /** What PostgreSQL needs to cancel the statement a connection runs: its backend key and address. */
 export interface BackendKey {
@@ -62,44 +63,49 @@ export interface Lease {
 }
 
 /**
- * Runs one statement on a leased connection. If `signal` aborts first (the operation's time is
- * up), the server is asked to cancel the statement, and the connection is closed rather than
- * reused — as soon as the statement ended, or `graceMs` later at the latest — so that neither a
- * late cancel nor a late reply can reach whoever uses the connection next. A connection whose
- * statement failed is closed too, as pg's `pool.query` does.
+ * Runs one statement on a leased connection. If the deadline expires first, the server is asked
+ * to cancel the statement, and the connection is closed rather than reused — as soon as the
+ * statement ended, or `graceMs` later at the latest — so that neither a late cancel nor a late
+ * reply can reach whoever uses the connection next. A connection whose statement failed is
+ * closed too, as pg's `pool.query` does.
  */
-export async function runLeased<T>(
-  lease: Lease,
-  run: () => Promise<T>,
-  signal: AbortSignal,
-  graceMs: number,
-): Promise<T> {
+export function runLeased<T>(lease: Lease, run: () => Promise<T>, deadline: Deadline, graceMs: number): Promise<T> {
+  if (deadline.expired !== undefined) {
+    lease.release(false);
+    return Promise.reject(deadline.expired);
+  }
   let released = false;
+  let grace: NodeJS.Timeout | undefined;
   const release = (destroy: boolean) => {
     if (released) return;
     released = true;
     lease.release(destroy);
   };
-  if (signal.aborted) {
-    release(false);
-    throw signal.reason;
-  }
-  let grace: NodeJS.Timeout | undefined;
-  const onAbort = () => {
+  deadline.onExpire = () => {
     const key = backendKeyOf(lease.client);
     if (key !== undefined) void sendCancelRequest(key, graceMs);
     grace = setTimeout(() => release(true), graceMs);
   };
-  signal.addEventListener('abort', onAbort, { once: true });
+  const ended = (destroy: boolean) => {
+    deadline.onExpire = undefined;
+    if (grace !== undefined) clearTimeout(grace);
+    release(destroy);
+  };
+  let running: Promise<T>;
   try {
-    const value = await run();
-    release(signal.aborted);
-    return value;
+    running = run();
   } catch (error) {
-    release(true);
-    throw error;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    clearTimeout(grace);
+    ended(true);
+    return Promise.reject(error);
   }
+  return running.then(
+    (value) => {
+      ended(deadline.expired !== undefined);
+      return value;
+    },
+    (error: unknown) => {
+      ended(true);
+      throw error;
+    },
+  );
 }

@@ -1,4 +1,5 @@
 import type { Statement } from '../sql.js';
+import type { Deadline } from '../time-limit.js';
 
 export type Row = Record<string, unknown>;
 
@@ -6,9 +7,9 @@ export type Row = Record<string, unknown>;
 export interface Database {
   /**
    * Runs one statement with positional parameters ($1, $2, …) and resolves with its rows. When
-   * `signal` aborts, the operation's time is up: a driver that can cancels the statement.
+   * the deadline expires, a driver that can cancels the statement (see `Deadline.onExpire`).
    */
-  query(statement: Statement, values: readonly unknown[], signal?: AbortSignal): Promise<Row[]>;
+  query(statement: Statement, values: readonly unknown[], deadline?: Deadline): Promise<Row[]>;
   /** Ends the connections the store opened itself; never ends a user's pool or client. */
   close(): Promise<void>;
 }
@@ -36,17 +37,15 @@ export function isPreparedStatementMismatch(error: unknown): boolean {
  */
 export function withPreparedFallback(
   prepare: boolean,
-  run: (statement: Statement, values: readonly unknown[], named: boolean, signal?: AbortSignal) => Promise<unknown>,
+  run: (statement: Statement, values: readonly unknown[], named: boolean, deadline?: Deadline) => Promise<unknown>,
 ): Database['query'] {
   let named = prepare;
-  return async (statement, values, signal) => {
-    if (!named || statement.name === '') return rowsOf(await run(statement, values, false, signal));
-    try {
-      return rowsOf(await run(statement, values, true, signal));
-    } catch (error) {
-      if (!isPreparedStatementMismatch(error) || signal?.aborted) throw error;
+  return (statement, values, deadline) => {
+    if (!named || statement.name === '') return run(statement, values, false, deadline).then(rowsOf);
+    return run(statement, values, true, deadline).then(rowsOf, (error: unknown) => {
+      if (!isPreparedStatementMismatch(error) || deadline?.expired !== undefined) throw error;
       named = false;
-      return rowsOf(await run(statement, values, false, signal));
-    }
+      return run(statement, values, false, deadline).then(rowsOf);
+    });
   };
 }

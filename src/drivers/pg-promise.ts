@@ -27,18 +27,18 @@ export function fromPgPromise(
   const leasing = typeof connect === 'function';
   // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
   // parameters instead of formatting them into the text itself.
-  const query = withPreparedFallback(prepare, async (statement, values, named, signal) => {
+  const query = withPreparedFallback(prepare, async (statement, values, named, deadline) => {
     const config = named
       ? { name: statement.name, text: statement.text, values: [...values] }
       : { text: statement.text, values: [...values] };
-    if (!leasing || signal === undefined) return any(config);
+    if (!leasing || deadline === undefined) return any(config);
     // A connection of its own, so that a statement out of time can be cancelled (see runLeased).
     const connection = (await (connect as () => Promise<PgPromiseConnection>).call(db)) as PgPromiseConnection;
     const lease = {
       client: connection.client,
       release: (destroy: boolean) => void connection.done(destroy),
     };
-    return runLeased(lease, () => connection.any(config), signal, graceMs);
+    return runLeased(lease, () => connection.any(config), deadline, graceMs);
   });
   return { query, close: async () => {} };
 }

@@ -1,3 +1,4 @@
+import type { Deadline } from '../time-limit.js';
 import { runLeased } from './cancel.js';
 import type { Database } from './database.js';
 import { withPreparedFallback } from './database.js';
@@ -48,19 +49,20 @@ const ignore = () => {};
  * One statement on a connection of its own from the pool, so that a statement that runs out of
  * time can be cancelled on the server and its connection closed (see runLeased).
  */
-async function leasedQuery(pool: PgPool, config: PgQueryConfig, signal: AbortSignal, graceMs: number) {
-  const client = await pool.connect();
-  // A checked-out client reports a broken connection as an 'error' event as well as to its
-  // query: without a listener, that event would crash the process.
-  client.on('error', ignore);
-  const lease = {
-    client,
-    release: (destroy: boolean) => {
-      client.removeListener('error', ignore);
-      client.release(destroy || undefined);
-    },
-  };
-  return runLeased(lease, () => client.query(config), signal, graceMs);
+function leasedQuery(pool: PgPool, config: PgQueryConfig, deadline: Deadline, graceMs: number): Promise<unknown> {
+  return pool.connect().then((client) => {
+    // A checked-out client reports a broken connection as an 'error' event as well as to its
+    // query: without a listener, that event would crash the process.
+    client.on('error', ignore);
+    const lease = {
+      client,
+      release: (destroy: boolean) => {
+        client.removeListener('error', ignore);
+        client.release(destroy || undefined);
+      },
+    };
+    return runLeased(lease, () => client.query(config), deadline, graceMs);
+  });
 }
 
 /** How long to wait for a cancelled statement's connection to settle, when no time limit says. */
@@ -72,11 +74,11 @@ export function fromPgPool(
 ): Database {
   const db = pool as unknown as PgQueryable;
   const leasing = isPgPool(pool);
-  const query = withPreparedFallback(prepare, (statement, values, named, signal) => {
+  const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
     const config: PgQueryConfig = named
       ? { name: statement.name, text: statement.text, values: [...values] }
       : { text: statement.text, values: [...values] };
-    if (leasing && signal !== undefined) return leasedQuery(pool, config, signal, graceMs);
+    if (leasing && deadline !== undefined) return leasedQuery(pool, config, deadline, graceMs);
     // A single client (or a pool of unknown make) cannot be cancelled safely: the store only
     // stops waiting when time is up.
     return named ? db.query(config) : db.query(config.text, config.values);

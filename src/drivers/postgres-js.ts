@@ -44,15 +44,14 @@ export function fromPostgresJs(sql: PostgresJsSqlLike): Database {
   // postgres.js prepares and pipelines on its own; a user who set `prepare: false` (PgBouncer) is obeyed.
   const prepare = sql.options?.prepare !== false;
   return {
-    query: async (statement, values, signal) => {
+    query: async (statement, values, deadline) => {
       const pending = unsafe(statement.text, [...values], { prepare });
-      if (signal === undefined) return rowsOf(await pending);
-      const onAbort = () => cancelQuery(pending);
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (deadline === undefined) return rowsOf(await pending);
+      deadline.onExpire = () => cancelQuery(pending);
       try {
         return rowsOf(await pending);
       } finally {
-        signal.removeEventListener('abort', onAbort);
+        deadline.onExpire = undefined;
       }
     },
     close: async () => {},

@@ -1,5 +1,6 @@
 import type { Database } from '../drivers/database.js';
 import type { StoreStatements, TableNames } from '../sql.js';
+import type { Deadline } from '../time-limit.js';
 import { createTableIfMissingStatement, parseVersionComment, SCHEMA_VERSION } from './ddl.js';
 
 export class SchemaError extends Error {
@@ -22,10 +23,10 @@ export async function readTableState(
   db: Database,
   statements: StoreStatements,
   names: TableNames,
-  signal?: AbortSignal,
+  deadline?: Deadline,
 ): Promise<TableState> {
-  signal?.throwIfAborted();
-  const [row] = await db.query(statements.describe, [names.qualified], signal);
+  if (deadline?.expired !== undefined) throw deadline.expired;
+  const [row] = await db.query(statements.describe, [names.qualified], deadline);
   return { exists: row?.exists === true, version: parseVersionComment(row?.comment as string | null | undefined) };
 }
 
@@ -38,18 +39,19 @@ export async function ensureTable(
   statements: StoreStatements,
   names: TableNames,
   createIfMissing: boolean,
-  signal?: AbortSignal,
+  deadline?: Deadline,
 ): Promise<TableState> {
-  let state = await readTableState(db, statements, names, signal);
+  let state = await readTableState(db, statements, names, deadline);
   if (!state.exists && createIfMissing) {
     try {
-      signal?.throwIfAborted();
-      await db.query({ name: '', text: createTableIfMissingStatement(names) }, [], signal);
+      if (deadline?.expired !== undefined) throw deadline.expired;
+      await db.query({ name: '', text: createTableIfMissingStatement(names) }, [], deadline);
     } catch (error) {
       // Another process may have won a race the lock could not settle; its table will do.
-      if (signal?.aborted || !(await readTableState(db, statements, names, signal)).exists) throw error;
+      if (deadline?.expired !== undefined || !(await readTableState(db, statements, names, deadline)).exists)
+        throw error;
     }
-    state = await readTableState(db, statements, names, signal);
+    state = await readTableState(db, statements, names, deadline);
   }
   if (!state.exists) {
     throw new SchemaError(
