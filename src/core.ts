@@ -93,7 +93,7 @@ export class SessionCore {
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
-      () => this.#inFlight.run('pruning sessions', () => this.#prune(), false),
+      () => this.#pruneCounted(),
       (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
     );
   }
@@ -102,8 +102,10 @@ export class SessionCore {
     return this.#closing !== undefined;
   }
 
-  get(sid: string): Promise<SessionObject | null> {
-    return this.#operation('get()', async (deadline) => {
+  async get(sid: string): Promise<SessionObject | null> {
+    const deadline = this.#begin('get()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       const sentAt = monotonicNow();
       const [row] = await this.#query(this.#statements.get, [sid], deadline);
@@ -121,11 +123,15 @@ export class SessionCore {
       }
       this.#loaded.remember(sid, row.sess as string, Number(row.remaining), sentAt);
       return session;
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
-  set(sid: string, session: SessionObject): Promise<void> {
-    return this.#operation('set()', async (deadline) => {
+  async set(sid: string, session: SessionObject): Promise<void> {
+    const deadline = this.#begin('set()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session);
@@ -147,11 +153,15 @@ export class SessionCore {
         await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
       }
       this.#loaded.remember(sid, text, storedLifetime, sentAt);
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
-  touch(sid: string, session: SessionObject): Promise<void> {
-    return this.#operation('touch()', async (deadline) => {
+  async touch(sid: string, session: SessionObject): Promise<void> {
+    const deadline = this.#begin('touch()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
@@ -164,19 +174,27 @@ export class SessionCore {
       await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
       // Written or not, the row now has at least `lifetime` left, if it still exists.
       if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
-  destroy(sid: string): Promise<void> {
-    return this.#operation('destroy()', async (deadline) => {
+  async destroy(sid: string): Promise<void> {
+    const deadline = this.#begin('destroy()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       this.#loaded.forget(sid);
       await this.#query(this.#statements.destroy, [sid], deadline);
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
-  all(): Promise<ListedSession[]> {
-    return this.#operation('all()', async (deadline) => {
+  async all(): Promise<ListedSession[]> {
+    const deadline = this.#begin('all()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       for (const row of rows) {
@@ -188,32 +206,41 @@ export class SessionCore {
         }
       }
       return sessions;
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
-  length(): Promise<number> {
-    return this.#operation('length()', async (deadline) => {
+  async length(): Promise<number> {
+    const deadline = this.#begin('length()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       const [row] = await this.#query(this.#statements.length, [], deadline);
       return Number(row?.n ?? 0);
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
-  clear(): Promise<void> {
-    return this.#operation('clear()', async (deadline) => {
+  async clear(): Promise<void> {
+    const deadline = this.#begin('clear()');
+    try {
+      if (!this.#isReady) await this.#whenReady();
       this.#loaded.clear();
       await this.#query(this.#statements.clear, [], deadline);
-    });
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
   /** Deletes expired sessions; resolves with how many. The next automatic prune is one interval away. */
-  prune(): Promise<number> {
-    // Each batch has its own time limit: a large backlog may take many of them.
-    const pruned = this.#operation('pruneSessions()', () => this.#prune(), { startPruning: false, timeLimit: false });
-    pruned.then(
-      () => this.#pruneSchedule.reschedule(),
-      () => this.#pruneSchedule.reschedule(),
-    );
-    return pruned;
+  async prune(): Promise<number> {
+    try {
+      if (this.closed) throw new StoreClosedError();
+      return await this.#pruneCounted();
+    } finally {
+      this.#pruneSchedule.reschedule();
+    }
   }
 
   /** Stops pruning, waits for work in flight, and ends the connections the store opened. */
@@ -226,16 +253,30 @@ export class SessionCore {
     return this.#closing;
   }
 
+  /** A prune, counted as in flight; each batch has its own time limit, as a backlog may take many. */
+  async #pruneCounted(): Promise<number> {
+    const untimed = this.#inFlight.begin('pruning sessions', false);
+    try {
+      return await this.#prune();
+    } finally {
+      this.#inFlight.end(untimed);
+    }
+  }
+
   async #prune(): Promise<number> {
-    await this.#whenReady();
+    if (!this.#isReady) await this.#whenReady();
     const batchSize = this.options.pruneBatchSize;
     let total = 0;
     let from = PRUNE_FROM_START;
     for (;;) {
       const values = [batchSize, this.names.qualified, this.options.pruneLock, from];
-      const [row] = await this.#inFlight.run('pruning sessions', (deadline) =>
-        this.#query(this.#statements.pruneBatch, values, deadline),
-      );
+      const deadline = this.#inFlight.begin('pruning sessions');
+      let row: Row | undefined;
+      try {
+        [row] = await this.#query(this.#statements.pruneBatch, values, deadline);
+      } finally {
+        this.#inFlight.end(deadline);
+      }
       // Another instance holds the prune lock: it is doing this work now.
       if (row?.held !== true) break;
       const deleted = Number(row.deleted);
@@ -255,18 +296,11 @@ export class SessionCore {
     return lifetime;
   }
 
-  #operation<T>(
-    what: string,
-    run: (deadline: Deadline | undefined) => Promise<T>,
-    { startPruning = true, timeLimit = true } = {},
-  ): Promise<T> {
-    if (this.closed) return Promise.reject(new StoreClosedError());
-    if (startPruning) this.#pruneSchedule.start();
-    return this.#inFlight.run(
-      what,
-      (deadline) => (this.#isReady ? run(deadline) : this.#whenReady().then(() => run(deadline))),
-      timeLimit,
-    );
+  /** Starts an operation: counted in flight until `#inFlight.end`, under the time limit. */
+  #begin(what: string): Deadline | undefined {
+    if (this.closed) throw new StoreClosedError();
+    this.#pruneSchedule.start();
+    return this.#inFlight.begin(what);
   }
 
   /** One statement, unless the operation's time ran out before it could start. */
@@ -276,20 +310,25 @@ export class SessionCore {
   }
 
   #whenReady(): Promise<void> {
-    this.#ready ??= this.#inFlight
-      .run('checking the session table', (deadline) =>
-        ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing, deadline),
-      )
-      .then(
-        () => {
-          this.#isReady = true;
-        },
-        (error: unknown) => {
-          this.#ready = undefined;
-          throw error;
-        },
-      );
+    this.#ready ??= this.#checkTable().then(
+      () => {
+        this.#isReady = true;
+      },
+      (error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      },
+    );
     return this.#ready;
+  }
+
+  async #checkTable(): Promise<void> {
+    const deadline = this.#inFlight.begin('checking the session table');
+    try {
+      await ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing, deadline);
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
   #log(...args: unknown[]): void {

@@ -16,7 +16,8 @@ export interface Deadline {
   readonly expired: OperationTimeoutError | undefined;
   /**
    * Called once if the time runs out while it is set. A driver adapter sets it while a statement
-   * runs (to cancel that statement) and clears it when the statement ends.
+   * runs, to fail the statement's promise at once and cancel the statement, and clears it when
+   * the statement ends.
    */
   onExpire: (() => void) | undefined;
 }
@@ -28,7 +29,6 @@ class TimedOperation implements Deadline {
   previous: TimedOperation | undefined = undefined;
   next: TimedOperation | undefined = undefined;
   listed = true;
-  reject: ((error: Error) => void) | undefined = undefined;
 
   constructor(
     readonly what: string,
@@ -40,6 +40,10 @@ class TimedOperation implements Deadline {
  * The operations a store has in flight, with their time limits. All of them share one limit, so
  * the oldest always ends first: a list in start order and one timer set for its head replace a
  * timer (and an AbortController) per operation, which cost more than the rest of a `get`.
+ *
+ * An operation under a time limit must settle by its deadline: every statement it waits for is
+ * sent with the deadline, and the driver adapter fails it when the deadline expires (see
+ * `Database.query`). No promise wraps the operation as a whole.
  */
 export class OperationsInFlight {
   readonly #timeoutMs: number | false;
@@ -73,58 +77,36 @@ export class OperationsInFlight {
   }
 
   /**
-   * Runs `work`, counted as in flight until it settles. With a time limit, the result settles by
-   * the deadline at the latest, whatever the driver does: at the deadline the operation fails with
-   * an OperationTimeoutError, `deadline.onExpire` is called (to cancel the statement on the
-   * server), and the late outcome is ignored.
+   * Counts an operation in flight until `end`; with a time limit (unless `timeLimit` is false or
+   * the store has none), returns its deadline, which expires `operationTimeout` from now.
    */
-  run<T>(what: string, work: (deadline: Deadline | undefined) => Promise<T>, timeLimit = true): Promise<T> {
-    const timeoutMs = timeLimit ? this.#timeoutMs : false;
+  begin(what: string, timeLimit = true): Deadline | undefined {
     this.#count += 1;
-    if (timeoutMs === false) {
-      const running = start(work, undefined);
-      running.then(this.#settled, this.#settled);
-      return running;
+    if (!timeLimit || this.#timeoutMs === false) return undefined;
+    const operation = new TimedOperation(what, performance.now() + this.#timeoutMs);
+    if (this.#newest === undefined) {
+      this.#oldest = operation;
+      this.#timer ??= setTimeout(this.#expireDue, this.#timeoutMs);
+    } else {
+      this.#newest.next = operation;
+      operation.previous = this.#newest;
     }
-    const operation = new TimedOperation(what, performance.now() + timeoutMs);
-    this.#append(operation);
-    const running = start(work, operation);
-    return new Promise<T>((resolve, reject) => {
-      operation.reject = reject;
-      running.then(
-        (value) => {
-          this.#unlist(operation);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.#unlist(operation);
-          reject(error);
-        },
-      );
-    });
+    this.#newest = operation;
+    return operation;
   }
 
-  readonly #settled = (): void => {
+  /** Ends what `begin` began: call it exactly once for each `begin`, with what it returned. */
+  end(deadline: Deadline | undefined): void {
+    if (deadline !== undefined) this.#unlist(deadline as TimedOperation);
     this.#count -= 1;
     if (this.#count === 0 && this.#idle !== undefined) {
       const idle = this.#idle;
       this.#idle = undefined;
       idle();
     }
-  };
-
-  #append(operation: TimedOperation): void {
-    if (this.#newest === undefined) {
-      this.#oldest = operation;
-      this.#timer ??= setTimeout(this.#expireDue, this.#timeoutMs as number);
-    } else {
-      this.#newest.next = operation;
-      operation.previous = this.#newest;
-    }
-    this.#newest = operation;
   }
 
-  /** Takes a settled (or expired) operation off the list; the first call of each only counts. */
+  /** Takes an operation off the list of deadlines, when it ends or expires, whichever is first. */
   #unlist(operation: TimedOperation): void {
     if (!operation.listed) return;
     operation.listed = false;
@@ -138,7 +120,6 @@ export class OperationsInFlight {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    this.#settled();
   }
 
   readonly #expireDue = (): void => {
@@ -147,10 +128,8 @@ export class OperationsInFlight {
     // Operations that end within the slack are expired now rather than each on a wake-up of its own.
     while (this.#oldest !== undefined && this.#oldest.endsAt <= now + this.#slackMs) {
       const operation = this.#oldest;
-      const error = new OperationTimeoutError(operation.what, this.#timeoutMs as number);
-      operation.expired = error;
+      operation.expired = new OperationTimeoutError(operation.what, this.#timeoutMs as number);
       this.#unlist(operation);
-      operation.reject?.(error);
       const onExpire = operation.onExpire;
       operation.onExpire = undefined;
       try {
@@ -165,10 +144,30 @@ export class OperationsInFlight {
   };
 }
 
-function start<T>(work: (deadline: Deadline | undefined) => Promise<T>, deadline: Deadline | undefined): Promise<T> {
-  try {
-    return work(deadline);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+/**
+ * Settles with `running`, or fails with the deadline's error as soon as the deadline expires,
+ * whichever comes first; `cancel` is called on expiry. For drivers that give no finer control.
+ */
+export function untilDeadline<T>(
+  running: PromiseLike<T>,
+  deadline: Deadline | undefined,
+  cancel?: () => void,
+): Promise<T> {
+  if (deadline === undefined) return Promise.resolve(running);
+  return new Promise<T>((resolve, reject) => {
+    deadline.onExpire = () => {
+      reject(deadline.expired);
+      cancel?.();
+    };
+    running.then(
+      (value) => {
+        deadline.onExpire = undefined;
+        resolve(value);
+      },
+      (error: unknown) => {
+        deadline.onExpire = undefined;
+        reject(error);
+      },
+    );
+  });
 }

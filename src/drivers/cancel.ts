@@ -62,50 +62,65 @@ export interface Lease {
   release(destroy: boolean): void;
 }
 
+/** A Node-style callback. */
+export type Done<T> = (error: unknown, value?: T) => void;
+
 /**
- * Runs one statement on a leased connection. If the deadline expires first, the server is asked
- * to cancel the statement, and the connection is closed rather than reused — as soon as the
- * statement ended, or `graceMs` later at the latest — so that neither a late cancel nor a late
- * reply can reach whoever uses the connection next. A connection whose statement failed is
- * closed too, as pg's `pool.query` does.
+ * Takes a connection with `acquire` and runs one statement on it with `run`, under `deadline`.
+ * When the deadline expires, the promise fails at once; a statement already running is cancelled
+ * on the server, and its connection is closed rather than reused — as soon as the statement
+ * ended, or `graceMs` later at the latest — so that neither a late cancel nor a late reply can
+ * reach whoever uses the connection next. A connection that comes after the deadline goes back
+ * unused. A connection whose statement failed is closed too, as pg's `pool.query` does.
+ *
+ * Callbacks rather than promises inside: this runs for every statement.
  */
-export function runLeased<T>(lease: Lease, run: () => Promise<T>, deadline: Deadline, graceMs: number): Promise<T> {
-  if (deadline.expired !== undefined) {
-    lease.release(false);
-    return Promise.reject(deadline.expired);
-  }
-  let released = false;
-  let grace: NodeJS.Timeout | undefined;
-  const release = (destroy: boolean) => {
-    if (released) return;
-    released = true;
-    lease.release(destroy);
-  };
-  deadline.onExpire = () => {
-    const key = backendKeyOf(lease.client);
-    if (key !== undefined) void sendCancelRequest(key, graceMs);
-    grace = setTimeout(() => release(true), graceMs);
-  };
-  const ended = (destroy: boolean) => {
-    deadline.onExpire = undefined;
-    if (grace !== undefined) clearTimeout(grace);
-    release(destroy);
-  };
-  let running: Promise<T>;
-  try {
-    running = run();
-  } catch (error) {
-    ended(true);
-    return Promise.reject(error);
-  }
-  return running.then(
-    (value) => {
-      ended(deadline.expired !== undefined);
-      return value;
-    },
-    (error: unknown) => {
-      ended(true);
-      throw error;
-    },
-  );
+export function runOnLease<T>(
+  acquire: (done: Done<Lease>) => void,
+  run: (lease: Lease, done: Done<T>) => void,
+  deadline: Deadline,
+  graceMs: number,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let lease: Lease | undefined;
+    let released = false;
+    let grace: NodeJS.Timeout | undefined;
+    const release = (destroy: boolean) => {
+      if (lease === undefined || released) return;
+      released = true;
+      lease.release(destroy);
+    };
+    deadline.onExpire = () => {
+      reject(deadline.expired);
+      if (lease === undefined) return;
+      const key = backendKeyOf(lease.client);
+      if (key !== undefined) void sendCancelRequest(key, graceMs);
+      grace = setTimeout(release, graceMs, true);
+    };
+    acquire((failure, acquired) => {
+      if (failure !== undefined && failure !== null) {
+        deadline.onExpire = undefined;
+        reject(failure);
+        return;
+      }
+      lease = acquired as Lease;
+      if (deadline.expired !== undefined) {
+        release(false);
+        return;
+      }
+      const finish: Done<T> = (error, value) => {
+        deadline.onExpire = undefined;
+        if (grace !== undefined) clearTimeout(grace);
+        const failed = error !== undefined && error !== null;
+        release(failed || deadline.expired !== undefined);
+        if (failed) reject(error);
+        else resolve(value as T);
+      };
+      try {
+        run(lease, finish);
+      } catch (error) {
+        finish(error);
+      }
+    });
+  });
 }

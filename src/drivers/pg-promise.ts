@@ -1,4 +1,5 @@
-import { runLeased } from './cancel.js';
+import { untilDeadline } from '../time-limit.js';
+import { type Done, type Lease, runOnLease } from './cancel.js';
 import type { Database } from './database.js';
 import { withPreparedFallback } from './database.js';
 
@@ -14,6 +15,10 @@ interface PgPromiseConnection {
   done(kill?: boolean): unknown;
 }
 
+interface PgPromiseLease extends Lease {
+  readonly connection: PgPromiseConnection;
+}
+
 export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseLike {
   return typeof value === 'object' && value !== null && typeof (value as { any?: unknown }).any === 'function';
 }
@@ -27,18 +32,31 @@ export function fromPgPromise(
   const leasing = typeof connect === 'function';
   // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
   // parameters instead of formatting them into the text itself.
-  const query = withPreparedFallback(prepare, async (statement, values, named, deadline) => {
+  const acquire = (done: Done<Lease>) => {
+    (connect as () => Promise<PgPromiseConnection>).call(db).then(
+      (connection) =>
+        done(undefined, {
+          client: connection.client,
+          connection,
+          release: (destroy: boolean) => void connection.done(destroy),
+        } as PgPromiseLease),
+      done,
+    );
+  };
+  const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
     const config = named
-      ? { name: statement.name, text: statement.text, values: [...values] }
-      : { text: statement.text, values: [...values] };
-    if (!leasing || deadline === undefined) return any(config);
-    // A connection of its own, so that a statement out of time can be cancelled (see runLeased).
-    const connection = (await (connect as () => Promise<PgPromiseConnection>).call(db)) as PgPromiseConnection;
-    const lease = {
-      client: connection.client,
-      release: (destroy: boolean) => void connection.done(destroy),
-    };
-    return runLeased(lease, () => connection.any(config), deadline, graceMs);
+      ? { name: statement.name, text: statement.text, values: values as unknown[] }
+      : { text: statement.text, values: values as unknown[] };
+    if (!leasing || deadline === undefined) return untilDeadline(any(config), deadline);
+    // A connection of its own, so that a statement out of time can be cancelled (see runOnLease).
+    return runOnLease<unknown>(
+      acquire,
+      (lease, done) => {
+        (lease as PgPromiseLease).connection.any(config).then((rows) => done(undefined, rows), done);
+      },
+      deadline,
+      graceMs,
+    );
   });
   return { query, close: async () => {} };
 }

@@ -1,7 +1,8 @@
-import type { Deadline } from '../time-limit.js';
-import { runLeased } from './cancel.js';
-import type { Database } from './database.js';
-import { withPreparedFallback } from './database.js';
+import type { Statement } from '../sql.js';
+import { untilDeadline } from '../time-limit.js';
+import { type Done, type Lease, runOnLease } from './cancel.js';
+import type { Database, Row } from './database.js';
+import { isPreparedStatementMismatch, rowsOf, withPreparedFallback } from './database.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
@@ -14,19 +15,22 @@ interface PgQueryConfig {
   name?: string;
 }
 
+type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
+
 interface PgQueryable {
   query(config: PgQueryConfig): Promise<unknown>;
   query(text: string, values: unknown[]): Promise<unknown>;
 }
 
-interface PgPoolClient extends PgQueryable {
+interface PgPoolClient {
+  query(config: PgQueryConfig, callback: PgCallback): void;
   release(destroy?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 interface PgPool extends PgQueryable {
-  connect(): Promise<PgPoolClient>;
+  connect(callback: (error: Error | null | undefined, client?: PgPoolClient) => void): void;
 }
 
 export function isQueryable(value: unknown): value is PgPoolLike {
@@ -45,45 +49,92 @@ function isPgPool(pool: object): pool is PgPool {
 
 const ignore = () => {};
 
-/**
- * One statement on a connection of its own from the pool, so that a statement that runs out of
- * time can be cancelled on the server and its connection closed (see runLeased).
- */
-function leasedQuery(pool: PgPool, config: PgQueryConfig, deadline: Deadline, graceMs: number): Promise<unknown> {
-  return pool.connect().then((client) => {
+function queryConfig(statement: Statement, values: readonly unknown[], named: boolean): PgQueryConfig {
+  return named
+    ? { name: statement.name, text: statement.text, values: values as unknown[] }
+    : { text: statement.text, values: values as unknown[] };
+}
+
+/** A connection of a pg.Pool, taken for one statement. */
+function leaseFrom(pool: PgPool, done: Done<Lease>): void {
+  pool.connect((error, client) => {
+    if (error || client === undefined) {
+      done(error ?? new Error('connect-pg-simple: the pool gave no connection'));
+      return;
+    }
     // A checked-out client reports a broken connection as an 'error' event as well as to its
     // query: without a listener, that event would crash the process.
     client.on('error', ignore);
-    const lease = {
+    done(undefined, {
       client,
-      release: (destroy: boolean) => {
+      release: (destroy) => {
         client.removeListener('error', ignore);
         client.release(destroy || undefined);
       },
-    };
-    return runLeased(lease, () => client.query(config), deadline, graceMs);
+    });
   });
 }
 
 /** How long to wait for a cancelled statement's connection to settle, when no time limit says. */
 const DEFAULT_GRACE_MS = 1000;
 
+/**
+ * A `pg.Pool` with time limits: each statement on a connection of its own from the pool, so that
+ * a statement that runs out of time can be cancelled on the server and its connection closed
+ * (see runOnLease). Named statements while the connection path keeps them (see
+ * withPreparedFallback); the fallback is handled in the callback, on the same connection.
+ */
+function leasingQuery(pool: PgPool, prepare: boolean, graceMs: number): Database['query'] {
+  let named = prepare;
+  const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
+  return (statement, values, deadline) => {
+    if (deadline === undefined) {
+      const config = queryConfig(statement, values, named && statement.name !== '');
+      return (pool.query(config) as Promise<unknown>).then(rowsOf, (error: unknown) => {
+        if (!config.name || !isPreparedStatementMismatch(error)) throw error;
+        named = false;
+        return (pool.query(queryConfig(statement, values, false)) as Promise<unknown>).then(rowsOf);
+      });
+    }
+    return runOnLease<Row[]>(
+      acquire,
+      (lease, done) => {
+        const client = lease.client as PgPoolClient;
+        const config = queryConfig(statement, values, named && statement.name !== '');
+        client.query(config, (error, result) => {
+          if (error && config.name && isPreparedStatementMismatch(error) && deadline.expired === undefined) {
+            // The statement did not run: send it again, unnamed from now on.
+            named = false;
+            client.query(queryConfig(statement, values, false), (retryError, retried) =>
+              done(retryError, retryError ? undefined : rowsOf(retried)),
+            );
+            return;
+          }
+          done(error, error ? undefined : rowsOf(result));
+        });
+      },
+      deadline,
+      graceMs,
+    );
+  };
+}
+
 export function fromPgPool(
   pool: PgPoolLike,
   { prepare, end, graceMs = DEFAULT_GRACE_MS }: { prepare: boolean; end?: () => Promise<void>; graceMs?: number },
 ): Database {
+  const close = end ?? (async () => {});
+  if (isPgPool(pool)) return { query: leasingQuery(pool, prepare, graceMs), close };
   const db = pool as unknown as PgQueryable;
-  const leasing = isPgPool(pool);
-  const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
-    const config: PgQueryConfig = named
-      ? { name: statement.name, text: statement.text, values: [...values] }
-      : { text: statement.text, values: [...values] };
-    if (leasing && deadline !== undefined) return leasedQuery(pool, config, deadline, graceMs);
-    // A single client (or a pool of unknown make) cannot be cancelled safely: the store only
-    // stops waiting when time is up.
-    return named ? db.query(config) : db.query(config.text, config.values);
-  });
-  return { query, close: end ?? (async () => {}) };
+  // A single client (or a pool of unknown make) cannot be cancelled safely: the store only
+  // stops waiting when time is up.
+  const query = withPreparedFallback(prepare, (statement, values, named, deadline) =>
+    untilDeadline(
+      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, values as unknown[]),
+      deadline,
+    ),
+  );
+  return { query, close };
 }
 
 export interface OwnedPoolSettings {

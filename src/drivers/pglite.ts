@@ -1,3 +1,4 @@
+import { untilDeadline } from '../time-limit.js';
 import type { Database } from './database.js';
 import { rowsOf } from './database.js';
 
@@ -19,7 +20,9 @@ export function isPGlite(value: unknown): value is PGliteLike {
 export function fromPGlite(db: PGliteLike): Database {
   const query = db.query.bind(db) as unknown as (text: string, values: unknown[]) => Promise<unknown>;
   return {
-    query: async (statement, values) => rowsOf(await query(statement.text, [...values])),
+    // PGlite runs in-process and cannot be cancelled: the store only stops waiting.
+    query: (statement, values, deadline) =>
+      untilDeadline(query(statement.text, values as unknown[]), deadline).then(rowsOf),
     close: async () => {},
   };
 }

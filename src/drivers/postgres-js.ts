@@ -1,3 +1,4 @@
+import { untilDeadline } from '../time-limit.js';
 import type { Database } from './database.js';
 import { rowsOf } from './database.js';
 
@@ -44,15 +45,9 @@ export function fromPostgresJs(sql: PostgresJsSqlLike): Database {
   // postgres.js prepares and pipelines on its own; a user who set `prepare: false` (PgBouncer) is obeyed.
   const prepare = sql.options?.prepare !== false;
   return {
-    query: async (statement, values, deadline) => {
-      const pending = unsafe(statement.text, [...values], { prepare });
-      if (deadline === undefined) return rowsOf(await pending);
-      deadline.onExpire = () => cancelQuery(pending);
-      try {
-        return rowsOf(await pending);
-      } finally {
-        deadline.onExpire = undefined;
-      }
+    query: (statement, values, deadline) => {
+      const pending = unsafe(statement.text, values as unknown[], { prepare });
+      return untilDeadline(pending, deadline, () => cancelQuery(pending)).then(rowsOf);
     },
     close: async () => {},
   };
