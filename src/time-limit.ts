@@ -47,8 +47,6 @@ class TimedOperation implements Deadline {
  */
 export class OperationsInFlight {
   readonly #timeoutMs: number | false;
-  /** How late an expiry may be handled: operations that end this close together share a wake-up. */
-  readonly #slackMs: number;
   #oldest: TimedOperation | undefined;
   #newest: TimedOperation | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -57,7 +55,6 @@ export class OperationsInFlight {
 
   constructor(timeoutMs: number | false) {
     this.#timeoutMs = timeoutMs;
-    this.#slackMs = timeoutMs === false ? 0 : Math.min(50, Math.max(1, timeoutMs / 100));
   }
 
   get count(): number {
@@ -125,8 +122,7 @@ export class OperationsInFlight {
   readonly #expireDue = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    // Operations that end within the slack are expired now rather than each on a wake-up of its own.
-    while (this.#oldest !== undefined && this.#oldest.endsAt <= now + this.#slackMs) {
+    while (this.#oldest !== undefined && this.#oldest.endsAt <= now) {
       const operation = this.#oldest;
       operation.expired = new OperationTimeoutError(operation.what, this.#timeoutMs as number);
       this.#unlist(operation);
@@ -139,7 +135,8 @@ export class OperationsInFlight {
       }
     }
     if (this.#oldest !== undefined && this.#timer === undefined) {
-      this.#timer = setTimeout(this.#expireDue, Math.max(this.#oldest.endsAt - now, this.#slackMs));
+      // A timer may fire a little early by performance.now(): then it waits out the rest.
+      this.#timer = setTimeout(this.#expireDue, Math.max(1, Math.ceil(this.#oldest.endsAt - now)));
     }
   };
 }
@@ -154,6 +151,7 @@ export function untilDeadline<T>(
   cancel?: () => void,
 ): Promise<T> {
   if (deadline === undefined) return Promise.resolve(running);
+  if (deadline.expired !== undefined) return Promise.reject(deadline.expired);
   return new Promise<T>((resolve, reject) => {
     deadline.onExpire = () => {
       reject(deadline.expired);

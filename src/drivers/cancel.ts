@@ -81,7 +81,9 @@ export function runOnLease<T>(
   deadline: Deadline,
   graceMs: number,
 ): Promise<T> {
+  if (deadline.expired !== undefined) return Promise.reject(deadline.expired);
   return new Promise<T>((resolve, reject) => {
+    let acquired = false;
     let lease: Lease | undefined;
     let released = false;
     let grace: NodeJS.Timeout | undefined;
@@ -97,15 +99,19 @@ export function runOnLease<T>(
       if (key !== undefined) void sendCancelRequest(key, graceMs);
       grace = setTimeout(release, graceMs, true);
     };
-    acquire((failure, acquired) => {
+    acquire((failure, connection) => {
+      // A pool that calls back twice must not make a statement run twice.
+      if (acquired) return;
+      acquired = true;
       if (failure !== undefined && failure !== null) {
         deadline.onExpire = undefined;
         reject(failure);
         return;
       }
-      lease = acquired as Lease;
+      lease = connection as Lease;
       if (deadline.expired !== undefined) {
         release(false);
+        reject(deadline.expired);
         return;
       }
       const finish: Done<T> = (error, value) => {

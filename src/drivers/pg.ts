@@ -30,7 +30,7 @@ interface PgPoolClient {
 }
 
 interface PgPool extends PgQueryable {
-  connect(callback: (error: Error | null | undefined, client?: PgPoolClient) => void): void;
+  connect(callback: (error: Error | null | undefined, client?: PgPoolClient) => void): unknown;
 }
 
 export function isQueryable(value: unknown): value is PgPoolLike {
@@ -57,7 +57,7 @@ function queryConfig(statement: Statement, values: readonly unknown[], named: bo
 
 /** A connection of a pg.Pool, taken for one statement. */
 function leaseFrom(pool: PgPool, done: Done<Lease>): void {
-  pool.connect((error, client) => {
+  const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
     if (error || client === undefined) {
       done(error ?? new Error('connect-pg-simple: the pool gave no connection'));
       return;
@@ -72,7 +72,13 @@ function leaseFrom(pool: PgPool, done: Done<Lease>): void {
         client.release(destroy || undefined);
       },
     });
-  });
+  };
+  const pending = pool.connect(connected) as unknown;
+  // A pool of another make may answer with a promise instead of calling back (runOnLease takes
+  // the first answer only).
+  if (typeof (pending as PromiseLike<PgPoolClient> | undefined)?.then === 'function') {
+    (pending as PromiseLike<PgPoolClient>).then((client) => connected(undefined, client), connected);
+  }
 }
 
 /** How long to wait for a cancelled statement's connection to settle, when no time limit says. */
