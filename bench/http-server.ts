@@ -20,7 +20,7 @@ declare module 'express-session' {
 }
 
 export interface HttpServerConfig {
-  readonly store: 'ours' | 'v10' | 'redis' | 'memory';
+  readonly store: 'ours' | 'ours-cached' | 'v10' | 'redis' | 'memory';
   readonly table: string;
   readonly argv: readonly string[];
 }
@@ -34,9 +34,15 @@ async function main() {
   const closers: (() => Promise<unknown>)[] = [];
   let store: session.Store;
   switch (config.store) {
-    case 'ours': {
+    case 'ours':
+    case 'ours-cached': {
       const pool = newPgPool(settings);
-      const ours = new (oursStoreClass())({ pool, schemaName: settings.schema, tableName: config.table });
+      const ours = new (oursStoreClass())({
+        pool,
+        schemaName: settings.schema,
+        tableName: config.table,
+        ...(config.store === 'ours-cached' ? { readCache: 1000 } : {}),
+      });
       closers.push(
         () => ours.close(),
         () => pool.end(),

@@ -110,8 +110,33 @@ function outcomeTable(outcomes: readonly Outcome[], unit: string, withCpu: boole
   );
 }
 
+/** Issue 4's targets for the request cycle and the HTTP app: ours ÷ peer at least `atLeast`. */
+const RATIO_TARGETS = [
+  { section: 'cycle', peer: 'v10', atLeast: 3 },
+  { section: 'cycle', peer: 'redis', atLeast: 0.5 },
+  { section: 'http', peer: 'v10', atLeast: 2 },
+  { section: 'http', peer: 'redis', atLeast: 1 },
+] as const;
+
+/** The opt-in read cache is reported against the same targets, never in place of the defaults. */
+const CACHED_ID = 'ours-cached';
+
 function targetsOf(r: Results): Target[] {
   const targets: Target[] = [];
+  for (const { section, peer, atLeast } of RATIO_TARGETS) {
+    const contenders = r[section]?.contenders;
+    const other = contenders?.find((o) => o.id === peer);
+    for (const id of [OURS_ID, CACHED_ID]) {
+      const ours = contenders?.find((o) => o.id === id);
+      if (!isMeasured(ours) || !isMeasured(other)) continue;
+      const got = ours.opsPerSec / other.opsPerSec;
+      targets.push({
+        what: `${section}: ${ours.label} ≥ ${atLeast}× ${other.label}`,
+        met: got >= atLeast,
+        detail: `${got.toFixed(2)}×`,
+      });
+    }
+  }
   if (r.micro) {
     for (const what of ['get', 'set'] as const) {
       const got = r.micro[what].ratio;

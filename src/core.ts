@@ -103,6 +103,12 @@ export class SessionCore {
   }
 
   async get(sid: string): Promise<SessionObject | null> {
+    const readCacheMs = this.options.readCacheMs;
+    if (readCacheMs !== false && this.#isReady && !this.closed) {
+      checkSid(sid);
+      const cached = this.#loaded.recallRead(sid, readCacheMs);
+      if (cached !== undefined) return this.#sessionFrom(cached.text);
+    }
     const deadline = this.#begin('get()');
     try {
       if (!this.#isReady) await this.#whenReady();
@@ -110,21 +116,26 @@ export class SessionCore {
       const sentAt = monotonicNow();
       const [row] = await this.#query(this.#statements.get, [sid], deadline);
       if (row === undefined) return null;
-      let session: SessionObject;
-      try {
-        session = decodeSession(row.sess);
-        if (this.#settings.requireCookie && (typeof session.cookie !== 'object' || session.cookie === null)) {
-          throw new CorruptSessionError('stored session has no cookie object');
-        }
-      } catch (error) {
-        if (!(error instanceof CorruptSessionError)) throw error;
-        this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
-        return null;
-      }
-      this.#loaded.remember(sid, row.sess as string, Number(row.remaining), sentAt);
+      const session = this.#sessionFrom(row.sess);
+      if (session !== null) this.#loaded.remember(sid, row.sess as string, Number(row.remaining), sentAt, sentAt);
       return session;
     } finally {
       this.#inFlight.end(deadline);
+    }
+  }
+
+  /** A stored session's text as a session; a corrupt one is logged and treated as missing. */
+  #sessionFrom(text: unknown): SessionObject | null {
+    try {
+      const session = decodeSession(text);
+      if (this.#settings.requireCookie && (typeof session.cookie !== 'object' || session.cookie === null)) {
+        throw new CorruptSessionError('stored session has no cookie object');
+      }
+      return session;
+    } catch (error) {
+      if (!(error instanceof CorruptSessionError)) throw error;
+      this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
+      return null;
     }
   }
 
@@ -145,14 +156,15 @@ export class SessionCore {
         if (secondsLeft(loaded) >= lifetime) return;
         await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
         // The touch may have found the row covered and written nothing: only `lifetime` is sure.
-        this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
+        this.#loaded.remember(sid, loaded.text, lifetime, sentAt, loaded.readAt);
         return;
       } else {
         // A session this process loaded is updated, never re-created: a request still in
         // flight cannot bring back a session that was destroyed (logged out) meanwhile.
         await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
       }
-      this.#loaded.remember(sid, text, storedLifetime, sentAt);
+      // The text is now ours; how recently the row was read stays as it was (see recallRead).
+      this.#loaded.remember(sid, text, storedLifetime, sentAt, loaded?.readAt);
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -173,7 +185,7 @@ export class SessionCore {
       const sentAt = monotonicNow();
       await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
       // Written or not, the row now has at least `lifetime` left, if it still exists.
-      if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt);
+      if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt, loaded.readAt);
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -186,6 +198,8 @@ export class SessionCore {
       checkSid(sid);
       this.#loaded.forget(sid);
       await this.#query(this.#statements.destroy, [sid], deadline);
+      // Again: a read sent before the delete committed may have remembered the row meanwhile.
+      this.#loaded.forget(sid);
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -228,6 +242,7 @@ export class SessionCore {
       if (!this.#isReady) await this.#whenReady();
       this.#loaded.clear();
       await this.#query(this.#statements.clear, [], deadline);
+      this.#loaded.clear();
     } finally {
       this.#inFlight.end(deadline);
     }

@@ -61,6 +61,13 @@ export interface PGStoreOptions {
   operationTimeout?: number | false;
   /** Largest serialized session, in bytes, that `set` accepts. Default: no limit. */
   maxSessionSize?: number;
+  /**
+   * Milliseconds for which `get` may answer from what this process read from the database,
+   * without a query: the bound on how long a change made elsewhere (another app instance, a
+   * manual DELETE) can stay unseen here. This process's own writes and destroys are seen at once.
+   * Default: `false` (every `get` reads the table). At most 300000.
+   */
+  readCache?: number | false;
   /** Receives errors that have no callback or promise to go to. Default: `console.error`. */
   errorLog?: ErrorLog;
 }
@@ -88,6 +95,7 @@ export interface ResolvedOptions {
   readonly synchronousCommit: boolean;
   readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
+  readonly readCacheMs: number | false;
   readonly errorLog: ErrorLog;
 }
 
@@ -129,6 +137,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PGStoreOptions>([
   'synchronousCommit',
   'operationTimeout',
   'maxSessionSize',
+  'readCache',
   'errorLog',
 ]);
 
@@ -192,6 +201,18 @@ function operationTimeout(options: PGStoreOptions): number | false {
   if (value === false || value === 0) return false;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
     fail('operationTimeout', `a number of milliseconds from 0 to ${MAX_TIMER_MS}, or false`, value);
+  }
+  return value;
+}
+
+/** The longest `readCache`: no longer than the store trusts what it remembers of a session. */
+export const MAX_READ_CACHE_MS = 300_000;
+
+function readCache(options: PGStoreOptions): number | false {
+  const value = options.readCache;
+  if (value === undefined || value === false || value === 0) return false;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_READ_CACHE_MS) {
+    fail('readCache', `a number of milliseconds from 0 to ${MAX_READ_CACHE_MS}, or false`, value);
   }
   return value;
 }
@@ -323,6 +344,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
       options.maxSessionSize === undefined
         ? undefined
         : positiveNumber('maxSessionSize', options.maxSessionSize, { integer: true }),
+    readCacheMs: readCache(options),
     errorLog,
   });
 }

@@ -41,6 +41,10 @@ describe('options are checked at construction', () => {
     rejects({ pool, errorLog: 'console' }, /"errorLog" must be a function/);
     rejects({ pool, conObject: 'postgres://x' }, /"conObject"/);
     rejects({ pool, maxSessionSize: 0 }, /"maxSessionSize"/);
+    rejects({ pool, readCache: true }, /"readCache" must be a number of milliseconds from 0 to 300000, or false/);
+    rejects({ pool, readCache: -1 }, /"readCache"/);
+    rejects({ pool, readCache: 300_001 }, /"readCache"/);
+    rejects({ pool, readCache: '1s' }, /"readCache"/);
     rejects('postgres://x', /options must be an object/);
   });
 

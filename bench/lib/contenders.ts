@@ -188,6 +188,8 @@ export const CONTENDERS: readonly Contender[] = [
   oursContender(OURS_ID, 'ours (pg.Pool)', {}, 'pg'),
   oursContender('ours-postgresjs', 'ours (postgres.js)', {}, 'postgres'),
   oursContender('ours-eager', 'ours, touchAfter:false', { touchAfter: false }, 'pg'),
+  oursContender('ours-async-commit', 'ours, synchronousCommit:false', { synchronousCommit: false }, 'pg'),
+  oursContender('ours-cached', 'ours, readCache:1000 (opt-in)', { readCache: 1000 }, 'pg'),
   {
     id: 'v10',
     label: 'connect-pg-simple 10.0.0',

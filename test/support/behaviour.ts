@@ -199,6 +199,67 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.equal(await b.get('victim'), null);
     });
 
+    it('reads every change made elsewhere at once by default', async () => {
+      const here = newStore();
+      const elsewhere = newStore();
+      await elsewhere.set('x1', { ...inSeconds(600), v: 1 } as any);
+      assert.equal(((await here.get('x1')) as any).v, 1);
+      await elsewhere.set('x1', { ...inSeconds(600), v: 2 } as any);
+      assert.equal(((await here.get('x1')) as any).v, 2);
+      await q(`DELETE FROM ${table()} WHERE sid = 'x1'`);
+      assert.equal(await here.get('x1'), null);
+    });
+
+    it('readCache: answers from what it read, sees a change made elsewhere within the bound', async () => {
+      const boundMs = 400;
+      const here = newStore({ readCache: boundMs });
+      const elsewhere = newStore();
+      await elsewhere.set('c1', { ...inSeconds(600), v: 1 } as any);
+      await elsewhere.set('c2', { ...inSeconds(600), v: 1 } as any);
+      assert.equal(((await here.get('c1')) as any).v, 1);
+      assert.equal(((await here.get('c2')) as any).v, 1);
+      const readAt = performance.now();
+      await elsewhere.set('c1', { ...inSeconds(600), v: 2 } as any);
+      await q(`DELETE FROM ${table()} WHERE sid = 'c2'`);
+      const changedAt = performance.now();
+      // Within the bound, the cache answers: this is what makes the test below mean something.
+      if (performance.now() - readAt < boundMs / 2) {
+        assert.equal(((await here.get('c1')) as any).v, 1, 'served from the cache');
+        assert.equal(((await here.get('c2')) as any).v, 1, 'served from the cache');
+      }
+      const served = (await here.get('c1')) as any;
+      served.v = 99;
+      assert.notEqual(((await here.get('c1')) as any).v, 99, "a caller's changes never reach the cache");
+      await new Promise((r) => setTimeout(r, Math.max(0, boundMs - (performance.now() - changedAt)) + 5));
+      assert.equal(((await here.get('c1')) as any).v, 2, 'the change made elsewhere, within the bound');
+      assert.equal(await here.get('c2'), null, 'the delete made elsewhere, within the bound');
+    });
+
+    it('readCache: sees its own writes and destroys at once, and never serves an expired session', async () => {
+      const here = newStore({ readCache: 60_000 });
+      await here.set('o1', { ...inSeconds(600), v: 1 } as any);
+      assert.equal(((await here.get('o1')) as any).v, 1);
+      await here.set('o1', { ...inSeconds(600), v: 2 } as any);
+      assert.equal(((await here.get('o1')) as any).v, 2, 'its own write');
+      await here.destroy('o1');
+      assert.equal(await here.get('o1'), null, 'its own destroy');
+      // A read in flight while the session is destroyed here must not put it back in the cache.
+      await newStore().set('o3', { ...inSeconds(600), v: 1 } as any);
+      const reading = here.get('o3');
+      await here.destroy('o3');
+      await reading;
+      assert.equal(await here.get('o3'), null, 'its own destroy, with a read in flight');
+      await here.set('o2', { ...inSeconds(600), v: 1 } as any);
+      await here.get('o2');
+      await here.clear();
+      assert.equal(await here.get('o2'), null, 'its own clear');
+      await here.set('short', { ...inSeconds(1), v: 1 } as any);
+      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = 'short'`);
+      assert.equal(((await here.get('short')) as any).v, 1);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(await here.get('short'), null, 'expired: not served from the cache');
+    });
+
     it('synchronousCommit: false stores, updates and touches all the same', async () => {
       const store = newStore({ synchronousCommit: false, touchAfter: false });
       await store.set('async', { ...inSeconds(600), n: 1 } as any);
