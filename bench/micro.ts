@@ -32,7 +32,7 @@ export async function runMicro(env: BenchEnv, log: (line: string) => void): Prom
   const floor = floorStore(pool, admin.qualified(table));
   const sameSql = {
     name: 'floor_get_same_sql',
-    text: `SELECT sess::text AS sess, extract(epoch FROM expire - now())::float8 AS remaining FROM ${admin.qualified(table)} WHERE sid = $1::text AND expire > now()`,
+    text: admin.storeGetText(table),
   };
   const floorGetSameSql = async (sid: string) => {
     const { rows } = await pool.query({ ...sameSql, values: [sid] });

@@ -115,7 +115,7 @@ export function storeStatements(
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, extract(epoch FROM expire - now())::float8 AS remaining FROM ${t} WHERE sid = $1::text AND expire > now()`,
+      `SELECT sess::text AS sess, date_part('epoch', expire - now()) AS remaining FROM ${t} WHERE sid = $1::text AND expire > now()`,
     ),
     upsert: statement(
       'upsert',

@@ -32,6 +32,11 @@ export class PgAdmin {
     return (await this.pool.query(text, values)).rows;
   }
 
+  /** The SELECT the store's `get` sends for a table of this schema, as the store builds it. */
+  storeGetText(table: string): string {
+    return sql.storeStatements(sql.tableNames(table, this.schema)).get.text;
+  }
+
   qualified(table: string): string {
     return sql.tableNames(table, this.schema).qualified;
   }
