@@ -20,7 +20,7 @@ declare module 'express-session' {
 }
 
 export interface HttpServerConfig {
-  readonly store: 'ours' | 'ours-cached' | 'v10' | 'redis' | 'memory';
+  readonly store: 'ours' | 'ours-cached' | 'ours-pipelined' | 'v10' | 'redis' | 'memory';
   readonly table: string;
   readonly argv: readonly string[];
 }
@@ -47,6 +47,17 @@ async function main() {
         () => ours.close(),
         () => pool.end(),
       );
+      store = ours;
+      break;
+    }
+    case 'ours-pipelined': {
+      const ours = new (oursStoreClass())({
+        conString: settings.databaseUrl,
+        pipeline: true,
+        schemaName: settings.schema,
+        tableName: config.table,
+      });
+      closers.push(() => ours.close());
       store = ours;
       break;
     }

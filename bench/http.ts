@@ -15,6 +15,7 @@ interface HttpContender {
 
 export const HTTP_CONTENDERS: readonly HttpContender[] = [
   { id: 'ours', label: 'ours (pg.Pool)', store: 'ours', backend: 'pg' },
+  { id: 'ours-pipelined', label: 'ours, pipeline:true (opt-in)', store: 'ours-pipelined', backend: 'pg' },
   { id: 'ours-cached', label: 'ours, readCache:1000 (opt-in)', store: 'ours-cached', backend: 'pg' },
   { id: 'v10', label: 'connect-pg-simple 10.0.0', store: 'v10', backend: 'pg' },
   { id: 'redis', label: 'connect-redis 10 (redis 6)', store: 'redis', backend: 'redis' },
@@ -140,7 +141,7 @@ export async function runHttp(
         continue;
       }
       const table = `http_${contender.id}`;
-      if (contender.store === 'ours' || contender.store === 'ours-cached') await admin.createOursTable(table);
+      if (contender.store.startsWith('ours')) await admin.createOursTable(table);
       if (contender.store === 'v10') await admin.createV10Table(table);
       if (contender.store === 'redis') {
         const client = await connectRedis(settings.redisUrl);

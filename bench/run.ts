@@ -118,15 +118,15 @@ const RATIO_TARGETS = [
   { section: 'http', peer: 'redis', atLeast: 1 },
 ] as const;
 
-/** The opt-in read cache is reported against the same targets, never in place of the defaults. */
-const CACHED_ID = 'ours-cached';
+/** The opt-ins are reported against the same targets, never in place of the defaults. */
+const OPT_IN_IDS = ['ours-pipelined', 'ours-cached'];
 
 function targetsOf(r: Results): Target[] {
   const targets: Target[] = [];
   for (const { section, peer, atLeast } of RATIO_TARGETS) {
     const contenders = r[section]?.contenders;
     const other = contenders?.find((o) => o.id === peer);
-    for (const id of [OURS_ID, CACHED_ID]) {
+    for (const id of [OURS_ID, ...OPT_IN_IDS]) {
       const ours = contenders?.find((o) => o.id === id);
       if (!isMeasured(ours) || !isMeasured(other)) continue;
       const got = ours.opsPerSec / other.opsPerSec;

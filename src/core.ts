@@ -84,6 +84,7 @@ export class SessionCore {
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     this.#statements = storeStatements(this.names, { synchronousCommit: options.synchronousCommit });
     this.#db = openDatabase(options.driver, {
+      pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
       // A cancelled statement ends at once; one that does not is on a connection to close.
       cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,

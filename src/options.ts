@@ -68,6 +68,12 @@ export interface PGStoreOptions {
    * Default: `false` (every `get` reads the table). At most 300000.
    */
   readCache?: number | false;
+  /**
+   * With `conString`/`conObject`/`DATABASE_URL` only: send the quick statements (get, set, touch,
+   * destroy) over one connection in pg's pipeline mode (needs pg ≥ 8.23), beside a one-connection
+   * pool for the rest. Default: `false`.
+   */
+  pipeline?: boolean;
   /** Receives errors that have no callback or promise to go to. Default: `console.error`. */
   errorLog?: ErrorLog;
 }
@@ -96,6 +102,7 @@ export interface ResolvedOptions {
   readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
   readonly readCacheMs: number | false;
+  readonly pipeline: boolean;
   readonly errorLog: ErrorLog;
 }
 
@@ -138,6 +145,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PGStoreOptions>([
   'operationTimeout',
   'maxSessionSize',
   'readCache',
+  'pipeline',
   'errorLog',
 ]);
 
@@ -322,8 +330,16 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     fail('tableName', 'a table name only (put the schema in "schemaName")', tableName);
   }
 
+  const driver = resolveDriver(options, env);
+  const pipeline = optionalBoolean(options, 'pipeline', false);
+  if (pipeline && driver.kind !== 'owned') {
+    throw new TypeError(
+      `connect-pg-simple: option "pipeline" works only with a database the store connects to itself (conString, conObject or DATABASE_URL), not with "${driver.kind}"`,
+    );
+  }
+
   return Object.freeze({
-    driver: resolveDriver(options, env),
+    driver,
     ttl,
     schemaName,
     tableName,
@@ -345,6 +361,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
         ? undefined
         : positiveNumber('maxSessionSize', options.maxSessionSize, { integer: true }),
     readCacheMs: readCache(options),
+    pipeline,
     errorLog,
   });
 }

@@ -67,11 +67,13 @@ export interface Statement {
   /** Empty for a statement sent once, never prepared. */
   readonly name: string;
   readonly text: string;
+  /** One row by primary key: quick, so it may wait in line behind others on a pipelined connection. */
+  readonly quick?: boolean;
 }
 
-function statement(purpose: string, text: string): Statement {
+function statement(purpose: string, text: string, quick = false): Statement {
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return { name: `cps_${purpose}_${hash}`, text };
+  return quick ? { name: `cps_${purpose}_${hash}`, text, quick } : { name: `cps_${purpose}_${hash}`, text };
 }
 
 /** `now() + ttl seconds`, the one way an expiry is computed: on the database's clock. */
@@ -116,20 +118,24 @@ export function storeStatements(
     get: statement(
       'get',
       `SELECT sess::text AS sess, date_part('epoch', expire - now()) AS remaining FROM ${t} WHERE sid = $1::text AND expire > now()`,
+      true,
     ),
     upsert: statement(
       'upsert',
       `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT $1::text, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
+      true,
     ),
     update: statement(
       'update',
       `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now()`,
+      true,
     ),
     touch: statement(
       'touch',
       `${relaxed}UPDATE ${t} SET expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now() AND expire < ${expiryIn('$2')}`,
+      true,
     ),
-    destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`),
+    destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`, true),
     // The same result type (and collation) before and after migrate turns a 10.x varchar column to
     // text COLLATE "C": otherwise a statement prepared before fails once after ("cached plan must
     // not change result type").

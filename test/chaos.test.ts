@@ -8,8 +8,8 @@ import connectPgSimple from '../src/index.js';
 import { type BlinkingServer, startBlinkingServer } from './support/blinking-server.js';
 
 /**
- * Chaos: a steady load of request cycles (get, then set 10 % / touch 90 %) through three stores —
- * one with a pool it owns (conString), one with a user's pg.Pool, one with postgres.js — while
+ * Chaos: a steady load of request cycles (get, then set 10 % / touch 90 %) through four stores —
+ * one with a pool it owns (conString), one with that and `pipeline: true`, one with a user's pg.Pool, one with postgres.js — while
  * PostgreSQL restarts twice. Takes about half a minute, so it runs with the other tests.
  */
 const { PGStore } = connectPgSimple;
@@ -107,6 +107,7 @@ describe('chaos: PostgreSQL restarts under load', () => {
     sql = postgres(server.url, { max: 5, onnotice: () => {}, backoff: (retries) => Math.min(0.05 * retries, 0.5) });
     stores.push(
       ['owned pool', new PGStore({ ...options, conString: server.url })],
+      ['owned, pipelined', new PGStore({ ...options, conString: server.url, pipeline: true })],
       ['user pg.Pool', new PGStore({ ...options, pool: userPool })],
       ['postgres.js', new PGStore({ ...options, postgres: sql })],
     );

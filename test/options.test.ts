@@ -45,6 +45,11 @@ describe('options are checked at construction', () => {
     rejects({ pool, readCache: -1 }, /"readCache"/);
     rejects({ pool, readCache: 300_001 }, /"readCache"/);
     rejects({ pool, readCache: '1s' }, /"readCache"/);
+    rejects({ conString: 'postgres://x', pipeline: 'yes' }, /"pipeline" must be a boolean/);
+    rejects(
+      { pool, pipeline: true },
+      /option "pipeline" works only with a database the store connects to itself .*not with "pool"/,
+    );
     rejects('postgres://x', /options must be an object/);
   });
 

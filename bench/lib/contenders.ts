@@ -114,7 +114,7 @@ function oursContender(
   id: string,
   label: string,
   options: Record<string, unknown>,
-  driver: 'pg' | 'postgres',
+  driver: 'pg' | 'postgres' | 'owned',
 ): Contender {
   return {
     id,
@@ -125,6 +125,15 @@ function oursContender(
       // The window a store with these options leaves (touchAfter 60 by default, 0 when false).
       const { sids } = await admin.seed(name, count, options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS);
       const Store = oursStoreClass();
+      if (driver === 'owned') {
+        const store = new Store({
+          conString: settings.databaseUrl,
+          schemaName: settings.schema,
+          tableName: name,
+          ...options,
+        });
+        return { store: callbackStore(store), sids, close: () => store.close() };
+      }
       if (driver === 'pg') {
         const pool = newPgPool(settings);
         const store = new Store({ pool, schemaName: settings.schema, tableName: name, ...options });
@@ -189,6 +198,7 @@ export const CONTENDERS: readonly Contender[] = [
   oursContender('ours-postgresjs', 'ours (postgres.js)', {}, 'postgres'),
   oursContender('ours-eager', 'ours, touchAfter:false', { touchAfter: false }, 'pg'),
   oursContender('ours-async-commit', 'ours, synchronousCommit:false', { synchronousCommit: false }, 'pg'),
+  oursContender('ours-pipelined', 'ours, pipeline:true (opt-in)', { pipeline: true }, 'owned'),
   oursContender('ours-cached', 'ours, readCache:1000 (opt-in)', { readCache: 1000 }, 'pg'),
   {
     id: 'v10',

@@ -16,7 +16,7 @@ export function textTable(columns: readonly Column[], rows: readonly (readonly s
 }
 
 export const int = (n: number) => Math.round(n).toLocaleString('en-US');
-export const ms = (n: number) => n.toFixed(n < 10 ? 2 : 1);
+export const ms = (n: number) => n.toFixed(n < 0.1 ? 3 : n < 10 ? 2 : 1);
 export const ratio = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}×`);
 
 export interface Bar {

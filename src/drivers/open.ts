@@ -1,11 +1,14 @@
 import type { DriverChoice } from '../options.js';
 import type { Database } from './database.js';
 import { createOwnedPgPool, fromPgPool, looksLikePg } from './pg.js';
+import { createPipelinedPg } from './pg-pipeline.js';
 import { fromPgPromise } from './pg-promise.js';
 import { fromPGlite } from './pglite.js';
 import { fromPostgresJs } from './postgres-js.js';
 
 export interface OpenSettings {
+  /** Quick statements over a pipelined connection (owned connections only). */
+  readonly pipeline: boolean;
   readonly preparedStatements: boolean | undefined;
   /** How long a cancelled statement may take to end before its connection is closed. */
   readonly cancelGraceMs: number;
@@ -31,13 +34,15 @@ export function openDatabase(choice: DriverChoice, settings: OpenSettings): Data
       return fromPostgresJs(choice.sql);
     case 'pglite':
       return fromPGlite(choice.db);
-    case 'owned':
-      return createOwnedPgPool({
+    case 'owned': {
+      const owned = {
         config: choice.config,
         prepare: settings.preparedStatements ?? true,
         graceMs: settings.cancelGraceMs,
         connectTimeoutMs: settings.timeoutMs === false ? undefined : settings.timeoutMs,
         onError: settings.onPoolError,
-      });
+      };
+      return settings.pipeline ? createPipelinedPg(owned) : createOwnedPgPool(owned);
+    }
   }
 }

@@ -152,6 +152,17 @@ export interface OwnedPoolSettings {
   readonly onError: (error: Error) => void;
 }
 
+/** `pg`, loaded on demand, so that users of other drivers need not install it. */
+export function loadPg<T>(): T {
+  try {
+    return require('pg') as T;
+  } catch (error) {
+    throw new Error('connect-pg-simple: conString, conObject and DATABASE_URL need the "pg" package: npm install pg', {
+      cause: error,
+    });
+  }
+}
+
 /** The pool the store creates from `conString`/`conObject`/`DATABASE_URL`: `pg` is loaded only then. */
 export function createOwnedPgPool({
   config,
@@ -160,15 +171,7 @@ export function createOwnedPgPool({
   connectTimeoutMs,
   onError,
 }: OwnedPoolSettings): Database {
-  let pg: { Pool: new (config: Record<string, unknown>) => PgPoolLike & OwnedPool };
-  // Loaded on demand, so that users of other drivers need not install pg.
-  try {
-    pg = require('pg');
-  } catch (error) {
-    throw new Error('connect-pg-simple: conString, conObject and DATABASE_URL need the "pg" package: npm install pg', {
-      cause: error,
-    });
-  }
+  const pg = loadPg<{ Pool: new (config: Record<string, unknown>) => PgPoolLike & OwnedPool }>();
   const pool = new pg.Pool({ connectionTimeoutMillis: connectTimeoutMs, ...config });
   pool.on('error', onError);
   let ended: Promise<void> | undefined;

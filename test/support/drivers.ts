@@ -50,6 +50,17 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
       close: async () => void (await Promise.all([pool.end(), admin.close()])),
     };
   },
+  /** The store's own connections, quick statements pipelined (`pipeline: true`). */
+  async 'pg-pipeline'() {
+    const admin = serverAdmin();
+    return {
+      name: 'pg-pipeline',
+      storeOptions: { conString: databaseUrl(), pipeline: true },
+      admin,
+      probe: () => admin.query('SELECT 1'),
+      close: () => admin.close(),
+    };
+  },
   async 'pg-promise'() {
     const db = pgp({ connectionString: databaseUrl(), max: 4 });
     const admin = serverAdmin();
