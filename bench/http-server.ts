@@ -20,7 +20,7 @@ declare module 'express-session' {
 }
 
 export interface HttpServerConfig {
-  readonly store: 'ours' | 'ours-cached' | 'ours-pipelined' | 'v10' | 'redis' | 'memory';
+  readonly store: 'ours' | 'ours-cached' | 'ours-pipelined' | 'ours-pipelined-cached' | 'v10' | 'redis' | 'memory';
   readonly table: string;
   readonly argv: readonly string[];
 }
@@ -50,10 +50,12 @@ async function main() {
       store = ours;
       break;
     }
-    case 'ours-pipelined': {
+    case 'ours-pipelined':
+    case 'ours-pipelined-cached': {
       const ours = new (oursStoreClass())({
         conString: settings.databaseUrl,
         pipeline: true,
+        ...(config.store === 'ours-pipelined-cached' ? { readCache: 1000 } : {}),
         schemaName: settings.schema,
         tableName: config.table,
       });

@@ -17,6 +17,12 @@ export const HTTP_CONTENDERS: readonly HttpContender[] = [
   { id: 'ours', label: 'ours (pg.Pool)', store: 'ours', backend: 'pg' },
   { id: 'ours-pipelined', label: 'ours, pipeline:true (opt-in)', store: 'ours-pipelined', backend: 'pg' },
   { id: 'ours-cached', label: 'ours, readCache:1000 (opt-in)', store: 'ours-cached', backend: 'pg' },
+  {
+    id: 'ours-pipelined-cached',
+    label: 'ours, pipeline + readCache:1000 (opt-ins)',
+    store: 'ours-pipelined-cached',
+    backend: 'pg',
+  },
   { id: 'v10', label: 'connect-pg-simple 10.0.0', store: 'v10', backend: 'pg' },
   { id: 'redis', label: 'connect-redis 10 (redis 6)', store: 'redis', backend: 'redis' },
   { id: 'memory', label: 'express-session MemoryStore', store: 'memory', backend: 'none' },

@@ -119,7 +119,7 @@ const RATIO_TARGETS = [
 ] as const;
 
 /** The opt-ins are reported against the same targets, never in place of the defaults. */
-const OPT_IN_IDS = ['ours-pipelined', 'ours-cached'];
+const OPT_IN_IDS = ['ours-pipelined', 'ours-cached', 'ours-pipelined-cached'];
 
 function targetsOf(r: Results): Target[] {
   const targets: Target[] = [];

@@ -39,6 +39,12 @@ type PgWithClient = { Client: new (config: Record<string, unknown>) => Pipelined
  */
 export function createPipelinedPg(settings: OwnedPoolSettings): Database {
   const pg = loadPg<PgWithClient>();
+  // pg before 8.23 ignores the setting and would queue the statements one at a time.
+  if ((new pg.Client({ pipeline: true }) as { pipeline?: unknown }).pipeline !== true) {
+    throw new TypeError(
+      'connect-pg-simple: option "pipeline" needs pg 8.23 or later (its pipeline mode): npm install pg@latest',
+    );
+  }
   const side = createOwnedPgPool({ ...settings, config: { ...settings.config, max: 1 } });
   let closing: Promise<void> | undefined;
   /** The pipelined connection, once asked for: replaced when it is lost or abandoned. */
