@@ -114,11 +114,25 @@ export class SessionCore {
     try {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
+      const startedFrom = this.#loaded.peek(sid);
       const sentAt = monotonicNow();
       const [row] = await this.#query(this.#statements.get, [sid], deadline);
       if (row === undefined) return null;
       const session = this.#sessionFrom(row.sess);
-      if (session !== null) this.#loaded.remember(sid, row.sess as string, Number(row.remaining), sentAt, sentAt);
+      if (session !== null) {
+        const remaining = Number(row.remaining);
+        this.#loaded.remember(
+          sid,
+          {
+            text: row.sess as string,
+            remainingSeconds: remaining,
+            at: sentAt,
+            readAt: sentAt,
+            aliveUntil: sentAt + remaining * 1000,
+          },
+          startedFrom,
+        );
+      }
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -157,15 +171,27 @@ export class SessionCore {
         if (secondsLeft(loaded) >= lifetime) return;
         await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
         // The touch may have found the row covered and written nothing: only `lifetime` is sure.
-        this.#loaded.remember(sid, loaded.text, lifetime, sentAt, loaded.readAt);
+        this.#loaded.remember(sid, { ...loaded, remainingSeconds: lifetime, at: sentAt }, loaded);
         return;
       } else {
         // A session this process loaded is updated, never re-created: a request still in
         // flight cannot bring back a session that was destroyed (logged out) meanwhile.
         await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
       }
-      // The text is now ours; how recently the row was read stays as it was (see recallRead).
-      this.#loaded.remember(sid, text, storedLifetime, sentAt, loaded?.readAt);
+      // The text is now ours; what reads found stays as it was (see recallRead): the update
+      // changes nothing if the row was gone, and may shorten its life, never lengthen it here.
+      const writtenUntil = sentAt + storedLifetime * 1000;
+      this.#loaded.remember(
+        sid,
+        {
+          text,
+          remainingSeconds: storedLifetime,
+          at: sentAt,
+          readAt: loaded?.readAt,
+          aliveUntil: loaded === undefined ? writtenUntil : Math.min(loaded.aliveUntil, writtenUntil),
+        },
+        loaded,
+      );
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -186,7 +212,8 @@ export class SessionCore {
       const sentAt = monotonicNow();
       await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
       // Written or not, the row now has at least `lifetime` left, if it still exists.
-      if (loaded !== undefined) this.#loaded.remember(sid, loaded.text, lifetime, sentAt, loaded.readAt);
+      if (loaded !== undefined)
+        this.#loaded.remember(sid, { ...loaded, remainingSeconds: lifetime, at: sentAt }, loaded);
     } finally {
       this.#inFlight.end(deadline);
     }

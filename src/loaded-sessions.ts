@@ -20,6 +20,11 @@ export interface LoadedSession {
    * one did: the text is no older than that read (this process may have written it since).
    */
   readonly readAt: number | undefined;
+  /**
+   * performance.now() until which the row is known to exist, by what reads found (this process's
+   * writes never move it later: a write may have found the row gone).
+   */
+  readonly aliveUntil: number;
 }
 
 /** An entry older than this is not trusted to describe a request still in flight. */
@@ -40,18 +45,28 @@ export class LoadedSessions {
     return this.#entries.size;
   }
 
+  /** The entry as it is now, with no age check: what a statement about to be sent starts from. */
+  peek(sid: string): LoadedSession | undefined {
+    return this.#entries.get(sid);
+  }
+
   /**
-   * `at` is when the statement that measured `remainingSeconds` was sent: the database's `now()`
-   * is no earlier than that, so the entry errs on the side of less time left.
+   * Records what a statement found or wrote. `entry.at` is when the statement was sent: the
+   * database's `now()` is no earlier than that, so the entry errs on the side of less time left.
+   * `startedFrom` is the entry when the statement was sent (`peek`): if another operation changed
+   * the entry meanwhile, which of the two the table now holds is not known, and the entry is
+   * dropped instead (a miss is always safe).
    */
-  remember(sid: string, text: string, remainingSeconds: number, at: number, readAt: number | undefined): void {
+  remember(sid: string, entry: LoadedSession, startedFrom: LoadedSession | undefined): void {
     // A statement sent before the session was destroyed (or all were cleared) here describes
     // what is gone: a read still in flight at the time must not bring it back.
-    if (at <= this.#clearedAt) return;
+    if (entry.at <= this.#clearedAt) return;
     const forgottenAt = this.#forgotten.get(sid);
-    if (forgottenAt !== undefined && at <= forgottenAt) return;
+    if (forgottenAt !== undefined && entry.at <= forgottenAt) return;
+    const current = this.#entries.get(sid);
     this.#entries.delete(sid);
-    this.#entries.set(sid, { text, remainingSeconds, at, readAt });
+    if (current !== startedFrom) return;
+    this.#entries.set(sid, entry);
     if (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
@@ -74,8 +89,9 @@ export class LoadedSessions {
    */
   recallRead(sid: string, maxAgeMs: number): LoadedSession | undefined {
     const entry = this.#entries.get(sid);
-    if (entry?.readAt === undefined || performance.now() - entry.readAt >= maxAgeMs) return undefined;
-    return secondsLeft(entry) > 0 ? entry : undefined;
+    if (entry?.readAt === undefined) return undefined;
+    const now = performance.now();
+    return now - entry.readAt < maxAgeMs && now < entry.aliveUntil ? entry : undefined;
   }
 
   forget(sid: string): void {
@@ -83,8 +99,10 @@ export class LoadedSessions {
     this.#forgotten.delete(sid);
     this.#forgotten.set(sid, performance.now());
     if (this.#forgotten.size > this.#capacity) {
-      const oldest = this.#forgotten.keys().next();
-      if (!oldest.done) this.#forgotten.delete(oldest.value);
+      const [oldestSid, oldestAt] = this.#forgotten.entries().next().value as [string, number];
+      this.#forgotten.delete(oldestSid);
+      // Its statements in flight must still not be remembered: nor, to be sure, any as old.
+      if (oldestAt > this.#clearedAt) this.#clearedAt = oldestAt;
     }
   }
 

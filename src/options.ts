@@ -338,6 +338,14 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     );
   }
 
+  const operationTimeoutMs = operationTimeout(options);
+  if (pipeline && operationTimeoutMs === false) {
+    // One statement that never ends would hold up every session of the process, for good.
+    throw new TypeError(
+      'connect-pg-simple: option "pipeline" needs a time limit: "operationTimeout" must not be 0 or false',
+    );
+  }
+
   return Object.freeze({
     driver,
     ttl,
@@ -355,7 +363,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     pruneLock: optionalBoolean(options, 'pruneLock', true),
     preparedStatements,
     synchronousCommit: optionalBoolean(options, 'synchronousCommit', true),
-    operationTimeoutMs: operationTimeout(options),
+    operationTimeoutMs,
     maxSessionSize:
       options.maxSessionSize === undefined
         ? undefined

@@ -17,6 +17,12 @@ export interface OpenSettings {
   readonly onPoolError: (error: Error) => void;
 }
 
+/**
+ * A connection attempt is abandoned a little after the operation waiting for it has failed with
+ * its own TimeoutError: the two timers must not race.
+ */
+const CONNECT_TIMEOUT_MARGIN_MS = 100;
+
 /** The adapter for the database the options named. */
 export function openDatabase(choice: DriverChoice, settings: OpenSettings): Database {
   switch (choice.kind) {
@@ -39,7 +45,7 @@ export function openDatabase(choice: DriverChoice, settings: OpenSettings): Data
         config: choice.config,
         prepare: settings.preparedStatements ?? true,
         graceMs: settings.cancelGraceMs,
-        connectTimeoutMs: settings.timeoutMs === false ? undefined : settings.timeoutMs,
+        connectTimeoutMs: settings.timeoutMs === false ? undefined : settings.timeoutMs + CONNECT_TIMEOUT_MARGIN_MS,
         onError: settings.onPoolError,
       };
       return settings.pipeline ? createPipelinedPg(owned) : createOwnedPgPool(owned);

@@ -264,6 +264,30 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.equal(await here.get('short'), null, 'expired: not served from the cache');
     });
 
+    it('readCache: a touch that ends after a newer set of the same session does not bring back the older one', async () => {
+      const here = newStore({ readCache: 60_000 });
+      for (let i = 0; i < 5; i++) {
+        const sid = `race${i}`;
+        await here.set(sid, { ...inSeconds(600), v: 1 } as any);
+        await here.get(sid);
+        // The set is sent first and ends first; the touch, which must write, read the entry before.
+        await Promise.all([here.set(sid, { ...inSeconds(600), v: 2 } as any), here.touch(sid, inSeconds(1000) as any)]);
+        assert.equal(((await here.get(sid)) as any).v, 2, `round ${i}: its own set, not the older text`);
+      }
+    });
+
+    it('readCache: a write that finds the row expired does not make the cache serve it', async () => {
+      const here = newStore({ readCache: 60_000 });
+      await here.set('gone', { ...inSeconds(600), v: 1 } as any);
+      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = 'gone'`);
+      assert.equal(((await here.get('gone')) as any).v, 1);
+      await new Promise((r) => setTimeout(r, 400));
+      await here.set('gone', { ...inSeconds(600), v: 2 } as any); // an update: finds nothing alive
+      assert.equal(await here.get('gone'), null);
+      const row = await rowOf('gone');
+      assert.ok(row.left < 0 && JSON.parse(row.sess).v === 1, 'nor brought back to life in the table');
+    });
+
     it('synchronousCommit: false stores, updates and touches all the same', async () => {
       const store = newStore({ synchronousCommit: false, touchAfter: false });
       await store.set('async', { ...inSeconds(600), n: 1 } as any);
