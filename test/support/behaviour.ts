@@ -549,8 +549,15 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
           ['get', store.get('other')],
           ['set', store.set('new2', inSeconds(600) as any)],
         ];
-        for (const [method, operation] of operations) {
+        const pipelined = harness.storeOptions.pipeline === true;
+        for (const [index, [method, operation]] of operations.entries()) {
           await assert.rejects(operation, (error: any) => {
+            // On a pipelined connection, the quick statements queued behind the first one out of
+            // time may end with its connection instead (see README, Pipelining).
+            if (pipelined && index > 0 && error.name !== 'TimeoutError') {
+              assert.match(String(error.message), /connection|terminat/i);
+              return true;
+            }
             assert.equal(error.name, 'TimeoutError');
             assert.equal(error.code, 'ETIMEDOUT');
             assert.match(error.message, new RegExp(`${method}\\(\\) took longer than operationTimeout \\(1500 ms\\)`));
