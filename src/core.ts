@@ -219,24 +219,18 @@ export class SessionCore {
     }
   }
 
-  async destroy(sid: string): Promise<void> {
-    const deadline = this.#begin('destroy()');
-    try {
-      if (!this.#isReady) await this.#whenReady();
+  destroy(sid: string): Promise<void> {
+    return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#loaded.forget(sid);
       await this.#query(this.#statements.destroy, [sid], deadline);
       // Again: a read sent before the delete committed may have remembered the row meanwhile.
       this.#loaded.forget(sid);
-    } finally {
-      this.#inFlight.end(deadline);
-    }
+    });
   }
 
-  async all(): Promise<ListedSession[]> {
-    const deadline = this.#begin('all()');
-    try {
-      if (!this.#isReady) await this.#whenReady();
+  all(): Promise<ListedSession[]> {
+    return this.#operation('all()', async (deadline) => {
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       for (const row of rows) {
@@ -248,32 +242,22 @@ export class SessionCore {
         }
       }
       return sessions;
-    } finally {
-      this.#inFlight.end(deadline);
-    }
+    });
   }
 
-  async length(): Promise<number> {
-    const deadline = this.#begin('length()');
-    try {
-      if (!this.#isReady) await this.#whenReady();
+  length(): Promise<number> {
+    return this.#operation('length()', async (deadline) => {
       const [row] = await this.#query(this.#statements.length, [], deadline);
       return Number(row?.n ?? 0);
-    } finally {
-      this.#inFlight.end(deadline);
-    }
+    });
   }
 
-  async clear(): Promise<void> {
-    const deadline = this.#begin('clear()');
-    try {
-      if (!this.#isReady) await this.#whenReady();
+  clear(): Promise<void> {
+    return this.#operation('clear()', async (deadline) => {
       this.#loaded.clear();
       await this.#query(this.#statements.clear, [], deadline);
       this.#loaded.clear();
-    } finally {
-      this.#inFlight.end(deadline);
-    }
+    });
   }
 
   /** Deletes expired sessions; resolves with how many. The next automatic prune is one interval away. */
@@ -337,6 +321,20 @@ export class SessionCore {
       throw new TypeError(`connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`);
     }
     return lifetime;
+  }
+
+  /**
+   * An operation that is not on the hot path: `get`, `set` and `touch` inline the same steps
+   * (begin, wait for the table check, end) rather than pay for a closure on every call.
+   */
+  async #operation<T>(what: string, work: (deadline: Deadline | undefined) => Promise<T>): Promise<T> {
+    const deadline = this.#begin(what);
+    try {
+      if (!this.#isReady) await this.#whenReady();
+      return await work(deadline);
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
   /** Starts an operation: counted in flight until `#inFlight.end`, under the time limit. */

@@ -35,6 +35,11 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       return store;
     };
     const q = (text: string, values?: unknown[]) => harness.admin.query(text, values);
+    /** Tests that hold a lock from another connection cannot run on PGlite. */
+    const skippedInProcess = (t: { skip(message: string): void }) => {
+      if (harness.inProcess) t.skip('PGlite runs in-process: no other connection can hold a lock against it');
+      return harness.inProcess === true;
+    };
     const table = (name = 'session') => `"${schemaName}"."${name}"`;
     const rowOf = async (sid: string, name = 'session') =>
       (
@@ -527,10 +532,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
     });
 
     it('turns a stalled statement into a TimeoutError, cancels it on the server, and keeps working', async (t) => {
-      if (harness.inProcess) {
-        t.skip('PGlite runs in-process: no other connection can hold a lock against it');
-        return;
-      }
+      if (skippedInProcess(t)) return;
       const name = uniqueName('stall');
       const store = newStore({ tableName: name, operationTimeout: 1500 });
       const other = newStore({ tableName: uniqueName('free'), operationTimeout: 1500 });
@@ -579,10 +581,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
     });
 
     it('times out writes stalled one after another, and none of them lands later', async (t) => {
-      if (harness.inProcess) {
-        t.skip('PGlite runs in-process: no other connection can hold a lock against it');
-        return;
-      }
+      if (skippedInProcess(t)) return;
       const name = uniqueName('stagger');
       const store = newStore({ tableName: name, operationTimeout: 600 });
       await store.set('a', inSeconds(600) as any);
