@@ -1,11 +1,13 @@
+import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CorruptSessionError, decodeSession, encodeSession, sameContent } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
-import { LoadedSessions, monotonicNow, secondsLeft } from './loaded-sessions.js';
+import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
+import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { ensureTable } from './schema/ensure.js';
 import {
   PRUNE_FROM_START,
@@ -19,12 +21,12 @@ import { type Deadline, OperationsInFlight } from './time-limit.js';
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
-/** How many recently loaded sessions a store remembers (see LoadedSessions). */
-const LOADED_SESSIONS_CAPACITY = 10_000;
 
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
   readonly requireCookie: boolean;
+  /** A monotonic clock in milliseconds, for tests; default `performance.now`. */
+  readonly now?: () => number;
 }
 
 export interface ListedSession {
@@ -70,7 +72,9 @@ export class SessionCore {
   readonly #statements: StoreStatements;
   readonly #db: Database;
   readonly #settings: CoreSettings;
-  readonly #loaded = new LoadedSessions(LOADED_SESSIONS_CAPACITY);
+  /** The opt-in `readCache`; undefined when it is off, as by default. */
+  readonly #readCache: ReadCache | undefined;
+  readonly #now: () => number;
   readonly #pruneSchedule: PruneSchedule;
   readonly #inFlight: OperationsInFlight;
   #ready: Promise<void> | undefined;
@@ -80,6 +84,11 @@ export class SessionCore {
   constructor(options: ResolvedOptions, settings: CoreSettings) {
     this.options = options;
     this.#settings = settings;
+    this.#now = settings.now ?? (() => performance.now());
+    this.#readCache =
+      options.readCacheMs === false
+        ? undefined
+        : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs: options.readCacheMs }, this.#now);
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     this.#statements = storeStatements(this.names, { synchronousCommit: options.synchronousCommit });
@@ -104,39 +113,37 @@ export class SessionCore {
   }
 
   async get(sid: string): Promise<SessionObject | null> {
-    const readCacheMs = this.options.readCacheMs;
-    if (readCacheMs !== false && this.#isReady && !this.closed) {
+    const cache = this.#readCache;
+    if (cache !== undefined && this.#isReady && !this.closed) {
       checkSid(sid);
-      const cached = this.#loaded.recallRead(sid, readCacheMs);
-      if (cached !== undefined) return this.#sessionFrom(cached.text);
+      const cached = cache.recall(sid);
+      if (cached !== undefined) {
+        const now = this.#now();
+        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now);
+      }
     }
     const deadline = this.#begin('get()');
     try {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
-      const startedFrom = this.#loaded.peek(sid);
-      const sentAt = monotonicNow();
+      const startedFrom = cache?.peek(sid);
+      const sentAt = this.#now();
       const [row] = await this.#query(this.#statements.get, [sid], deadline);
       if (row === undefined) return null;
-      const session = this.#sessionFrom(row.sess);
-      if (session !== null) {
-        const remaining = Number(row.remaining);
-        this.#loaded.remember(
-          sid,
-          {
-            text: row.sess as string,
-            remainingSeconds: remaining,
-            at: sentAt,
-            readAt: sentAt,
-            aliveUntil: sentAt + remaining * 1000,
-          },
-          startedFrom,
-        );
-      }
+      const remainingSeconds = Number(row.remaining);
+      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
+      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom);
       return session;
     } finally {
       this.#inFlight.end(deadline);
     }
+  }
+
+  /** A stored session handed to a request, with the receipt its writes will carry. */
+  #loadedSession(sid: string, text: unknown, remainingSeconds: number, at: number): SessionObject | null {
+    const session = this.#sessionFrom(text);
+    if (session !== null) attachReceipt(session, { sid, text: text as string, remainingSeconds, at });
+    return session;
   }
 
   /** A stored session's text as a session; a corrupt one is logged and treated as missing. */
@@ -154,6 +161,11 @@ export class SessionCore {
     }
   }
 
+  /**
+   * Writes a session. One a request loaded (it carries that request's receipt) is only updated,
+   * and only while its row is alive: a session destroyed or expired meanwhile stays gone. One
+   * without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
+   */
   async set(sid: string, session: SessionObject): Promise<void> {
     const deadline = this.#begin('set()');
     try {
@@ -161,37 +173,28 @@ export class SessionCore {
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session);
-      const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
-      const loaded = this.#loaded.recall(sid);
-      const sentAt = monotonicNow();
-      if (loaded === undefined) {
+      const storedLifetime = this.#storedLifetime(lifetime);
+      const receipt = receiptFor(session, sid);
+      const startedFrom = this.#readCache?.peek(sid);
+      const sentAt = this.#now();
+      if (receipt === undefined) {
         await this.#query(this.#statements.upsert, [sid, text, storedLifetime], deadline);
-      } else if (loaded.text === text || sameContent(loaded.text, session)) {
+        bindReceipt(session, { sid, text, remainingSeconds: storedLifetime, at: sentAt });
+      } else if (receipt.text === text || sameContent(receipt.text, session)) {
         // Only the cookie's expiry changed: that is a touch.
-        if (secondsLeft(loaded) >= lifetime) return;
+        if (this.#secondsLeft(receipt) >= lifetime) return;
         await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
         // The touch may have found the row covered and written nothing: only `lifetime` is sure.
-        this.#loaded.remember(sid, { ...loaded, remainingSeconds: lifetime, at: sentAt }, loaded);
+        receipt.remainingSeconds = lifetime;
+        receipt.at = sentAt;
         return;
       } else {
-        // A session this process loaded is updated, never re-created: a request still in
-        // flight cannot bring back a session that was destroyed (logged out) meanwhile.
         await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
+        receipt.text = text;
+        receipt.remainingSeconds = storedLifetime;
+        receipt.at = sentAt;
       }
-      // The text is now ours; what reads found stays as it was (see recallRead): the update
-      // changes nothing if the row was gone, and may shorten its life, never lengthen it here.
-      const writtenUntil = sentAt + storedLifetime * 1000;
-      this.#loaded.remember(
-        sid,
-        {
-          text,
-          remainingSeconds: storedLifetime,
-          at: sentAt,
-          readAt: loaded?.readAt,
-          aliveUntil: loaded === undefined ? writtenUntil : Math.min(loaded.aliveUntil, writtenUntil),
-        },
-        loaded,
-      );
+      this.#readCache?.rememberWrite(sid, text, storedLifetime, sentAt, startedFrom);
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -205,15 +208,17 @@ export class SessionCore {
       checkSessionObject(session);
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session);
-      const loaded = this.#loaded.recall(sid);
-      if (loaded !== undefined && secondsLeft(loaded) >= lifetime) return;
-      const storedLifetime = lifetime + touchWindowSeconds(lifetime, this.options.touchAfterSeconds);
-      // The statement writes only when the stored expiry falls short of the new one.
-      const sentAt = monotonicNow();
-      await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
+      const receipt = receiptFor(session, sid);
+      if (receipt !== undefined && this.#secondsLeft(receipt) >= lifetime) return;
+      // The statement writes only when the stored expiry falls short of the new one, and never
+      // to a row that is gone or expired.
+      const sentAt = this.#now();
+      await this.#query(this.#statements.touch, [sid, lifetime, this.#storedLifetime(lifetime)], deadline);
       // Written or not, the row now has at least `lifetime` left, if it still exists.
-      if (loaded !== undefined)
-        this.#loaded.remember(sid, { ...loaded, remainingSeconds: lifetime, at: sentAt }, loaded);
+      if (receipt !== undefined) {
+        receipt.remainingSeconds = lifetime;
+        receipt.at = sentAt;
+      }
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -222,10 +227,10 @@ export class SessionCore {
   destroy(sid: string): Promise<void> {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
-      this.#loaded.forget(sid);
+      this.#readCache?.forget(sid);
       await this.#query(this.#statements.destroy, [sid], deadline);
-      // Again: a read sent before the delete committed may have remembered the row meanwhile.
-      this.#loaded.forget(sid);
+      // Again: a read sent before the delete committed may have cached the row meanwhile.
+      this.#readCache?.forget(sid);
     });
   }
 
@@ -254,9 +259,9 @@ export class SessionCore {
 
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
-      this.#loaded.clear();
+      this.#readCache?.clear();
       await this.#query(this.#statements.clear, [], deadline);
-      this.#loaded.clear();
+      this.#readCache?.clear();
     });
   }
 
@@ -313,6 +318,17 @@ export class SessionCore {
       await nextTurn();
     }
     return total;
+  }
+
+  /** Seconds a write stores: the lifetime, plus the lazy-touch window unless touches are off. */
+  #storedLifetime(lifetimeSeconds: number): number {
+    if (this.options.disableTouch) return lifetimeSeconds;
+    return lifetimeSeconds + touchWindowSeconds(lifetimeSeconds, this.options.touchAfterSeconds);
+  }
+
+  /** Seconds the row had left, by what this request's receipt says, aged on this process's clock. */
+  #secondsLeft(receipt: LoadReceipt): number {
+    return receipt.remainingSeconds - (this.#now() - receipt.at) / 1000;
   }
 
   #lifetime(session: SessionObject): number {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
 import { type CoreSettings, SessionCore } from './core.js';
+import { bindReceipt, receiptOf } from './load-receipt.js';
 import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
 
 /** A stored session as `all()` lists it: the session's data and its id. */
@@ -119,7 +120,25 @@ export interface PGStoreConstructor {
   readonly prototype: PGStore;
 }
 
-export const PGStore: PGStoreConstructor = createStoreClass(EventEmitter, { requireCookie: false });
+/** What express-session's `Store` adds to an EventEmitter: the store class builds its sessions. */
+interface ExpressSessionStoreBase {
+  createSession(req: unknown, session: object): object;
+}
+
+const PlainPGStore = createStoreClass(EventEmitter, { requireCookie: false }) as unknown as PGStoreConstructor;
+
+export const PGStore: PGStoreConstructor = class PGStore extends PlainPGStore {
+  /**
+   * express-session sets `store.generate` on the store it is given. This class lacks what
+   * express-session needs of a store (`createSession`, `regenerate`, `load`), so that would work for
+   * one request and then fail: refuse it at once, saying what to use.
+   */
+  set generate(_generate: unknown) {
+    throw new TypeError(
+      'connect-pg-simple: the named export PGStore is for @fastify/session and direct use. With express-session, use the class the default export makes: `const PGStore = require("connect-pg-simple")(session)` (ESM: `import connectPgSimple from "connect-pg-simple"; const PGStore = connectPgSimple(session)`)',
+    );
+  }
+};
 
 const expressStoreClasses = new WeakMap<object, ExpressPGStoreConstructor>();
 
@@ -127,7 +146,18 @@ const expressStoreClasses = new WeakMap<object, ExpressPGStoreConstructor>();
 export function expressStoreClass(Store: EmitterConstructor): ExpressPGStoreConstructor {
   let StoreClass = expressStoreClasses.get(Store);
   if (StoreClass === undefined) {
-    StoreClass = createStoreClass(Store, { requireCookie: true }) as unknown as ExpressPGStoreConstructor;
+    const Base = createStoreClass(Store, { requireCookie: true }) as unknown as new (
+      ...args: any[]
+    ) => ExpressSessionStoreBase;
+    StoreClass = class PGStore extends Base {
+      /** express-session copies a loaded session into its own `Session`: the copy carries the load's receipt. */
+      override createSession(req: unknown, loaded: object): object {
+        const receipt = receiptOf(loaded);
+        const session = super.createSession(req, loaded);
+        if (receipt !== undefined) bindReceipt(session, receipt);
+        return session;
+      }
+    } as unknown as ExpressPGStoreConstructor;
     expressStoreClasses.set(Store, StoreClass);
   }
   return StoreClass;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
 import pg from 'pg';
@@ -110,11 +111,21 @@ export async function deleteRedisPrefix(client: RedisClient, prefix: string): Pr
   }
 }
 
+/**
+ * Another build of this package, for a comparison in the same run: `BENCH_BASELINE=DIR`, a
+ * checkout of the code before a change with its `dist/` built.
+ */
+function baselineStoreClass(dir: string) {
+  const load = require(resolve(dir, 'dist/index.js')) as ConnectPgSimple;
+  return load(session as unknown as import('../../src/index.js').SessionModule);
+}
+
 function oursContender(
   id: string,
   label: string,
   options: Record<string, unknown>,
   driver: 'pg' | 'postgres' | 'owned',
+  storeClass: () => ReturnType<typeof oursStoreClass> = oursStoreClass,
 ): Contender {
   return {
     id,
@@ -124,7 +135,7 @@ function oursContender(
       await admin.createOursTable(name);
       // The window a store with these options leaves (touchAfter 60 by default, 0 when false).
       const { sids } = await admin.seed(name, count, options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS);
-      const Store = oursStoreClass();
+      const Store = storeClass();
       if (driver === 'owned') {
         const store = new Store({
           conString: settings.databaseUrl,
@@ -193,8 +204,13 @@ export const OURS_ID = 'ours';
 /** Ours' default touchAfter, for one-day sessions. */
 export const LAZY_TOUCH_WINDOW_SECONDS = 60;
 
+const baselineDir = process.env.BENCH_BASELINE;
+
 export const CONTENDERS: readonly Contender[] = [
   oursContender(OURS_ID, 'ours (pg.Pool)', {}, 'pg'),
+  ...(baselineDir
+    ? [oursContender('ours-baseline', 'ours before (BENCH_BASELINE)', {}, 'pg', () => baselineStoreClass(baselineDir))]
+    : []),
   oursContender('ours-postgresjs', 'ours (postgres.js)', {}, 'postgres'),
   oursContender('ours-eager', 'ours, touchAfter:false', { touchAfter: false }, 'pg'),
   oursContender('ours-async-commit', 'ours, synchronousCommit:false', { synchronousCommit: false }, 'pg'),

@@ -178,6 +178,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       const frozen = newStore({ disableTouch: true });
       await frozen.set('frozen', inSeconds(100) as any);
       const before = await rowOf('frozen');
+      assert.ok(Math.abs(before.left - 100) < 3, `no touch window is added when touches are off (${before.left} s)`);
       await frozen.touch('frozen', inSeconds(10_000) as any);
       assert.equal((await rowOf('frozen')).xmin, before.xmin);
     });
@@ -187,10 +188,9 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await store.set('same', { ...inSeconds(600), n: 1 } as any);
       const first = await rowOf('same');
       const loaded = (await store.get('same')) as any;
-      await store.set('same', {
-        ...loaded,
-        cookie: { ...loaded.cookie, expires: new Date(Date.now() + 600_000).toISOString() },
-      });
+      // As express-session and @fastify/session do: the loaded session's cookie, given a new expiry.
+      loaded.cookie.expires = new Date(Date.now() + 600_000).toISOString();
+      await store.set('same', loaded);
       assert.equal((await rowOf('same')).xmin, first.xmin);
       await store.set('same', { ...loaded, n: 2 });
       assert.equal(JSON.parse((await rowOf('same')).sess).n, 2);
@@ -206,6 +206,71 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await a.touch('victim', inSeconds(600) as any);
       assert.equal(await rowOf('victim'), undefined);
       assert.equal(await b.get('victim'), null);
+    });
+
+    /** Two instances on a table of their own, for the rule that a destroyed session stays gone. */
+    const logoutTable = () => {
+      const tableName = uniqueName('final');
+      const here = newStore({ tableName });
+      const elsewhere = newStore({ tableName });
+      return {
+        here,
+        elsewhere,
+        seed: (sid: string) => here.set(sid, { ...inSeconds(600), user: 1 } as any),
+        row: (sid: string) => rowOf(sid, tableName),
+        expireNow: (sid: string) =>
+          q(`UPDATE ${table(tableName)} SET expire = now() - interval '1 second' WHERE sid = $1`, [sid]),
+      };
+    };
+
+    it('a logout is final: destroyed on the instance that loaded it', async () => {
+      const { here, seed, row } = logoutTable();
+      await seed('same');
+      const loaded = (await here.get('same')) as any;
+      await here.destroy('same');
+      await here.set('same', { ...loaded, page: 2 });
+      await here.set('same', loaded);
+      await here.touch('same', loaded);
+      assert.equal(await row('same'), undefined);
+    });
+
+    it('a logout is final: overlapping requests of one session, destroyed on another instance', async () => {
+      const { here, elsewhere, seed, row } = logoutTable();
+      await seed('overlap');
+      const [a, b] = (await Promise.all([here.get('overlap'), here.get('overlap')])) as any[];
+      await elsewhere.destroy('overlap');
+      await Promise.all([here.set('overlap', { ...a, page: 'a' }), here.set('overlap', { ...b, page: 'b' })]);
+      assert.equal(await row('overlap'), undefined);
+    });
+
+    it('a logout is final: clear() on the instance that loaded it', async () => {
+      const { here, seed, row } = logoutTable();
+      await seed('cleared');
+      const loaded = (await here.get('cleared')) as any;
+      await here.clear();
+      await here.set('cleared', { ...loaded, page: 3 });
+      assert.equal(await row('cleared'), undefined);
+    });
+
+    it('a logout is final: a new session written again by its request after a logout', async () => {
+      const { here, elsewhere, row } = logoutTable();
+      const fresh = { ...inSeconds(600), user: 2 } as any;
+      await here.set('fresh', fresh);
+      assert.ok(await row('fresh'), 'a new session is stored');
+      await elsewhere.destroy('fresh');
+      fresh.page = 6;
+      await here.set('fresh', fresh);
+      assert.equal(await row('fresh'), undefined);
+    });
+
+    it('a logout is final: a session that expired meanwhile is not revived', async () => {
+      const { here, seed, row, expireNow } = logoutTable();
+      await seed('expired');
+      const loaded = (await here.get('expired')) as any;
+      await expireNow('expired');
+      await here.set('expired', { ...loaded, page: 5 });
+      await here.touch('expired', loaded);
+      assert.ok((await row('expired')).left < 0);
     });
 
     it('reads every change made elsewhere at once by default', async () => {
@@ -285,9 +350,10 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       const here = newStore({ readCache: 60_000 });
       await here.set('gone', { ...inSeconds(600), v: 1 } as any);
       await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = 'gone'`);
-      assert.equal(((await here.get('gone')) as any).v, 1);
+      const loaded = (await here.get('gone')) as any;
+      assert.equal(loaded.v, 1);
       await new Promise((r) => setTimeout(r, 400));
-      await here.set('gone', { ...inSeconds(600), v: 2 } as any); // an update: finds nothing alive
+      await here.set('gone', { ...loaded, v: 2 }); // loaded, so an update: finds nothing alive
       assert.equal(await here.get('gone'), null);
       const row = await rowOf('gone');
       assert.ok(row.left < 0 && JSON.parse(row.sess).v === 1, 'nor brought back to life in the table');

@@ -1,0 +1,138 @@
+import { performance } from 'node:perf_hooks';
+
+/** One session as the cache holds it. */
+export interface CachedSession {
+  readonly text: string;
+  /** Clock time when the statement that read this session from the table was sent. */
+  readonly readAt: number;
+  /** Clock time until which the row is known to exist, by what reads found. */
+  readonly aliveUntil: number;
+}
+
+export interface ReadCacheLimits {
+  /** How long after it was read a session may be served: the bound on missing a change made elsewhere. */
+  readonly maxAgeMs: number;
+  /** The most session text the cache holds, in UTF-16 code units (about bytes, for JSON). */
+  readonly maxBytes: number;
+  /** A session larger than this is never cached. */
+  readonly maxEntryBytes: number;
+  /** How many recently destroyed ids are remembered, to refuse reads that were in flight. */
+  readonly maxForgotten: number;
+}
+
+/** The defaults behind `readCache: ms`: 32 MB of text; a session over 512 kB is not cached. */
+export const DEFAULT_READ_CACHE_LIMITS = Object.freeze({
+  maxBytes: 32 * 1024 * 1024,
+  maxEntryBytes: 512 * 1024,
+  maxForgotten: 10_000,
+});
+
+/**
+ * The opt-in `readCache`: what this process read, so that `get` may answer without a query for
+ * `maxAgeMs`. Bounded by bytes; the least recently stored entries go first. The clock is
+ * monotonic and injectable; times from it are compared only with each other.
+ *
+ * The rule that keeps it honest: a statement sent before the cache's entry for that id changed
+ * (another read or write finished meanwhile), or before the id was destroyed or all were cleared
+ * here, does not update it: which of the two the table now holds is not known, and a miss is
+ * always safe.
+ */
+export class ReadCache {
+  readonly #limits: ReadCacheLimits;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, CachedSession>();
+  /** When each recently destroyed id was forgotten. */
+  readonly #forgotten = new Map<string, number>();
+  #clearedAt = Number.NEGATIVE_INFINITY;
+  #bytes = 0;
+
+  constructor(limits: ReadCacheLimits, now: () => number = () => performance.now()) {
+    this.#limits = limits;
+    this.#now = now;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The entry as it is now: what a statement about to be sent starts from. */
+  peek(sid: string): CachedSession | undefined {
+    return this.#entries.get(sid);
+  }
+
+  /** The session, if it was read less than `maxAgeMs` ago and is still alive. */
+  recall(sid: string): CachedSession | undefined {
+    const entry = this.#entries.get(sid);
+    if (entry === undefined) return undefined;
+    const now = this.#now();
+    return now - entry.readAt < this.#limits.maxAgeMs && now < entry.aliveUntil ? entry : undefined;
+  }
+
+  /** A read sent at `sentAt` found the row with `remainingSeconds` left. */
+  rememberRead(sid: string, text: string, remainingSeconds: number, sentAt: number, startedFrom?: CachedSession): void {
+    if (!this.#mayUpdate(sid, sentAt, startedFrom)) return;
+    this.#store(sid, { text, readAt: sentAt, aliveUntil: sentAt + remainingSeconds * 1000 });
+  }
+
+  /**
+   * A write sent at `sentAt` stored `text` for `storedSeconds`, if the row was still alive. Only a
+   * session read before is updated, and never made to live longer than reads showed.
+   */
+  rememberWrite(sid: string, text: string, storedSeconds: number, sentAt: number, startedFrom?: CachedSession): void {
+    if (!this.#mayUpdate(sid, sentAt, startedFrom) || startedFrom === undefined) return;
+    const aliveUntil = Math.min(startedFrom.aliveUntil, sentAt + storedSeconds * 1000);
+    this.#store(sid, { text, readAt: startedFrom.readAt, aliveUntil });
+  }
+
+  forget(sid: string): void {
+    this.#drop(sid);
+    this.#forgotten.delete(sid);
+    this.#forgotten.set(sid, this.#now());
+    if (this.#forgotten.size > this.#limits.maxForgotten) {
+      const [oldestSid, oldestAt] = this.#forgotten.entries().next().value as [string, number];
+      this.#forgotten.delete(oldestSid);
+      // Its statements in flight must still not be remembered: nor, to be sure, any as old.
+      if (oldestAt > this.#clearedAt) this.#clearedAt = oldestAt;
+    }
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#forgotten.clear();
+    this.#bytes = 0;
+    this.#clearedAt = this.#now();
+  }
+
+  #mayUpdate(sid: string, sentAt: number, startedFrom: CachedSession | undefined): boolean {
+    if (sentAt <= this.#clearedAt) return false;
+    const forgottenAt = this.#forgotten.get(sid);
+    if (forgottenAt !== undefined && sentAt <= forgottenAt) return false;
+    if (this.#entries.get(sid) !== startedFrom) {
+      this.#drop(sid);
+      return false;
+    }
+    return true;
+  }
+
+  #store(sid: string, entry: CachedSession): void {
+    this.#drop(sid);
+    if (entry.text.length > this.#limits.maxEntryBytes) return;
+    this.#entries.set(sid, entry);
+    this.#bytes += entry.text.length;
+    for (const [oldestSid] of this.#entries) {
+      if (this.#bytes <= this.#limits.maxBytes) break;
+      this.#drop(oldestSid);
+    }
+  }
+
+  #drop(sid: string): void {
+    const entry = this.#entries.get(sid);
+    if (entry === undefined) return;
+    this.#entries.delete(sid);
+    this.#bytes -= entry.text.length;
+  }
+}

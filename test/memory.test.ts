@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pg from 'pg';
+import { PGStore } from '../src/index.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const SESSIONS = 1000;
+const SESSION_BYTES = 100_000;
+/** Read first, apart: the driver's buffers and the code's first runs grow the heap once. */
+const WARM_UP_SESSIONS = 200;
+const MB = 1024 * 1024;
+
+function heapUsed(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * What the store keeps per session must not be the session text: reading many large sessions
+ * once leaves the heap where it was (and with `readCache`, within its byte budget).
+ */
+describe('memory after reading many large sessions once', () => {
+  let pool: pg.Pool;
+  let schemaName: string;
+  const stores: PGStore[] = [];
+
+  before(async () => {
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
+    schemaName = uniqueName('cps_memory');
+    await pool.query(`CREATE SCHEMA "${schemaName}"`);
+    const store = new PGStore({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false });
+    stores.push(store);
+    await store.length();
+    await pool.query(
+      `INSERT INTO "${schemaName}"."session" (sid, sess, expire)
+       SELECT CASE WHEN i > $2::int THEN 'warm' || i ELSE 'big' || i END, json_build_object('cookie', json_build_object('originalMaxAge', 600000), 'blob', repeat('x', $1::int)), now() + interval '1 hour'
+       FROM generate_series(1, $2::int + $3::int) i`,
+      [SESSION_BYTES, SESSIONS, WARM_UP_SESSIONS],
+    );
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await pool.end();
+  });
+
+  async function readAll(store: PGStore, prefix: string, from: number, to: number): Promise<void> {
+    for (let i = from; i <= to; i += 50) {
+      const sids = Array.from({ length: Math.min(50, to - i + 1) }, (_, j) => `${prefix}${i + j}`);
+      const read = await Promise.all(sids.map((sid) => store.get(sid)));
+      assert.equal(read.filter(Boolean).length, sids.length);
+    }
+  }
+
+  async function growthAfterReadingAll(options: Record<string, unknown>): Promise<number> {
+    const store = new PGStore({ pool, schemaName, pruneSessionInterval: false, ...options });
+    stores.push(store);
+    await readAll(store, 'warm', SESSIONS + 1, SESSIONS + WARM_UP_SESSIONS);
+    const before = heapUsed();
+    await readAll(store, 'big', 1, SESSIONS);
+    return heapUsed() - before;
+  }
+
+  it(`by default, keeps none of the ${((SESSIONS * SESSION_BYTES) / MB) | 0} MB it read`, async (t) => {
+    const growth = await growthAfterReadingAll({});
+    t.diagnostic(`heap growth: ${(growth / MB).toFixed(1)} MB`);
+    assert.ok(growth < 8 * MB, `heap grew by ${(growth / MB).toFixed(1)} MB`);
+  });
+
+  it('with readCache, keeps no more than its byte budget (32 MB)', async (t) => {
+    const growth = await growthAfterReadingAll({ readCache: 60_000 });
+    t.diagnostic(`heap growth: ${(growth / MB).toFixed(1)} MB`);
+    assert.ok(growth < 32 * MB + 8 * MB, `heap grew by ${(growth / MB).toFixed(1)} MB`);
+  });
+});

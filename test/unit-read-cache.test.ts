@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ReadCache } from '../src/read-cache.js';
+
+/** A cache on a clock the test moves by hand. */
+function cacheAt(limits: Partial<ConstructorParameters<typeof ReadCache>[0]> = {}) {
+  const clock = { now: 1000 };
+  const cache = new ReadCache(
+    { maxAgeMs: 500, maxBytes: 100, maxEntryBytes: 60, maxForgotten: 3, ...limits },
+    () => clock.now,
+  );
+  return { cache, clock };
+}
+
+describe('ReadCache', () => {
+  it('serves a read for maxAgeMs, and only while the row was known alive', () => {
+    const { cache, clock } = cacheAt();
+    cache.rememberRead('a', '{"v":1}', 10, clock.now);
+    cache.rememberRead('b', '{"v":2}', 0.2, clock.now);
+    clock.now += 250;
+    assert.equal(cache.recall('a')?.text, '{"v":1}');
+    assert.equal(cache.recall('b'), undefined, 'expired 200 ms after the read');
+    clock.now += 250;
+    assert.equal(cache.recall('a'), undefined, 'older than maxAgeMs');
+  });
+
+  it('keeps to its byte budget, dropping the oldest first, and never holds an oversized session', () => {
+    const { cache, clock } = cacheAt();
+    cache.rememberRead('a', 'x'.repeat(40), 10, clock.now);
+    cache.rememberRead('b', 'y'.repeat(40), 10, clock.now);
+    cache.rememberRead('c', 'z'.repeat(40), 10, clock.now);
+    assert.equal(cache.bytes, 80);
+    assert.equal(cache.recall('a'), undefined);
+    assert.ok(cache.recall('b') && cache.recall('c'));
+    cache.rememberRead('b', 'w'.repeat(61), 10, clock.now, cache.peek('b'));
+    assert.equal(cache.recall('b'), undefined, 'too large: not cached, and the older text is gone too');
+    assert.equal(cache.bytes, 40);
+  });
+
+  it('ignores a read sent before the id was destroyed or all were cleared here', () => {
+    const { cache, clock } = cacheAt();
+    const sentAt = clock.now;
+    clock.now += 1;
+    cache.forget('a');
+    cache.rememberRead('a', '{}', 10, sentAt);
+    assert.equal(cache.recall('a'), undefined);
+    cache.rememberRead('a', '{}', 10, clock.now + 1);
+    assert.ok(cache.recall('a'), 'a read sent after the destroy is kept');
+    const beforeClear = clock.now + 1;
+    clock.now += 2;
+    cache.clear();
+    cache.rememberRead('b', '{}', 10, beforeClear);
+    assert.equal(cache.recall('b'), undefined);
+    assert.equal(cache.bytes, 0);
+  });
+
+  it('still refuses old reads of ids it no longer lists as destroyed', () => {
+    const { cache, clock } = cacheAt();
+    const sentAt = clock.now;
+    for (const sid of ['a', 'b', 'c', 'd']) {
+      clock.now += 1;
+      cache.forget(sid);
+    }
+    cache.rememberRead('a', '{}', 10, sentAt);
+    assert.equal(cache.recall('a'), undefined, '"a" fell out of the list, but its read is as old as it');
+  });
+
+  it('drops an entry that changed while a statement was in flight', () => {
+    const { cache, clock } = cacheAt();
+    const startedFrom = cache.peek('a');
+    cache.rememberRead('a', '{"v":1}', 10, clock.now);
+    cache.rememberRead('a', '{"v":0}', 10, clock.now, startedFrom);
+    assert.equal(cache.recall('a'), undefined);
+  });
+
+  it('takes a write only over an entry a read made, never lengthening its life', () => {
+    const { cache, clock } = cacheAt();
+    cache.rememberWrite('new', '{"v":1}', 100, clock.now, undefined);
+    assert.equal(cache.recall('new'), undefined, 'written, never read: not served');
+    cache.rememberRead('a', '{"v":1}', 0.3, clock.now);
+    cache.rememberWrite('a', '{"v":2}', 100, clock.now, cache.peek('a'));
+    assert.equal(cache.recall('a')?.text, '{"v":2}');
+    clock.now += 301;
+    assert.equal(cache.recall('a'), undefined, 'the write may have found the row gone');
+  });
+});
