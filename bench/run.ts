@@ -277,7 +277,12 @@ async function main() {
     if (noPg === undefined) await admin.resetSchema();
     if (runs('cycle')) {
       log('\nStore request cycle (get, then set 10 % / touch 90 %), 64 callers, 5,000 sessions:');
-      const contenders = await runCycle(env, (c) => unavailable(c.backend), log);
+      const only = process.env.BENCH_ONLY?.split(',');
+      const contenders = await runCycle(
+        env,
+        (c) => (only !== undefined && !only.includes(c.id) ? 'not in BENCH_ONLY' : unavailable(c.backend)),
+        log,
+      );
       const ratios = ratiosOf(contenders, {
         oursVsV10: 'v10',
         oursVsRedis: 'redis',

@@ -204,6 +204,11 @@ describe('a logout is final', () => {
           await request.session.destroy();
           return 'bye';
         });
+        app.get('/regenerate', async (request) => {
+          await request.session.regenerate();
+          request.session.set('user' as never, 'grace again' as never);
+          return 'ok';
+        });
         bases.push(await app.listen({ port: 0, host: '127.0.0.1' }));
         apps.push(app);
         stores.push(store);
@@ -242,6 +247,18 @@ describe('a logout is final', () => {
       await Promise.all([first, second]);
       assert.deepEqual(await fastifyRows(), []);
       assert.equal((await onB.get('/me')).body, 'anonymous');
+    });
+
+    it('regenerate still stores the new session, and the old one stays gone', async () => {
+      const browser = new Browser(bases[0]!);
+      await browser.get('/login');
+      const [before] = await fastifyRows();
+      await browser.get('/regenerate');
+      assert.equal((await browser.get('/me')).body, 'grace again');
+      const after = await fastifyRows();
+      assert.equal(after.length, 1);
+      assert.notEqual(after[0].sid, before.sid);
+      await browser.get('/logout');
     });
 
     it('still keeps what a request changes in a session it loaded', async () => {

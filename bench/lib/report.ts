@@ -9,7 +9,14 @@ export function textTable(columns: readonly Column[], rows: readonly (readonly s
   const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, i) => (columns[i]!.align === 'left' ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      // Cells past the last column (a skip's reason, errors) go as they are.
+      .map((cell, i) =>
+        columns[i] === undefined
+          ? cell
+          : columns[i].align === 'left'
+            ? cell.padEnd(widths[i]!)
+            : cell.padStart(widths[i]!),
+      )
       .join('  ')
       .trimEnd();
   return [line(columns.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
