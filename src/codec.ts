@@ -47,30 +47,3 @@ export function decodeSession(text: unknown): SessionObject {
   }
   return value as SessionObject;
 }
-
-/**
- * The session as JSON without `cookie.expires`: two sessions with the same fingerprint differ
- * only in when the cookie expires, which the `expire` column tracks on its own.
- */
-export function contentFingerprint(session: object): string {
-  let root: unknown;
-  let cookie: unknown;
-  return JSON.stringify(session, function (this: unknown, key: string, value: unknown) {
-    if (key === '') root = value;
-    else if (key === 'cookie' && this === root) cookie = value;
-    else if (key === 'expires' && this === cookie) return undefined;
-    return value;
-  });
-}
-
-/**
- * Whether `session` differs from the stored text only in `cookie.expires`. Anything that cannot
- * be compared (a stored text too deeply nested to re-serialize) counts as a change.
- */
-export function sameContent(storedText: string, session: object): boolean {
-  try {
-    return contentFingerprint(JSON.parse(storedText)) === contentFingerprint(session);
-  } catch {
-    return false;
-  }
-}

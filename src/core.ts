@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CorruptSessionError, decodeSession, encodeSession, sameContent } from './codec.js';
+import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
@@ -9,6 +9,7 @@ import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { ensureTable } from './schema/ensure.js';
+import { diffSessions, type SessionChange } from './session-diff.js';
 import {
   PRUNE_FROM_START,
   type Statement,
@@ -18,6 +19,8 @@ import {
   tableNames,
 } from './sql.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
+
+const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -163,8 +166,9 @@ export class SessionCore {
 
   /**
    * Writes a session. One a request loaded (it carries that request's receipt) is only updated,
-   * and only while its row is alive: a session destroyed or expired meanwhile stays gone. One
-   * without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
+   * and only while its row is alive: a session destroyed or expired meanwhile stays gone; and only
+   * the top-level keys the request changed are written, so concurrent requests keep each other's
+   * changes. One without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
    */
   async set(sid: string, session: SessionObject): Promise<void> {
     const deadline = this.#begin('set()');
@@ -180,7 +184,11 @@ export class SessionCore {
       if (receipt === undefined) {
         await this.#query(this.#statements.upsert, [sid, text, storedLifetime], deadline);
         bindReceipt(session, { sid, text, remainingSeconds: storedLifetime, at: sentAt });
-      } else if (receipt.text === text || sameContent(receipt.text, session)) {
+        this.#readCache?.rememberWrite(sid, text, storedLifetime, sentAt, startedFrom);
+        return;
+      }
+      const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
+      if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
         if (this.#secondsLeft(receipt) >= lifetime) return;
         await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
@@ -188,13 +196,18 @@ export class SessionCore {
         receipt.remainingSeconds = lifetime;
         receipt.at = sentAt;
         return;
+      }
+      if (change.kind === 'keys') {
+        const values = [sid, change.set, change.replaced, storedLifetime];
+        await this.#query(this.#statements.updateKeys, values, deadline);
       } else {
         await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
-        receipt.text = text;
-        receipt.remainingSeconds = storedLifetime;
-        receipt.at = sentAt;
       }
-      this.#readCache?.rememberWrite(sid, text, storedLifetime, sentAt, startedFrom);
+      receipt.text = text;
+      receipt.remainingSeconds = storedLifetime;
+      receipt.at = sentAt;
+      // The row may now hold other requests' keys too: this process's next get reads it.
+      this.#readCache?.forget(sid);
     } finally {
       this.#inFlight.end(deadline);
     }

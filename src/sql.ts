@@ -86,6 +86,11 @@ export interface StoreStatements {
   readonly upsert: Statement;
   /** $1 sid, $2 sess, $3 seconds to live → replaces a live row only, never creates one */
   readonly update: Statement;
+  /**
+   * $1 sid, $2 changed keys (a JSON object's text), $3 keys to take out first (a JSON array's
+   * text), $4 seconds to live → changes those keys of a live row only, never creates one
+   */
+  readonly updateKeys: Statement;
   /** $1 sid, $2 seconds wanted, $3 seconds to write → moves expiry only when it falls short */
   readonly touch: Statement;
   readonly destroy: Statement;
@@ -128,6 +133,20 @@ export function storeStatements(
     update: statement(
       'update',
       `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now()`,
+      true,
+    ),
+    // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
+    // rather than `jsonb`: values keep their exact text (`\u0000` in strings included).
+    updateKeys: statement(
+      'update_keys',
+      `${relaxed}UPDATE ${t} AS target SET sess = (
+  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
+    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
+    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
+    UNION ALL
+    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
+  ) kv
+), expire = ${expiryIn('$4')}${fromRelaxed} WHERE sid = $1::text AND expire > now()`,
       true,
     ),
     touch: statement(

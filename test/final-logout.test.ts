@@ -10,7 +10,8 @@ import pg from 'pg';
 import { SessionCore } from '../src/core.js';
 import connectPgSimple, { PGStore } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
-import { databaseUrl, eventually, uniqueName } from './support/database.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 
 /**
@@ -22,21 +23,6 @@ const ExpressStore = connectPgSimple(session);
 const inSeconds = (s: number) => ({
   cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
 });
-
-/** Requests that wait, once they have their session, until the test lets them go on. */
-class Gates {
-  readonly #waiting = new Map<string, () => void>();
-  wait(name: string): Promise<void> {
-    return new Promise((resolve) => this.#waiting.set(name, resolve));
-  }
-  async reached(name: string): Promise<void> {
-    assert.ok(await eventually(async () => this.#waiting.has(name), 10_000), `request ${name} reached its gate`);
-  }
-  open(name: string): void {
-    this.#waiting.get(name)?.();
-    this.#waiting.delete(name);
-  }
-}
 
 /** The same browser (one cookie) talking to two app instances. */
 function twoTabs(first: string, second: string): [Browser, Browser] {

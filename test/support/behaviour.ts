@@ -273,6 +273,53 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.ok((await row('expired')).left < 0);
     });
 
+    it("concurrent requests of one session keep each other's changes, key by key", async () => {
+      const a = newStore();
+      const b = newStore();
+      await a.set('both', { ...inSeconds(600), cart: ['x'], kept: 1, gone: true, shared: 0, quote: 'a"\\b' } as any);
+      const slow = (await a.get('both')) as any;
+      const quick = (await b.get('both')) as any;
+      slow.uploadId = 'u1';
+      slow.cart = ['x', 'y']; // an array is replaced whole
+      delete slow.gone;
+      slow.shared = 'slow';
+      quick.flash = 'saved';
+      quick.shared = 'quick';
+      await b.set('both', quick);
+      await a.set('both', slow);
+      const stored = JSON.parse((await rowOf('both')).sess);
+      assert.deepEqual(
+        { ...stored, cookie: undefined },
+        {
+          cart: ['x', 'y'],
+          kept: 1,
+          shared: 'slow',
+          quote: 'a"\\b',
+          uploadId: 'u1',
+          flash: 'saved',
+          cookie: undefined,
+        },
+        "both requests' changes, the later write winning the key both changed",
+      );
+      assert.equal(Object.hasOwn(stored, 'gone'), false, 'a deleted key stays deleted');
+      assert.equal(((await a.get('both')) as any).quote, 'a"\\b', 'escapes survive the merge');
+    });
+
+    it("a session holding a NUL character (which PostgreSQL's json functions refuse) is written whole, and still not brought back", async () => {
+      const store = newStore();
+      await store.set('nulkey', { ...inSeconds(600), 'k\u0000ey': 1, value: 'a\u0000b' } as any);
+      const loaded = (await store.get('nulkey')) as any;
+      loaded.v = 2;
+      await store.set('nulkey', loaded);
+      assert.deepEqual(JSON.parse((await rowOf('nulkey')).sess)['k\u0000ey'], 1);
+      assert.equal(JSON.parse((await rowOf('nulkey')).sess).v, 2);
+      assert.equal(((await store.get('nulkey')) as any).value, 'a\u0000b');
+      await store.destroy('nulkey');
+      loaded.v = 3;
+      await store.set('nulkey', loaded);
+      assert.equal(await rowOf('nulkey'), undefined);
+    });
+
     it('reads every change made elsewhere at once by default', async () => {
       const here = newStore();
       const elsewhere = newStore();
@@ -453,7 +500,8 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
           throw new Error('user callback failed');
         });
         void store.destroy(''); // a rejected promise nobody awaits
-        await new Promise((r) => setTimeout(r, 100));
+        await eventually(async () => called > 0 && thrown.length > 0, 10_000);
+        await new Promise((r) => setTimeout(r, 50)); // room for a second call, were there one
       } finally {
         process.off('unhandledRejection', onUnhandled);
         process.off('uncaughtException', onUncaught);

@@ -1,0 +1,70 @@
+/**
+ * What one request changed in a session it loaded, key by key: the top-level keys it set,
+ * changed or deleted, each compared as JSON (a changed object or array is one changed value,
+ * never merged deeply). The store writes only these, so keys the request did not touch keep
+ * whatever another request wrote meanwhile.
+ */
+export type SessionChange =
+  /** Nothing but `cookie.expires` differs: the write is a touch. */
+  | { readonly kind: 'expiry' }
+  /** `set` holds the changed keys' JSON as one object's text; `replaced` names every key to take out of the row first. */
+  | { readonly kind: 'keys'; readonly set: string; readonly replaced: string }
+  /** The change cannot go key by key (a `\u0000` PostgreSQL's json functions refuse): write the whole session. */
+  | { readonly kind: 'whole' };
+
+const WHOLE: SessionChange = { kind: 'whole' };
+const EXPIRY: SessionChange = { kind: 'expiry' };
+
+type JsonObject = Record<string, unknown>;
+
+/**
+ * PostgreSQL's json functions cannot take a text holding `\u0000` apart (they refuse to turn it
+ * into text): such a session is written whole. (An escaped backslash before `u0000` matches too;
+ * that only costs a whole write.)
+ */
+const NUL_ESCAPE = '\\u0000';
+
+/** `baseText` and `text` are the JSON texts of objects, as the store read and is about to write them. */
+export function diffSessions(baseText: string, text: string): SessionChange {
+  if (baseText.includes(NUL_ESCAPE) || text.includes(NUL_ESCAPE)) return WHOLE;
+  let base: JsonObject;
+  let current: JsonObject;
+  try {
+    base = JSON.parse(baseText) as JsonObject;
+    current = JSON.parse(text) as JsonObject;
+  } catch {
+    return WHOLE;
+  }
+  const setEntries: string[] = [];
+  const replaced: string[] = [];
+  let cookieChanged = false;
+  for (const key of Object.keys(current)) {
+    const value = JSON.stringify(current[key]);
+    if (Object.hasOwn(base, key) && JSON.stringify(base[key]) === value) continue;
+    if (key === 'cookie' && sameCookieButExpiry(base.cookie, current.cookie)) {
+      cookieChanged = true;
+      continue;
+    }
+    setEntries.push(`${JSON.stringify(key)}:${value}`);
+    replaced.push(key);
+  }
+  for (const key of Object.keys(base)) {
+    if (!Object.hasOwn(current, key)) replaced.push(key);
+  }
+  if (replaced.length === 0) return EXPIRY;
+  // The new expiry goes with the other changes.
+  if (cookieChanged) {
+    setEntries.push(`"cookie":${JSON.stringify(current.cookie)}`);
+    replaced.push('cookie');
+  }
+  return { kind: 'keys', set: `{${setEntries.join(',')}}`, replaced: JSON.stringify(replaced) };
+}
+
+function sameCookieButExpiry(base: unknown, current: unknown): boolean {
+  if (!isObject(base) || !isObject(current)) return false;
+  return JSON.stringify({ ...base, expires: undefined }) === JSON.stringify({ ...current, expires: undefined });
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
