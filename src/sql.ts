@@ -19,8 +19,15 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * A string literal that stays one whatever `standard_conforming_strings` says. With the setting
+ * off, a backslash in a plain `'…'` literal escapes the next character, so the literal would end
+ * somewhere else than it should: a value with a backslash is written in the `E'…'` form instead,
+ * backslashes doubled, as PostgreSQL's own quote_literal does.
+ */
 export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
 
 /**
