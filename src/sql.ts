@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * Every SQL text the store sends is built here, once per store, from the table's names.
- * Identifiers are quoted here and nowhere else.
+ * Identifiers and literals are quoted here and nowhere else.
  */
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
@@ -101,7 +101,7 @@ export interface StoreStatements {
   readonly clear: Statement;
   /** $1 batch size, $2 lock key (text), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
   readonly pruneBatch: Statement;
-  /** $1 qualified table name → exists (bool), comment (text) */
+  /** $1 qualified table name → exists (bool), comment (text), sid_type, sess_type, expire_type (text; null for a missing column) */
   readonly describe: Statement;
 }
 
@@ -166,12 +166,17 @@ export function storeStatements(
 SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
     ),
-    describe: statement(
-      'describe',
-      `SELECT to_regclass($1::text) IS NOT NULL AS exists, obj_description(to_regclass($1::text), 'pg_class') AS comment`,
-    ),
+    describe: statement('describe', describeTable),
   };
 }
+
+const columnType = (column: string) =>
+  `(SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped) AS ${column}_type`;
+
+/** The table's version mark and the types of the columns the store uses, in one round trip. */
+const describeTable = `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  ${['sid', 'sess', 'expire'].map(columnType).join(',\n  ')}
+FROM (SELECT to_regclass($1::text) AS oid) r`;
 
 /** A `DO` block runs several statements as one, in one transaction, through any driver or pooler. */
 export function doBlock(body: string): string {

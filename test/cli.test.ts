@@ -211,6 +211,16 @@ describe('the connect-pg-simple command', () => {
     assertFailure(await cli(['prune', ...target('absent')]), 1, /does not exist/);
   });
 
+  it('prune and migrate refuse a table that is not a session table, and delete nothing', async () => {
+    await admin.query(`CREATE TABLE ${table('invites')} (id int, expire timestamptz)`);
+    await admin.query(`INSERT INTO ${table('invites')} VALUES (1, now() - interval '1 day')`);
+    const refused =
+      /table "cps_cli_[0-9a-f]+"\."invites" is not a session table: it has no "sid" column.*check --schema and --table/;
+    assertFailure(await cli(['prune', ...target('invites')]), 1, refused);
+    assertFailure(await cli(['migrate', ...target('invites')]), 1, /"invites" is not a session table/);
+    assert.equal((await admin.query(`SELECT count(*)::int AS n FROM ${table('invites')}`))[0]!.n, 1);
+  });
+
   it('exits 1 when it cannot connect, and never prints the password', async () => {
     const password = 'Sup3r-s3cret%21pw';
     const unreachable = `postgres://someone:${password}@127.0.0.1:1/test`;

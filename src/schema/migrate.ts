@@ -1,7 +1,7 @@
 import type { Database } from '../drivers/database.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type TableNames } from '../sql.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
-import { readTableState, SchemaError } from './ensure.js';
+import { notSessionTableMessage, readTableState, SchemaError } from './ensure.js';
 import { MIGRATIONS, type MigrationSettings } from './migrations.js';
 
 export interface MigrateOptions {
@@ -109,6 +109,12 @@ async function legacyTimeZone(db: Database, given: string | undefined): Promise<
 export async function migrate(db: Database, names: TableNames, options: MigrateOptions = {}): Promise<MigrateResult> {
   const state = await readTableState(db, storeStatements(names), names);
   const from = state.exists ? state.version : undefined;
+  if (state.columnProblem !== undefined) {
+    throw new SchemaError(
+      `connect-pg-simple: ${notSessionTableMessage(names, state.columnProblem, 'check the schema and table names')}`,
+      state.columnProblem.code,
+    );
+  }
   if (from !== undefined && from > SCHEMA_VERSION) {
     throw new SchemaError(
       `connect-pg-simple: table ${names.qualified} has schema version ${from}, newer than this package understands (${SCHEMA_VERSION}): upgrade connect-pg-simple`,
