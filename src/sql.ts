@@ -56,7 +56,27 @@ export interface TableNames {
   readonly expireIndex: string;
 }
 
-export function tableNames(tableName: string, schemaName?: string): TableNames {
+/** What an error calls the two names: the store's option names, or the CLI's flags. */
+export interface NameLabels {
+  readonly table: string;
+  readonly schema: string;
+}
+
+const OPTION_LABELS: NameLabels = { table: 'tableName', schema: 'schemaName' };
+
+/** PostgreSQL would silently shorten a longer name: two stores could then share one table. */
+function checkIdentifierLength(name: string, label: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    throw new TypeError(
+      `connect-pg-simple: ${label} is ${bytes} bytes long in UTF-8, more than PostgreSQL's limit of ${MAX_IDENTIFIER_BYTES} bytes for a name (it would silently cut it short): choose a shorter name`,
+    );
+  }
+}
+
+export function tableNames(tableName: string, schemaName?: string, labels: NameLabels = OPTION_LABELS): TableNames {
+  checkIdentifierLength(tableName, labels.table);
+  if (schemaName !== undefined) checkIdentifierLength(schemaName, labels.schema);
   const table = quoteIdentifier(tableName);
   const quotedSchema = schemaName === undefined ? undefined : quoteIdentifier(schemaName);
   return {

@@ -95,6 +95,8 @@ describe('the connect-pg-simple command', () => {
       [['stats', '--table'], /argument missing/],
       [['stats', '--table', ''], /--table must be a non-empty name/],
       [['stats', 'extra'], /unexpected argument "extra"/],
+      [['schema', '--table', 'x'.repeat(64)], /--table is 64 bytes long in UTF-8, more than PostgreSQL's limit of 63/],
+      [['prune', '--schema', 'é'.repeat(32)], /--schema is 64 bytes long/],
     ];
     for (const [args, message] of cases) assertFailure(await cli(args), 2, message);
   });
