@@ -119,7 +119,7 @@ export interface StoreStatements {
   readonly all: Statement;
   readonly length: Statement;
   readonly clear: Statement;
-  /** $1 batch size, $2 lock key (text), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
+  /** $1 batch size, $2 qualified table name (the lock is the table's), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
   readonly pruneBatch: Statement;
   /** $1 qualified table name → exists (bool), comment (text), sid_type, sess_type, expire_type (text; null for a missing column) */
   readonly describe: Statement;
@@ -172,10 +172,11 @@ export function storeStatements(
     // Keyset: each batch starts at the expiry where the last one stopped ($4), so it does not
     // wade again through the index entries of the rows the earlier batches deleted. Rows are
     // deleted by ctid, found by the same scan: no second lookup through the primary key.
+    // The lock's key is the table's oid: one key per table, however its name is spelled.
     pruneBatch: statement(
       'prune',
       `WITH lock AS (
-  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, hashtext($2::text)) ELSE true END AS held
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, to_regclass($2::text)::oid::int) ELSE true END AS held
 ), doomed AS (
   SELECT ctid, expire FROM ${t}
   WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
