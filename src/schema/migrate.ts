@@ -67,17 +67,18 @@ export function migrationStatement(
 ): { sql: string; steps: string[] } {
   const steps = pendingSteps(names, from, settings);
   const table = quoteLiteral(names.qualified);
+  // Set before the lock is taken: waiting for an advisory lock honours lock_timeout too.
   const lockTimeout =
     lockTimeoutSeconds === undefined
       ? ''
-      : `\n    PERFORM set_config('lock_timeout', '${Math.max(1, Math.round(lockTimeoutSeconds * 1000))}ms', true);`;
+      : `PERFORM set_config('lock_timeout', ${quoteLiteral(`${Math.max(1, Math.round(lockTimeoutSeconds * 1000))}ms`)}, true);\n    `;
   const body = steps
     .map((step) => `      -- ${step.summary}\n${step.statements.map((s) => indent(s, '      ')).join('\n')}`)
     .join('\n');
   const sql = doBlock(`  DECLARE
     table_version integer;
   BEGIN
-    PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${table}));${lockTimeout}
+    ${lockTimeout}PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${table}));
     table_version := ${versionExpression(names)};
     IF table_version = ${from ?? -1} THEN
 ${body}
