@@ -57,7 +57,9 @@ export function decodeSession(text: unknown): SessionObject {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CorruptSessionError(`stored session is not valid JSON: ${(error as Error).message}`, { cause: error });
+    // V8's message quotes the text it failed on: session data, which is not for the log.
+    const position = /at position \d+/.exec(String((error as Error).message))?.[0];
+    throw new CorruptSessionError(`stored session is not valid JSON${position === undefined ? '' : ` (${position})`}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CorruptSessionError(

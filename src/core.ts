@@ -6,6 +6,7 @@ import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { LoadedSessions, monotonicNow, secondsLeft } from './loaded-sessions.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
+import { redactForLog } from './redact.js';
 import { ensureTable } from './schema/ensure.js';
 import {
   PRUNE_FROM_START,
@@ -374,7 +375,7 @@ export class SessionCore {
 
   #log(...args: unknown[]): void {
     try {
-      this.options.errorLog(...args);
+      this.options.errorLog(...args.map(redactForLog));
     } catch {
       // A throwing logger must not turn a logged error into a crash.
     }

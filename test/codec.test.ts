@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeSession } from '../src/codec.js';
+import { CorruptSessionError, decodeSession, encodeSession } from '../src/codec.js';
 
 describe('encodeSession (no database)', () => {
   it('refuses a session whose own toJSON() turns it into something other than an object', () => {
@@ -26,5 +26,21 @@ describe('encodeSession (no database)', () => {
   it('takes a toJSON() that returns an object, and a session without one', () => {
     assert.equal(encodeSession({ a: 1, toJSON: () => ({ b: 2 }) }, undefined), '{"b":2}');
     assert.equal(encodeSession({ a: 1 }, undefined), '{"a":1}');
+  });
+});
+
+describe('decodeSession (no database)', () => {
+  it('says where a stored text is not JSON, without quoting it', () => {
+    for (const text of ['{"secret": x}', '{"secret": "unterminated']) {
+      assert.throws(
+        () => decodeSession(text),
+        (error: Error) =>
+          error instanceof CorruptSessionError &&
+          /^stored session is not valid JSON/.test(error.message) &&
+          !error.message.includes('secret') &&
+          error.cause === undefined,
+        text,
+      );
+    }
   });
 });
