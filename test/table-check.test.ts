@@ -87,6 +87,15 @@ describe('a table that is not a session table', () => {
     }
   });
 
+  it('is refused as newer, not as foreign, when a newer version of this package made it', async () => {
+    await pool.query(`CREATE TABLE "${schemaName}"."future" (id bigint, data bytea)`);
+    await pool.query(`COMMENT ON TABLE "${schemaName}"."future" IS 'connect-pg-simple schema 99'`);
+    await assert.rejects(
+      () => newStore('future').get('x'),
+      (error: Error) => error instanceof SchemaError && /newer than this package understands/.test(error.message),
+    );
+  });
+
   it('accepts the column types 10.x and its users had: varchar ids, jsonb, timestamp', async () => {
     await pool.query(
       `CREATE TABLE "${schemaName}"."custom" (sid varchar PRIMARY KEY, sess jsonb NOT NULL, expire timestamp NOT NULL)`,

@@ -60,16 +60,16 @@ export async function readTableState(
   if (deadline?.expired !== undefined) throw deadline.expired;
   const [row] = await db.query(statements.describe, [names.qualified], deadline);
   const exists = row?.exists === true;
-  return {
-    exists,
-    version: parseVersionComment(row?.comment as string | null | undefined),
-    columnProblem: exists && row !== undefined ? columnProblem(row) : undefined,
-  };
+  const version = parseVersionComment(row?.comment as string | null | undefined);
+  // A newer version's columns are its own business: such a table is refused as newer instead.
+  const checkColumns = exists && row !== undefined && version <= SCHEMA_VERSION;
+  return { exists, version, columnProblem: checkColumns ? columnProblem(row) : undefined };
 }
 
 /**
  * Makes sure the table can be used: creates it when asked to, and refuses one that is not a
- * session table or was made by a newer version of this package. Resolves once; a failure is not remembered, so the next call retries.
+ * session table or was made by a newer version of this package. Resolves once; a failure is not
+ * remembered, so the next call retries.
  */
 export async function ensureTable(
   db: Database,
