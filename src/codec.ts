@@ -8,13 +8,19 @@ export function encodeSession(session: unknown, maxBytes: number | undefined): s
       `connect-pg-simple: a session must be an object, got ${session === null ? 'null' : Array.isArray(session) ? 'an array' : typeof session}`,
     );
   }
-  let text: string;
+  let text: string | undefined;
   try {
     text = JSON.stringify(session);
   } catch (error) {
     throw new TypeError(`connect-pg-simple: the session cannot be stored as JSON: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+  // An object's own toJSON() may turn it into anything: only an object's text is a session.
+  if (text?.[0] !== '{') {
+    throw new TypeError(
+      `connect-pg-simple: the session's toJSON() must return an object, got ${jsonKind(text)}: nothing was stored`,
+    );
   }
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(text);
@@ -25,6 +31,19 @@ export function encodeSession(session: unknown, maxBytes: number | undefined): s
     }
   }
   return text;
+}
+
+/** What a JSON text holds, by its first character: for an error message that shows none of it. */
+const JSON_KINDS: Readonly<Record<string, string>> = {
+  '"': 'a string',
+  '[': 'an array',
+  n: 'null',
+  t: 'a boolean',
+  f: 'a boolean',
+};
+
+function jsonKind(text: string | undefined): string {
+  return text === undefined ? 'undefined' : (JSON_KINDS[text[0] ?? ''] ?? 'a number');
 }
 
 export class CorruptSessionError extends Error {
@@ -38,7 +57,9 @@ export function decodeSession(text: unknown): SessionObject {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CorruptSessionError(`stored session is not valid JSON: ${(error as Error).message}`, { cause: error });
+    // V8's message quotes the text it failed on: session data, which is not for the log.
+    const position = /at position \d+/.exec(String((error as Error).message))?.[0];
+    throw new CorruptSessionError(`stored session is not valid JSON${position === undefined ? '' : ` (${position})`}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CorruptSessionError(

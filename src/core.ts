@@ -8,6 +8,7 @@ import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
+import { redactForLog } from './redact.js';
 import { ensureTable } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import {
@@ -403,7 +404,7 @@ export class SessionCore {
 
   #log(...args: unknown[]): void {
     try {
-      this.options.errorLog(...args);
+      this.options.errorLog(...args.map(redactForLog));
     } catch {
       // A throwing logger must not turn a logged error into a crash.
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * Every SQL text the store sends is built here, once per store, from the table's names.
- * Identifiers are quoted here and nowhere else.
+ * Identifiers and literals are quoted here and nowhere else.
  */
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
@@ -19,8 +19,15 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * A string literal that stays one whatever `standard_conforming_strings` says. With the setting
+ * off, a backslash in a plain `'…'` literal escapes the next character, so the literal would end
+ * somewhere else than it should: a value with a backslash is written in the `E'…'` form instead,
+ * backslashes doubled, as PostgreSQL's own quote_literal does.
+ */
 export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
 
 /**
@@ -49,7 +56,27 @@ export interface TableNames {
   readonly expireIndex: string;
 }
 
-export function tableNames(tableName: string, schemaName?: string): TableNames {
+/** What an error calls the two names: the store's option names, or the CLI's flags. */
+export interface NameLabels {
+  readonly table: string;
+  readonly schema: string;
+}
+
+const OPTION_LABELS: NameLabels = { table: 'tableName', schema: 'schemaName' };
+
+/** PostgreSQL would silently shorten a longer name: two stores could then share one table. */
+function checkIdentifierLength(name: string, label: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    throw new TypeError(
+      `connect-pg-simple: ${label} is ${bytes} bytes long in UTF-8, more than PostgreSQL's limit of ${MAX_IDENTIFIER_BYTES} bytes for a name (it would silently cut it short): choose a shorter name`,
+    );
+  }
+}
+
+export function tableNames(tableName: string, schemaName?: string, labels: NameLabels = OPTION_LABELS): TableNames {
+  checkIdentifierLength(tableName, labels.table);
+  if (schemaName !== undefined) checkIdentifierLength(schemaName, labels.schema);
   const table = quoteIdentifier(tableName);
   const quotedSchema = schemaName === undefined ? undefined : quoteIdentifier(schemaName);
   return {
@@ -97,9 +124,9 @@ export interface StoreStatements {
   readonly all: Statement;
   readonly length: Statement;
   readonly clear: Statement;
-  /** $1 batch size, $2 lock key (text), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
+  /** $1 batch size, $2 qualified table name (the lock is the table's), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
   readonly pruneBatch: Statement;
-  /** $1 qualified table name → exists (bool), comment (text) */
+  /** $1 qualified table name → exists (bool), comment (text), sid_type, sess_type, expire_type (text; null for a missing column) */
   readonly describe: Statement;
 }
 
@@ -164,10 +191,11 @@ export function storeStatements(
     // Keyset: each batch starts at the expiry where the last one stopped ($4), so it does not
     // wade again through the index entries of the rows the earlier batches deleted. Rows are
     // deleted by ctid, found by the same scan: no second lookup through the primary key.
+    // The lock's key is the table's oid: one key per table, however its name is spelled.
     pruneBatch: statement(
       'prune',
       `WITH lock AS (
-  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, hashtext($2::text)) ELSE true END AS held
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, to_regclass($2::text)::oid::int) ELSE true END AS held
 ), doomed AS (
   SELECT ctid, expire FROM ${t}
   WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
@@ -178,12 +206,17 @@ export function storeStatements(
 SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
     ),
-    describe: statement(
-      'describe',
-      `SELECT to_regclass($1::text) IS NOT NULL AS exists, obj_description(to_regclass($1::text), 'pg_class') AS comment`,
-    ),
+    describe: statement('describe', describeTable),
   };
 }
+
+const columnType = (column: string) =>
+  `(SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped) AS ${column}_type`;
+
+/** The table's version mark and the types of the columns the store uses, in one round trip. */
+const describeTable = `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  ${['sid', 'sess', 'expire'].map(columnType).join(',\n  ')}
+FROM (SELECT to_regclass($1::text) AS oid) r`;
 
 /** A `DO` block runs several statements as one, in one transaction, through any driver or pooler. */
 export function doBlock(body: string): string {

@@ -12,11 +12,14 @@ const { PGStore } = connectPgSimple;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const session = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() } };
 
-/** A pool whose table exists, and whose other statements answer after `delayMs` (never, if Infinity). */
+/** A pool whose session table exists, and whose other statements answer after `delayMs` (never, if Infinity). */
 function fakePool(delayMs: number, fail = false) {
   return {
     query: async (text: string) => {
-      if (text.includes('to_regclass')) return { rows: [{ exists: true, comment: null }] };
+      if (text.includes('AS exists')) {
+        const columns = { sid_type: 'text', sess_type: 'json', expire_type: 'timestamp with time zone' };
+        return { rows: [{ exists: true, comment: null, ...columns }] };
+      }
       if (delayMs === Number.POSITIVE_INFINITY) return new Promise(() => {});
       await sleep(delayMs);
       if (fail) throw Object.assign(new Error('server said no'), { code: 'XX000' });

@@ -95,6 +95,8 @@ describe('the connect-pg-simple command', () => {
       [['stats', '--table'], /argument missing/],
       [['stats', '--table', ''], /--table must be a non-empty name/],
       [['stats', 'extra'], /unexpected argument "extra"/],
+      [['schema', '--table', 'x'.repeat(64)], /--table is 64 bytes long in UTF-8, more than PostgreSQL's limit of 63/],
+      [['prune', '--schema', 'é'.repeat(32)], /--schema is 64 bytes long/],
     ];
     for (const [args, message] of cases) assertFailure(await cli(args), 2, message);
   });
@@ -209,6 +211,16 @@ describe('the connect-pg-simple command', () => {
   it('exits 1 on a missing table, naming it', async () => {
     assertFailure(await cli(['stats', ...target('absent')]), 1, /table "cps_cli_[0-9a-f]+"\."absent" does not exist/);
     assertFailure(await cli(['prune', ...target('absent')]), 1, /does not exist/);
+  });
+
+  it('prune and migrate refuse a table that is not a session table, and delete nothing', async () => {
+    await admin.query(`CREATE TABLE ${table('invites')} (id int, expire timestamptz)`);
+    await admin.query(`INSERT INTO ${table('invites')} VALUES (1, now() - interval '1 day')`);
+    const refused =
+      /table "cps_cli_[0-9a-f]+"\."invites" is not a session table: it has no "sid" column.*check --schema and --table/;
+    assertFailure(await cli(['prune', ...target('invites')]), 1, refused);
+    assertFailure(await cli(['migrate', ...target('invites')]), 1, /"invites" is not a session table/);
+    assert.equal((await admin.query(`SELECT count(*)::int AS n FROM ${table('invites')}`))[0]!.n, 1);
   });
 
   it('exits 1 when it cannot connect, and never prints the password', async () => {

@@ -177,9 +177,27 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
         ['an array', [session()], /must be an object/],
         ['a string', 'session', /must be an object/],
         ['null', null, /must be an object/],
+        ...[
+          ['a string', 'x'],
+          ['an array', [1]],
+          ['null', null],
+          ['undefined', undefined],
+          ['a number', 5],
+        ].map(
+          ([kind, value]) =>
+            [
+              `its own toJSON returning ${kind}`,
+              session({ toJSON: () => value }),
+              new RegExp(`toJSON\\(\\) must return an object, got ${kind}`),
+            ] as const,
+        ),
       ] as Array<[string, unknown, RegExp]>) {
         await rejectsClearly(`set with ${label}`, () => store.set('bystander-1', data as any), message);
       }
+      const before = await snapshot();
+      const error = await new Promise((resolve) => store.set('fresh', session({ toJSON: () => 'x' }) as any, resolve));
+      assert.ok(error instanceof TypeError, `the callback got a TypeError: ${error}`);
+      assert.deepEqual(await snapshot(), before, 'no row was written');
       // A session loaded from a deep row, then replaced by a plain one: compared safely, then written.
       const deepText = `{"cookie":{},"d":${'['.repeat(6000)}${']'.repeat(6000)}}`;
       await q(`INSERT INTO ${table()} (sid, sess, expire) VALUES ('deep-row', $1::json, now() + interval '1 hour')`, [

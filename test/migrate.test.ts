@@ -8,7 +8,7 @@ import { SCHEMA_VERSION } from '../src/schema/ddl.js';
 import { SchemaError } from '../src/schema/ensure.js';
 import { migrate, migrationStatement } from '../src/schema/migrate.js';
 import { MIGRATIONS } from '../src/schema/migrations.js';
-import { tableNames } from '../src/sql.js';
+import { SCHEMA_LOCK_NAMESPACE, tableNames } from '../src/sql.js';
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import {
   databaseOf,
@@ -260,6 +260,30 @@ describe('schema migrations', () => {
       () => migrate(databaseOf(pool('UTC', 1)), names('other')),
       (error: any) => error.code === '42703' && /not a session table/.test(error.message),
     );
+  });
+
+  it('gives up after lockTimeoutSeconds while another migration holds the schema lock', {
+    timeout: 60_000,
+  }, async () => {
+    const holder = new pg.Client({ connectionString: databaseUrl() });
+    await holder.connect();
+    // Should migrate wait for the lock regardless, letting go of it turns the hang into a failure.
+    const letGo = setTimeout(() => holder.end(), 30_000);
+    try {
+      const key = [SCHEMA_LOCK_NAMESPACE, qualified('lock_wait')];
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', key);
+      for (const from of ['no table', '10.x table']) {
+        if (from === '10.x table') await legacyTable('lock_wait');
+        await assert.rejects(
+          () => migrate(databaseOf(pool('UTC', 1)), names('lock_wait'), { lockTimeoutSeconds: 1 }),
+          (error: any) => error.code === '55P03',
+          from,
+        );
+      }
+    } finally {
+      clearTimeout(letGo);
+      await holder.end().catch(() => {});
+    }
   });
 
   it('dry run writes nothing, and its SQL does the migration when run as is', async () => {

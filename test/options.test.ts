@@ -58,6 +58,16 @@ describe('options are checked at construction', () => {
     rejects({ pool, tableName: 'myschema"."sessions' }, /put the schema in "schemaName"/);
   });
 
+  it('refuses names longer than PostgreSQL keeps (63 bytes), which it would cut short', () => {
+    rejects(
+      { pool, tableName: 'x'.repeat(64) },
+      /tableName is 64 bytes long in UTF-8, more than PostgreSQL's limit of 63/,
+    );
+    rejects({ pool, schemaName: 'é'.repeat(32) }, /schemaName is 64 bytes long/);
+    const longest = new PGStore({ pool, tableName: 'x'.repeat(63), schemaName: 'é'.repeat(31) });
+    void longest.close();
+  });
+
   it('needs express-session (or Connect) for the factory', () => {
     assert.throws(() => connectPgSimple({} as any), /pass express-session/);
     assert.equal(connectPgSimple(session), connectPgSimple(session), 'one class per Store base');

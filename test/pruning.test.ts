@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { PGStore } from '../src/index.js';
+import { PRUNE_FROM_START, PRUNE_LOCK_NAMESPACE, storeStatements, tableNames } from '../src/sql.js';
 import { databaseUrl, uniqueName } from './support/database.js';
 
 describe('pruning', () => {
@@ -118,5 +119,53 @@ describe('pruning', () => {
     const deleted = await pruning;
     assert.ok(deleted < 2000, `stopped early after ${deleted}`);
     assert.equal(await count('closing'), 2000 - deleted);
+  });
+
+  it("the prune lock is the table's: same-named tables in other schemas do not block each other", async () => {
+    const otherSchema = uniqueName('cps_prune_other');
+    await pool.query(`CREATE SCHEMA "${otherSchema}"`);
+    const inPath = (schema: string) =>
+      new pg.Pool({ connectionString: databaseUrl(), max: 2, options: `-c search_path=${schema}` });
+    const pools = [inPath(schemaName), inPath(otherSchema)];
+    const holder = new pg.Client({ connectionString: databaseUrl(), options: `-c search_path=${schemaName}` });
+    await holder.connect();
+    try {
+      // Both unqualified, through search_path: `"session"` is a different table for each.
+      const here = newStore({ pool: pools[0], schemaName: undefined, tableName: 'locked' });
+      const there = newStore({ pool: pools[1], schemaName: undefined, tableName: 'locked' });
+      // The same table as `here`, spelled with its schema.
+      const hereQualified = newStore({ tableName: 'locked' });
+      await Promise.all([here.length(), there.length()]);
+      const fillThere = () =>
+        pool.query(
+          `INSERT INTO "${otherSchema}"."locked" SELECT 'x' || i, '{}', now() - interval '1 minute' FROM generate_series(1, 5) i`,
+        );
+      await fill('locked', 5, 0);
+      await fillThere();
+
+      // A prune of `here` in progress: the store's own statement, in a transaction left open.
+      await holder.query('BEGIN');
+      const { pruneBatch } = storeStatements(tableNames('locked'));
+      const [held] = (await holder.query(pruneBatch.text, [1, '"locked"', true, PRUNE_FROM_START])).rows;
+      assert.equal(held.held, true);
+      assert.equal(await there.pruneSessions(), 5, 'the other schema’s table is pruned');
+      assert.equal(await here.pruneSessions(), 0, 'the same table stands down');
+      assert.equal(await hereQualified.pruneSessions(), 0, 'the same table spelled otherwise stands down too');
+      await holder.query('ROLLBACK');
+
+      // An operator can hold the lock by hand: its key is the table's oid.
+      await fillThere();
+      const key = `'"${otherSchema}"."locked"'::regclass::oid::int`;
+      await holder.query(`SELECT pg_advisory_lock(${PRUNE_LOCK_NAMESPACE}, ${key})`);
+      assert.equal(await there.pruneSessions(), 0);
+      assert.equal(await here.pruneSessions(), 5);
+      await holder.query(`SELECT pg_advisory_unlock(${PRUNE_LOCK_NAMESPACE}, ${key})`);
+      assert.equal(await there.pruneSessions(), 5);
+    } finally {
+      await holder.end();
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+      await Promise.all(pools.map((p) => p.end()));
+      await pool.query(`DROP SCHEMA "${otherSchema}" CASCADE`);
+    }
   });
 });

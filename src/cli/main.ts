@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tableNames } from '../sql.js';
+import { type TableNames, tableNames } from '../sql.js';
 import { type CommandLine, parseCommandLine } from './args.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
@@ -12,12 +12,21 @@ import { commandHelp, mainHelp } from './help.js';
 import type { Io, Runner } from './io.js';
 import { COMMANDS } from './spec.js';
 
-const COMMAND_RUNNERS: Readonly<Record<string, (line: CommandLine, names: ReturnType<typeof tableNames>) => Runner>> = {
+const COMMAND_RUNNERS: Readonly<Record<string, (line: CommandLine, names: TableNames) => Runner>> = {
   schema: schemaCommand,
   migrate: migrateCommand,
   prune: pruneCommand,
   stats: statsCommand,
 };
+
+/** The table's names; a name PostgreSQL cannot take as it is (too long) is a usage error. */
+function namesOf(line: CommandLine): TableNames {
+  try {
+    return tableNames(line.table, line.schema, { table: '--table', schema: '--schema' });
+  } catch (error) {
+    throw new UsageError(describeError(error, []), line.command);
+  }
+}
 
 function packageVersion(): string {
   // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
@@ -47,7 +56,7 @@ export async function main(args: readonly string[], io: Io, env: NodeJS.ProcessE
     if (line.command === undefined) {
       throw new UsageError(`say what to do: ${Object.keys(COMMANDS).join(', ')}`);
     }
-    run = COMMAND_RUNNERS[line.command]!(line, tableNames(line.table, line.schema));
+    run = COMMAND_RUNNERS[line.command]!(line, namesOf(line));
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(io, error);
     io.err(`connect-pg-simple: ${describeError(error, [])}\n`);

@@ -17,6 +17,38 @@ export interface TableState {
   readonly exists: boolean;
   /** 0 for a table without a version mark, such as one made by 10.x's table.sql. */
   readonly version: number;
+  /** Why the table cannot hold sessions (a column missing or of another type); undefined when it can. */
+  readonly columnProblem: ColumnProblem | undefined;
+}
+
+export interface ColumnProblem {
+  /** SQLSTATE: 42703 for a missing column, 42804 for one of another type. */
+  readonly code: string;
+  /** Such as `its "sess" column is integer, not json or jsonb`. */
+  readonly text: string;
+}
+
+/** The column types the store works with; `character varying` and `timestamp` are 10.x's. */
+const ACCEPTED_TYPES: Readonly<Record<string, readonly string[]>> = {
+  sid: ['text', 'character varying'],
+  sess: ['json', 'jsonb'],
+  expire: ['timestamp with time zone', 'timestamp without time zone'],
+};
+
+function columnProblem(row: Record<string, unknown>): ColumnProblem | undefined {
+  for (const [column, accepted] of Object.entries(ACCEPTED_TYPES)) {
+    const type = row[`${column}_type`];
+    if (typeof type !== 'string') return { code: '42703', text: `it has no "${column}" column` };
+    if (!accepted.includes(type)) {
+      return { code: '42804', text: `its "${column}" column is ${type}, not ${accepted.join(' or ')}` };
+    }
+  }
+  return undefined;
+}
+
+/** The error for a table that exists but is not a session table; `fix` says what to check. */
+export function notSessionTableMessage(names: TableNames, problem: ColumnProblem, fix: string): string {
+  return `table ${names.qualified} is not a session table: ${problem.text} (a session table has the columns sid text, sess json and expire timestamptz): ${fix}`;
 }
 
 export async function readTableState(
@@ -27,12 +59,17 @@ export async function readTableState(
 ): Promise<TableState> {
   if (deadline?.expired !== undefined) throw deadline.expired;
   const [row] = await db.query(statements.describe, [names.qualified], deadline);
-  return { exists: row?.exists === true, version: parseVersionComment(row?.comment as string | null | undefined) };
+  const exists = row?.exists === true;
+  const version = parseVersionComment(row?.comment as string | null | undefined);
+  // A newer version's columns are its own business: such a table is refused as newer instead.
+  const checkColumns = exists && row !== undefined && version <= SCHEMA_VERSION;
+  return { exists, version, columnProblem: checkColumns ? columnProblem(row) : undefined };
 }
 
 /**
- * Makes sure the table can be used: creates it when asked to, and refuses one made by a newer
- * version of this package. Resolves once; a failure is not remembered, so the next call retries.
+ * Makes sure the table can be used: creates it when asked to, and refuses one that is not a
+ * session table or was made by a newer version of this package. Resolves once; a failure is not
+ * remembered, so the next call retries.
  */
 export async function ensureTable(
   db: Database,
@@ -57,6 +94,12 @@ export async function ensureTable(
     throw new SchemaError(
       `connect-pg-simple: table ${names.qualified} does not exist: create it with table.sql (or \`npx connect-pg-simple migrate\`), or set createTableIfMissing: true`,
       '42P01',
+    );
+  }
+  if (state.columnProblem !== undefined) {
+    throw new SchemaError(
+      `connect-pg-simple: ${notSessionTableMessage(names, state.columnProblem, 'check tableName and schemaName')}`,
+      state.columnProblem.code,
     );
   }
   if (state.version > SCHEMA_VERSION) {

@@ -1,7 +1,7 @@
 import type { Database } from '../drivers/database.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type TableNames } from '../sql.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
-import { readTableState, SchemaError } from './ensure.js';
+import { notSessionTableMessage, readTableState, SchemaError } from './ensure.js';
 import { MIGRATIONS, type MigrationSettings } from './migrations.js';
 
 export interface MigrateOptions {
@@ -67,17 +67,18 @@ export function migrationStatement(
 ): { sql: string; steps: string[] } {
   const steps = pendingSteps(names, from, settings);
   const table = quoteLiteral(names.qualified);
+  // Set before the lock is taken: waiting for an advisory lock honours lock_timeout too.
   const lockTimeout =
     lockTimeoutSeconds === undefined
       ? ''
-      : `\n    PERFORM set_config('lock_timeout', '${Math.max(1, Math.round(lockTimeoutSeconds * 1000))}ms', true);`;
+      : `PERFORM set_config('lock_timeout', ${quoteLiteral(`${Math.max(1, Math.round(lockTimeoutSeconds * 1000))}ms`)}, true);\n    `;
   const body = steps
     .map((step) => `      -- ${step.summary}\n${step.statements.map((s) => indent(s, '      ')).join('\n')}`)
     .join('\n');
   const sql = doBlock(`  DECLARE
     table_version integer;
   BEGIN
-    PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${table}));${lockTimeout}
+    ${lockTimeout}PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${table}));
     table_version := ${versionExpression(names)};
     IF table_version = ${from ?? -1} THEN
 ${body}
@@ -109,6 +110,12 @@ async function legacyTimeZone(db: Database, given: string | undefined): Promise<
 export async function migrate(db: Database, names: TableNames, options: MigrateOptions = {}): Promise<MigrateResult> {
   const state = await readTableState(db, storeStatements(names), names);
   const from = state.exists ? state.version : undefined;
+  if (state.columnProblem !== undefined) {
+    throw new SchemaError(
+      `connect-pg-simple: ${notSessionTableMessage(names, state.columnProblem, 'check the schema and table names')}`,
+      state.columnProblem.code,
+    );
+  }
   if (from !== undefined && from > SCHEMA_VERSION) {
     throw new SchemaError(
       `connect-pg-simple: table ${names.qualified} has schema version ${from}, newer than this package understands (${SCHEMA_VERSION}): upgrade connect-pg-simple`,
