@@ -143,10 +143,20 @@ export class SessionCore {
     }
   }
 
-  /** A stored session handed to a request, with the receipt its writes will carry. */
+  /**
+   * A stored session handed to a request, with the receipt its writes will carry. Its cookie's
+   * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
+   * rewriting the stored text, so the stored value may be older.
+   */
   #loadedSession(sid: string, text: unknown, remainingSeconds: number, at: number): SessionObject | null {
     const session = this.#sessionFrom(text);
-    if (session !== null) attachReceipt(session, { sid, text: text as string, remainingSeconds, at });
+    if (session === null) return null;
+    attachReceipt(session, { sid, text: text as string, remainingSeconds, at });
+    const cookie = session.cookie as { expires?: unknown } | undefined;
+    // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
+    if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
+      cookie.expires = new Date(Date.now() + remainingSeconds * 1000).toISOString();
+    }
     return session;
   }
 
@@ -178,34 +188,34 @@ export class SessionCore {
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session);
-      const storedLifetime = this.#storedLifetime(lifetime);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
       const sentAt = this.#now();
       if (receipt === undefined) {
-        await this.#query(this.#statements.upsert, [sid, text, storedLifetime], deadline);
-        bindReceipt(session, { sid, text, remainingSeconds: storedLifetime, at: sentAt });
-        this.#readCache?.rememberWrite(sid, text, storedLifetime, sentAt, startedFrom);
+        await this.#query(this.#statements.upsert, [sid, text, lifetime], deadline);
+        bindReceipt(session, { sid, text, remainingSeconds: lifetime, at: sentAt });
+        this.#readCache?.rememberWrite(sid, text, lifetime, sentAt, startedFrom);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
-        if (this.#secondsLeft(receipt) >= lifetime) return;
-        await this.#query(this.#statements.touch, [sid, lifetime, storedLifetime], deadline);
-        // The touch may have found the row covered and written nothing: only `lifetime` is sure.
-        receipt.remainingSeconds = lifetime;
+        const enough = this.#enoughSeconds(lifetime);
+        if (this.#secondsLeft(receipt) >= enough) return;
+        await this.#query(this.#statements.touch, [sid, enough, lifetime], deadline);
+        // The touch may have found the row with enough time and written nothing: only that is sure.
+        receipt.remainingSeconds = enough;
         receipt.at = sentAt;
         return;
       }
       if (change.kind === 'keys') {
-        const values = [sid, change.set, change.replaced, storedLifetime];
+        const values = [sid, change.set, change.replaced, lifetime];
         await this.#query(this.#statements.updateKeys, values, deadline);
       } else {
-        await this.#query(this.#statements.update, [sid, text, storedLifetime], deadline);
+        await this.#query(this.#statements.update, [sid, text, lifetime], deadline);
       }
       receipt.text = text;
-      receipt.remainingSeconds = storedLifetime;
+      receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
@@ -223,14 +233,15 @@ export class SessionCore {
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session);
       const receipt = receiptFor(session, sid);
-      if (receipt !== undefined && this.#secondsLeft(receipt) >= lifetime) return;
-      // The statement writes only when the stored expiry falls short of the new one, and never
-      // to a row that is gone or expired.
+      const enough = this.#enoughSeconds(lifetime);
+      if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
+      // The statement writes only when the row has less than `enough` left, and never to a row
+      // that is gone or expired.
       const sentAt = this.#now();
-      await this.#query(this.#statements.touch, [sid, lifetime, this.#storedLifetime(lifetime)], deadline);
-      // Written or not, the row now has at least `lifetime` left, if it still exists.
+      await this.#query(this.#statements.touch, [sid, enough, lifetime], deadline);
+      // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
-        receipt.remainingSeconds = lifetime;
+        receipt.remainingSeconds = enough;
         receipt.at = sentAt;
       }
     } finally {
@@ -334,10 +345,15 @@ export class SessionCore {
     return total;
   }
 
-  /** Seconds a write stores: the lifetime, plus the lazy-touch window unless touches are off. */
-  #storedLifetime(lifetimeSeconds: number): number {
+  /**
+   * Lazy touch: a row with at least this many seconds left needs no write. A write stores exactly
+   * the lifetime, so a session never outlives its idle timeout; skipping touches while the row has
+   * `lifetime - window` left lets it end early by at most the window (a tenth of the lifetime at
+   * most, `touchAfter` seconds by default), never late.
+   */
+  #enoughSeconds(lifetimeSeconds: number): number {
     if (this.options.disableTouch) return lifetimeSeconds;
-    return lifetimeSeconds + touchWindowSeconds(lifetimeSeconds, this.options.touchAfterSeconds);
+    return lifetimeSeconds - touchWindowSeconds(lifetimeSeconds, this.options.touchAfterSeconds);
   }
 
   /** Seconds the row had left, by what this request's receipt says, aged on this process's clock. */

@@ -33,9 +33,9 @@ function cookieExpires(cookie: unknown): number | undefined {
 }
 
 /**
- * The window of a lazy touch, in seconds: a write stores `lifetime + window`, so touches within
- * the window can be skipped while the stored expiry still covers the cookie. Short sessions get a
- * proportionally short window.
+ * The window of a lazy touch, in seconds: a touch is skipped while the row has at least
+ * `lifetime - window` left, so a session may end early by this much, never late. Short sessions
+ * get a proportionally short window.
  */
 export function touchWindowSeconds(lifetimeSeconds: number, touchAfterSeconds: number): number {
   if (touchAfterSeconds <= 0 || lifetimeSeconds <= 0) return 0;

@@ -5,7 +5,7 @@
  * whatever another request wrote meanwhile.
  */
 export type SessionChange =
-  /** Nothing but `cookie.expires` differs: the write is a touch. */
+  /** Nothing but the cookie's expiry differs: the write is a touch. */
   | { readonly kind: 'expiry' }
   /** `set` holds the changed keys' JSON as one object's text; `replaced` names every key to take out of the row first. */
   | { readonly kind: 'keys'; readonly set: string; readonly replaced: string }
@@ -60,9 +60,15 @@ export function diffSessions(baseText: string, text: string): SessionChange {
   return { kind: 'keys', set: `{${setEntries.join(',')}}`, replaced: JSON.stringify(replaced) };
 }
 
+/**
+ * The cookie's expiry, as the frameworks keep it: `expires`, and @fastify/session's
+ * `originalExpires` (the expiry it loaded, which it stores back on every request).
+ */
+const EXPIRY_FIELDS = { expires: undefined, originalExpires: undefined };
+
 function sameCookieButExpiry(base: unknown, current: unknown): boolean {
   if (!isObject(base) || !isObject(current)) return false;
-  return JSON.stringify({ ...base, expires: undefined }) === JSON.stringify({ ...current, expires: undefined });
+  return JSON.stringify({ ...base, ...EXPIRY_FIELDS }) === JSON.stringify({ ...current, ...EXPIRY_FIELDS });
 }
 
 function isObject(value: unknown): value is JsonObject {

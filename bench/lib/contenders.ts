@@ -134,7 +134,9 @@ function oursContender(
     async open({ settings, admin }, count, name) {
       await admin.createOursTable(name);
       // The window a store with these options leaves (touchAfter 60 by default, 0 when false).
-      const { sids } = await admin.seed(name, count, options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS);
+      const window = options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS;
+      const padded = storeClass !== oursStoreClass && process.env.BENCH_BASELINE_PADDED === '1';
+      const { sids } = await admin.seed(name, count, window, padded);
       const Store = storeClass();
       if (driver === 'owned') {
         const store = new Store({

@@ -75,7 +75,17 @@ export class PgAdmin {
    * sees the share of touches that must write. Without one, it is the cookie's, as a store that
    * writes every touch leaves it.
    */
-  async seed(table: string, count: number, windowSeconds = 0): Promise<{ sids: string[]; sessions: BenchSession[] }> {
+  /**
+   * `count` one-day sessions, each as if last written at a random moment in the past
+   * `windowSeconds`: a write stores the lifetime, so its row has between a day minus the window
+   * and a day left. `padded`: as code before 11's exact idle timeout wrote them (a day plus the window).
+   */
+  async seed(
+    table: string,
+    count: number,
+    windowSeconds = 0,
+    padded = false,
+  ): Promise<{ sids: string[]; sessions: BenchSession[] }> {
     const sids: string[] = [];
     const sessions: BenchSession[] = [];
     const now = Date.now();
@@ -87,9 +97,9 @@ export class PgAdmin {
     for (let i = 0; i < count; i += 5000) {
       await this.query(
         `INSERT INTO ${t} (sid, sess, expire)
-         SELECT sid, sess::json, now() + interval '1 day' + random() * $3::float8 * interval '1 second'
+         SELECT sid, sess::json, now() + interval '1 day' + (CASE WHEN $4::bool THEN 1 ELSE -1 END) * random() * $3::float8 * interval '1 second'
          FROM unnest($1::text[], $2::text[]) AS s(sid, sess)`,
-        [sids.slice(i, i + 5000), sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)), windowSeconds],
+        [sids.slice(i, i + 5000), sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)), windowSeconds, padded],
       );
     }
     await this.query(`VACUUM ANALYZE ${t}`);

@@ -50,7 +50,8 @@ export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [p
   --quick       a short smoke run (about a minute)
   env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
        BENCH_SCHEMA (default cps_bench_<pid>: the run's schema, dropped at the end),
-       BENCH_BASELINE (a checkout of earlier code, dist/ built: adds "ours before" to the cycle, side by side),
+       BENCH_BASELINE (a checkout of earlier code, dist/ built: adds "ours before" to the cycle, side by side;
+       BENCH_BASELINE_PADDED=1 when it predates the exact idle timeout: its rows are seeded as it wrote them),
        BENCH_ONLY (contender ids for the cycle, e.g. ours,ours-baseline: the others are skipped)`;
 
 export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Settings {

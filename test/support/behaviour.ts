@@ -76,7 +76,11 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       };
       await store.set('s1', data as any);
       const got = (await store.get('s1')) as any;
-      assert.deepEqual(got, JSON.parse(JSON.stringify(data)));
+      const expected = JSON.parse(JSON.stringify(data));
+      // The expiry handed back is the row's, on the database's clock: the same instant, to the clocks' agreement.
+      assert.ok(Math.abs(Date.parse(got.cookie.expires) - Date.parse(expected.cookie.expires)) < 1000);
+      got.cookie.expires = expected.cookie.expires;
+      assert.deepEqual(got, expected);
       assert.equal(got.nul, 'a\u0000b');
       assert.equal(({} as any).polluted, undefined);
       assert.equal(Object.getPrototypeOf(got.nested), Object.prototype);
@@ -93,10 +97,10 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
     it('takes the lifetime from ttl, else the cookie, else one day', async () => {
       const byCookie = newStore();
       await byCookie.set('c', inSeconds(100) as any);
-      assert.ok(Math.abs((await rowOf('c')).left - 100 - 10) < 3, 'cookie maxAge plus a tenth as touch window');
+      assert.ok(Math.abs((await rowOf('c')).left - 100) < 3, "the cookie's maxAge, exactly");
       const byTtl = newStore({ ttl: 500 });
       await byTtl.set('t', inSeconds(100) as any);
-      assert.ok(Math.abs((await rowOf('t')).left - 550) < 3, 'ttl wins over the cookie');
+      assert.ok(Math.abs((await rowOf('t')).left - 500) < 3, 'ttl wins over the cookie');
       const byFunction = newStore({ ttl: (s: any) => s.seconds, touchAfter: false });
       await byFunction.set('f', { seconds: 1234, cookie: {} } as any);
       assert.ok(Math.abs((await rowOf('f')).left - 1234) < 3);
@@ -116,22 +120,24 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.equal(await rowOf('never-there'), undefined, 'touch never creates a row');
     });
 
-    it('touch extends the expiry, skips writes the stored expiry already covers', async () => {
+    it('touch extends the expiry, and skips writes while the row has enough time left', async () => {
       const store = newStore({ touchAfter: 30 });
       await store.set('t1', inSeconds(600) as any);
       const written = await rowOf('t1');
-      assert.ok(Math.abs(written.left - 630) < 3, 'a write stores lifetime + window');
+      assert.ok(Math.abs(written.left - 600) < 3, 'a write stores the lifetime, exactly');
       // A later request: get, then touch with the cookie reset to the full lifetime.
-      await store.get('t1');
-      await store.touch('t1', inSeconds(600) as any);
-      const skipped = await rowOf('t1');
-      assert.equal(skipped.xmin, written.xmin, 'covered touch wrote nothing');
-      // Another instance, which did not read the session, asks for more than is stored.
+      const loaded = (await store.get('t1')) as any;
+      loaded.cookie.expires = new Date(Date.now() + 600_000).toISOString();
+      await store.touch('t1', loaded);
+      assert.equal((await rowOf('t1')).xmin, written.xmin, 'within the window: nothing written');
+      // Another instance, which did not read the session: the statement itself skips the write.
       const other = newStore({ touchAfter: 30 });
+      await other.touch('t1', inSeconds(620) as any);
+      assert.equal((await rowOf('t1')).xmin, written.xmin, 'within the window, said by the database');
       await other.touch('t1', inSeconds(700) as any);
       const extended = await rowOf('t1');
       assert.notEqual(extended.xmin, written.xmin);
-      assert.ok(Math.abs(extended.left - 730) < 3);
+      assert.ok(Math.abs(extended.left - 700) < 3);
     });
 
     it('touchAfter: false writes on every touch, as 10.x did', async () => {
@@ -143,31 +149,46 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.notEqual((await rowOf('t2')).xmin, first.xmin);
     });
 
-    it('never lets a stored session expire before the cookie it was touched for', async () => {
-      const store = newStore({ touchAfter: 60 });
-      await store.set('safe', inSeconds(100) as any);
-      for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 30));
-        await store.get('safe');
-        const session = inSeconds(100);
-        await store.touch('safe', session as any);
-        const row = await rowOf('safe');
-        const cookieExpires = new Date(session.cookie.expires).getTime();
-        assert.ok(new Date(row.expire).getTime() >= cookieExpires - 50, `row expiry covers cookie expiry (round ${i})`);
+    it('never lets a session outlive its idle timeout; lazy touch ends it early by at most the window', async () => {
+      const store = newStore({ touchAfter: 60 }); // for 100-second sessions, a window of 10 s
+      await store.set('idle', inSeconds(100) as any);
+      for (const [leftSeconds, written] of [
+        [95, false],
+        [85, true],
+      ] as const) {
+        await q(`UPDATE ${table()} SET expire = now() + make_interval(secs => $2) WHERE sid = $1`, [
+          'idle',
+          leftSeconds,
+        ]);
+        const before = await rowOf('idle');
+        const loaded = (await store.get('idle')) as any;
+        const cookieExpires = Date.now() + 100_000;
+        loaded.cookie.expires = new Date(cookieExpires).toISOString();
+        await store.touch('idle', loaded);
+        const row = await rowOf('idle');
+        assert.equal(row.xmin !== before.xmin, written, `${leftSeconds} s left: ${written ? 'written' : 'skipped'}`);
+        const expire = new Date(row.expire).getTime();
+        assert.ok(expire <= cookieExpires + 1000, `never later than the idle timeout (${leftSeconds} s left)`);
+        assert.ok(expire >= cookieExpires - 10_000 - 1000, `early by at most the window (${leftSeconds} s left)`);
       }
     });
 
-    it('a touch that found the row covered does not overstate what the row has left', async () => {
+    it('a touch that found the row with enough time does not overstate what the row has left', async () => {
       const a = newStore({ touchAfter: 60 });
       const b = newStore({ touchAfter: 60 });
-      await a.set('cover', inSeconds(100) as any); // stores 110
-      await a.get('cover');
-      await b.touch('cover', inSeconds(120) as any); // another instance: stores 132
-      await a.touch('cover', inSeconds(125) as any); // covered by 132: writes nothing
-      const session = inSeconds(135);
-      await a.touch('cover', session as any); // 132 < 135: must write
+      await a.set('cover', inSeconds(100) as any); // stores 100
+      const loaded = (await a.get('cover')) as any;
+      await b.touch('cover', inSeconds(120) as any); // another instance: 120 (window 12)
+      const touchFor = async (seconds: number) => {
+        const expires = Date.now() + seconds * 1000;
+        loaded.cookie.expires = new Date(expires).toISOString();
+        await a.touch('cover', loaded);
+        return expires;
+      };
+      await touchFor(125); // wants 112.5 left; the row's 120 is enough: nothing written
+      const expires = await touchFor(135); // wants 121.5: the row's 120 is not, so it must write
       const row = await rowOf('cover');
-      assert.ok(new Date(row.expire).getTime() >= new Date(session.cookie.expires).getTime() - 50);
+      assert.ok(new Date(row.expire).getTime() >= expires - 13_500 - 1000, 'early by at most the window');
     });
 
     it('does not touch an expired session back to life, nor with disableTouch', async () => {

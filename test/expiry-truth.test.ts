@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import fastifyCookie from '@fastify/cookie';
+import fastifySession from '@fastify/session';
+import express from 'express';
+import session from 'express-session';
+import Fastify from 'fastify';
+import pg from 'pg';
+import connectPgSimple, { PGStore } from '../src/index.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+import { Browser, listen } from './support/http.js';
+
+/**
+ * What `get` hands back tells the truth about expiry: a lazy touch moves the row's expiry without
+ * rewriting the stored text, so the cookie's `expires` comes from the row. A session of 2 s,
+ * with a request every 0.7 s that changes nothing: each request sees about 1.3 s left (the
+ * stored text alone would count down: 1.3, 0.6, -0.1, …), and the session stays alive.
+ */
+const MAX_AGE_MS = 2000;
+const EVERY_MS = 700;
+const pause = () => new Promise((r) => setTimeout(r, EVERY_MS));
+
+describe('the expiry a loaded session carries', { concurrency: true }, () => {
+  let pool: pg.Pool;
+  let schemaName: string;
+  const closers: Array<() => Promise<void>> = [];
+  const storeOptions = (tableName: string) => ({
+    pool,
+    schemaName,
+    tableName,
+    createTableIfMissing: true,
+    pruneSessionInterval: false as const,
+  });
+
+  before(async () => {
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
+    schemaName = uniqueName('cps_expiry_truth');
+    await pool.query(`CREATE SCHEMA "${schemaName}"`);
+  });
+  after(async () => {
+    for (const close of closers.splice(0)) await close();
+    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await pool.end();
+  });
+
+  for (const resave of [false, true]) {
+    it(`express-session (resave: ${resave}): maxAge does not count down while the session is used`, async () => {
+      const store = new (connectPgSimple(session))(storeOptions(`express_${resave}`));
+      closers.push(() => store.close());
+      const app = express();
+      app.use(session({ store, secret: 's', resave, saveUninitialized: false, cookie: { maxAge: MAX_AGE_MS } }));
+      app.get('/login', (req, res) => {
+        (req.session as any).user = 'ada';
+        res.send('ok');
+      });
+      app.get('/left', (req, res) => res.json({ user: (req.session as any).user, left: req.session.cookie.maxAge }));
+      const server = await listen(createServer(app));
+      closers.push(server.close);
+      const browser = new Browser(server.base);
+      await browser.get('/login');
+      const seen: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        await pause();
+        const { user, left } = JSON.parse((await browser.get('/left')).body);
+        assert.equal(user, 'ada', `request ${i}: still logged in`);
+        seen.push(left);
+      }
+      assert.ok(
+        seen.every((left) => left > MAX_AGE_MS - 2 * EVERY_MS && left <= MAX_AGE_MS),
+        `about ${MAX_AGE_MS - EVERY_MS} ms left on every request: ${seen.join(', ')}`,
+      );
+    });
+  }
+
+  it('@fastify/session: an active session is never ended by a stale stored expiry, and lazy touch writes less', async () => {
+    const store = new PGStore(storeOptions('fastify'));
+    closers.push(() => store.close());
+    const app = Fastify();
+    app.register(fastifyCookie);
+    app.register(fastifySession, {
+      secret: 'a secret with minimum length of 32 characters',
+      store: store as any,
+      saveUninitialized: false,
+      cookie: { secure: false, maxAge: MAX_AGE_MS },
+    });
+    app.get('/login', async (request) => {
+      request.session.set('user' as never, 'grace' as never);
+      return 'ok';
+    });
+    app.get('/me', async (request) => String(request.session.get('user' as never) ?? 'anonymous'));
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    const browser = new Browser(base);
+    await browser.get('/login');
+    const text = async () =>
+      (await pool.query(`SELECT sess::text AS sess FROM "${schemaName}"."fastify"`)).rows[0]?.sess as string;
+    const written = await text();
+    for (let i = 0; i < 4; i++) {
+      await pause();
+      assert.equal((await browser.get('/me')).body, 'grace', `request ${i}: still logged in`);
+    }
+    assert.equal(await text(), written, 'the stored text was never rewritten: every write was a touch');
+  });
+});
