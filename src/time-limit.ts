@@ -1,3 +1,6 @@
+/** The longest delay a Node.js timer takes; a longer one fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The error an operation fails with when it outlives `operationTimeout`. */
 export class OperationTimeoutError extends Error {
   override readonly name = 'TimeoutError';
