@@ -1,7 +1,9 @@
+import { didYouMean, type Suggestion, suggest } from './did-you-mean.js';
 import { isQueryable, type PgPoolLike } from './drivers/pg.js';
 import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
 import { isPGlite, type PGliteLike } from './drivers/pglite.js';
 import { isPostgresJsSql, type PostgresJsSqlLike } from './drivers/postgres-js.js';
+import { MAX_TIMER_MS } from './time-limit.js';
 
 /** The session object as the store sees it: whatever the framework hands over. */
 export type SessionObject = Record<string, unknown> & { cookie?: unknown };
@@ -111,8 +113,10 @@ const DEFAULT_PRUNE_INTERVAL_SECONDS = 60;
 const DEFAULT_TOUCH_AFTER_SECONDS = 60;
 const DEFAULT_PRUNE_BATCH_SIZE = 1000;
 const DEFAULT_OPERATION_TIMEOUT_MS = 10_000;
-/** The longest delay a Node.js timer takes; anything longer fires at once. */
-const MAX_TIMER_MS = 2_147_483_647;
+/** The longest prune interval, in seconds: what a Node.js timer can wait. */
+const MAX_PRUNE_INTERVAL_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** The largest batch PostgreSQL's LIMIT takes as the integer parameter the prune statement binds. */
+const MAX_PRUNE_BATCH_SIZE = 2_147_483_647;
 
 export const DEFAULTS = Object.freeze({
   tableName: 'session',
@@ -154,29 +158,76 @@ const randomizeDelay = (delayMs: number): number => Math.ceil(delayMs / 2 + dela
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'string') {
+    if (looksLikeConnectionString(value)) return 'a connection string';
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }
 
+const looksLikeConnectionString = (text: string) => /^[a-z][a-z0-9+.-]*:\/\/|@|password=/i.test(text);
+
 /** Options that may hold a password: an error names their type, never their content. */
-const SECRET_OPTIONS: ReadonlySet<string> = new Set(['conString', 'conObject']);
+const SECRET_OPTIONS: ReadonlySet<string> = new Set([
+  'conString',
+  'conObject',
+  'pool',
+  'pgPromise',
+  'postgres',
+  'pglite',
+]);
 
 function fail(option: string, expected: string, value: unknown): never {
-  const got = SECRET_OPTIONS.has(option) && value !== null ? `a ${typeof value}` : describe(value);
+  let got = SECRET_OPTIONS.has(option) && value !== null ? `a ${typeof value}` : describe(value);
+  if (option !== 'conString' && SECRET_OPTIONS.has(option) && typeof value === 'string') {
+    got += ' (a connection string? give it as "conString")';
+  }
   throw new TypeError(`connect-pg-simple: option "${option}" must be ${expected}, got ${got}`);
 }
 
-function closestKnownOption(name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const known of KNOWN_OPTIONS) {
-    const k = known.toLowerCase();
-    if (k === lower || k.includes(lower) || lower.includes(k)) return known;
-  }
-  return undefined;
-}
+const CONNECTION_STRING_NOTE = 'a connection string (or DATABASE_URL) for a pool the store creates';
+const POOL_NOTE = 'a pg.Pool, a connected pg.Client, or any object with query(text, values)';
+
+/** Names other libraries (or 10.x's README, or a guess) use for an option: each with what it is called here. */
+const OPTION_ALIASES: Readonly<Record<string, Suggestion>> = {
+  connectionString: { name: 'conString', note: CONNECTION_STRING_NOTE },
+  connectionUrl: { name: 'conString', note: CONNECTION_STRING_NOTE },
+  url: { name: 'conString', note: CONNECTION_STRING_NOTE },
+  uri: { name: 'conString', note: CONNECTION_STRING_NOTE },
+  databaseUrl: { name: 'conString', note: CONNECTION_STRING_NOTE },
+  database_url: { name: 'conString', note: CONNECTION_STRING_NOTE },
+  connection: { name: 'conObject', note: 'a pg.Pool config for a pool the store creates' },
+  poolConfig: { name: 'conObject', note: 'a pg.Pool config for a pool the store creates' },
+  client: { name: 'pool', note: POOL_NOTE },
+  pgPool: { name: 'pool', note: POOL_NOTE },
+  pgClient: { name: 'pool', note: POOL_NOTE },
+  pgNativePool: { name: 'pool' },
+  db: { name: 'pool', note: `${POOL_NOTE}; or "pgPromise", "postgres", "pglite" for other drivers` },
+  pgp: { name: 'pgPromise' },
+  sql: { name: 'postgres', note: 'a postgres.js sql instance' },
+  maxAge: { name: 'ttl', note: "ttl is in seconds; by default the store uses the session cookie's maxAge" },
+  expires: { name: 'ttl', note: "ttl is in seconds; by default the store uses the session cookie's maxAge" },
+  expiration: { name: 'ttl', note: "ttl is in seconds; by default the store uses the session cookie's maxAge" },
+  schema: { name: 'schemaName' },
+  table: { name: 'tableName' },
+  createTable: { name: 'createTableIfMissing' },
+  autoCreate: { name: 'createTableIfMissing' },
+  prune: { name: 'pruneSessionInterval', note: 'seconds between prunes, or false for none' },
+  pruneInterval: { name: 'pruneSessionInterval', note: 'seconds between prunes, or false for none' },
+  pruneSessions: { name: 'pruneSessionInterval', note: 'seconds between prunes, or false for none' },
+  jitter: { name: 'pruneSessionRandomizedInterval' },
+  timeout: { name: 'operationTimeout', note: 'milliseconds' },
+  queryTimeout: { name: 'operationTimeout', note: 'milliseconds' },
+  statementTimeout: { name: 'operationTimeout', note: 'milliseconds' },
+  logger: { name: 'errorLog' },
+  log: { name: 'errorLog' },
+  onError: { name: 'errorLog' },
+  cache: { name: 'readCache', note: 'milliseconds' },
+  maxSize: { name: 'maxSessionSize', note: 'bytes' },
+};
 
 function optionalString(options: PGStoreOptions, key: 'conString' | 'schemaName' | 'tableName'): string | undefined {
   const value = options[key];
@@ -203,6 +254,20 @@ function positiveNumber(key: string, value: unknown, { integer = false, zeroAllo
   return value as number;
 }
 
+/**
+ * Browsers keep a cookie at most 400 days (RFC 6265bis; Chrome caps Max-Age there): a longer
+ * session lifetime outlives its cookie, and is almost always milliseconds given as seconds.
+ */
+const MAX_TTL_SECONDS = 400 * 86_400;
+
+function checkTtlSeconds(seconds: number): void {
+  if (seconds <= MAX_TTL_SECONDS) return;
+  const days = Math.round(seconds / 86_400).toLocaleString('en-US');
+  throw new TypeError(
+    `connect-pg-simple: option "ttl" is in seconds: ${seconds} seconds is ${days} days, longer than a browser keeps a cookie (400 days); given milliseconds? divide by 1000 (ttl: ${Math.round(seconds / 1000)})`,
+  );
+}
+
 function operationTimeout(options: PGStoreOptions): number | false {
   const value = options.operationTimeout;
   if (value === undefined) return DEFAULT_OPERATION_TIMEOUT_MS;
@@ -211,6 +276,15 @@ function operationTimeout(options: PGStoreOptions): number | false {
     fail('operationTimeout', `a number of milliseconds from 0 to ${MAX_TIMER_MS}, or false`, value);
   }
   return value;
+}
+
+function pruneBatchSize(options: PGStoreOptions): number {
+  const value = options.pruneBatchSize;
+  if (value === undefined) return DEFAULT_PRUNE_BATCH_SIZE;
+  if (typeof value === 'number' && value > MAX_PRUNE_BATCH_SIZE) {
+    fail('pruneBatchSize', `a whole number from 1 to ${MAX_PRUNE_BATCH_SIZE}`, value);
+  }
+  return positiveNumber('pruneBatchSize', value, { integer: true });
 }
 
 /** The longest `readCache`: no longer than the store trusts what it remembers of a session. */
@@ -268,6 +342,12 @@ function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverC
       `connect-pg-simple: options ${given.map((k) => `"${k}"`).join(' and ')} each name a database; give only one`,
     );
   }
+  const connectionOption = (['conString', 'conObject'] as const).find((k) => options[k] !== undefined);
+  if (given.length === 1 && connectionOption !== undefined) {
+    throw new TypeError(
+      `connect-pg-simple: options "${given[0]}" and "${connectionOption}" both say which database to use, and only "${given[0]}" would be used (10.x ignored "${connectionOption}" silently): give one of them`,
+    );
+  }
   if (pool) return { kind: 'pool', pool };
   if (pgPromise) return { kind: 'pgPromise', db: pgPromise };
   if (postgres) return { kind: 'postgres', sql: postgres };
@@ -286,13 +366,14 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
   const options = input as PGStoreOptions;
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
-      const hint = closestKnownOption(key);
-      throw new TypeError(`connect-pg-simple: unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      throw new TypeError(
+        `connect-pg-simple: unknown option "${key}"${didYouMean(suggest(key, KNOWN_OPTIONS, OPTION_ALIASES))}`,
+      );
     }
   }
 
   const ttl = options.ttl;
-  if (ttl !== undefined && typeof ttl !== 'function') positiveNumber('ttl', ttl);
+  if (ttl !== undefined && typeof ttl !== 'function') checkTtlSeconds(positiveNumber('ttl', ttl));
 
   const errorLog = options.errorLog ?? console.error.bind(console);
   if (typeof errorLog !== 'function') fail('errorLog', 'a function', errorLog);
@@ -301,7 +382,13 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
   let pruneIntervalMs: number | false;
   if (interval === false) pruneIntervalMs = false;
   else if (interval === undefined) pruneIntervalMs = DEFAULT_PRUNE_INTERVAL_SECONDS * 1000;
-  else pruneIntervalMs = positiveNumber('pruneSessionInterval', interval) * 1000;
+  else if (typeof interval === 'number' && interval > MAX_PRUNE_INTERVAL_SECONDS) {
+    fail(
+      'pruneSessionInterval',
+      `a number > 0 and at most ${MAX_PRUNE_INTERVAL_SECONDS} (seconds: the longest a Node.js timer waits), or false`,
+      interval,
+    );
+  } else pruneIntervalMs = positiveNumber('pruneSessionInterval', interval) * 1000;
 
   const randomized = options.pruneSessionRandomizedInterval;
   let pruneDelay: (delayMs: number) => number;
@@ -356,10 +443,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     touchAfterSeconds,
     pruneIntervalMs,
     pruneDelay,
-    pruneBatchSize:
-      options.pruneBatchSize === undefined
-        ? DEFAULT_PRUNE_BATCH_SIZE
-        : positiveNumber('pruneBatchSize', options.pruneBatchSize, { integer: true }),
+    pruneBatchSize: pruneBatchSize(options),
     pruneLock: optionalBoolean(options, 'pruneLock', true),
     preparedStatements,
     synchronousCommit: optionalBoolean(options, 'synchronousCommit', true),

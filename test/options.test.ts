@@ -53,6 +53,83 @@ describe('options are checked at construction', () => {
     rejects('postgres://x', /options must be an object/);
   });
 
+  it('suggests the option meant: by spelling, or by the name other libraries use', () => {
+    rejects(
+      { pool, createTableIfMising: true },
+      /unknown option "createTableIfMising" \(did you mean "createTableIfMissing"\?\)$/,
+    );
+    rejects({ pool, pruneSesionInterval: 60 }, /\(did you mean "pruneSessionInterval"\?\)$/);
+    rejects({ pool, tabelName: 'x' }, /\(did you mean "tableName"\?\)$/);
+    rejects(
+      { connectionString: 'postgres://x' },
+      /unknown option "connectionString" \(did you mean "conString"\?\): a connection string/,
+    );
+    rejects({ url: 'postgres://x' }, /\(did you mean "conString"\?\)/);
+    rejects({ databaseUrl: 'postgres://x' }, /\(did you mean "conString"\?\)/);
+    rejects(
+      { pool, maxAge: 60_000 },
+      /unknown option "maxAge" \(did you mean "ttl"\?\): ttl is in seconds; by default the store uses the session cookie's maxAge/,
+    );
+    rejects({ pool, pruneInterval: 60 }, /\(did you mean "pruneSessionInterval"\?\)/);
+    rejects({ pool, prune: false }, /\(did you mean "pruneSessionInterval"\?\)/);
+    rejects({ client: pool }, /unknown option "client" \(did you mean "pool"\?\): a pg.Pool, a connected pg.Client/);
+    rejects({ pgPool: pool }, /\(did you mean "pool"\?\)/);
+    rejects({ pool, schema: 'app' }, /\(did you mean "schemaName"\?\)$/);
+    rejects({ pool, table: 'sessions' }, /\(did you mean "tableName"\?\)$/);
+    rejects({ pool, x: 1 }, /unknown option "x"$/);
+  });
+
+  it('never prints a connection string given where a driver object belongs, and says where it goes', () => {
+    const url = 'postgres://someone:Sup3rS3cret@db.example.com/app';
+    for (const option of ['pool', 'pgPromise', 'postgres', 'pglite', 'conObject']) {
+      assert.throws(
+        () => new PGStore({ [option]: url } as any),
+        (error: Error) => {
+          assert.ok(error instanceof TypeError);
+          assert.match(
+            error.message,
+            new RegExp(
+              `option "${option}" must be .*, got a string \\(a connection string\\? give it as "conString"\\)$`,
+            ),
+          );
+          assert.doesNotMatch(error.message, /Sup3r|someone|db\.example/);
+          return true;
+        },
+      );
+    }
+    assert.throws(
+      () => new PGStore({ pool, tableName: 42, ttl: url } as any),
+      (error: Error) => !error.message.includes('Sup3r'),
+    );
+  });
+
+  it('refuses a database object together with conString or conObject, saying which one would be used', () => {
+    rejects(
+      { pool, conString: 'postgres://x' },
+      /options "pool" and "conString" both say which database to use, and only "pool" would be used .*: give one of them/,
+    );
+    rejects({ pool, conObject: { host: 'x' } }, /options "pool" and "conObject" both/);
+    rejects(
+      { postgres: Object.assign(() => {}, { unsafe() {} }), conString: 'postgres://x' },
+      /"postgres" and "conString"/,
+    );
+  });
+
+  it('refuses a ttl in milliseconds, and timer values Node cannot wait', () => {
+    rejects(
+      { pool, ttl: 86_400_000 },
+      /option "ttl" is in seconds: 86400000 seconds is 1,000 days, .*divide by 1000 \(ttl: 86400\)/,
+    );
+    assert.ok(new PGStore({ pool, ttl: 400 * 86_400, pruneSessionInterval: false }));
+    rejects(
+      { pool, pruneSessionInterval: 2 ** 31 },
+      /"pruneSessionInterval" must be a number > 0 and at most 2147483 \(seconds/,
+    );
+    assert.ok(new PGStore({ pool, pruneSessionInterval: 2_147_483 }).close());
+    rejects({ pool, pruneBatchSize: 2 ** 31 }, /"pruneBatchSize" must be a whole number from 1 to 2147483647/);
+    assert.ok(new PGStore({ pool, pruneBatchSize: 2 ** 31 - 1, pruneSessionInterval: false }));
+  });
+
   it('refuses two databases at once, and the 10.x schema-in-tableName form', () => {
     rejects({ pool, pglite: { query() {}, exec() {} } }, /"pool" and "pglite" each name a database/);
     rejects({ pool, tableName: 'myschema"."sessions' }, /put the schema in "schemaName"/);
