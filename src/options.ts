@@ -1,4 +1,5 @@
 import { didYouMean, type Suggestion, suggest } from './did-you-mean.js';
+import { connectionStringProblem } from './drivers/connection-errors.js';
 import { isQueryable, type PgPoolLike } from './drivers/pg.js';
 import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
 import { isPGlite, type PGliteLike } from './drivers/pglite.js';
@@ -311,6 +312,17 @@ function objectOption(
   return value;
 }
 
+/** `conString`, else DATABASE_URL, refused when it cannot work. */
+function connectionString(option: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const value = option ?? (env.DATABASE_URL || undefined);
+  const problem = value === undefined ? undefined : connectionStringProblem(value);
+  if (problem !== undefined) {
+    const source = option === undefined ? 'the DATABASE_URL environment variable' : 'option "conString"';
+    throw new TypeError(`connect-pg-simple: ${source} cannot be used: ${problem}`);
+  }
+  return value;
+}
+
 function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverChoice {
   const pool = objectOption(options, 'pool', isQueryable, 'a pg.Pool or an object with a query(text, values) method') as
     | PgPoolLike
@@ -329,7 +341,7 @@ function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverC
   ) as PostgresJsSqlLike | undefined;
   const pglite = objectOption(options, 'pglite', isPGlite, 'a PGlite instance') as PGliteLike | undefined;
 
-  const conString = optionalString(options, 'conString') ?? (env.DATABASE_URL || undefined);
+  const conStringOption = optionalString(options, 'conString');
   const conObject = objectOption(
     options,
     'conObject',
@@ -354,6 +366,7 @@ function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverC
   if (pglite) return { kind: 'pglite', db: pglite };
 
   // As in 10.x: conObject wins over conString; without either, pg reads the PG* variables.
+  const conString = conObject === undefined ? connectionString(conStringOption, env) : undefined;
   const config = conObject ?? (conString === undefined ? {} : { connectionString: conString });
   return { kind: 'owned', config: Object.freeze({ ...config }) };
 }

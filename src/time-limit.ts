@@ -6,10 +6,15 @@ export class OperationTimeoutError extends Error {
   override readonly name = 'TimeoutError';
   readonly code = 'ETIMEDOUT';
   constructor(
-    what: string,
+    /** What ran out of time, such as `get()`. */
+    readonly what: string,
     readonly timeoutMs: number,
+    /** Why, when known: what the operation was waiting for. */
+    reason?: string,
   ) {
-    super(`connect-pg-simple: ${what} took longer than operationTimeout (${timeoutMs} ms)`);
+    super(
+      `connect-pg-simple: ${what} took longer than operationTimeout (${timeoutMs} ms)${reason ? `: ${reason}` : ''}`,
+    );
   }
 }
 

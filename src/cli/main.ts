@@ -58,7 +58,7 @@ export async function main(args: readonly string[], io: Io, env: NodeJS.ProcessE
   const secrets = secretsOf(url, env);
   try {
     if (!COMMANDS[line.command]!.connects) return await run(undefined, io);
-    const connection = await connect(url);
+    const connection = await connect(url, env);
     try {
       return await run(connection.db, io);
     } finally {
