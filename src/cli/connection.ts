@@ -16,7 +16,13 @@ interface PgClient extends PgPoolLike {
 
 type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };
 
-const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** libpq's PGCONNECT_TIMEOUT (seconds), else 10 s. */
+function connectTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env.PGCONNECT_TIMEOUT);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds * 1000) : DEFAULT_CONNECT_TIMEOUT_MS;
+}
 
 /** The passwords a connection URL and the environment hold: never to be printed. */
 export function secretsOf(url: string | undefined, env: NodeJS.ProcessEnv): string[] {
@@ -62,7 +68,7 @@ export async function connect(url: string | undefined, env: NodeJS.ProcessEnv = 
     client = new pg.Client({
       ...(url === undefined ? {} : { connectionString: url }),
       application_name: 'connect-pg-simple',
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      connectionTimeoutMillis: connectTimeoutMs(env),
     });
   } catch {
     // pg parses the URL here; its error may quote the URL, so it is not passed on.
@@ -76,7 +82,7 @@ export async function connect(url: string | undefined, env: NodeJS.ProcessEnv = 
     await client.end().catch(() => {});
     const hint =
       url === undefined && namesNoDatabase(env)
-        ? ' (no database was named: give --url postgres://user:password@host:port/database, or set DATABASE_URL)'
+        ? ' (no database was named: give --url postgres://user@host:port/database, or set DATABASE_URL)'
         : '';
     throw new OperationalError(
       `cannot connect to the database: ${describeError(explainConnectionError(error, client), [])}${hint}`,
