@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import session from 'express-session';
 import pg from 'pg';
 import connectPgSimple, { PGStore } from '../src/index.js';
+import { DEFAULTS, resolveOptions } from '../src/options.js';
 import { databaseUrl } from './support/database.js';
 
 const rejects = (options: unknown, pattern: RegExp) =>
@@ -133,6 +134,71 @@ describe('options are checked at construction', () => {
   it('refuses two databases at once, and the 10.x schema-in-tableName form', () => {
     rejects({ pool, pglite: { query() {}, exec() {} } }, /"pool" and "pglite" each name a database/);
     rejects({ pool, tableName: 'myschema"."sessions' }, /put the schema in "schemaName"/);
+  });
+
+  it('resolves every default from the one option table, without a database', () => {
+    const queryable = { query: async () => [] };
+    const { driver, pruneDelay, errorLog, ...resolved } = resolveOptions({ pool: queryable }, {});
+    assert.deepEqual(driver, { kind: 'pool', pool: queryable });
+    assert.deepEqual(resolved, {
+      ttl: undefined,
+      schemaName: undefined,
+      tableName: 'session',
+      createTableIfMissing: false,
+      disableTouch: false,
+      touchAfterSeconds: 60,
+      pruneIntervalMs: 60_000,
+      pruneBatchSize: 1000,
+      pruneLock: true,
+      preparedStatements: undefined,
+      synchronousCommit: true,
+      operationTimeoutMs: 10_000,
+      maxSessionSize: undefined,
+      readCacheMs: false,
+      pipeline: false,
+    });
+    for (let i = 0; i < 20; i++) {
+      const delay = pruneDelay(1000);
+      assert.ok(delay >= 500 && delay <= 1500, `jittered 50–150 %: ${delay}`);
+    }
+    assert.deepEqual(DEFAULTS, {
+      tableName: 'session',
+      ttlSeconds: 86_400,
+      pruneIntervalSeconds: 60,
+      touchAfterSeconds: 60,
+      pruneBatchSize: 1000,
+      operationTimeoutMs: 10_000,
+    });
+    const saved = console.error;
+    const logged: unknown[][] = [];
+    console.error = (...args: unknown[]) => logged.push(args);
+    try {
+      errorLog('late', 1);
+    } finally {
+      console.error = saved;
+    }
+    assert.deepEqual(logged, [['late', 1]], 'the default errorLog is console.error, looked up when called');
+
+    const owned = resolveOptions(
+      {
+        touchAfter: false,
+        operationTimeout: 0,
+        readCache: 0,
+        pruneSessionInterval: false,
+        pruneSessionRandomizedInterval: false,
+      },
+      { DATABASE_URL: 'postgres://localhost/db' },
+    );
+    assert.deepEqual(owned.driver, { kind: 'owned', config: { connectionString: 'postgres://localhost/db' } });
+    assert.equal(owned.touchAfterSeconds, 0);
+    assert.equal(owned.operationTimeoutMs, false);
+    assert.equal(owned.readCacheMs, false);
+    assert.equal(owned.pruneIntervalMs, false);
+    assert.equal(owned.pruneDelay(1234), 1234);
+    assert.deepEqual(resolveOptions({ conObject: { host: 'h' }, conString: 'postgres://x' }, {}).driver, {
+      kind: 'owned',
+      config: { host: 'h' },
+    });
   });
 
   it('needs express-session (or Connect) for the factory', () => {
