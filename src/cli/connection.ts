@@ -27,7 +27,8 @@ function connectTimeoutMs(env: NodeJS.ProcessEnv): number {
 /** The passwords a connection URL and the environment hold: never to be printed. */
 export function secretsOf(url: string | undefined, env: NodeJS.ProcessEnv): string[] {
   const secrets = [env.PGPASSWORD ?? ''];
-  const password = url?.match(/^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^@\s]*)@/i)?.[1];
+  // Up to the last @ before the host: pg reads an unencoded @ in a password as part of it.
+  const password = url?.match(/^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^/?#\s]*)@[^@/?#\s]*(?:[/?#]|$)/i)?.[1];
   if (password) {
     secrets.push(password);
     try {
