@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import pgPromise from 'pg-promise';
 import { PGStore } from '../src/index.js';
 import { databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import { closedPort, silentServer } from './support/servers.js';
@@ -78,6 +79,22 @@ describe('connection errors say what to do', () => {
       assert.doesNotMatch(error.message, /Sup3r/);
       return true;
     });
+  });
+
+  it('through pg-promise too', async () => {
+    const port = await closedPort();
+    const pgp = pgPromise();
+    const db = pgp(`postgres://nobody@127.0.0.1:${port}/db`);
+    try {
+      const store = newStore({ pgPromise: db });
+      await assert.rejects(store.length(), (error: any) => {
+        assert.match(error.message, new RegExp(`could not connect to 127\\.0\\.0\\.1:${port}: connection refused`));
+        assert.equal(error.code, 'ECONNREFUSED');
+        return true;
+      });
+    } finally {
+      pgp.end();
+    }
   });
 
   it('a server that never answers: the time limit says it was connecting, and where', async () => {
