@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
+import { connectionStringProblem, explainConnectionError } from '../src/drivers/connection-errors.js';
 import { PGStore } from '../src/index.js';
 import { databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import { closedPort, silentServer } from './support/servers.js';
@@ -171,5 +172,53 @@ describe('connection errors say what to do', () => {
     if (url.password !== '') return t.skip('the test server checks passwords');
     const store = newStore({ conString: `postgres://${url.username}:p@ss@${url.host}${url.pathname}` });
     assert.equal(await store.length(), 0);
+  });
+});
+
+describe('connection errors, without a database', () => {
+  it('finds the connection strings that cannot work, and only those', () => {
+    assert.match(connectionStringProblem('postgres://u:se#cret@h/db')!, /holds a "#": percent-encode it/);
+    assert.match(connectionStringProblem('postgres://u:a:b/c@h:x/db')!, /not a valid URL/);
+    for (const fine of [
+      'postgres://u:p@ss@h/db',
+      'postgres://u:p%23ss@h:5432/db?sslmode=disable',
+      'postgresql://h/db',
+      'postgres://u@/db',
+      '/var/run/postgresql db',
+      'host=h dbname=x',
+      'postgres://h/db?options=-c%20search_path%3Dapp',
+    ]) {
+      assert.equal(connectionStringProblem(fine), undefined, fine);
+    }
+  });
+
+  it('explains the errors it knows, keeping cause and code, and passes on all others as they were', () => {
+    const client = new pg.Client({
+      connectionString: 'postgres://u@db.example.com:6543/x',
+      connectionTimeoutMillis: 250,
+    });
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const explained = explainConnectionError(refused, client) as any;
+    assert.match(
+      explained.message,
+      /^connect-pg-simple: could not connect to db\.example\.com:6543: connection refused/,
+    );
+    assert.equal(explained.cause, refused);
+    assert.equal(explained.code, 'ECONNREFUSED');
+    assert.equal(explainConnectionError(explained, client), explained, 'explained once');
+    const timedOut = explainConnectionError(new Error('timeout expired'), client) as any;
+    assert.equal(timedOut.name, 'TimeoutError');
+    assert.equal(timedOut.code, 'ETIMEDOUT');
+    assert.match(timedOut.message, /could not connect to db\.example\.com:6543 within 250 ms/);
+    const other = Object.assign(new Error('relation does not exist'), { code: '42P01' });
+    assert.equal(explainConnectionError(other, client), other);
+    const pool = new pg.Pool({ connectionString: 'postgres://u:12/34@db.example.com/x' });
+    const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND u'), { code: 'ENOTFOUND' });
+    assert.match(
+      (explainConnectionError(notFound, pool) as Error).message,
+      /could not find the host "u" \(ENOTFOUND\): the connection string seems cut short/,
+    );
+    const plain = new pg.Pool({ connectionString: 'postgres://u@no-such-host.example/x' });
+    assert.match((explainConnectionError(notFound, plain) as Error).message, /: check the host name$/);
   });
 });
