@@ -1,7 +1,24 @@
+import { didYouMean, suggest } from './did-you-mean.js';
+import { connectionStringProblem } from './drivers/connection-errors.js';
 import { isQueryable, type PgPoolLike } from './drivers/pg.js';
 import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
 import { isPGlite, type PGliteLike } from './drivers/pglite.js';
 import { isPostgresJsSql, type PostgresJsSqlLike } from './drivers/postgres-js.js';
+import { OPTION_ALIASES } from './option-aliases.js';
+import {
+  boolean,
+  type Check,
+  describe,
+  driverObject,
+  fail,
+  fn,
+  millisecondsOrFalse,
+  nonEmptyString,
+  positiveNumber,
+  secretObject,
+  wholeNumber,
+} from './option-checks.js';
+import { MAX_TIMER_MS } from './time-limit.js';
 
 /** The session object as the store sees it: whatever the framework hands over. */
 export type SessionObject = Record<string, unknown> & { cookie?: unknown };
@@ -107,174 +124,165 @@ export interface ResolvedOptions {
 }
 
 const ONE_DAY_SECONDS = 86_400;
-const DEFAULT_PRUNE_INTERVAL_SECONDS = 60;
-const DEFAULT_TOUCH_AFTER_SECONDS = 60;
-const DEFAULT_PRUNE_BATCH_SIZE = 1000;
-const DEFAULT_OPERATION_TIMEOUT_MS = 10_000;
-/** The longest delay a Node.js timer takes; anything longer fires at once. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-export const DEFAULTS = Object.freeze({
-  tableName: 'session',
-  ttlSeconds: ONE_DAY_SECONDS,
-  pruneIntervalSeconds: DEFAULT_PRUNE_INTERVAL_SECONDS,
-  touchAfterSeconds: DEFAULT_TOUCH_AFTER_SECONDS,
-  pruneBatchSize: DEFAULT_PRUNE_BATCH_SIZE,
-  operationTimeoutMs: DEFAULT_OPERATION_TIMEOUT_MS,
-});
-
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PGStoreOptions>([
-  'pool',
-  'pgPromise',
-  'postgres',
-  'pglite',
-  'conString',
-  'conObject',
-  'ttl',
-  'schemaName',
-  'tableName',
-  'createTableIfMissing',
-  'disableTouch',
-  'touchAfter',
-  'pruneSessionInterval',
-  'pruneSessionRandomizedInterval',
-  'pruneBatchSize',
-  'pruneLock',
-  'preparedStatements',
-  'synchronousCommit',
-  'operationTimeout',
-  'maxSessionSize',
-  'readCache',
-  'pipeline',
-  'errorLog',
-]);
+/** The longest prune interval, in seconds: what a Node.js timer can wait. */
+const MAX_PRUNE_INTERVAL_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** The largest batch PostgreSQL's LIMIT takes as the integer parameter the prune statement binds. */
+const MAX_PRUNE_BATCH_SIZE = 2_147_483_647;
+/** The longest `readCache`: no longer than the store trusts what it remembers of a session. */
+export const MAX_READ_CACHE_MS = 300_000;
+/**
+ * Browsers keep a cookie at most 400 days (RFC 6265bis; Chrome caps Max-Age there): a longer
+ * session lifetime outlives its cookie, and is almost always milliseconds given as seconds.
+ */
+const MAX_TTL_SECONDS = 400 * ONE_DAY_SECONDS;
 
 /** 50–150 % of the interval, so that instances started together do not prune together. */
 const randomizeDelay = (delayMs: number): number => Math.ceil(delayMs / 2 + delayMs * Math.random());
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}
-
-/** Options that may hold a password: an error names their type, never their content. */
-const SECRET_OPTIONS: ReadonlySet<string> = new Set(['conString', 'conObject']);
-
-function fail(option: string, expected: string, value: unknown): never {
-  const got = SECRET_OPTIONS.has(option) && value !== null ? `a ${typeof value}` : describe(value);
-  throw new TypeError(`connect-pg-simple: option "${option}" must be ${expected}, got ${got}`);
-}
-
-function closestKnownOption(name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const known of KNOWN_OPTIONS) {
-    const k = known.toLowerCase();
-    if (k === lower || k.includes(lower) || lower.includes(k)) return known;
+const ttl: Check<number | ((session: SessionObject) => number)> = (value, name) => {
+  if (typeof value === 'function') return value as (session: SessionObject) => number;
+  const seconds = positiveNumber(name, value);
+  if (seconds > MAX_TTL_SECONDS) {
+    const days = Math.round(seconds / ONE_DAY_SECONDS).toLocaleString('en-US');
+    throw new TypeError(
+      `connect-pg-simple: option "ttl" is in seconds: ${seconds} seconds is ${days} days, longer than a browser keeps a cookie (400 days); given milliseconds? divide by 1000 (ttl: ${Math.round(seconds / 1000)})`,
+    );
   }
-  return undefined;
+  return seconds;
+};
+
+const pruneIntervalMs: Check<number | false> = (value, name) => {
+  if (value === false) return false;
+  if (typeof value === 'number' && value > MAX_PRUNE_INTERVAL_SECONDS) {
+    fail(
+      name,
+      `a number > 0 and at most ${MAX_PRUNE_INTERVAL_SECONDS} (seconds: the longest a Node.js timer waits), or false`,
+      value,
+    );
+  }
+  return positiveNumber(name, value) * 1000;
+};
+
+const pruneDelay: Check<(delayMs: number) => number> = (value, name) => {
+  if (value === false) return (delayMs) => delayMs;
+  if (typeof value === 'function') return value as (delayMs: number) => number;
+  return fail(name, 'false or a function (delayMs) => delayMs', value);
+};
+
+const touchAfterSeconds: Check<number> = (value, name) =>
+  value === false ? 0 : positiveNumber(name, value, { zeroAllowed: true });
+
+/**
+ * Every option, once: its default (as a user would write it; none means left out) and the check
+ * that turns a given value into what the store uses. The known names are this table's keys.
+ */
+const OPTION_TABLE = {
+  pool: {
+    check: driverObject<PgPoolLike>(isQueryable, 'a pg.Pool or an object with a query(text, values) method'),
+  },
+  pgPromise: {
+    check: driverObject<PgPromiseDatabaseLike>(
+      isPgPromiseDatabase,
+      'a pg-promise database object (the result of pgp(connection))',
+    ),
+  },
+  postgres: {
+    check: driverObject<PostgresJsSqlLike>(isPostgresJsSql, 'a postgres.js sql instance (the result of postgres(url))'),
+  },
+  pglite: { check: driverObject<PGliteLike>(isPGlite, 'a PGlite instance') },
+  conString: { check: nonEmptyString({ secret: true }) },
+  conObject: { check: secretObject('a pg.Pool config object') },
+  ttl: { check: ttl },
+  schemaName: { check: nonEmptyString() },
+  tableName: { default: 'session', check: nonEmptyString() },
+  createTableIfMissing: { default: false, check: boolean },
+  disableTouch: { default: false, check: boolean },
+  touchAfter: { default: 60, check: touchAfterSeconds },
+  pruneSessionInterval: { default: 60, check: pruneIntervalMs },
+  pruneSessionRandomizedInterval: { default: randomizeDelay, check: pruneDelay },
+  pruneBatchSize: { default: 1000, check: wholeNumber(MAX_PRUNE_BATCH_SIZE) },
+  pruneLock: { default: true, check: boolean },
+  preparedStatements: { check: boolean },
+  synchronousCommit: { default: true, check: boolean },
+  operationTimeout: { default: 10_000, check: millisecondsOrFalse(MAX_TIMER_MS) },
+  maxSessionSize: { check: wholeNumber() },
+  readCache: { default: false, check: millisecondsOrFalse(MAX_READ_CACHE_MS) },
+  pipeline: { default: false, check: boolean },
+  // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
+  errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },
+} as const satisfies Record<keyof PGStoreOptions, { readonly default?: unknown; readonly check: Check<unknown> }>;
+
+type OptionTable = typeof OPTION_TABLE;
+
+/** Each option, checked: `undefined` only for an option without a default, left out. */
+type CheckedOptions = {
+  readonly [K in keyof OptionTable]:
+    | ReturnType<OptionTable[K]['check']>
+    | (OptionTable[K] extends { readonly default: unknown } ? never : undefined);
+};
+
+const KNOWN_OPTIONS: readonly string[] = Object.keys(OPTION_TABLE);
+
+export const DEFAULTS = Object.freeze({
+  tableName: OPTION_TABLE.tableName.default,
+  /** Not an option's default: the lifetime of a session whose cookie has no maxAge, when no ttl is given. */
+  ttlSeconds: ONE_DAY_SECONDS,
+  pruneIntervalSeconds: OPTION_TABLE.pruneSessionInterval.default,
+  touchAfterSeconds: OPTION_TABLE.touchAfter.default,
+  pruneBatchSize: OPTION_TABLE.pruneBatchSize.default,
+  operationTimeoutMs: OPTION_TABLE.operationTimeout.default,
+});
+
+function checkEach(options: Readonly<Record<string, unknown>>): CheckedOptions {
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(OPTION_TABLE, name)) {
+      throw new TypeError(
+        `connect-pg-simple: unknown option "${name}"${didYouMean(suggest(name, KNOWN_OPTIONS, OPTION_ALIASES))}`,
+      );
+    }
+  }
+  const checked: Record<string, unknown> = {};
+  for (const [name, entry] of Object.entries(OPTION_TABLE)) {
+    const value = options[name] === undefined ? (entry as { default?: unknown }).default : options[name];
+    checked[name] = value === undefined ? undefined : entry.check(value, name);
+  }
+  return checked as CheckedOptions;
 }
 
-function optionalString(options: PGStoreOptions, key: 'conString' | 'schemaName' | 'tableName'): string | undefined {
-  const value = options[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0) fail(key, 'a non-empty string', value);
-  if (value.includes('\0')) fail(key, 'a string without NUL characters', value);
-  return value;
-}
-
-function optionalBoolean(options: PGStoreOptions, key: keyof PGStoreOptions, fallback: boolean): boolean {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') fail(key, 'a boolean', value);
-  return value;
-}
-
-function positiveNumber(key: string, value: unknown, { integer = false, zeroAllowed = false } = {}): number {
-  const ok =
-    typeof value === 'number' &&
-    Number.isFinite(value) &&
-    (zeroAllowed ? value >= 0 : value > 0) &&
-    (!integer || Number.isInteger(value));
-  if (!ok) fail(key, `a ${integer ? 'whole ' : ''}number ${zeroAllowed ? '≥ 0' : '> 0'}`, value);
-  return value as number;
-}
-
-function operationTimeout(options: PGStoreOptions): number | false {
-  const value = options.operationTimeout;
-  if (value === undefined) return DEFAULT_OPERATION_TIMEOUT_MS;
-  if (value === false || value === 0) return false;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
-    fail('operationTimeout', `a number of milliseconds from 0 to ${MAX_TIMER_MS}, or false`, value);
+/** `conString`, else DATABASE_URL, refused when it cannot work. */
+function connectionString(option: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const value = option ?? (env.DATABASE_URL || undefined);
+  const problem = value === undefined ? undefined : connectionStringProblem(value);
+  if (problem !== undefined) {
+    const source = option === undefined ? 'the DATABASE_URL environment variable' : 'option "conString"';
+    throw new TypeError(`connect-pg-simple: ${source} cannot be used: ${problem}`);
   }
   return value;
 }
 
-/** The longest `readCache`: no longer than the store trusts what it remembers of a session. */
-export const MAX_READ_CACHE_MS = 300_000;
+const DATABASE_OPTIONS = ['pool', 'pgPromise', 'postgres', 'pglite'] as const;
 
-function readCache(options: PGStoreOptions): number | false {
-  const value = options.readCache;
-  if (value === undefined || value === false || value === 0) return false;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_READ_CACHE_MS) {
-    fail('readCache', `a number of milliseconds from 0 to ${MAX_READ_CACHE_MS}, or false`, value);
-  }
-  return value;
-}
-
-function objectOption(
-  options: PGStoreOptions,
-  key: keyof PGStoreOptions,
-  check: (value: unknown) => boolean,
-  expected: string,
-) {
-  const value = options[key];
-  if (value === undefined) return undefined;
-  if (!check(value)) fail(key, expected, value);
-  return value;
-}
-
-function resolveDriver(options: PGStoreOptions, env: NodeJS.ProcessEnv): DriverChoice {
-  const pool = objectOption(options, 'pool', isQueryable, 'a pg.Pool or an object with a query(text, values) method') as
-    | PgPoolLike
-    | undefined;
-  const pgPromise = objectOption(
-    options,
-    'pgPromise',
-    isPgPromiseDatabase,
-    'a pg-promise database object (the result of pgp(connection))',
-  ) as PgPromiseDatabaseLike | undefined;
-  const postgres = objectOption(
-    options,
-    'postgres',
-    isPostgresJsSql,
-    'a postgres.js sql instance (the result of postgres(url))',
-  ) as PostgresJsSqlLike | undefined;
-  const pglite = objectOption(options, 'pglite', isPGlite, 'a PGlite instance') as PGliteLike | undefined;
-
-  const conString = optionalString(options, 'conString') ?? (env.DATABASE_URL || undefined);
-  const conObject = objectOption(
-    options,
-    'conObject',
-    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-    'a pg.Pool config object',
-  ) as Record<string, unknown> | undefined;
-  const given = (['pool', 'pgPromise', 'postgres', 'pglite'] as const).filter((k) => options[k] !== undefined);
+function resolveDriver(checked: CheckedOptions, env: NodeJS.ProcessEnv): DriverChoice {
+  const given = DATABASE_OPTIONS.filter((k) => checked[k] !== undefined);
   if (given.length > 1) {
     throw new TypeError(
       `connect-pg-simple: options ${given.map((k) => `"${k}"`).join(' and ')} each name a database; give only one`,
     );
   }
-  if (pool) return { kind: 'pool', pool };
-  if (pgPromise) return { kind: 'pgPromise', db: pgPromise };
-  if (postgres) return { kind: 'postgres', sql: postgres };
-  if (pglite) return { kind: 'pglite', db: pglite };
+  const connectionOption = (['conString', 'conObject'] as const).find((k) => checked[k] !== undefined);
+  if (given.length === 1 && connectionOption !== undefined) {
+    throw new TypeError(
+      `connect-pg-simple: options "${given[0]}" and "${connectionOption}" both say which database to use, and only "${given[0]}" would be used (10.x ignored "${connectionOption}" silently): give one of them`,
+    );
+  }
+  if (checked.pool) return { kind: 'pool', pool: checked.pool };
+  if (checked.pgPromise) return { kind: 'pgPromise', db: checked.pgPromise };
+  if (checked.postgres) return { kind: 'postgres', sql: checked.postgres };
+  if (checked.pglite) return { kind: 'pglite', db: checked.pglite };
 
   // As in 10.x: conObject wins over conString; without either, pg reads the PG* variables.
-  const config = conObject ?? (conString === undefined ? {} : { connectionString: conString });
+  const conString = checked.conObject === undefined ? connectionString(checked.conString, env) : undefined;
+  const config = checked.conObject ?? (conString === undefined ? {} : { connectionString: conString });
   return { kind: 'owned', config: Object.freeze({ ...config }) };
 }
 
@@ -283,63 +291,19 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new TypeError(`connect-pg-simple: options must be an object, got ${describe(input)}`);
   }
-  const options = input as PGStoreOptions;
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      const hint = closestKnownOption(key);
-      throw new TypeError(`connect-pg-simple: unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
-    }
-  }
+  const checked = checkEach(input as Record<string, unknown>);
 
-  const ttl = options.ttl;
-  if (ttl !== undefined && typeof ttl !== 'function') positiveNumber('ttl', ttl);
-
-  const errorLog = options.errorLog ?? console.error.bind(console);
-  if (typeof errorLog !== 'function') fail('errorLog', 'a function', errorLog);
-
-  const interval = options.pruneSessionInterval;
-  let pruneIntervalMs: number | false;
-  if (interval === false) pruneIntervalMs = false;
-  else if (interval === undefined) pruneIntervalMs = DEFAULT_PRUNE_INTERVAL_SECONDS * 1000;
-  else pruneIntervalMs = positiveNumber('pruneSessionInterval', interval) * 1000;
-
-  const randomized = options.pruneSessionRandomizedInterval;
-  let pruneDelay: (delayMs: number) => number;
-  if (randomized === false) pruneDelay = (delayMs) => delayMs;
-  else if (randomized === undefined) pruneDelay = randomizeDelay;
-  else if (typeof randomized === 'function') pruneDelay = randomized;
-  else fail('pruneSessionRandomizedInterval', 'false or a function (delayMs) => delayMs', randomized);
-
-  const touchAfter = options.touchAfter;
-  const touchAfterSeconds =
-    touchAfter === undefined
-      ? DEFAULT_TOUCH_AFTER_SECONDS
-      : touchAfter === false
-        ? 0
-        : positiveNumber('touchAfter', touchAfter, { zeroAllowed: true });
-
-  const preparedStatements = options.preparedStatements;
-  if (preparedStatements !== undefined && typeof preparedStatements !== 'boolean') {
-    fail('preparedStatements', 'a boolean', preparedStatements);
-  }
-
-  const tableName = optionalString(options, 'tableName') ?? DEFAULTS.tableName;
-  const schemaName = optionalString(options, 'schemaName');
-  if (schemaName === undefined && tableName.includes('"."')) {
+  if (checked.schemaName === undefined && checked.tableName.includes('"."')) {
     // 10.x accepted 'schema"."table' with a deprecation warning; now a name is only ever a name.
-    fail('tableName', 'a table name only (put the schema in "schemaName")', tableName);
+    fail('tableName', 'a table name only (put the schema in "schemaName")', checked.tableName);
   }
-
-  const driver = resolveDriver(options, env);
-  const pipeline = optionalBoolean(options, 'pipeline', false);
-  if (pipeline && driver.kind !== 'owned') {
+  const driver = resolveDriver(checked, env);
+  if (checked.pipeline && driver.kind !== 'owned') {
     throw new TypeError(
       `connect-pg-simple: option "pipeline" works only with a database the store connects to itself (conString, conObject or DATABASE_URL), not with "${driver.kind}"`,
     );
   }
-
-  const operationTimeoutMs = operationTimeout(options);
-  if (pipeline && operationTimeoutMs === false) {
+  if (checked.pipeline && checked.operationTimeout === false) {
     // One statement that never ends would hold up every session of the process, for good.
     throw new TypeError(
       'connect-pg-simple: option "pipeline" needs a time limit: "operationTimeout" must not be 0 or false',
@@ -348,28 +312,22 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
 
   return Object.freeze({
     driver,
-    ttl,
-    schemaName,
-    tableName,
-    createTableIfMissing: optionalBoolean(options, 'createTableIfMissing', false),
-    disableTouch: optionalBoolean(options, 'disableTouch', false),
-    touchAfterSeconds,
-    pruneIntervalMs,
-    pruneDelay,
-    pruneBatchSize:
-      options.pruneBatchSize === undefined
-        ? DEFAULT_PRUNE_BATCH_SIZE
-        : positiveNumber('pruneBatchSize', options.pruneBatchSize, { integer: true }),
-    pruneLock: optionalBoolean(options, 'pruneLock', true),
-    preparedStatements,
-    synchronousCommit: optionalBoolean(options, 'synchronousCommit', true),
-    operationTimeoutMs,
-    maxSessionSize:
-      options.maxSessionSize === undefined
-        ? undefined
-        : positiveNumber('maxSessionSize', options.maxSessionSize, { integer: true }),
-    readCacheMs: readCache(options),
-    pipeline,
-    errorLog,
+    ttl: checked.ttl,
+    schemaName: checked.schemaName,
+    tableName: checked.tableName,
+    createTableIfMissing: checked.createTableIfMissing,
+    disableTouch: checked.disableTouch,
+    touchAfterSeconds: checked.touchAfter,
+    pruneIntervalMs: checked.pruneSessionInterval,
+    pruneDelay: checked.pruneSessionRandomizedInterval,
+    pruneBatchSize: checked.pruneBatchSize,
+    pruneLock: checked.pruneLock,
+    preparedStatements: checked.preparedStatements,
+    synchronousCommit: checked.synchronousCommit,
+    operationTimeoutMs: checked.operationTimeout,
+    maxSessionSize: checked.maxSessionSize,
+    readCacheMs: checked.readCache,
+    pipeline: checked.pipeline,
+    errorLog: checked.errorLog,
   });
 }

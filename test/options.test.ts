@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import session from 'express-session';
 import pg from 'pg';
 import connectPgSimple, { PGStore } from '../src/index.js';
+import { DEFAULTS, resolveOptions } from '../src/options.js';
 import { databaseUrl } from './support/database.js';
 
 const rejects = (options: unknown, pattern: RegExp) =>
@@ -53,6 +54,83 @@ describe('options are checked at construction', () => {
     rejects('postgres://x', /options must be an object/);
   });
 
+  it('suggests the option meant: by spelling, or by the name other libraries use', () => {
+    rejects(
+      { pool, createTableIfMising: true },
+      /unknown option "createTableIfMising" \(did you mean "createTableIfMissing"\?\)$/,
+    );
+    rejects({ pool, pruneSesionInterval: 60 }, /\(did you mean "pruneSessionInterval"\?\)$/);
+    rejects({ pool, tabelName: 'x' }, /\(did you mean "tableName"\?\)$/);
+    rejects(
+      { connectionString: 'postgres://x' },
+      /unknown option "connectionString" \(did you mean "conString"\?\): a connection string/,
+    );
+    rejects({ url: 'postgres://x' }, /\(did you mean "conString"\?\)/);
+    rejects({ databaseUrl: 'postgres://x' }, /\(did you mean "conString"\?\)/);
+    rejects(
+      { pool, maxAge: 60_000 },
+      /unknown option "maxAge" \(did you mean "ttl"\?\): ttl is in seconds; by default the store uses the session cookie's maxAge/,
+    );
+    rejects({ pool, pruneInterval: 60 }, /\(did you mean "pruneSessionInterval"\?\)/);
+    rejects({ pool, prune: false }, /\(did you mean "pruneSessionInterval"\?\)/);
+    rejects({ client: pool }, /unknown option "client" \(did you mean "pool"\?\): a pg.Pool, a connected pg.Client/);
+    rejects({ pgPool: pool }, /\(did you mean "pool"\?\)/);
+    rejects({ pool, schema: 'app' }, /\(did you mean "schemaName"\?\)$/);
+    rejects({ pool, table: 'sessions' }, /\(did you mean "tableName"\?\)$/);
+    rejects({ pool, x: 1 }, /unknown option "x"$/);
+  });
+
+  it('never prints a connection string given where a driver object belongs, and says where it goes', () => {
+    const url = 'postgres://someone:Sup3rS3cret@db.example.com/app';
+    for (const option of ['pool', 'pgPromise', 'postgres', 'pglite', 'conObject']) {
+      assert.throws(
+        () => new PGStore({ [option]: url } as any),
+        (error: Error) => {
+          assert.ok(error instanceof TypeError);
+          assert.match(
+            error.message,
+            new RegExp(
+              `option "${option}" must be .*, got a string \\(a connection string\\? give it as "conString"\\)$`,
+            ),
+          );
+          assert.doesNotMatch(error.message, /Sup3r|someone|db\.example/);
+          return true;
+        },
+      );
+    }
+    assert.throws(
+      () => new PGStore({ pool, tableName: 42, ttl: url } as any),
+      (error: Error) => !error.message.includes('Sup3r'),
+    );
+  });
+
+  it('refuses a database object together with conString or conObject, saying which one would be used', () => {
+    rejects(
+      { pool, conString: 'postgres://x' },
+      /options "pool" and "conString" both say which database to use, and only "pool" would be used .*: give one of them/,
+    );
+    rejects({ pool, conObject: { host: 'x' } }, /options "pool" and "conObject" both/);
+    rejects(
+      { postgres: Object.assign(() => {}, { unsafe() {} }), conString: 'postgres://x' },
+      /"postgres" and "conString"/,
+    );
+  });
+
+  it('refuses a ttl in milliseconds, and timer values Node cannot wait', () => {
+    rejects(
+      { pool, ttl: 86_400_000 },
+      /option "ttl" is in seconds: 86400000 seconds is 1,000 days, .*divide by 1000 \(ttl: 86400\)/,
+    );
+    assert.ok(new PGStore({ pool, ttl: 400 * 86_400, pruneSessionInterval: false }));
+    rejects(
+      { pool, pruneSessionInterval: 2 ** 31 },
+      /"pruneSessionInterval" must be a number > 0 and at most 2147483 \(seconds/,
+    );
+    assert.ok(new PGStore({ pool, pruneSessionInterval: 2_147_483 }).close());
+    rejects({ pool, pruneBatchSize: 2 ** 31 }, /"pruneBatchSize" must be a whole number from 1 to 2147483647/);
+    assert.ok(new PGStore({ pool, pruneBatchSize: 2 ** 31 - 1, pruneSessionInterval: false }));
+  });
+
   it('refuses two databases at once, and the 10.x schema-in-tableName form', () => {
     rejects({ pool, pglite: { query() {}, exec() {} } }, /"pool" and "pglite" each name a database/);
     rejects({ pool, tableName: 'myschema"."sessions' }, /put the schema in "schemaName"/);
@@ -66,6 +144,71 @@ describe('options are checked at construction', () => {
     rejects({ pool, schemaName: 'é'.repeat(32) }, /schemaName is 64 bytes long/);
     const longest = new PGStore({ pool, tableName: 'x'.repeat(63), schemaName: 'é'.repeat(31) });
     void longest.close();
+  });
+
+  it('resolves every default from the one option table, without a database', () => {
+    const queryable = { query: async () => [] };
+    const { driver, pruneDelay, errorLog, ...resolved } = resolveOptions({ pool: queryable }, {});
+    assert.deepEqual(driver, { kind: 'pool', pool: queryable });
+    assert.deepEqual(resolved, {
+      ttl: undefined,
+      schemaName: undefined,
+      tableName: 'session',
+      createTableIfMissing: false,
+      disableTouch: false,
+      touchAfterSeconds: 60,
+      pruneIntervalMs: 60_000,
+      pruneBatchSize: 1000,
+      pruneLock: true,
+      preparedStatements: undefined,
+      synchronousCommit: true,
+      operationTimeoutMs: 10_000,
+      maxSessionSize: undefined,
+      readCacheMs: false,
+      pipeline: false,
+    });
+    for (let i = 0; i < 20; i++) {
+      const delay = pruneDelay(1000);
+      assert.ok(delay >= 500 && delay <= 1500, `jittered 50–150 %: ${delay}`);
+    }
+    assert.deepEqual(DEFAULTS, {
+      tableName: 'session',
+      ttlSeconds: 86_400,
+      pruneIntervalSeconds: 60,
+      touchAfterSeconds: 60,
+      pruneBatchSize: 1000,
+      operationTimeoutMs: 10_000,
+    });
+    const saved = console.error;
+    const logged: unknown[][] = [];
+    console.error = (...args: unknown[]) => logged.push(args);
+    try {
+      errorLog('late', 1);
+    } finally {
+      console.error = saved;
+    }
+    assert.deepEqual(logged, [['late', 1]], 'the default errorLog is console.error, looked up when called');
+
+    const owned = resolveOptions(
+      {
+        touchAfter: false,
+        operationTimeout: 0,
+        readCache: 0,
+        pruneSessionInterval: false,
+        pruneSessionRandomizedInterval: false,
+      },
+      { DATABASE_URL: 'postgres://localhost/db' },
+    );
+    assert.deepEqual(owned.driver, { kind: 'owned', config: { connectionString: 'postgres://localhost/db' } });
+    assert.equal(owned.touchAfterSeconds, 0);
+    assert.equal(owned.operationTimeoutMs, false);
+    assert.equal(owned.readCacheMs, false);
+    assert.equal(owned.pruneIntervalMs, false);
+    assert.equal(owned.pruneDelay(1234), 1234);
+    assert.deepEqual(resolveOptions({ conObject: { host: 'h' }, conString: 'postgres://x' }, {}).driver, {
+      kind: 'owned',
+      config: { host: 'h' },
+    });
   });
 
   it('needs express-session (or Connect) for the factory', () => {

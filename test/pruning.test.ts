@@ -109,6 +109,29 @@ describe('pruning', () => {
     assert.equal(delays, 2, 'the manual prune rescheduled it');
   });
 
+  it('a jitter beyond what a timer can wait never makes pruning run in a loop', async () => {
+    let delays = 0;
+    const logged: unknown[][] = [];
+    const store = newStore({
+      tableName: 'jitter',
+      pruneSessionInterval: 1,
+      pruneSessionRandomizedInterval: () => {
+        delays++;
+        return 2 ** 40;
+      },
+      errorLog: (...args: unknown[]) => logged.push(args),
+    });
+    await store.length();
+    // Node fires a timer of more than 2^31-1 ms after 1 ms: each of these round trips gives it the chance.
+    for (let i = 0; i < 30; i++) await store.length();
+    assert.equal(delays, 1, 'the timer was set once, and has not fired');
+    assert.equal(logged.length, 1);
+    assert.match(
+      String(logged[0]!.at(-1)),
+      /pruneSessionRandomizedInterval returned 1099511627776, not a number of milliseconds from 0 to 2147483647: waiting 2147483647 ms instead/,
+    );
+  });
+
   it('stops between batches when the store closes', async () => {
     const store = newStore({ tableName: 'closing', pruneBatchSize: 10 });
     await store.length();

@@ -80,9 +80,16 @@ describe('secrets', () => {
       `postgres://user:${PASSWORD}@[::1/db`,
     ]) {
       const logged: unknown[][] = [];
-      const store = new PGStore({ conString, errorLog: (...args: unknown[]) => logged.push(args) });
-      const error = await failingCall(store);
-      await store.close();
+      let error: unknown;
+      try {
+        // Refused at construction when it cannot be read as a URL, else failing on the first call.
+        const store = new PGStore({ conString, errorLog: (...args: unknown[]) => logged.push(args) });
+        error = await failingCall(store);
+        await store.close();
+      } catch (refused) {
+        assert.match(String((refused as Error).message), /option "conString" cannot be used: .*not a valid URL/);
+        error = refused;
+      }
       assertNoPassword(`error for ${conString.replace(PASSWORD, '***')}`, [error]);
       assertNoPassword('errorLog', logged);
     }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import connectPgSimple from '../src/index.js';
 import { databaseUrl, eventually, holdTableLock, serverAdmin, uniqueName } from './support/database.js';
+import { silentServer } from './support/servers.js';
 
 const { PGStore } = connectPgSimple;
 type Store = InstanceType<typeof PGStore>;
@@ -13,24 +13,6 @@ const session = (seconds = 600) => ({
 });
 
 const isTimeout = (error: any) => error?.name === 'TimeoutError' && error.code === 'ETIMEDOUT';
-
-/** A TCP server that accepts connections and never says a word: a database that hangs. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('operationTimeout', () => {
   const admin = serverAdmin();

@@ -10,6 +10,19 @@ const DEAD_TUPLES_WARNING = 1000;
 /** A table this big should have been vacuumed and analyzed by now. */
 const ROWS_FOR_MAINTENANCE = 10_000;
 
+/**
+ * Dead row versions are news only when a vacuum has run since they died: right after a prune
+ * (by a store, or the CLI) they are many, and autovacuum removes them within a minute or so. The
+ * statistics do not say when rows died, so the advice waits for a vacuum this recent that left
+ * them behind.
+ */
+const VACUUM_RECENT_SECONDS = 600;
+
+function secondsSinceLastVacuum(stats: TableStats): number | undefined {
+  const last = Math.max(stats.lastVacuum ?? Number.NEGATIVE_INFINITY, stats.lastAutovacuum ?? Number.NEGATIVE_INFINITY);
+  return Number.isFinite(last) ? Math.max(0, stats.now - last) : undefined;
+}
+
 export function deadTupleRatio(stats: TableStats): number {
   const all = stats.liveTuples + stats.deadTuples;
   return all === 0 ? 0 : stats.deadTuples / all;
@@ -37,9 +50,20 @@ export function adviceFor(stats: TableStats): string[] {
     );
   }
   const ratio = deadTupleRatio(stats);
-  if (ratio >= DEAD_RATIO_WARNING && stats.deadTuples >= DEAD_TUPLES_WARNING) {
+  const lastVacuumAge = secondsSinceLastVacuum(stats);
+  if (
+    ratio >= DEAD_RATIO_WARNING &&
+    stats.deadTuples >= DEAD_TUPLES_WARNING &&
+    lastVacuumAge !== undefined &&
+    lastVacuumAge <= VACUUM_RECENT_SECONDS
+  ) {
     advice.push(
-      `${percent(ratio)} of the row versions are dead: autovacuum is not keeping up with this table; vacuum it sooner with ALTER TABLE ${t} SET (autovacuum_vacuum_scale_factor = 0.02), and look for long-running transactions`,
+      `${percent(ratio)} of the row versions are dead though the table was vacuumed ${duration(lastVacuumAge)} ago: a long-running transaction (or a replication slot, or a prepared transaction) may keep them, see pg_stat_activity; if they come back faster than autovacuum removes them, vacuum sooner with ALTER TABLE ${t} SET (autovacuum_vacuum_scale_factor = 0.02)`,
+    );
+  }
+  if (stats.storageOptions.includes('autovacuum_enabled=false')) {
+    advice.push(
+      `autovacuum is turned off for this table: dead row versions pile up; turn it on with ALTER TABLE ${t} RESET (autovacuum_enabled)`,
     );
   }
   const rows = stats.liveTuples + stats.deadTuples;

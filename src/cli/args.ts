@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
+import { closestName } from '../did-you-mean.js';
 import { DEFAULTS } from '../options.js';
 import { UsageError } from './errors.js';
+import { count } from './format.js';
 import { COMMANDS, CONNECTION_OPTIONS, GENERAL_OPTIONS, type OptionSpec } from './spec.js';
 
 export interface CommandLine {
@@ -22,12 +24,48 @@ const ALL_OPTIONS: Record<string, OptionSpec> = Object.assign(
   ...Object.values(COMMANDS).map((c) => c.options),
 );
 
-/** parseArgs' messages, shortened to one line that never repeats an option's value. */
+/** ` (did you mean --batch-size?)` for an unknown option, when one is close. */
+function optionHint(given: string): string {
+  const name = given.replace(/^-+/, '');
+  const match = closestName(name, Object.keys(ALL_OPTIONS));
+  return match === undefined ? '' : ` (did you mean --${match}?)`;
+}
+
+/** A short option's long name, for messages. */
+const longName = (option: string) =>
+  Object.entries(ALL_OPTIONS).find(([, spec]) => option === `-${spec.short}`)?.[0] ?? option.replace(/^-+/, '');
+
+/** parseArgs' messages, as one plain line that never repeats an option's value. */
 function usageMessage(error: { code?: unknown; message: string }): string {
   const unknown = /^Unknown option '([^']+)'/.exec(error.message);
-  if (unknown) return `unknown option ${unknown[1]}`;
+  if (unknown) return `unknown option ${unknown[1]}${optionHint(unknown[1]!)}`;
+  const needsValue = /^Option '(-\w, )?--([^' ]+)[^']*' argument (missing|is ambiguous)/.exec(error.message);
+  if (needsValue) {
+    const name = needsValue[2]!;
+    const value = ALL_OPTIONS[name]?.value ?? 'VALUE';
+    return `--${name} needs a value: --${name} ${value} (a value that starts with "-" goes as --${name}=-…)`;
+  }
+  const takesNone = /^Option '(-\w, )?--([^' ]+)' does not take an argument/.exec(error.message);
+  if (takesNone) return `--${longName(`--${takesNone[2]}`)} takes no value`;
   const first = error.message.split(/\.?\n|\. /)[0] ?? error.message;
   return first.charAt(0).toLowerCase() + first.slice(1);
+}
+
+/** `--batch-size -5` as `--batch-size=-5`: a negative number is a value (to be refused as such), not an option. */
+function joinNegativeNumbers(args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && ALL_OPTIONS[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 function nameOption(value: string | boolean | undefined, option: string, command: string | undefined) {
@@ -43,7 +81,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: [...args],
+      args: joinNegativeNumbers(args),
       options: ALL_OPTIONS,
       allowPositionals: true,
       strict: true,
@@ -60,7 +98,10 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     [command, ...rest] = rest;
   }
   if (command !== undefined && !Object.hasOwn(COMMANDS, command)) {
-    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    const match = closestName(command, [...Object.keys(COMMANDS), 'help']);
+    throw new UsageError(
+      `unknown command ${JSON.stringify(command)}${match === undefined ? '' : ` (did you mean ${match}?)`}`,
+    );
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`, command);
 
@@ -100,7 +141,7 @@ export function integerOption(
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (typeof raw !== 'string' || !/^\s*\d+\s*$/.test(raw) || value < min || value > max) {
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`, line.command);
+    throw new UsageError(`--${name} must be a whole number from ${count(min)} to ${count(max)}`, line.command);
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import { connectionStringProblem, explainConnectionError } from '../drivers/connection-errors.js';
 import type { Database } from '../drivers/database.js';
 import { fromPgPool, type PgPoolLike } from '../drivers/pg.js';
 import { describeError, OperationalError } from './errors.js';
@@ -15,12 +16,19 @@ interface PgClient extends PgPoolLike {
 
 type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };
 
-const CONNECT_TIMEOUT_MS = 15_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** libpq's PGCONNECT_TIMEOUT (seconds), else 10 s. */
+function connectTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env.PGCONNECT_TIMEOUT);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds * 1000) : DEFAULT_CONNECT_TIMEOUT_MS;
+}
 
 /** The passwords a connection URL and the environment hold: never to be printed. */
 export function secretsOf(url: string | undefined, env: NodeJS.ProcessEnv): string[] {
   const secrets = [env.PGPASSWORD ?? ''];
-  const password = url?.match(/^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^@\s]*)@/i)?.[1];
+  // Up to the last @ before the host: pg reads an unencoded @ in a password as part of it.
+  const password = url?.match(/^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^/?#\s]*)@[^@/?#\s]*(?:[/?#]|$)/i)?.[1];
   if (password) {
     secrets.push(password);
     try {
@@ -43,10 +51,17 @@ function checkUrl(url: string): void {
   if (!/^postgres(ql)?:\/\//i.test(url) && !url.startsWith('/')) {
     throw new OperationalError('the connection string is not a postgres:// or postgresql:// URL');
   }
+  const problem = connectionStringProblem(url);
+  if (problem !== undefined) throw new OperationalError(problem);
+}
+
+/** Without a URL, pg falls back to the PG* variables and then to its defaults (localhost, the OS user). */
+function namesNoDatabase(env: NodeJS.ProcessEnv): boolean {
+  return !['PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGSERVICE'].some((name) => env[name]);
 }
 
 /** One connection (pg's Client) for one command. Without a URL, pg reads the PG* variables. */
-export async function connect(url: string | undefined): Promise<Connection> {
+export async function connect(url: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
   const pg = loadPg();
   if (url !== undefined) checkUrl(url);
   let client: PgClient;
@@ -54,7 +69,7 @@ export async function connect(url: string | undefined): Promise<Connection> {
     client = new pg.Client({
       ...(url === undefined ? {} : { connectionString: url }),
       application_name: 'connect-pg-simple',
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      connectionTimeoutMillis: connectTimeoutMs(env),
     });
   } catch {
     // pg parses the URL here; its error may quote the URL, so it is not passed on.
@@ -66,7 +81,13 @@ export async function connect(url: string | undefined): Promise<Connection> {
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
-    throw new OperationalError(`cannot connect to the database: ${describeError(error, [])}`);
+    const hint =
+      url === undefined && namesNoDatabase(env)
+        ? ' (no database was named: give --url postgres://user@host:port/database, or set DATABASE_URL)'
+        : '';
+    throw new OperationalError(
+      `cannot connect to the database: ${describeError(explainConnectionError(error, client), [])}${hint}`,
+    );
   }
   return { db: fromPgPool(client, { prepare: false }), close: () => client.end() };
 }

@@ -48,7 +48,7 @@ export function describeError(error: unknown, secrets: readonly string[]): strin
 
 /** Replaces every secret, and any password in a connection URL, with `***`. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\s]*@/gi, '$1***@');
+  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^/?#\s]*@/gi, '$1***@');
   for (const secret of secrets) if (secret.length > 0) out = out.replaceAll(secret, '***');
   return out;
 }

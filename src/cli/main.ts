@@ -10,6 +10,7 @@ import { connect, secretsOf } from './connection.js';
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import type { Io, Runner } from './io.js';
+import { resolvedSchema } from './queries.js';
 import { COMMANDS } from './spec.js';
 
 const COMMAND_RUNNERS: Readonly<Record<string, (line: CommandLine, names: TableNames) => Runner>> = {
@@ -67,13 +68,20 @@ export async function main(args: readonly string[], io: Io, env: NodeJS.ProcessE
   const secrets = secretsOf(url, env);
   try {
     if (!COMMANDS[line.command]!.connects) return await run(undefined, io);
-    const connection = await connect(url);
+    const connection = await connect(url, env);
     try {
+      if (line.schema === undefined) {
+        // Name the table the search_path finds, so that every message says which one it is.
+        const schema = await resolvedSchema(connection.db, line.table);
+        if (schema !== undefined) run = COMMAND_RUNNERS[line.command]!(line, tableNames(line.table, schema));
+      }
       return await run(connection.db, io);
     } finally {
       await connection.close().catch(() => {});
     }
   } catch (error) {
+    // A value only the database can check, such as --time-zone.
+    if (error instanceof UsageError) return usageFailure(io, error);
     io.err(`connect-pg-simple: ${describeError(error, secrets)}\n`);
     return EXIT_FAILURE;
   }

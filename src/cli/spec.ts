@@ -21,9 +21,14 @@ export const CONNECTION_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   url: {
     type: 'string',
     value: 'URL',
-    description: 'postgres://user:password@host:port/database (default: DATABASE_URL, else the PG* variables)',
+    description:
+      'postgres://user:password@host:port/database, special characters of the password percent-encoded (default: DATABASE_URL, else the PG* variables; PGCONNECT_TIMEOUT: seconds to wait for a connection, default 10)',
   },
-  schema: { type: 'string', value: 'NAME', description: "the table's schema (default: the search_path's)" },
+  schema: {
+    type: 'string',
+    value: 'NAME',
+    description: "the table's schema (default: the one the search_path finds the table in; messages name it)",
+  },
   table: { type: 'string', value: 'NAME', description: 'the session table (default: session)' },
 };
 

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { Deadline } from '../time-limit.js';
+import type { Deadline, OperationTimeoutError } from '../time-limit.js';
 
 /** What PostgreSQL needs to cancel the statement a connection runs: its backend key and address. */
 export interface BackendKey {
@@ -80,6 +80,8 @@ export function runOnLease<T>(
   run: (lease: Lease, done: Done<T>) => void,
   deadline: Deadline,
   graceMs: number,
+  /** The error to fail with when time runs out before a connection came, in place of the deadline's own. */
+  expiredWaiting: (expired: OperationTimeoutError) => unknown = (expired) => expired,
 ): Promise<T> {
   if (deadline.expired !== undefined) return Promise.reject(deadline.expired);
   return new Promise<T>((resolve, reject) => {
@@ -93,8 +95,11 @@ export function runOnLease<T>(
       lease.release(destroy);
     };
     deadline.onExpire = () => {
+      if (lease === undefined) {
+        reject(expiredWaiting(deadline.expired!));
+        return;
+      }
       reject(deadline.expired);
-      if (lease === undefined) return;
       const key = backendKeyOf(lease.client);
       if (key !== undefined) void sendCancelRequest(key, graceMs);
       grace = setTimeout(release, graceMs, true);

@@ -1,6 +1,7 @@
 import type { Statement } from '../sql.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
+import { explainConnectionError } from './connection-errors.js';
 import { type Database, type Row, withPreparedFallback } from './database.js';
 import { createOwnedPgPool, loadPg, type OwnedPoolSettings } from './pg.js';
 
@@ -74,7 +75,7 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
           forget();
           entry.abandoned = true;
           client.connection?.stream?.destroy();
-          throw error;
+          throw explainConnectionError(error, client);
         },
       );
     current = entry;

@@ -1,5 +1,6 @@
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
+import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
 import type { Database } from './database.js';
 import { withPreparedFallback } from './database.js';
 
@@ -30,6 +31,8 @@ export function fromPgPromise(
   const any = db.any.bind(db) as unknown as (query: object) => Promise<unknown>;
   const connect = (db as { connect?: unknown }).connect;
   const leasing = typeof connect === 'function';
+  /** pg-promise's pg.Pool, for what connection-phase errors say. */
+  const pool = (db as { $pool?: unknown }).$pool;
   // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
   // parameters instead of formatting them into the text itself.
   const acquire = (done: Done<Lease>) => {
@@ -40,7 +43,7 @@ export function fromPgPromise(
           connection,
           release: (destroy: boolean) => void connection.done(destroy),
         } as PgPromiseLease),
-      done,
+      (error: unknown) => done(explainConnectionError(error, pool)),
     );
   };
   const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
@@ -56,6 +59,7 @@ export function fromPgPromise(
       },
       deadline,
       graceMs,
+      (expired) => explainWaitForConnection(expired, pool),
     );
   });
   return { query, close: async () => {} };

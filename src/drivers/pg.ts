@@ -1,6 +1,12 @@
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
+import {
+  explainConnectionError,
+  explainWaitForConnection,
+  isUnconnectedPgClient,
+  unconnectedClientError,
+} from './connection-errors.js';
 import type { Database, Row } from './database.js';
 import { isPreparedStatementMismatch, rowsOf, withPreparedFallback } from './database.js';
 
@@ -59,7 +65,7 @@ function queryConfig(statement: Statement, values: readonly unknown[], named: bo
 function leaseFrom(pool: PgPool, done: Done<Lease>): void {
   const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
     if (error || client === undefined) {
-      done(error ?? new Error('connect-pg-simple: the pool gave no connection'));
+      done(error ? explainConnectionError(error, pool) : new Error('connect-pg-simple: the pool gave no connection'));
       return;
     }
     // A checked-out client reports a broken connection as an 'error' event as well as to its
@@ -97,7 +103,7 @@ function leasingQuery(pool: PgPool, prepare: boolean, graceMs: number): Database
     if (deadline === undefined) {
       const config = queryConfig(statement, values, named && statement.name !== '');
       return (pool.query(config) as Promise<unknown>).then(rowsOf, (error: unknown) => {
-        if (!config.name || !isPreparedStatementMismatch(error)) throw error;
+        if (!config.name || !isPreparedStatementMismatch(error)) throw explainConnectionError(error, pool);
         named = false;
         return (pool.query(queryConfig(statement, values, false)) as Promise<unknown>).then(rowsOf);
       });
@@ -121,6 +127,7 @@ function leasingQuery(pool: PgPool, prepare: boolean, graceMs: number): Database
       },
       deadline,
       graceMs,
+      (expired) => explainWaitForConnection(expired, pool),
     );
   };
 }
@@ -134,12 +141,14 @@ export function fromPgPool(
   const db = pool as unknown as PgQueryable;
   // A single client (or a pool of unknown make) cannot be cancelled safely: the store only
   // stops waiting when time is up.
-  const query = withPreparedFallback(prepare, (statement, values, named, deadline) =>
-    untilDeadline(
+  const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
+    // pg.Client queues statements until connected: without a connect() they would wait forever.
+    if (isUnconnectedPgClient(db)) return Promise.reject(unconnectedClientError());
+    return untilDeadline(
       named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, values as unknown[]),
       deadline,
-    ),
-  );
+    );
+  });
   return { query, close };
 }
 

@@ -3,6 +3,7 @@ import { DEFAULTS } from '../../options.js';
 import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.js';
+import { count } from '../format.js';
 import type { Runner } from '../io.js';
 import { requireTable } from './require-table.js';
 
@@ -37,7 +38,7 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
         if (typeof row?.upto === 'string') from = row.upto;
         deleted += batch;
         if (io.errIsTTY && Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
-          io.err(`\rdeleted ${deleted.toLocaleString('en-US')} expired sessions…`);
+          io.err(`\rdeleted ${count(deleted)} expired sessions…`);
           shownAt = Date.now();
         }
         if (batch < batchSize || interrupted) break;
@@ -45,10 +46,13 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
       }
     } finally {
       process.off('SIGINT', onInterrupt);
-      if (io.errIsTTY && shownAt > 0) io.err(`\rdeleted ${deleted.toLocaleString('en-US')} expired sessions\n`);
+      if (io.errIsTTY && shownAt > 0) io.err(`\rdeleted ${count(deleted)} expired sessions\n`);
     }
     if (json) io.out(`${JSON.stringify({ table: names.qualified, deleted, interrupted })}\n`);
-    else io.out(`deleted ${deleted} expired sessions from ${names.qualified}${interrupted ? ' (interrupted)' : ''}\n`);
+    else
+      io.out(
+        `deleted ${count(deleted)} expired sessions from ${names.qualified}${interrupted ? ' (interrupted)' : ''}\n`,
+      );
     return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   };
 }

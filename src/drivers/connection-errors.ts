@@ -1,0 +1,205 @@
+import { OperationTimeoutError } from '../time-limit.js';
+
+/**
+ * Errors of the connection phase, told as what went wrong and what to do. An explained error
+ * keeps the driver's error as its `cause`, and its `code`.
+ */
+
+/** Where a connection goes, for messages: never the user name or password. */
+export interface ConnectionTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly connectionString: string | undefined;
+}
+
+/** A connection-phase error, explained. */
+export class ConnectionError extends Error {
+  override readonly name: string = 'ConnectionError';
+  readonly code: string | undefined;
+  constructor(message: string, cause: unknown, code = codeOf(cause)) {
+    super(`connect-pg-simple: ${message}`, { cause });
+    this.code = code;
+  }
+}
+
+/** A connection attempt out of time: a `TimeoutError` with code `ETIMEDOUT`, as an operation out of time is. */
+export class ConnectTimeoutError extends ConnectionError {
+  override readonly name = 'TimeoutError';
+  constructor(message: string, cause: unknown) {
+    super(message, cause, 'ETIMEDOUT');
+  }
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : '';
+}
+
+/**
+ * Where a pg pool or client connects, as pg resolves it (connection string, options, PG*
+ * variables); undefined for anything else. Called on the error path only.
+ */
+export function connectionTargetOf(poolOrClient: unknown): ConnectionTarget | undefined {
+  const p = poolOrClient as {
+    connectionParameters?: { host?: unknown; port?: unknown; connectionString?: unknown };
+    options?: Record<string, unknown>;
+    Client?: new (options: unknown) => { connectionParameters?: { host?: unknown; port?: unknown } };
+  } | null;
+  let parameters = p?.connectionParameters;
+  let connectionString: unknown = p?.options?.connectionString;
+  if (parameters === undefined && typeof p?.Client === 'function' && p.options !== undefined) {
+    try {
+      parameters = new p.Client(p.options).connectionParameters;
+    } catch {
+      return undefined;
+    }
+  }
+  if (parameters === undefined) return undefined;
+  connectionString ??= (poolOrClient as { connectionString?: unknown }).connectionString;
+  return {
+    host: typeof parameters.host === 'string' && parameters.host !== '' ? parameters.host : 'localhost',
+    port: Number(parameters.port ?? 5432),
+    connectionString: typeof connectionString === 'string' ? connectionString : undefined,
+  };
+}
+
+const PERCENT_ENCODE = 'percent-encode it (encodeURIComponent: "#" as %23, "/" as %2F, "?" as %3F, "@" as %40)';
+
+/**
+ * A mistake in a postgres:// connection string that is sure to fail, told before any connect:
+ * an unencoded `#` in the password (the rest of the URL becomes a fragment), or a URL that
+ * cannot be read at all. The message never repeats the string.
+ */
+export function connectionStringProblem(text: string): string | undefined {
+  if (!/^postgres(ql)?:\/\//i.test(text)) return undefined;
+  const hash = text.indexOf('#');
+  if (hash !== -1 && text.includes('@', hash)) {
+    return `the password (or user name) in the connection string holds a "#": ${PERCENT_ENCODE}`;
+  }
+  // pg reads connection strings with the URL parser, after encoding spaces and stray % signs.
+  const fixed = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(text) ? encodeURI(text).replace(/%25(\d\d)/g, '%$1') : text;
+  try {
+    new URL(fixed.replace('@/', '@dummy/'));
+  } catch {
+    return `the connection string is not a valid URL; if the password holds "/", "?", "#" or ":", ${PERCENT_ENCODE}`;
+  }
+  return undefined;
+}
+
+/** A password with `/` or `?` cuts the URL short: the user name becomes the host, the rest a path or query. */
+function looksCutShort(connectionString: string | undefined): boolean {
+  if (connectionString === undefined) return false;
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)(.*)$/is.exec(connectionString);
+  return authority !== null && !authority[1]!.includes('@') && authority[2]!.includes('@');
+}
+
+const SSL_UNSUPPORTED = 'The server does not support SSL connections';
+/** pg's own connect timeout; pg-pool's, around it; pg-pool's wait for a free connection. */
+const CONNECT_TIMEOUTS = ['timeout expired', 'Connection terminated due to connection timeout'];
+const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
+
+/** The connect time limit of a pg pool or client, if it has one. */
+function connectTimeoutOf(poolOrClient: unknown): number | undefined {
+  const p = poolOrClient as { options?: { connectionTimeoutMillis?: unknown }; _connectionTimeoutMillis?: unknown };
+  const ms = p?.options?.connectionTimeoutMillis ?? p?._connectionTimeoutMillis;
+  return typeof ms === 'number' && ms > 0 ? ms : undefined;
+}
+
+/**
+ * The error of a statement sent through a pg pool or client, explained when it is one of the
+ * connection phase's; any other error as it was. For the error path only: it reads the pool's
+ * settings each time.
+ */
+export function explainConnectionError(error: unknown, poolOrClient: unknown): unknown {
+  if (error instanceof ConnectionError) return error;
+  const message = messageOf(error);
+  const code = codeOf(error);
+  if (
+    message !== SSL_UNSUPPORTED &&
+    !CONNECT_TIMEOUTS.includes(message) &&
+    message !== POOL_WAIT_TIMEOUT &&
+    !EXPLAINED_CODES.has(code ?? '')
+  ) {
+    return error;
+  }
+  return explained(error, connectionTargetOf(poolOrClient), connectTimeoutOf(poolOrClient));
+}
+
+const EXPLAINED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function explained(
+  error: unknown,
+  target: ConnectionTarget | undefined,
+  connectTimeoutMs: number | undefined,
+): unknown {
+  const message = messageOf(error);
+  const code = codeOf(error);
+  const at = target === undefined ? 'the database server' : `${target.host}:${target.port}`;
+  const within = connectTimeoutMs === undefined ? '' : ` within ${connectTimeoutMs} ms`;
+  if (message === SSL_UNSUPPORTED) {
+    return new ConnectionError(
+      `${at} does not accept SSL connections: connect without SSL (remove "ssl" or "sslmode" from the connection settings), or turn SSL on in the server`,
+      error,
+    );
+  }
+  if (CONNECT_TIMEOUTS.includes(message)) {
+    return new ConnectTimeoutError(
+      `could not connect to ${at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same)`,
+      error,
+    );
+  }
+  if (message === POOL_WAIT_TIMEOUT) {
+    return new ConnectTimeoutError(
+      `no connection of the pool was free${within}: the server did not answer, or all of the pool's connections stayed busy (raise "max", or look for connections never released)`,
+      error,
+    );
+  }
+  if (code === 'ECONNREFUSED') {
+    return new ConnectionError(
+      `could not connect to ${at}: connection refused (ECONNREFUSED); is PostgreSQL running there?`,
+      error,
+    );
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    const hint = looksCutShort(target?.connectionString)
+      ? `the connection string seems cut short by a character of its password: ${PERCENT_ENCODE}`
+      : 'check the host name';
+    return new ConnectionError(`could not find the host "${target?.host ?? '?'}" (${code}): ${hint}`, error);
+  }
+  return error;
+}
+
+/**
+ * An operation out of time while it waited for a connection from a pg.Pool: when it was not
+ * queued behind busy connections (the pool had room, so it was opening one), the server did not
+ * answer, and the error says so: the same TimeoutError, with the reason.
+ */
+export function explainWaitForConnection(expired: OperationTimeoutError, pool: unknown): OperationTimeoutError {
+  const waiting = (pool as { waitingCount?: unknown } | null)?.waitingCount;
+  if (waiting !== 0) return expired;
+  const target = connectionTargetOf(pool);
+  const at = target === undefined ? 'the database server' : `${target.host}:${target.port}`;
+  return new OperationTimeoutError(
+    expired.what,
+    expired.timeoutMs,
+    `could not connect to ${at} in that time; is the server up, and is that its address?`,
+  );
+}
+
+/** A pg.Client never connected: its statements would wait for a connect that never comes. */
+export function isUnconnectedPgClient(value: unknown): boolean {
+  const client = value as { _connected?: unknown; _connecting?: unknown; _ending?: unknown } | null;
+  return client?._connected === false && client._connecting === false && client._ending === false;
+}
+
+export const unconnectedClientError = () =>
+  new ConnectionError(
+    'the pg.Client given as "pool" is not connected: call client.connect() first, or pass a pg.Pool (which connects by itself)',
+    undefined,
+    'ENOTCONN',
+  );
