@@ -15,7 +15,12 @@ export class Browser {
     return this.request('POST', path, form && new URLSearchParams(form), 'manual');
   }
 
-  private async request(method: string, path: string, body: URLSearchParams | undefined, redirect: RequestRedirect) {
+  private async request(
+    method: string,
+    path: string,
+    body: URLSearchParams | undefined,
+    redirect: 'follow' | 'manual',
+  ) {
     const response = await fetch(this.base + path, {
       method,
       body,
