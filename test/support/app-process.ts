@@ -13,14 +13,15 @@ export interface AppProcess {
   stop(): Promise<number | string>;
 }
 
-/** Fails when the program exits, or has not listened within `startLimitMs` (a hang, not a timing check). */
+/** Fails when the program exits, or has not listened within `startLimitMs`: a hang guard, not a timing check (PGlite alone may take half a minute to start on a loaded machine). */
 export async function startAppProcess(
   file: string,
   env: Record<string, string | undefined>,
-  startLimitMs = 30_000,
+  startLimitMs = 120_000,
+  cwd = root,
 ): Promise<AppProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--import', preload, file], {
-    cwd: root,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
