@@ -31,7 +31,7 @@ export async function startAppProcess(
   const exited = new Promise<number | string>((done) =>
     child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')),
   );
-  const port = await new Promise<number>((done, fail) => {
+  const started = new Promise<number>((done, fail) => {
     const timer = setTimeout(
       () => fail(new Error(`${file} did not listen within ${startLimitMs} ms:\n${output}`)),
       startLimitMs,
@@ -46,6 +46,13 @@ export async function startAppProcess(
       fail(new Error(`${file} exited (${how}) before it listened:\n${output}`));
     });
   });
+  let port: number;
+  try {
+    port = await started;
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
   return {
     base: `http://127.0.0.1:${port}`,
     output: () => output,
