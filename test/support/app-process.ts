@@ -20,7 +20,9 @@ export async function startAppProcess(
   startLimitMs = 120_000,
   cwd = root,
 ): Promise<AppProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--import', preload, file], {
+  const typescript = /\.[cm]?ts$/.test(file);
+  const loaders = [...(typescript ? ['--import', 'tsx'] : []), '--import', preload];
+  const child: ChildProcess = spawn(process.execPath, [...loaders, file], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
