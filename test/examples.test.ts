@@ -57,6 +57,15 @@ describe('examples/', () => {
     );
   });
 
+  it('every pg.Pool an example makes has an error listener (without one, Node.js exits when a connection dies)', () => {
+    for (const file of [...Object.keys(appExamples), 'examples/custom-queryable.ts', 'examples/demo/server.mjs']) {
+      const code = readFileSync(join(root, file), 'utf8');
+      const pools = code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
+      const listeners = code.match(/\.on\('error'/g)?.length ?? 0;
+      assert.ok(listeners >= pools, `${file} makes a pg.Pool without pool.on('error', …)`);
+    }
+  });
+
   for (const [file, database] of Object.entries(appExamples)) {
     it(`${file} keeps a session over HTTP`, async () => {
       if (database === 'server') {

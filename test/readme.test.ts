@@ -75,6 +75,14 @@ describe('the code blocks of the documentation', () => {
     assert.ok(blocks.length - skipped.length >= 10, 'most blocks run');
   });
 
+  it('attaches an error listener to every pg.Pool a block makes (without one, Node.js exits when a connection dies)', () => {
+    for (const block of blocks) {
+      const pools = block.code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
+      const listeners = block.code.match(/\.on\('error'/g)?.length ?? 0;
+      assert.ok(listeners >= pools, `${block.where} makes a pg.Pool without pool.on('error', …)`);
+    }
+  });
+
   for (const block of blocks) {
     if (block.skipReason) continue;
     it(`${block.where} (${block.language}, ${block.harness})`, async (t) => {
@@ -115,7 +123,11 @@ describe('the code blocks of the documentation', () => {
           const second = await browser.get('/');
           assert.equal(first.status, 200, app.output());
           assert.equal(second.status, 200, app.output());
-          assert.notEqual(second.body, first.body, `${block.where}: the second request saw the session of the first`);
+          assert.notEqual(
+            second.body,
+            first.body,
+            `${block.where}: the second request did not see what the first stored in its session`,
+          );
         } finally {
           await app.stop();
         }
