@@ -24,7 +24,7 @@ export const HTTP_CONTENDERS: readonly HttpContender[] = [
     backend: 'pg',
   },
   { id: 'v10', label: 'connect-pg-simple 10.0.0', store: 'v10', backend: 'pg' },
-  { id: 'redis', label: 'connect-redis 10 (redis 6)', store: 'redis', backend: 'redis' },
+  { id: 'redis', label: 'connect-redis 9 (redis 6)', store: 'redis', backend: 'redis' },
   { id: 'memory', label: 'express-session MemoryStore', store: 'memory', backend: 'none' },
 ];
 

@@ -5,7 +5,8 @@ import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
 import pg from 'pg';
 
-const pool = new pg.Pool();
+const pool = new pg.Pool(); // connects with pg's PG* environment variables
+pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 const queryable = {
   async query(text: string, values: unknown[]) {
     const started = performance.now();

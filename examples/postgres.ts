@@ -5,11 +5,26 @@ import express from 'express';
 import session from 'express-session';
 import postgres from 'postgres';
 
+declare module 'express-session' {
+  interface SessionData {
+    views: number;
+  }
+}
+
 const sql = postgres(process.env.DATABASE_URL ?? 'postgres://localhost/app');
-const PgStore = connectPgSimple(session);
+const pgSession = connectPgSimple(session);
 
 const app = express();
 app.use(
-  session({ store: new PgStore({ postgres: sql }), secret: 'change me', resave: false, saveUninitialized: false }),
+  session({
+    store: new pgSession({ postgres: sql, createTableIfMissing: true }),
+    secret: process.env.SESSION_SECRET ?? 'change me',
+    resave: false,
+    saveUninitialized: false,
+  }),
 );
+app.get('/', (req, res) => {
+  req.session.views = (req.session.views ?? 0) + 1;
+  res.send(`views: ${req.session.views}`);
+});
 app.listen(3000);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { fromPGlite } from '../src/drivers/pglite.js';
 import connectPgSimple from '../src/index.js';
@@ -19,6 +18,7 @@ import {
   legacyTableSql,
   poolInTimeZone,
 } from './support/legacy.js';
+import { newPGlite } from './support/pglite.js';
 
 const { PGStore } = connectPgSimple;
 
@@ -239,7 +239,7 @@ describe('schema migrations', () => {
   });
 
   it('works through other drivers: PGlite', async () => {
-    const db = await PGlite.create();
+    const db = await newPGlite();
     try {
       await db.exec(`SET TimeZone = 'Europe/Berlin'; ${legacyTableSql('public', 'session')}`);
       await db.query(`INSERT INTO "session" VALUES ('a', '{}', to_timestamp(1700000000))`);

@@ -62,4 +62,33 @@ describe('the published entry points', () => {
       await client.end();
     }
   });
+
+  it('npm pack ships the built code: prepack builds it, so a clean clone packs dist/ too', () => {
+    const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
+    assert.match(manifest.scripts.prepack, /npm run build/);
+    // --ignore-scripts: npm test has just built dist/; what matters here is which files the tarball takes.
+    const [packed] = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
+    );
+    const files = new Set(packed.files.map((f: { path: string }) => f.path));
+    for (const file of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'esm/index.mjs',
+      'esm/index.d.mts',
+      'table.sql',
+      'README.md',
+    ]) {
+      assert.ok(files.has(file), `the package ships ${file}`);
+    }
+    assert.ok(![...files].some((f) => String(f).startsWith('test/') || String(f).startsWith('src/')));
+  });
+
+  it('names its repository, homepage and issue tracker, so relative links in the README work on the registry', () => {
+    const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
+    const repository = new URL(manifest.repository.url.replace(/^git\+/, ''));
+    const base = repository.href.replace(/\.git$/, '');
+    assert.equal(manifest.homepage, `${base}#readme`);
+    assert.equal(manifest.bugs.url, `${base}/issues`);
+  });
 });

@@ -239,7 +239,7 @@ export const CONTENDERS: readonly Contender[] = [
   },
   {
     id: 'redis',
-    label: 'connect-redis 10 (redis 6)',
+    label: 'connect-redis 9 (redis 6)',
     backend: 'redis',
     async open({ settings }, count, name) {
       const client = await connectRedis(settings.redisUrl);

@@ -12,6 +12,8 @@ async function databaseOptions() {
   if (process.env.DATABASE_URL) {
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+    // An idle connection that dies (a database restart) is an 'error' event: without a listener Node.js exits.
+    pool.on('error', (error) => console.error('idle database connection failed:', error.message));
     return { options: { pool }, label: 'DATABASE_URL', close: () => pool.end() };
   }
   const { PGlite } = await import('@electric-sql/pglite');
@@ -61,7 +63,9 @@ app.post('/login', (req, res, next) => {
   // A new session id on sign-in: the old one cannot be fixated.
   req.session.regenerate((error) => {
     if (error) return next(error);
-    req.session.user = String(req.body.name ?? 'someone').slice(0, 100);
+    // A form post without a body (or without a name) signs in as "someone".
+    const name = typeof req.body?.name === 'string' ? req.body.name.trim() : '';
+    req.session.user = (name || 'someone').slice(0, 100);
     res.redirect(303, '/');
   });
 });

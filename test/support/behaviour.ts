@@ -521,8 +521,10 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
           throw new Error('user callback failed');
         });
         void store.destroy(''); // a rejected promise nobody awaits
-        await eventually(async () => called > 0 && thrown.length > 0, 10_000);
-        await new Promise((r) => setTimeout(r, 50)); // room for a second call, were there one
+        // Until the callback's error has surfaced (the first call may wait for a connection: no fixed sleep), then
+        // a little longer, for a second call or an unhandled rejection to show up if there were one.
+        await eventually(async () => thrown.length > 0, 30_000);
+        await new Promise((r) => setTimeout(r, 50));
       } finally {
         process.off('unhandledRejection', onUnhandled);
         process.off('uncaughtException', onUncaught);

@@ -8,6 +8,15 @@ export function databaseUrl(): string {
   return url;
 }
 
+/** DATABASE_URL with `search_path` set to `schema` (pg, pg-promise, postgres.js and psql all read `options`). */
+export function databaseUrlIn(schema: string): string {
+  const url = new URL(databaseUrl());
+  url.searchParams.delete('options');
+  // %20, not URLSearchParams' "+": libpq (psql) decodes only the former.
+  const options = `options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  return `${url.href}${url.search ? '&' : '?'}${options}`;
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }

@@ -1,9 +1,9 @@
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
 import { type Admin, databaseUrl, serverAdmin } from './database.js';
 import { startPgBouncer } from './pgbouncer.js';
+import { newPGlite } from './pglite.js';
 
 /** One way of reaching PostgreSQL, as a store option plus a raw channel for assertions. */
 export interface DriverHarness {
@@ -84,7 +84,7 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
     };
   },
   async pglite() {
-    const db = await PGlite.create();
+    const db = await newPGlite();
     const admin: Admin = {
       query: async (text, values) => (await db.query<Record<string, any>>(text, values)).rows,
       close: async () => {},

@@ -7,7 +7,26 @@ export class Browser {
   constructor(private readonly base: string) {}
 
   async get(path: string): Promise<{ status: number; body: string }> {
-    const response = await fetch(this.base + path, { headers: this.cookie ? { cookie: this.cookie } : {} });
+    return this.request('GET', path, undefined, 'follow');
+  }
+
+  /** A form post (url-encoded) when `form` is given, otherwise a POST without a body. Redirects are not followed. */
+  async post(path: string, form?: Record<string, string>): Promise<{ status: number; body: string }> {
+    return this.request('POST', path, form && new URLSearchParams(form), 'manual');
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    body: URLSearchParams | undefined,
+    redirect: 'follow' | 'manual',
+  ) {
+    const response = await fetch(this.base + path, {
+      method,
+      body,
+      redirect,
+      headers: this.cookie ? { cookie: this.cookie } : {},
+    });
     const setCookie = response.headers.get('set-cookie');
     if (setCookie) this.cookie = setCookie.split(';')[0];
     return { status: response.status, body: await response.text() };

@@ -1,0 +1,14 @@
+/** A PostgreSQL server of our own, for tests (see embedded-postgres.mjs). */
+export interface EmbeddedPostgres {
+  /** A connection string for its database (trust authentication, loopback only). */
+  readonly url: string;
+  /** Starts it again after `stop()`, with its data. */
+  start(): Promise<void>;
+  /** Fast shutdown (SIGINT): sessions are terminated, as in a restart or failover. Keeps the data. */
+  stop(): Promise<void>;
+  /** Stops it for good and deletes its files. */
+  destroy(): Promise<void>;
+}
+
+export function freePort(): Promise<number>;
+export function startEmbeddedPostgres(options?: { database?: string }): Promise<EmbeddedPostgres>;

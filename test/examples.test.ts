@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startAppProcess } from './support/app-process.js';
+import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
+import { Browser } from './support/http.js';
+
+// Every file in examples/ runs here as a user runs it, each in a schema of its own, against the built package.
+const root = resolve(__dirname, '..');
+const admin = serverAdmin();
+const schemas: string[] = [];
+const dirs: string[] = [];
+
+async function newSchema(): Promise<string> {
+  const schema = uniqueName('cps_example');
+  schemas.push(schema);
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  return schema;
+}
+
+/** The example app keeps a session across two requests: the second sees what the first stored. */
+async function keepsASession(file: string, env: Record<string, string | undefined>): Promise<void> {
+  const app = await startAppProcess(file, { SESSION_SECRET: 'a secret of at least thirty-two characters', ...env });
+  try {
+    const browser = new Browser(app.base);
+    assert.deepEqual(await browser.get('/'), { status: 200, body: 'views: 1' });
+    assert.ok(browser.cookie, 'a session cookie was set');
+    assert.deepEqual(await browser.get('/'), { status: 200, body: 'views: 2' });
+  } finally {
+    await app.stop();
+  }
+}
+
+const appExamples: Record<string, 'server' | 'pglite'> = {
+  'examples/pg.ts': 'server',
+  'examples/pg-promise.ts': 'server',
+  'examples/postgres.ts': 'server',
+  'examples/fastify.mts': 'server',
+  'examples/pglite.mts': 'pglite',
+};
+
+describe('examples/', () => {
+  after(async () => {
+    for (const schema of schemas) await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await admin.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('every example is run by this file', () => {
+    const files = readdirSync(join(root, 'examples')).filter((f) => /\.m?ts$/.test(f));
+    assert.deepEqual(
+      files.map((f) => `examples/${f}`).sort(),
+      [...Object.keys(appExamples), 'examples/custom-queryable.ts'].sort(),
+    );
+  });
+
+  it('every pg.Pool an example makes has an error listener (without one, Node.js exits when a connection dies)', () => {
+    for (const file of [...Object.keys(appExamples), 'examples/custom-queryable.ts', 'examples/demo/server.mjs']) {
+      const code = readFileSync(join(root, file), 'utf8');
+      const pools = code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
+      const listeners = code.match(/\.on\('error'/g)?.length ?? 0;
+      assert.ok(listeners >= pools, `${file} makes a pg.Pool without pool.on('error', …)`);
+    }
+  });
+
+  for (const [file, database] of Object.entries(appExamples)) {
+    it(`${file} keeps a session over HTTP`, async () => {
+      if (database === 'server') {
+        const schema = await newSchema();
+        await keepsASession(file, { DATABASE_URL: databaseUrlIn(schema) });
+        const [{ n }] = await admin.query(`SELECT count(*)::int AS n FROM "${schema}"."session"`);
+        assert.equal(n, 1, 'the session is in its table');
+      } else {
+        const parent = mkdtempSync(join(tmpdir(), 'cps-example-'));
+        dirs.push(parent);
+        // A data directory whose parents do not exist yet, as on a fresh clone.
+        await keepsASession(file, { DATABASE_URL: undefined, PGLITE_DATA_DIR: join(parent, '.data', 'sessions') });
+      }
+    });
+  }
+
+  it('examples/custom-queryable.ts: a store over any object with query()', async () => {
+    const schema = await newSchema();
+    await admin.query(
+      `SET search_path TO "${schema}"; ${readFileSync(join(root, 'table.sql'), 'utf8')}; RESET search_path`,
+    );
+    const url = new URL(databaseUrlIn(schema));
+    // The example's pg.Pool() takes pg's PG* variables, as the README says.
+    const env = {
+      ...process.env,
+      PGHOST: url.hostname,
+      PGPORT: url.port || '5432',
+      PGUSER: decodeURIComponent(url.username),
+      PGPASSWORD: decodeURIComponent(url.password),
+      PGDATABASE: url.pathname.slice(1),
+      PGOPTIONS: url.searchParams.get('options') ?? '',
+    };
+    const script = `
+      const example = await import('./examples/custom-queryable.ts');
+      const { store } = example.store ? example : example.default; // a CommonJS module, through tsx
+      await store.set('example', { cookie: { maxAge: 60000 }, views: 1 });
+      console.log(JSON.stringify(await store.get('example')));
+      await store.close();
+      process.exit(0);`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.deepEqual(JSON.parse(out), { cookie: { maxAge: 60000 }, views: 1 });
+  });
+});

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startAppProcess } from './support/app-process.js';
+import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
+import { type CodeBlock, codeBlocks, consumerProject, programFor, runToEnd } from './support/doctest.js';
+import { Browser } from './support/http.js';
+import { legacyTableSql } from './support/legacy.js';
+
+// Every code block of the README and docs/*.md runs here (see docs/development.md). npm test builds the package first.
+const root = resolve(__dirname, '..');
+const documents = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
+const blocks: CodeBlock[] = documents.flatMap((file) => codeBlocks(readFileSync(join(root, file), 'utf8'), file));
+/** A hang guard, not a timing check: PGlite alone can take many seconds to start on a loaded machine. */
+const LIMIT_MS = 120_000;
+const SECRET = 'a doctest secret of at least thirty-two characters';
+
+function missingCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe('the code blocks of the documentation', () => {
+  const admin = serverAdmin();
+  const schemas: string[] = [];
+  let project: string;
+  let blockNumber = 0;
+
+  before(() => {
+    project = consumerProject(root);
+  });
+  after(async () => {
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.close();
+    rmSync(project, { recursive: true, force: true });
+  });
+
+  /** A new schema, with the session table the block needs, and a directory of its own in the project. */
+  async function prepare(block: CodeBlock): Promise<{ env: NodeJS.ProcessEnv; dir: string; schema: string }> {
+    const schema = uniqueName('cps_doctest');
+    schemas.push(schema);
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    const table =
+      block.settings.table ?? (block.harness === 'store' || block.harness === 'store-fragment' ? 'current' : 'none');
+    if (table === 'current') {
+      await admin.query(`SET search_path TO "${schema}"; ${readFileSync(join(root, 'table.sql'), 'utf8')}`);
+      await admin.query('RESET search_path');
+    } else if (table === 'legacy') {
+      await admin.query(legacyTableSql(schema, 'session'));
+    } else {
+      assert.equal(table, 'none', `${block.where}: table= is current, legacy or none`);
+    }
+    const dir = join(project, 'blocks', String(++blockNumber));
+    mkdirSync(dir, { recursive: true });
+    const env = { ...process.env, DATABASE_URL: databaseUrlIn(schema), SESSION_SECRET: SECRET };
+    return { env, dir, schema };
+  }
+
+  it('names a harness, or a reason to skip, for every block it cannot run as it is', () => {
+    const skipped = blocks.filter((b) => b.skipReason);
+    for (const b of skipped) console.log(`skipped ${b.where}: ${b.skipReason}`);
+    console.log(`${blocks.length} blocks: ${blocks.length - skipped.length} run, ${skipped.length} skipped`);
+    assert.ok(blocks.length - skipped.length >= 10, 'most blocks run');
+  });
+
+  it('attaches an error listener to every pg.Pool a block makes (without one, Node.js exits when a connection dies)', () => {
+    for (const block of blocks) {
+      const pools = block.code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
+      const listeners = block.code.match(/\.on\('error'/g)?.length ?? 0;
+      assert.ok(listeners >= pools, `${block.where} makes a pg.Pool without pool.on('error', …)`);
+    }
+  });
+
+  for (const block of blocks) {
+    if (block.skipReason) continue;
+    it(`${block.where} (${block.language}, ${block.harness})`, async (t) => {
+      const needs = block.settings.needs?.split(',') ?? [];
+      const missing = needs.filter(missingCommand);
+      if (missing.length > 0) {
+        const reason = `${missing.join(', ')} not installed: apt-get install ${missing.join(' ')}`;
+        if (process.env.CI) assert.fail(`${reason} (CI must run every block)`);
+        t.skip(reason);
+        return;
+      }
+      const { env, dir, schema } = await prepare(block);
+
+      if (block.harness === 'sh') {
+        // From the project's root, as a user types commands.
+        const run = await runToEnd('bash', ['-e', '-o', 'pipefail', '-c', block.code], {
+          cwd: project,
+          env,
+          limitMs: LIMIT_MS,
+        });
+        assert.equal(run.code, 0, `${block.where} failed:\n${block.code}\n---\n${run.output}`);
+        return;
+      }
+      if (block.harness === 'sql') {
+        await admin.query(`SET search_path TO "${schema}"; ${block.code}`);
+        await admin.query('RESET search_path');
+        return;
+      }
+
+      const { fileName, source } = programFor(block);
+      const file = join(dir, fileName);
+      writeFileSync(file, source);
+      if (block.harness === 'http-app') {
+        const app = await startAppProcess(file, { ...env }, LIMIT_MS, dir);
+        try {
+          const browser = new Browser(app.base);
+          const first = await browser.get('/');
+          const second = await browser.get('/');
+          assert.equal(first.status, 200, app.output());
+          assert.equal(second.status, 200, app.output());
+          assert.notEqual(
+            second.body,
+            first.body,
+            `${block.where}: the second request did not see what the first stored in its session`,
+          );
+        } finally {
+          await app.stop();
+        }
+        return;
+      }
+      const typescript = /\.[cm]ts$/.test(fileName);
+      const run = await runToEnd(process.execPath, [...(typescript ? ['--import', 'tsx'] : []), file], {
+        cwd: dir,
+        env,
+        limitMs: LIMIT_MS,
+      });
+      assert.equal(run.code, 0, `${block.where} failed:\n${source}\n---\n${run.output}`);
+    });
+  }
+});
