@@ -155,7 +155,9 @@ export class SessionCore {
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
     if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
-      cookie.expires = new Date(Date.now() + remainingSeconds * 1000).toISOString();
+      // The remaining time was measured when the statement was sent: count from that moment.
+      const sentAtWallClock = Date.now() - (this.#now() - at);
+      cookie.expires = new Date(sentAtWallClock + remainingSeconds * 1000).toISOString();
     }
     return session;
   }

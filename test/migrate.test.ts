@@ -19,6 +19,7 @@ import {
   poolInTimeZone,
 } from './support/legacy.js';
 import { newPGlite } from './support/pglite.js';
+import { assertSameSession } from './support/sessions.js';
 
 const { PGStore } = connectPgSimple;
 
@@ -201,7 +202,9 @@ describe('schema migrations', () => {
     await store.set('p', { cookie: { expires: new Date(Date.now() + 60_000).toISOString() } } as any);
     const before = [await store.all(), await store.get('p'), await store.length()];
     await migrate(databaseOf(pool('UTC', 1)), names('prepared'));
-    assert.deepEqual([await store.all(), await store.get('p'), await store.length()], before);
+    const [all, got, length] = [await store.all(), await store.get('p'), await store.length()];
+    assert.deepEqual([all, length], [before[0], before[2]]);
+    assertSameSession(got, before[1]);
     await store.close();
   });
 

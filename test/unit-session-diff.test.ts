@@ -33,6 +33,15 @@ describe('diffSessions', () => {
     assert.equal(newMaxAge.kind, 'keys');
   });
 
+  it("leaves out only the cookie's expiry, not an `expires` anywhere else; an unreadable base is a whole write", () => {
+    const change = diffSessions(
+      text({ cookie: {}, offer: { expires: 'mon' } }),
+      text({ cookie: {}, offer: { expires: 'tue' } }),
+    );
+    assert.equal(change.kind, 'keys');
+    assert.deepEqual(diffSessions('{not json', text({ cookie: {} })), { kind: 'whole' });
+  });
+
   it('keeps escapes exact, and writes a session holding \\u0000 whole', () => {
     const base = text({ cookie: cookie('a'), s: 'x' });
     const change = diffSessions(base, text({ cookie: cookie('a'), s: 'a"\\\u2028' }));
