@@ -23,6 +23,9 @@ const blocks: CodeBlock[] = documents.flatMap((file) => codeBlocks(readFileSync(
 const LIMIT_MS = 120_000;
 const SECRET = 'a doctest secret of at least thirty-two characters';
 
+/** SQL run in one transaction with `schema` first on the search_path (one query: one pooled connection). */
+const inSchema = (schema: string, sql: string) => `BEGIN; SET LOCAL search_path TO "${schema}"; ${sql}; COMMIT`;
+
 function missingCommand(name: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
@@ -55,8 +58,7 @@ describe('the code blocks of the documentation', () => {
     const table =
       block.settings.table ?? (block.harness === 'store' || block.harness === 'store-fragment' ? 'current' : 'none');
     if (table === 'current') {
-      await admin.query(`SET search_path TO "${schema}"; ${readFileSync(join(root, 'table.sql'), 'utf8')}`);
-      await admin.query('RESET search_path');
+      await admin.query(inSchema(schema, readFileSync(join(root, 'table.sql'), 'utf8')));
     } else if (table === 'legacy') {
       await admin.query(legacyTableSql(schema, 'session'));
     } else {
@@ -68,7 +70,7 @@ describe('the code blocks of the documentation', () => {
     return { env, dir, schema };
   }
 
-  it('names a harness, or a reason to skip, for every block it cannot run as it is', () => {
+  it('lists the blocks it does not run, each with the reason its comment gives', () => {
     const skipped = blocks.filter((b) => b.skipReason);
     for (const b of skipped) console.log(`skipped ${b.where}: ${b.skipReason}`);
     console.log(`${blocks.length} blocks: ${blocks.length - skipped.length} run, ${skipped.length} skipped`);
@@ -107,8 +109,7 @@ describe('the code blocks of the documentation', () => {
         return;
       }
       if (block.harness === 'sql') {
-        await admin.query(`SET search_path TO "${schema}"; ${block.code}`);
-        await admin.query('RESET search_path');
+        await admin.query(inSchema(schema, block.code));
         return;
       }
 
