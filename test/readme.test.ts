@@ -141,6 +141,19 @@ describe('the code blocks of the documentation', () => {
         limitMs: LIMIT_MS,
       });
       assert.equal(run.code, 0, `${block.where} failed:\n${source}\n---\n${run.output}`);
+      if (typescript) {
+        // A TypeScript block also type-checks, strict, as a user's project would (the harness's lines left out).
+        const typed = join(dir, `typed.${fileName.endsWith('.cts') ? 'cts' : 'mts'}`);
+        writeFileSync(typed, block.code);
+        const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+        const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext'];
+        const check = await runToEnd(
+          process.execPath,
+          [tsc, ...flags, '--target', 'es2022', '--skipLibCheck', '--types', 'node', typed],
+          { cwd: dir, env, limitMs: LIMIT_MS },
+        );
+        assert.equal(check.code, 0, `${block.where} does not type-check:\n${check.output}`);
+      }
     });
   }
 });
