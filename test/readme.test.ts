@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAppProcess } from './support/app-process.js';
@@ -82,6 +82,32 @@ describe('the code blocks of the documentation', () => {
       const pools = block.code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
       const listeners = block.code.match(/\.on\('error'/g)?.length ?? 0;
       assert.ok(listeners >= pools, `${block.where} makes a pg.Pool without pool.on('error', …)`);
+    }
+  });
+
+  it('links only to files and headings that exist', () => {
+    const slug = (heading: string) =>
+      heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-');
+    const anchorsOf = (file: string) =>
+      new Set(
+        readFileSync(join(root, file), 'utf8')
+          .split('\n')
+          .filter((line) => /^#{1,6} /.test(line))
+          .map((line) => slug(line.replace(/^#+ /, ''))),
+      );
+    for (const file of documents) {
+      const text = readFileSync(join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue; // https:, mailto:
+        const [path, anchor] = target!.split('#');
+        const linked = path ? join(file, '..', path) : file;
+        assert.ok(existsSync(join(root, linked)), `${file} links to ${target}, which does not exist`);
+        if (anchor) assert.ok(anchorsOf(linked).has(anchor), `${file} links to ${target}: no such heading`);
+      }
     }
   });
 
