@@ -35,7 +35,7 @@ function missingCommand(name: string): boolean {
   }
 }
 
-describe('the code blocks of the documentation', () => {
+describe('the code blocks of the documentation', { concurrency: 3 }, () => {
   const admin = serverAdmin();
   const schemas: string[] = [];
   let project: string;
