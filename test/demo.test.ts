@@ -25,7 +25,7 @@ async function signInAndOut(demo: AppProcess): Promise<void> {
   assert.match((await browser.get('/')).body, /Not signed in/);
 }
 
-describe('the demo app (npm start)', () => {
+describe('the demo app (npm start)', { concurrency: 2 }, () => {
   const admin = serverAdmin();
   const schema = uniqueName('cps_demo');
   const dataDirs: string[] = [];

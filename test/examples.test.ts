@@ -42,7 +42,7 @@ const appExamples: Record<string, 'server' | 'pglite'> = {
   'examples/pglite.mts': 'pglite',
 };
 
-describe('examples/', () => {
+describe('examples/', { concurrency: 3 }, () => {
   after(async () => {
     for (const schema of schemas) await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
     await admin.close();

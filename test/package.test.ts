@@ -78,6 +78,7 @@ describe('the published entry points', () => {
       'esm/index.d.mts',
       'table.sql',
       'README.md',
+      'docs/operations.md', // the README links to docs/: readable in node_modules too
     ]) {
       assert.ok(files.has(file), `the package ships ${file}`);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAppProcess } from './support/app-process.js';
@@ -23,6 +23,9 @@ const blocks: CodeBlock[] = documents.flatMap((file) => codeBlocks(readFileSync(
 const LIMIT_MS = 120_000;
 const SECRET = 'a doctest secret of at least thirty-two characters';
 
+/** SQL run in one transaction with `schema` first on the search_path (one query: one pooled connection). */
+const inSchema = (schema: string, sql: string) => `BEGIN; SET LOCAL search_path TO "${schema}"; ${sql}; COMMIT`;
+
 function missingCommand(name: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
@@ -32,7 +35,7 @@ function missingCommand(name: string): boolean {
   }
 }
 
-describe('the code blocks of the documentation', () => {
+describe('the code blocks of the documentation', { concurrency: 3 }, () => {
   const admin = serverAdmin();
   const schemas: string[] = [];
   let project: string;
@@ -55,8 +58,7 @@ describe('the code blocks of the documentation', () => {
     const table =
       block.settings.table ?? (block.harness === 'store' || block.harness === 'store-fragment' ? 'current' : 'none');
     if (table === 'current') {
-      await admin.query(`SET search_path TO "${schema}"; ${readFileSync(join(root, 'table.sql'), 'utf8')}`);
-      await admin.query('RESET search_path');
+      await admin.query(inSchema(schema, readFileSync(join(root, 'table.sql'), 'utf8')));
     } else if (table === 'legacy') {
       await admin.query(legacyTableSql(schema, 'session'));
     } else {
@@ -68,7 +70,7 @@ describe('the code blocks of the documentation', () => {
     return { env, dir, schema };
   }
 
-  it('names a harness, or a reason to skip, for every block it cannot run as it is', () => {
+  it('lists the blocks it does not run, each with the reason its comment gives', () => {
     const skipped = blocks.filter((b) => b.skipReason);
     for (const b of skipped) console.log(`skipped ${b.where}: ${b.skipReason}`);
     console.log(`${blocks.length} blocks: ${blocks.length - skipped.length} run, ${skipped.length} skipped`);
@@ -80,6 +82,32 @@ describe('the code blocks of the documentation', () => {
       const pools = block.code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
       const listeners = block.code.match(/\.on\('error'/g)?.length ?? 0;
       assert.ok(listeners >= pools, `${block.where} makes a pg.Pool without pool.on('error', …)`);
+    }
+  });
+
+  it('links only to files and headings that exist', () => {
+    const slug = (heading: string) =>
+      heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-');
+    const anchorsOf = (file: string) =>
+      new Set(
+        readFileSync(join(root, file), 'utf8')
+          .split('\n')
+          .filter((line) => /^#{1,6} /.test(line))
+          .map((line) => slug(line.replace(/^#+ /, ''))),
+      );
+    for (const file of documents) {
+      const text = readFileSync(join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue; // https:, mailto:
+        const [path, anchor] = target!.split('#');
+        const linked = path ? join(file, '..', path) : file;
+        assert.ok(existsSync(join(root, linked)), `${file} links to ${target}, which does not exist`);
+        if (anchor) assert.ok(anchorsOf(linked).has(anchor), `${file} links to ${target}: no such heading`);
+      }
     }
   });
 
@@ -107,8 +135,7 @@ describe('the code blocks of the documentation', () => {
         return;
       }
       if (block.harness === 'sql') {
-        await admin.query(`SET search_path TO "${schema}"; ${block.code}`);
-        await admin.query('RESET search_path');
+        await admin.query(inSchema(schema, block.code));
         return;
       }
 
@@ -140,6 +167,19 @@ describe('the code blocks of the documentation', () => {
         limitMs: LIMIT_MS,
       });
       assert.equal(run.code, 0, `${block.where} failed:\n${source}\n---\n${run.output}`);
+      if (typescript) {
+        // A TypeScript block also type-checks, strict, as a user's project would (the harness's lines left out).
+        const typed = join(dir, `typed.${fileName.endsWith('.cts') ? 'cts' : 'mts'}`);
+        writeFileSync(typed, block.code);
+        const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+        const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext'];
+        const check = await runToEnd(
+          process.execPath,
+          [tsc, ...flags, '--target', 'es2022', '--skipLibCheck', '--types', 'node', typed],
+          { cwd: dir, env, limitMs: LIMIT_MS },
+        );
+        assert.equal(check.code, 0, `${block.where} does not type-check:\n${check.output}`);
+      }
     });
   }
 });

@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort } from '../../scripts/embedded-postgres.mjs';
 
 /**
  * PgBouncer from the system (Debian's `pgbouncer` package; `.ci/install-system-packages` installs it), found on
@@ -36,18 +37,6 @@ export function pgbouncerVersion(): [number, number, number] {
 export function pgbouncerTracksPreparedStatements(): boolean {
   const [major, minor] = pgbouncerVersion();
   return major > 1 || (major === 1 && minor >= 21);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port: number): Promise<boolean> {
