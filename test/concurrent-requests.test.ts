@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
-import fastifyCookie from '@fastify/cookie';
-import fastifySession from '@fastify/session';
 import express from 'express';
 import session from 'express-session';
 import fc from 'fast-check';
-import Fastify from 'fastify';
-import pg from 'pg';
 import connectPgSimple, { PGStore } from '../src/index.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { fastifyWithSession, useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 import { legacyStore } from './support/legacy.js';
@@ -85,22 +81,13 @@ function permutations<T>(items: readonly T[]): T[][] {
 const withoutCookie = ({ cookie: _cookie, ...rest }: Data) => rest;
 
 describe('concurrent requests of one session', () => {
-  let pool: pg.Pool;
-  let schemaName: string;
+  const schema = useTestSchema('cps_concurrent');
   let stores: PGStore[];
 
   before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 8 });
-    schemaName = uniqueName('cps_concurrent');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-    const options = { pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false as const };
-    stores = [new PGStore(options), new PGStore(options)]; // two app instances
+    stores = [new PGStore(schema.storeOptions()), new PGStore(schema.storeOptions())]; // two app instances
+    for (const store of stores) schema.onClose(() => store.close());
     await stores[0]!.length();
-  });
-  after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
   });
 
   it("keep each request's own changes, key by key, in commit order", async () => {
@@ -155,10 +142,8 @@ describe('concurrent requests of one session', () => {
  * same time, each changing its own keys: afterwards both changes are in the session.
  */
 describe('a slow and a quick request of one session, over HTTP', () => {
-  let pool: pg.Pool;
-  let schemaName: string;
+  const schema = useTestSchema('cps_concurrent_http');
   const gates = new Gates();
-  const closers: Array<() => Promise<void>> = [];
 
   /** The slow request sets, deletes and replaces keys; the quick one changes others. */
   const slowChanges = (s: Record<string, unknown>) => {
@@ -177,17 +162,6 @@ describe('a slow and a quick request of one session, over HTTP', () => {
     s.cart = [];
   };
   const expected = { user: 'ada', tags: ['new'], uploadId: 'u1', cart: ['book'], theme: 'dark' };
-
-  before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 8 });
-    schemaName = uniqueName('cps_concurrent_http');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-  });
-  after(async () => {
-    for (const close of closers.splice(0)) await close();
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
-  });
 
   async function expressApp(store: session.Store): Promise<string> {
     const app = express();
@@ -210,19 +184,12 @@ describe('a slow and a quick request of one session, over HTTP', () => {
       res.json(data);
     });
     const server = await listen(createServer(app));
-    closers.push(server.close);
+    schema.onClose(server.close);
     return server.base;
   }
 
   async function fastifyApp(store: PGStore): Promise<string> {
-    const app = Fastify();
-    app.register(fastifyCookie);
-    app.register(fastifySession, {
-      secret: 'a secret with minimum length of 32 characters',
-      store: store as any,
-      saveUninitialized: false,
-      cookie: { secure: false, maxAge: 600_000 },
-    });
+    const app = fastifyWithSession(store);
     app.get('/seed', async (request) => {
       seed(request.session as any);
       return 'ok';
@@ -245,7 +212,7 @@ describe('a slow and a quick request of one session, over HTTP', () => {
       return data;
     });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
+    schema.onClose(() => app.close());
     return base;
   }
 
@@ -264,21 +231,14 @@ describe('a slow and a quick request of one session, over HTTP', () => {
   }
 
   const ExpressStore = connectPgSimple(session);
-  const storeOptions = (tableName: string) => ({
-    pool,
-    schemaName,
-    tableName,
-    createTableIfMissing: true,
-    pruneSessionInterval: false as const,
-  });
   const newExpressStore = (tableName: string) => {
-    const store = new ExpressStore(storeOptions(tableName));
-    closers.push(() => store.close());
+    const store = new ExpressStore(schema.storeOptions(tableName));
+    schema.onClose(() => store.close());
     return store;
   };
   const newPGStore = (tableName: string) => {
-    const store = new PGStore(storeOptions(tableName));
-    closers.push(() => store.close());
+    const store = new PGStore(schema.storeOptions(tableName));
+    schema.onClose(() => store.close());
     return store;
   };
 
@@ -299,8 +259,8 @@ describe('a slow and a quick request of one session, over HTTP', () => {
   });
 
   it("(control) connect-pg-simple 10 loses the quick request's change in the same race", async () => {
-    const store = legacyStore(pool, schemaName, 'legacy');
-    closers.push(() => store.close());
+    const store = legacyStore(schema.pool, schema.schemaName, 'legacy');
+    schema.onClose(() => store.close());
     const seen = (await race([await expressApp(store as unknown as session.Store)])) as Record<string, unknown>;
     assert.equal(seen.uploadId, 'u1');
     assert.deepEqual(seen.cart, [], 'the last write won: the cart change is gone');

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { after, before, describe, it } from 'node:test';
-import fastifyCookie from '@fastify/cookie';
-import fastifySession from '@fastify/session';
+import { describe, it } from 'node:test';
 import express from 'express';
 import session from 'express-session';
-import Fastify from 'fastify';
-import pg from 'pg';
 import connectPgSimple, { PGStore } from '../src/index.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { fastifyWithSession, useTestSchema } from './support/apps.js';
 import { Browser, listen } from './support/http.js';
 
 /**
@@ -22,32 +18,12 @@ const EVERY_MS = 700;
 const pause = () => new Promise((r) => setTimeout(r, EVERY_MS));
 
 describe('the expiry a loaded session carries', { concurrency: true }, () => {
-  let pool: pg.Pool;
-  let schemaName: string;
-  const closers: Array<() => Promise<void>> = [];
-  const storeOptions = (tableName: string) => ({
-    pool,
-    schemaName,
-    tableName,
-    createTableIfMissing: true,
-    pruneSessionInterval: false as const,
-  });
-
-  before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
-    schemaName = uniqueName('cps_expiry_truth');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-  });
-  after(async () => {
-    for (const close of closers.splice(0)) await close();
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
-  });
+  const schema = useTestSchema('cps_expiry_truth', 4);
 
   for (const resave of [false, true]) {
     it(`express-session (resave: ${resave}): maxAge does not count down while the session is used`, async () => {
-      const store = new (connectPgSimple(session))(storeOptions(`express_${resave}`));
-      closers.push(() => store.close());
+      const store = new (connectPgSimple(session))(schema.storeOptions(`express_${resave}`));
+      schema.onClose(() => store.close());
       const app = express();
       app.use(session({ store, secret: 's', resave, saveUninitialized: false, cookie: { maxAge: MAX_AGE_MS } }));
       app.get('/login', (req, res) => {
@@ -56,7 +32,7 @@ describe('the expiry a loaded session carries', { concurrency: true }, () => {
       });
       app.get('/left', (req, res) => res.json({ user: (req.session as any).user, left: req.session.cookie.maxAge }));
       const server = await listen(createServer(app));
-      closers.push(server.close);
+      schema.onClose(server.close);
       const browser = new Browser(server.base);
       await browser.get('/login');
       const seen: number[] = [];
@@ -74,27 +50,21 @@ describe('the expiry a loaded session carries', { concurrency: true }, () => {
   }
 
   it('@fastify/session: an active session is never ended by a stale stored expiry, and lazy touch writes less', async () => {
-    const store = new PGStore(storeOptions('fastify'));
-    closers.push(() => store.close());
-    const app = Fastify();
-    app.register(fastifyCookie);
-    app.register(fastifySession, {
-      secret: 'a secret with minimum length of 32 characters',
-      store: store as any,
-      saveUninitialized: false,
-      cookie: { secure: false, maxAge: MAX_AGE_MS },
-    });
+    const store = new PGStore(schema.storeOptions('fastify'));
+    schema.onClose(() => store.close());
+    const app = fastifyWithSession(store, MAX_AGE_MS);
     app.get('/login', async (request) => {
       request.session.set('user' as never, 'grace' as never);
       return 'ok';
     });
     app.get('/me', async (request) => String(request.session.get('user' as never) ?? 'anonymous'));
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
+    schema.onClose(() => app.close());
     const browser = new Browser(base);
     await browser.get('/login');
     const text = async () =>
-      (await pool.query(`SELECT sess::text AS sess FROM "${schemaName}"."fastify"`)).rows[0]?.sess as string;
+      (await schema.pool.query(`SELECT sess::text AS sess FROM "${schema.schemaName}"."fastify"`)).rows[0]
+        ?.sess as string;
     const written = await text();
     for (let i = 0; i < 4; i++) {
       await pause();

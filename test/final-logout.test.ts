@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import fastifyCookie from '@fastify/cookie';
-import fastifySession from '@fastify/session';
 import express from 'express';
 import session from 'express-session';
-import Fastify, { type FastifyInstance } from 'fastify';
-import pg from 'pg';
+import type { FastifyInstance } from 'fastify';
 import { SessionCore } from '../src/core.js';
 import connectPgSimple, { PGStore } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { fastifyWithSession, useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 
@@ -32,36 +29,24 @@ function twoTabs(first: string, second: string): [Browser, Browser] {
 }
 
 describe('a logout is final', () => {
-  let pool: pg.Pool;
-  let schemaName: string;
-  const rows = async () => (await pool.query(`SELECT sid FROM "${schemaName}"."session"`)).rows;
-
-  before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 8 });
-    schemaName = uniqueName('cps_final');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-  });
-  after(async () => {
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
-  });
-
-  const storeOptions = () => ({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false as const });
+  const schema = useTestSchema('cps_final');
+  const rows = async () => (await schema.pool.query(`SELECT sid FROM "${schema.schemaName}"."session"`)).rows;
+  const storeOptions = () => schema.storeOptions();
 
   it('after the store read many other sessions', async () => {
     const store = new PGStore({ ...storeOptions(), tableName: 'many' });
     try {
       await store.set('victim', { ...inSeconds(600), user: 1 } as any);
       const loaded = (await store.get('victim')) as any;
-      await pool.query(
-        `INSERT INTO "${schemaName}"."many" (sid, sess, expire) SELECT 'other' || i, '{"cookie":{}}', now() + interval '1 hour' FROM generate_series(1, 10100) i`,
+      await schema.pool.query(
+        `INSERT INTO "${schema.schemaName}"."many" (sid, sess, expire) SELECT 'other' || i, '{"cookie":{}}', now() + interval '1 hour' FROM generate_series(1, 10100) i`,
       );
       for (let i = 1; i <= 10_100; i += 100) {
         await Promise.all(Array.from({ length: 100 }, (_, j) => store.get(`other${i + j}`)));
       }
       await store.destroy('victim');
       await store.set('victim', { ...loaded, page: 2 });
-      const left = await pool.query(`SELECT 1 FROM "${schemaName}"."many" WHERE sid = 'victim'`);
+      const left = await schema.pool.query(`SELECT 1 FROM "${schema.schemaName}"."many" WHERE sid = 'victim'`);
       assert.equal(left.rows.length, 0);
     } finally {
       await store.close();
@@ -80,7 +65,7 @@ describe('a logout is final', () => {
       await elsewhere.destroy('slow');
       await core.set('slow', { ...loaded, uploaded: true });
       await core.touch('slow', loaded);
-      const left = await pool.query(`SELECT 1 FROM "${schemaName}"."long" WHERE sid = 'slow'`);
+      const left = await schema.pool.query(`SELECT 1 FROM "${schema.schemaName}"."long" WHERE sid = 'slow'`);
       assert.equal(left.rows.length, 0);
     } finally {
       await Promise.all([core.close(), elsewhere.close()]);
@@ -169,14 +154,7 @@ describe('a logout is final', () => {
     before(async () => {
       for (let i = 0; i < 2; i++) {
         const store = new PGStore({ ...storeOptions(), tableName: 'fastify' });
-        const app = Fastify();
-        app.register(fastifyCookie);
-        app.register(fastifySession, {
-          secret: 'a secret with minimum length of 32 characters',
-          store: store as any,
-          saveUninitialized: false,
-          cookie: { secure: false, maxAge: 600_000 },
-        });
+        const app = fastifyWithSession(store);
         app.get('/login', async (request) => {
           request.session.set('user' as never, 'grace' as never);
           return 'ok';
@@ -205,7 +183,7 @@ describe('a logout is final', () => {
       for (const store of stores) await store.close();
     });
 
-    const fastifyRows = async () => (await pool.query(`SELECT sid FROM "${schemaName}"."fastify"`)).rows;
+    const fastifyRows = async () => (await schema.pool.query(`SELECT sid FROM "${schema.schemaName}"."fastify"`)).rows;
 
     it('on the same instance', async () => {
       const [browser] = twoTabs(bases[0]!, bases[0]!);
