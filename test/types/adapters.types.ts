@@ -3,7 +3,9 @@
 import Koa from 'koa';
 import session from 'koa-session';
 import pg from 'pg';
+import { createCookie, type SessionStorage } from 'react-router';
 import { KoaPGStore } from '../../src/adapters/koa.js';
+import { createPostgresSessionStorage } from '../../src/adapters/react-router.js';
 
 export function koaTypes(): void {
   const pool = new pg.Pool();
@@ -12,4 +14,25 @@ export function koaTypes(): void {
   app.use(session({ store: new KoaPGStore({ pool }), maxAge: 'session' }, app));
   // @ts-expect-error the root store's options are checked
   new KoaPGStore({ pool, tableNmae: 'x' });
+}
+
+interface UserData {
+  userId: number;
+}
+
+export async function reactRouterTypes(request: Request): Promise<void> {
+  const pool = new pg.Pool();
+  const cookie = createCookie('__session', { secrets: ['s'], maxAge: 60 });
+  const storage = createPostgresSessionStorage<UserData, { error: string }>({ cookie, pool });
+  // It is React Router's own SessionStorage, typed by the app's session data.
+  const asSessionStorage: SessionStorage<UserData, { error: string }> = storage;
+  const session = await storage.getSession(request.headers.get('Cookie'));
+  const userId: number | undefined = session.get('userId');
+  session.flash('error', 'no');
+  await storage.commitSession(session, { maxAge: 30 });
+  await storage.destroySession(session);
+  // @ts-expect-error the data's types hold
+  session.set('userId', 'not a number');
+  createPostgresSessionStorage({ pool, cookie: { name: 'sid', secrets: ['s'], sameSite: 'lax' } });
+  void [asSessionStorage, userId];
 }
