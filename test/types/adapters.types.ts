@@ -1,9 +1,12 @@
 // Type tests, checked by `npm run typecheck`: each adapter is accepted where its framework takes
 // a store, typed by the framework's own declarations. Nothing here runs.
+import { Hono } from 'hono';
+import { type Session, sessionMiddleware } from 'hono-sessions';
 import Koa from 'koa';
 import session from 'koa-session';
 import pg from 'pg';
 import { createCookie, type SessionStorage } from 'react-router';
+import { HonoPGStore } from '../../src/adapters/hono.js';
 import { KoaPGStore } from '../../src/adapters/koa.js';
 import { createPostgresSessionStorage } from '../../src/adapters/react-router.js';
 
@@ -35,4 +38,14 @@ export async function reactRouterTypes(request: Request): Promise<void> {
   session.set('userId', 'not a number');
   createPostgresSessionStorage({ pool, cookie: { name: 'sid', secrets: ['s'], sameSite: 'lax' } });
   void [asSessionStorage, userId];
+}
+
+export function honoTypes(): void {
+  const pool = new pg.Pool();
+  const app = new Hono<{ Variables: { session: Session<{ userId: number }>; session_key_rotation: boolean } }>();
+  app.use(
+    '*',
+    sessionMiddleware({ store: new HonoPGStore({ pool }), expireAfterSeconds: 900, encryptionKey: 'k'.repeat(32) }),
+  );
+  app.get('/', (c) => c.text(String(c.get('session').get('userId'))));
 }
