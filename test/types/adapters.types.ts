@@ -6,9 +6,11 @@ import Koa from 'koa';
 import session from 'koa-session';
 import pg from 'pg';
 import { createCookie, type SessionStorage } from 'react-router';
+import { createStorage, type Driver } from 'unstorage';
 import { HonoPGStore } from '../../src/adapters/hono.js';
 import { KoaPGStore } from '../../src/adapters/koa.js';
 import { createPostgresSessionStorage } from '../../src/adapters/react-router.js';
+import postgresDriverByDefault, { postgresDriver } from '../../src/adapters/unstorage.js';
 
 export function koaTypes(): void {
   const pool = new pg.Pool();
@@ -48,4 +50,12 @@ export function honoTypes(): void {
     sessionMiddleware({ store: new HonoPGStore({ pool }), expireAfterSeconds: 900, encryptionKey: 'k'.repeat(32) }),
   );
   app.get('/', (c) => c.text(String(c.get('session').get('userId'))));
+}
+
+export async function unstorageTypes(): Promise<void> {
+  const pool = new pg.Pool();
+  const driver: Driver = postgresDriver({ pool, tableName: 'kv' });
+  const storage = createStorage<{ user: string }>({ driver });
+  await storage.setItem('session:a', { user: 'ada' }, { ttl: 60 });
+  createStorage({ driver: postgresDriverByDefault({ conString: 'postgres://localhost/db' }) });
 }
