@@ -176,6 +176,37 @@ describe('Koa 3 with koa-session', () => {
   });
 });
 
+describe('Koa with koa-session: the store’s ttl option', () => {
+  it('wins over koa-session’s maxAge, as it wins over a cookie’s expiry', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const schemaName = uniqueName('cps_koa_ttl');
+    await pool.query(`CREATE SCHEMA "${schemaName}"`);
+    const store = new KoaPGStore({
+      pool,
+      schemaName,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+      ttl: 120,
+    });
+    const server = await listen(createServer(koaApp(store, new Gates()).callback()));
+    try {
+      const browser = new Browser(server.base);
+      await browser.get('/login');
+      const rows = sessionRows(
+        async (text, values) => (await pool.query(text, values)).rows,
+        `"${schemaName}"."session"`,
+      );
+      const left = (await rows.of(sidOf(browser)!))!.left;
+      assert.ok(left > 110 && left <= 132, `ttl (plus the touch window), not maxAge, got ${left}`);
+    } finally {
+      await server.close();
+      await store.close();
+      await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+      await pool.end();
+    }
+  });
+});
+
 describe('Koa with koa-session on PGlite', () => {
   it('keeps a session across requests, and a logout removes it', async () => {
     const pglite = new PGlite();

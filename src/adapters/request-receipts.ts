@@ -28,11 +28,6 @@ export class ReceiptsByRequest {
     if (receipt !== undefined) bindReceipt(session, receipt);
   }
 
-  /** Seconds the row `request` loaded had left when it was read, by the database's clock; undefined when nothing was loaded. */
-  remainingSeconds(request: object | undefined): number | undefined {
-    return request === undefined ? undefined : this.#receipts.get(request)?.remainingSeconds;
-  }
-
   forget(request: object | undefined): void {
     if (request !== undefined) this.#receipts.delete(request);
   }
