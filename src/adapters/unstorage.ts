@@ -36,6 +36,11 @@ export interface PostgresDriver extends Driver<PGStoreOptions | undefined> {
 export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
   const core = openCore(options);
   // unstorage passes no base (undefined) for the whole mount.
+  /** The item's text; null when the row is missing, expired, or not an item (a session of another framework). */
+  const valueOf = async (key: string): Promise<string | null> => {
+    const value = (await core.get(key))?.[VALUE_KEY];
+    return typeof value === 'string' ? value : null;
+  };
   const keysUnder = async (base: string | undefined): Promise<string[]> =>
     (await core.all()).map(({ sid }) => sid).filter((key) => !base || key.startsWith(base));
 
@@ -44,15 +49,8 @@ export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
     flags: { ttl: true },
     options,
 
-    async hasItem(key) {
-      return (await core.get(key)) !== null;
-    },
-
-    async getItem(key) {
-      const stored = await core.get(key);
-      const value = stored?.[VALUE_KEY];
-      return typeof value === 'string' ? value : null;
-    },
+    hasItem: async (key) => (await valueOf(key)) !== null,
+    getItem: (key) => valueOf(key),
 
     async setItem(key, value, itemOptions: ItemOptions = {}) {
       await core.set(key, { [VALUE_KEY]: value } as SessionObject, { lifetimeSeconds: ttlSeconds(itemOptions) });
