@@ -35,12 +35,12 @@ export interface PostgresDriver extends Driver<PGStoreOptions | undefined> {
  */
 export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
   const core = openCore(options);
-  // unstorage passes no base (undefined) for the whole mount.
   /** The item's text; null when the row is missing, expired, or not an item (a session of another framework). */
-  const valueOf = async (key: string): Promise<string | null> => {
+  const itemText = async (key: string): Promise<string | null> => {
     const value = (await core.get(key))?.[VALUE_KEY];
     return typeof value === 'string' ? value : null;
   };
+  // unstorage passes no base (undefined) for the whole mount.
   const keysUnder = async (base: string | undefined): Promise<string[]> =>
     (await core.all()).map(({ sid }) => sid).filter((key) => !base || key.startsWith(base));
 
@@ -49,8 +49,8 @@ export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
     flags: { ttl: true },
     options,
 
-    hasItem: async (key) => (await valueOf(key)) !== null,
-    getItem: (key) => valueOf(key),
+    hasItem: async (key) => (await itemText(key)) !== null,
+    getItem: (key) => itemText(key),
 
     async setItem(key, value, itemOptions: ItemOptions = {}) {
       await core.set(key, { [VALUE_KEY]: value } as SessionObject, { lifetimeSeconds: ttlSeconds(itemOptions) });
