@@ -224,14 +224,14 @@ export class SessionCore {
     }
   }
 
-  async touch(sid: string, session: SessionObject, write?: WriteOptions): Promise<void> {
+  async touch(sid: string, session: SessionObject): Promise<void> {
     const deadline = this.#begin('touch()');
     try {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
-      const lifetime = this.#lifetime(session, write);
+      const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= lifetime) return;
       // The statement writes only when the stored expiry falls short of the new one, and never
