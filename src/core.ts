@@ -33,6 +33,16 @@ export interface CoreSettings {
   readonly now?: () => number;
 }
 
+/** What a framework adapter knows about one write that the session object does not say. */
+export interface WriteOptions {
+  /**
+   * The session's lifetime in seconds, as the framework sets it (koa-session's `maxAge`, React
+   * Router's `expires`, unstorage's `ttl`): it takes the place of the cookie's expiry, so the
+   * store's `ttl` option still wins over it.
+   */
+  readonly lifetimeSeconds?: number | undefined;
+}
+
 export interface ListedSession {
   readonly sid: string;
   readonly session: SessionObject;
@@ -183,13 +193,13 @@ export class SessionCore {
    * the top-level keys the request changed are written, so concurrent requests keep each other's
    * changes. One without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
    */
-  async set(sid: string, session: SessionObject): Promise<void> {
+  async set(sid: string, session: SessionObject, write?: WriteOptions): Promise<void> {
     const deadline = this.#begin('set()');
     try {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
-      const lifetime = this.#lifetime(session);
+      const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
       const sentAt = this.#now();
@@ -233,7 +243,7 @@ export class SessionCore {
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
-      const lifetime = this.#lifetime(session);
+      const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
       const enough = this.#enoughSeconds(lifetime);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
@@ -363,8 +373,12 @@ export class SessionCore {
     return receipt.remainingSeconds - (this.#now() - receipt.at) / 1000;
   }
 
-  #lifetime(session: SessionObject): number {
-    const lifetime = sessionLifetimeSeconds(session, this.options.ttl, DEFAULTS.ttlSeconds);
+  #lifetime(session: SessionObject, write: WriteOptions | undefined): number {
+    const given = write?.lifetimeSeconds;
+    const lifetime =
+      given !== undefined && this.options.ttl === undefined
+        ? given
+        : sessionLifetimeSeconds(session, this.options.ttl, DEFAULTS.ttlSeconds);
     if (!Number.isFinite(lifetime)) {
       throw new TypeError(`connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`);
     }

@@ -36,6 +36,33 @@ describe('the published entry points', () => {
     assert.equal(out, 'true true function');
   });
 
+  it('each framework adapter loads by its subpath, the same objects from require() and import', () => {
+    const entries = {
+      'connect-pg-simple/koa': ['KoaPGStore'],
+      'connect-pg-simple/hono': ['HonoPGStore'],
+      'connect-pg-simple/react-router': ['createPostgresSessionStorage'],
+      'connect-pg-simple/unstorage': ['postgresDriver', 'default'],
+    };
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module';
+       const require = createRequire(process.cwd() + '/x.js');
+       const entries = ${JSON.stringify(entries)};
+       const results = [];
+       for (const [entry, names] of Object.entries(entries)) {
+         const esm = await import(entry);
+         const cjs = require(entry);
+         for (const name of names) {
+           const fromCjs = name === 'default' ? cjs.postgresDriver : cjs[name];
+           results.push(typeof esm[name] === 'function' && esm[name] === fromCjs);
+         }
+       }
+       console.log(results.join(' '));`,
+    ]);
+    assert.equal(out, 'true true true true true');
+  });
+
   it('ships table.sql at the package root', () => {
     const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
     assert.ok(manifest.files.includes('table.sql'));

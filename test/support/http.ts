@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A tiny browser: one cookie jar, fetch against a local server. */
+/** A tiny browser: one cookie jar (the `cookie` header it sends), fetch against a local server. */
 export class Browser {
   cookie: string | undefined;
   constructor(private readonly base: string) {}
@@ -27,10 +27,27 @@ export class Browser {
       redirect,
       headers: this.cookie ? { cookie: this.cookie } : {},
     });
-    const setCookie = response.headers.get('set-cookie');
-    if (setCookie) this.cookie = setCookie.split(';')[0];
+    const setCookies = response.headers.getSetCookie();
+    if (setCookies.length > 0) this.cookie = mergeCookies(this.cookie, setCookies);
     return { status: response.status, body: await response.text() };
   }
+}
+
+/** The `cookie` header after a response's `set-cookie` headers: a cookie set to an empty value is gone. */
+function mergeCookies(header: string | undefined, setCookies: readonly string[]): string | undefined {
+  const jar = new Map<string, string>();
+  for (const pair of header?.split('; ') ?? []) {
+    const at = pair.indexOf('=');
+    jar.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  for (const setCookie of setCookies) {
+    const pair = setCookie.split(';')[0]!;
+    const at = pair.indexOf('=');
+    const value = pair.slice(at + 1);
+    if (value === '') jar.delete(pair.slice(0, at));
+    else jar.set(pair.slice(0, at), value);
+  }
+  return jar.size === 0 ? undefined : [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
 }
 
 export async function listen(server: Server): Promise<{ base: string; close: () => Promise<void> }> {

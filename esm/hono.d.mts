@@ -1,0 +1,1 @@
+export { HonoPGStore, type PGStoreOptions } from '../dist/adapters/hono.js';

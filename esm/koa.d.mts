@@ -1,0 +1,6 @@
+export {
+  KoaPGStore,
+  type KoaSessionData,
+  type KoaStoreCallOptions,
+  type PGStoreOptions,
+} from '../dist/adapters/koa.js';

@@ -1,0 +1,33 @@
+// Hono on Node.js + hono-sessions, sessions in PostgreSQL.
+import { serve } from '@hono/node-server';
+import { HonoPGStore } from 'connect-pg-simple/hono';
+import { Hono } from 'hono';
+import { type Session, sessionMiddleware } from 'hono-sessions';
+import pg from 'pg';
+
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+const store = new HonoPGStore({ pool, createTableIfMissing: true });
+
+const app = new Hono<{ Variables: { session: Session<{ user: string }>; session_key_rotation: boolean } }>();
+app.use(
+  '*',
+  sessionMiddleware({
+    store,
+    encryptionKey: process.env.SESSION_KEY ?? 'a password of at least 32 characters!!',
+    expireAfterSeconds: 900, // the row's lifetime too; extended on each request (lazily)
+    cookieOptions: { path: '/', httpOnly: true, sameSite: 'Lax' },
+  }),
+);
+
+app.post('/login', (c) => {
+  c.set('session_key_rotation', true); // a new id at login: the old row is deleted
+  c.get('session').set('user', 'ada');
+  return c.text('welcome');
+});
+app.post('/logout', (c) => {
+  c.get('session').deleteSession(); // final, even for this user's requests in flight
+  return c.text('bye');
+});
+app.get('/', (c) => c.text(`user: ${c.get('session').get('user') ?? 'anonymous'}`));
+
+serve({ fetch: app.fetch, port: 3000 });

@@ -1,0 +1,33 @@
+// Koa 3 + koa-session, sessions in PostgreSQL.
+
+import { KoaPGStore } from 'connect-pg-simple/koa';
+import Koa from 'koa';
+import session from 'koa-session';
+import pg from 'pg';
+
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+const app = new Koa();
+app.keys = [process.env.SESSION_SECRET ?? 'change me'];
+
+app.use(
+  session(
+    {
+      store: new KoaPGStore({ pool, createTableIfMissing: true }),
+      maxAge: 24 * 60 * 60 * 1000, // also the row's lifetime, unless the store's `ttl` is set
+      rolling: true, // each request extends the session; unchanged ones skip the write (lazy touch)
+    },
+    app,
+  ),
+);
+
+app.use(async (ctx) => {
+  if (ctx.path === '/logout') {
+    ctx.session = null; // deletes the row: final, even for this user's requests in flight
+    ctx.body = 'bye';
+    return;
+  }
+  if (ctx.path === '/login') ctx.session!.user = 'ada';
+  ctx.body = `user: ${ctx.session!.user ?? 'anonymous'}`;
+});
+
+app.listen(3000);

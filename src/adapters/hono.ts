@@ -1,0 +1,93 @@
+import type { SessionData, Store } from 'hono-sessions';
+import type { SessionCore } from '../core.js';
+import { receiptOf } from '../load-receipt.js';
+import type { PGStoreOptions, SessionObject } from '../options.js';
+import { openCore, ReceiptsByRequest } from './request-receipts.js';
+
+export type { PGStoreOptions } from '../options.js';
+
+/** The stored form keeps hono-sessions' `_expire` where the core reads an expiry: `cookie.expires`. */
+const EXPIRY_KEY = 'cookie';
+
+/**
+ * A PostgreSQL store for hono-sessions (its `store` option), with the guarantees of the root
+ * store: a logout is final, concurrent requests keep each other's keys, and a request that only
+ * extends the expiry is a lazy touch.
+ *
+ * hono-sessions writes the whole session object back; the store keeps each session key as a
+ * top-level key of the row (so two requests that change different keys both keep theirs), and
+ * `_expire` as the row's `cookie.expires`. `_accessed`, which hono-sessions sets on every request
+ * and never reads, is not stored: storing it would make every request a write.
+ *
+ * @example
+ * app.use('*', sessionMiddleware({ store: new HonoPGStore({ pool }), expireAfterSeconds: 900 }));
+ */
+export class HonoPGStore implements Store {
+  readonly #core: SessionCore;
+  /** Keyed by the session object hono-sessions keeps for the request and hands back to `persistSessionData`. */
+  readonly #loadedBy = new ReceiptsByRequest();
+
+  /** @param options the root store's options (`pool`, `tableName`, `ttl`, …), validated here. */
+  constructor(options?: PGStoreOptions) {
+    this.#core = openCore(options);
+  }
+
+  async getSessionById(sessionId?: string): Promise<SessionData | null> {
+    if (sessionId === undefined || sessionId === '') return null;
+    const loaded = await this.#core.get(sessionId);
+    if (loaded === null) return null;
+    const session = fromStored(loaded, receiptOf(loaded)?.remainingSeconds);
+    this.#loadedBy.keep(session, loaded);
+    return session;
+  }
+
+  /**
+   * A new session (or a rotated key's): inserted. Its first `persistSessionData`, later in the
+   * same request, writes it whole, with the expiry hono-sessions has set by then.
+   */
+  async createSession(sessionId: string, initialData: SessionData): Promise<void> {
+    await this.#core.set(sessionId, toStored(initialData));
+  }
+
+  /** A loaded session is updated (only the keys this request changed, and only while its row is alive). */
+  async persistSessionData(sessionId: string, sessionData: SessionData): Promise<void> {
+    const stored = toStored(sessionData);
+    this.#loadedBy.carry(sessionData, stored);
+    await this.#core.set(sessionId, stored);
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    await this.#core.destroy(sessionId);
+  }
+
+  /** Deletes expired sessions now; resolves with how many. */
+  pruneSessions(): Promise<number> {
+    return this.#core.prune();
+  }
+
+  /** Stops pruning, waits for operations in flight, and ends a pool the store created itself. */
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+}
+
+function toStored(session: SessionData): SessionObject {
+  const data = session._data ?? {};
+  if (Object.hasOwn(data, EXPIRY_KEY)) {
+    throw new TypeError(`connect-pg-simple: the session key "${EXPIRY_KEY}" is reserved by the store`);
+  }
+  return { ...data, [EXPIRY_KEY]: { expires: session._expire ?? null } };
+}
+
+/**
+ * `_expire` as stored, unless a skipped touch left it behind while the row lives on: then the
+ * row's own expiry, by the database's clock, so hono-sessions never ends a session the row keeps.
+ */
+function fromStored(stored: SessionObject, remainingSeconds: number | undefined): SessionData {
+  const { [EXPIRY_KEY]: expiry, ...data } = stored;
+  let expire = (expiry as { expires?: string | null } | undefined)?.expires ?? null;
+  if (expire !== null && Date.parse(expire) <= Date.now() && remainingSeconds !== undefined) {
+    expire = new Date(Date.now() + remainingSeconds * 1000).toISOString();
+  }
+  return { _data: data as SessionData['_data'], _expire: expire, _delete: false, _accessed: null };
+}

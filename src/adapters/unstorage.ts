@@ -1,0 +1,87 @@
+import type { Driver } from 'unstorage';
+import type { PGStoreOptions, SessionObject } from '../options.js';
+import { openCore } from './request-receipts.js';
+
+export type { PGStoreOptions } from '../options.js';
+
+/** The name the driver gives unstorage. */
+const DRIVER_NAME = 'connect-pg-simple';
+
+/** The item's text, as unstorage serialized it, is kept under this key of the row's JSON object. */
+const VALUE_KEY = 'value';
+
+/** unstorage's per-call options the driver reads. */
+interface ItemOptions {
+  /** Seconds the item lives (the store's `ttl` option wins; without either, one day). */
+  ttl?: number;
+}
+
+/** The driver as unstorage sees it, with the store's own `pruneSessions`. */
+export interface PostgresDriver extends Driver<PGStoreOptions | undefined> {
+  /** Deletes expired items now; resolves with how many. */
+  pruneSessions(): Promise<number>;
+}
+
+/**
+ * An unstorage driver keeping items in the session table: what Nuxt's and Astro's session
+ * storage use. Items live for the `ttl` given to `setItem` (seconds), by the database's clock, and
+ * expired ones are pruned as sessions are. unstorage gives a driver a key and a text, never a
+ * request: each `setItem` stores the item whole (see docs/frameworks.md for what that means for
+ * a logout).
+ *
+ * @example
+ * const storage = createStorage({ driver: postgresDriver({ pool }) });
+ * await storage.setItem('session:abc', { user: 'ada' }, { ttl: 3600 });
+ */
+export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
+  const core = openCore(options);
+  /** The item's text; null when the row is missing, expired, or not an item (a session of another framework). */
+  const itemText = async (key: string): Promise<string | null> => {
+    const value = (await core.get(key))?.[VALUE_KEY];
+    return typeof value === 'string' ? value : null;
+  };
+  // unstorage passes no base (undefined) for the whole mount.
+  const keysUnder = async (base: string | undefined): Promise<string[]> =>
+    (await core.all()).map(({ sid }) => sid).filter((key) => !base || key.startsWith(base));
+
+  return {
+    name: DRIVER_NAME,
+    flags: { ttl: true },
+    options,
+
+    hasItem: async (key) => (await itemText(key)) !== null,
+    getItem: (key) => itemText(key),
+
+    async setItem(key, value, itemOptions: ItemOptions = {}) {
+      await core.set(key, { [VALUE_KEY]: value } as SessionObject, { lifetimeSeconds: ttlSeconds(itemOptions) });
+    },
+
+    async removeItem(key) {
+      await core.destroy(key);
+    },
+
+    // The table has no index on key prefixes; listing reads every live row (rarely needed for sessions).
+    getKeys: (base) => keysUnder(base),
+
+    async clear(base) {
+      if (!base) return core.clear();
+      await Promise.all((await keysUnder(base)).map((key) => core.destroy(key)));
+    },
+
+    dispose: () => core.close(),
+    pruneSessions: () => core.prune(),
+  };
+}
+
+function ttlSeconds(itemOptions: ItemOptions): number | undefined {
+  const ttl = itemOptions.ttl;
+  if (ttl === undefined) return undefined;
+  if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) {
+    throw new TypeError(
+      `connect-pg-simple: setItem option "ttl" must be a positive number of seconds, got ${String(ttl)}`,
+    );
+  }
+  return ttl;
+}
+
+export default postgresDriver;

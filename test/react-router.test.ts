@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { createCookie } from 'react-router';
+import { createPostgresSessionStorage, type PostgresSessionStorage } from '../src/adapters/react-router.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+import { Gates } from './support/gates.js';
+import { Browser, listen } from './support/http.js';
+import { sessionRows } from './support/session-rows.js';
+
+/**
+ * React Router's session API over real HTTP: what a loader or action does with `getSession`,
+ * `commitSession` and `destroySession`, in a plain node:http server (React Router's own server
+ * adapters add nothing to sessions).
+ */
+function server(storage: PostgresSessionStorage, gates: Gates) {
+  return createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const [, route, name, key] = (req.url ?? '/').split('/');
+      const session = await storage.getSession(req.headers.cookie);
+      const shown = route === 'count' ? 'count' : route === 'notice' ? 'notice' : 'user';
+      let setCookie: string;
+      let body = 'anonymous';
+      if (route === 'logout') setCookie = await storage.destroySession(session);
+      else {
+        if (route === 'login') session.set('user', 'ada');
+        else if (route === 'count') session.set('count', (session.get('count') ?? 0) + 1);
+        else if (route === 'flash') session.flash('notice', 'saved');
+        else if (route === 'slow') {
+          await gates.wait(name!);
+          session.set(key ?? 'lastPage', name);
+        }
+        body = String(session.get(shown) ?? 'anonymous');
+        // Committed on every request, as apps do to roll the cookie.
+        setCookie = await storage.commitSession(session);
+      }
+      res.setHeader('set-cookie', setCookie);
+      res.end(body);
+    } catch (error) {
+      res.statusCode = 500;
+      res.end(String(error));
+    }
+  });
+}
+
+const cookie = createCookie('__session', { secrets: ['a test secret'], maxAge: 600, sameSite: 'lax' });
+
+async function sidOf(browser: Browser): Promise<string | undefined> {
+  return (await cookie.parse(browser.cookie ?? null)) ?? undefined;
+}
+
+describe("React Router's session API with createPostgresSessionStorage", () => {
+  let pool: pg.Pool;
+  let schemaName: string;
+  let rows: ReturnType<typeof sessionRows>;
+  let storage: PostgresSessionStorage;
+  let http: Awaited<ReturnType<typeof listen>>;
+  const gates = new Gates();
+
+  before(async () => {
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 6 });
+    schemaName = uniqueName('cps_rr');
+    await pool.query(`CREATE SCHEMA "${schemaName}"`);
+    rows = sessionRows(async (text, values) => (await pool.query(text, values)).rows, `"${schemaName}"."session"`);
+    storage = createPostgresSessionStorage({
+      cookie,
+      pool,
+      schemaName,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+    });
+    http = await listen(server(storage, gates));
+  });
+  after(async () => {
+    await http.close();
+    await storage.close();
+    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await pool.end();
+  });
+
+  it('keeps a session across requests, its id made by the store and signed in the cookie', async () => {
+    const browser = new Browser(http.base);
+    assert.equal((await browser.get('/me')).body, 'anonymous');
+    await browser.get('/login');
+    assert.equal((await browser.get('/me')).body, 'ada');
+    assert.equal((await browser.get('/count')).body, '1');
+    assert.equal((await browser.get('/count')).body, '2');
+    const sid = (await sidOf(browser))!;
+    assert.match(sid, /^[\w-]{32}$/);
+    assert.deepEqual((await rows.of(sid))?.sess, { user: 'ada', count: 2 });
+    const left = (await rows.of(sid))!.left;
+    assert.ok(left > 590 && left <= 660, `the cookie's maxAge (plus the touch window), got ${left}`);
+  });
+
+  it('a flash value is read once', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/flash');
+    assert.equal((await browser.get('/notice')).body, 'saved');
+    assert.equal((await browser.get('/notice')).body, 'anonymous');
+  });
+
+  it('destroySession removes the row', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const sid = (await sidOf(browser))!;
+    await browser.get('/logout');
+    assert.equal(await rows.of(sid), undefined);
+    assert.equal((await browser.get('/me')).body, 'anonymous');
+  });
+
+  it('gives an expired session a new one, with a new id', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const sid = (await sidOf(browser))!;
+    await rows.expireAll();
+    assert.equal((await browser.get('/me')).body, 'anonymous');
+    const newSid = await sidOf(browser);
+    assert.ok(newSid !== undefined && newSid !== sid, 'the expired id is not reused');
+  });
+
+  it('a logout is final against a request in flight, and its id is never used again', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const sid = (await sidOf(browser))!;
+    const tab = new Browser(http.base);
+    tab.cookie = browser.cookie;
+    const slow = tab.get('/slow/r1');
+    await gates.reached('r1');
+    await browser.get('/logout');
+    gates.open('r1');
+    await slow;
+    assert.equal(await rows.of(sid), undefined, 'the session stays deleted');
+    // The slow response set the old id again: it leads to a new, empty session.
+    assert.equal((await tab.get('/me')).body, 'anonymous');
+    assert.notEqual(await sidOf(tab), sid);
+    assert.equal(await rows.of(sid), undefined);
+  });
+
+  it('concurrent requests keep each other’s changes', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const first = browser.get('/slow/upload/uploadId');
+    const second = browser.get('/slow/cart/cart');
+    await gates.reached('upload');
+    await gates.reached('cart');
+    gates.open('cart');
+    await second;
+    gates.open('upload');
+    await first;
+    assert.deepEqual((await rows.of((await sidOf(browser))!))?.sess, { user: 'ada', cart: 'cart', uploadId: 'upload' });
+  });
+
+  it('a commit that changes nothing skips the write (lazy touch)', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const sid = (await sidOf(browser))!;
+    const written = await rows.of(sid);
+    assert.equal((await browser.get('/me')).body, 'ada');
+    assert.equal((await rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
+    await browser.get('/count');
+    assert.notEqual((await rows.of(sid))?.xmin, written?.xmin, 'a change is written');
+  });
+
+  it('checks its own option and the store options at creation', () => {
+    assert.throws(() => createPostgresSessionStorage({ pool, cookie: 'sid' as any }), /option "cookie"/);
+    assert.throws(() => createPostgresSessionStorage({ pool, tableNmae: 'x' } as any), /unknown option "tableNmae"/);
+  });
+});
+
+describe('React Router sessions on PGlite', () => {
+  it('keeps a session across requests, and destroySession removes it', async () => {
+    const pglite = new PGlite();
+    const storage = createPostgresSessionStorage({
+      cookie,
+      pglite,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+    });
+    const http = await listen(server(storage, new Gates()));
+    try {
+      const browser = new Browser(http.base);
+      await browser.get('/login');
+      assert.equal((await browser.get('/count')).body, '1');
+      assert.equal((await browser.get('/me')).body, 'ada');
+      const sid = await sidOf(browser);
+      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [sid])).rows.length, 1);
+      await browser.get('/logout');
+      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [sid])).rows.length, 0);
+      assert.equal((await browser.get('/me')).body, 'anonymous');
+    } finally {
+      await http.close();
+      await storage.close();
+      await pglite.close();
+    }
+  });
+});
