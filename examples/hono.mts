@@ -6,9 +6,13 @@ import { type Session, sessionMiddleware } from 'hono-sessions';
 import pg from 'pg';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+// An idle connection that dies (a database restart, a failover) is an 'error' event: without a listener, Node.js exits.
+pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 const store = new HonoPGStore({ pool, createTableIfMissing: true });
 
-const app = new Hono<{ Variables: { session: Session<{ user: string }>; session_key_rotation: boolean } }>();
+const app = new Hono<{
+  Variables: { session: Session<{ user: string; views: number }>; session_key_rotation: boolean };
+}>();
 app.use(
   '*',
   sessionMiddleware({
@@ -28,6 +32,11 @@ app.post('/logout', (c) => {
   c.get('session').deleteSession(); // final, even for this user's requests in flight
   return c.text('bye');
 });
-app.get('/', (c) => c.text(`user: ${c.get('session').get('user') ?? 'anonymous'}`));
+app.get('/', (c) => {
+  const session = c.get('session');
+  const views = (session.get('views') ?? 0) + 1;
+  session.set('views', views);
+  return c.text(`views: ${views}`);
+});
 
 serve({ fetch: app.fetch, port: 3000 });

@@ -6,6 +6,8 @@ import session from 'koa-session';
 import pg from 'pg';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+// An idle connection that dies (a database restart, a failover) is an 'error' event: without a listener, Node.js exits.
+pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 const app = new Koa();
 app.keys = [process.env.SESSION_SECRET ?? 'change me'];
 
@@ -26,8 +28,13 @@ app.use(async (ctx) => {
     ctx.body = 'bye';
     return;
   }
-  if (ctx.path === '/login') ctx.session!.user = 'ada';
-  ctx.body = `user: ${ctx.session!.user ?? 'anonymous'}`;
+  if (ctx.path === '/login') {
+    ctx.session!.user = 'ada';
+    ctx.body = 'welcome';
+    return;
+  }
+  ctx.session!.views = (ctx.session!.views ?? 0) + 1;
+  ctx.body = `views: ${ctx.session!.views}`;
 });
 
 app.listen(3000);

@@ -7,6 +7,7 @@ type SessionData = { userId: string };
 type SessionFlashData = { error: string };
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 
 export const { getSession, commitSession, destroySession } = createPostgresSessionStorage<
   SessionData,

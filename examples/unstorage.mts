@@ -4,6 +4,7 @@ import pg from 'pg';
 import { createStorage } from 'unstorage';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 // A table of its own: clear() empties the whole table.
 const storage = createStorage({ driver: postgresDriver({ pool, tableName: 'kv', createTableIfMissing: true }) });
 

@@ -40,7 +40,12 @@ const appExamples: Record<string, 'server' | 'pglite'> = {
   'examples/postgres.ts': 'server',
   'examples/fastify.mts': 'server',
   'examples/pglite.mts': 'pglite',
+  'examples/koa.ts': 'server',
+  'examples/hono.mts': 'server',
 };
+
+/** Examples that are no server: a module to use from a script, or a script that runs to its end. */
+const scriptExamples = ['examples/custom-queryable.ts', 'examples/react-router.mts', 'examples/unstorage.mts'];
 
 describe('examples/', { concurrency: 3 }, () => {
   after(async () => {
@@ -51,14 +56,11 @@ describe('examples/', { concurrency: 3 }, () => {
 
   it('every example is run by this file', () => {
     const files = readdirSync(join(root, 'examples')).filter((f) => /\.m?ts$/.test(f));
-    assert.deepEqual(
-      files.map((f) => `examples/${f}`).sort(),
-      [...Object.keys(appExamples), 'examples/custom-queryable.ts'].sort(),
-    );
+    assert.deepEqual(files.map((f) => `examples/${f}`).sort(), [...Object.keys(appExamples), ...scriptExamples].sort());
   });
 
   it('every pg.Pool an example makes has an error listener (without one, Node.js exits when a connection dies)', () => {
-    for (const file of [...Object.keys(appExamples), 'examples/custom-queryable.ts', 'examples/demo/server.mjs']) {
+    for (const file of [...Object.keys(appExamples), ...scriptExamples, 'examples/demo/server.mjs']) {
       const code = readFileSync(join(root, file), 'utf8');
       const pools = code.match(/new (pg\.)?Pool\(/g)?.length ?? 0;
       const listeners = code.match(/\.on\('error'/g)?.length ?? 0;
@@ -112,5 +114,32 @@ describe('examples/', { concurrency: 3 }, () => {
       timeout: 30_000,
     });
     assert.deepEqual(JSON.parse(out), { cookie: { maxAge: 60000 }, views: 1 });
+  });
+
+  /** Runs an ES module script with tsx in the project's root, on a schema of its own; its standard output. */
+  async function runScript(script: string): Promise<string> {
+    const schema = await newSchema();
+    return execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: databaseUrlIn(schema), SESSION_SECRET: 'a secret' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+  }
+
+  it('examples/react-router.mts: an action signs in, and the loader reads the session back', async () => {
+    const script = `
+      const { action, loader } = await import('./examples/react-router.mts');
+      const signIn = await action({ request: new Request('http://app/', { method: 'POST', body: new URLSearchParams({ userId: 'ada' }) }) });
+      const cookie = signIn.headers.get('Set-Cookie').split(';')[0];
+      const page = await loader({ request: new Request('http://app/', { headers: { Cookie: cookie } }) });
+      console.log(JSON.stringify(await page.json()));
+      process.exit(0);`;
+    assert.deepEqual(JSON.parse(await runScript(script)), { userId: 'ada', error: null });
+  });
+
+  it('examples/unstorage.mts: runs to its end, reading back what it stored', async () => {
+    const out = await runScript(`await import('./examples/unstorage.mts');`);
+    assert.match(out, /user: 'ada'/);
   });
 });
