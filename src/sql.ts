@@ -40,9 +40,10 @@ export function derivedName(tableName: string, suffix: string): string {
   if (Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) return plain;
   const hash = createHash('sha256').update(tableName).digest('hex').slice(0, 8);
   const tail = `_${hash}_${suffix}`;
-  let head = tableName;
-  while (Buffer.byteLength(head + tail) > MAX_IDENTIFIER_BYTES) head = head.slice(0, -1);
-  return head + tail;
+  // Shortened by whole characters: cutting between the halves of a surrogate pair would leave an invalid name.
+  const characters = [...tableName];
+  while (Buffer.byteLength(characters.join('') + tail) > MAX_IDENTIFIER_BYTES) characters.pop();
+  return characters.join('') + tail;
 }
 
 export interface TableNames {

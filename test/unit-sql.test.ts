@@ -12,6 +12,12 @@ describe('quoting', () => {
 });
 
 describe('derivedName', () => {
+  it('shortens a long name by whole characters, never splitting a surrogate pair', () => {
+    const name = derivedName(`aa${'😀'.repeat(20)}`, 'pkey');
+    assert.doesNotMatch(name, /[\ud800-\udfff]/u, name);
+    assert.ok(Buffer.byteLength(name) <= 63);
+  });
+
   it('is table_suffix while that fits in 63 bytes', () => {
     assert.equal(derivedName('session', 'pkey'), 'session_pkey');
     const fits = 'x'.repeat(58);
