@@ -8,6 +8,9 @@ const ddl: Ddl = require('../../dist/schema/ddl.js');
 const sql: Sql = require('../../dist/sql.js');
 
 /** Raw SQL for creating, filling and inspecting the bench's tables, outside any store. */
+/** When this bench run began: every table's sessions are seeded as of this moment. */
+const RUN_STARTED_AT_MS = Date.now();
+
 export class PgAdmin {
   readonly pool: pg.Pool;
   readonly schema: string;
@@ -69,16 +72,12 @@ export class PgAdmin {
   }
 
   /**
-   * Inserts `count` sessions of one day. With a lazy-touch window (ours: touchAfter 60 s), the
-   * stored expiry lies 0–window s beyond the cookie's, as if each session had last been written
-   * somewhere in the past window: the steady state of a busy site, so that a run of a few seconds
-   * sees the share of touches that must write. Without one, it is the cookie's, as a store that
-   * writes every touch leaves it.
-   */
-  /**
-   * `count` one-day sessions, each as if last written at a random moment in the past
-   * `windowSeconds`: a write stores the lifetime, so its row has between a day minus the window
-   * and a day left. `padded`: as code before 11's exact idle timeout wrote them (a day plus the window).
+   * `count` one-day sessions, each as if last written at a random moment in the `windowSeconds`
+   * before the run began (ours: touchAfter 60 s): the steady state of a busy site, so that a run of
+   * a few seconds sees the share of touches that must write. A write stores the lifetime, so a row
+   * has between a day minus the window and a day left; `padded`: as code before 11's exact idle
+   * timeout wrote them (a day plus the window). Every table is seeded as of the same moment, so a
+   * contender seeded later in the run is not favoured (its rows would fall due later).
    */
   async seed(
     table: string,
@@ -97,9 +96,15 @@ export class PgAdmin {
     for (let i = 0; i < count; i += 5000) {
       await this.query(
         `INSERT INTO ${t} (sid, sess, expire)
-         SELECT sid, sess::json, now() + interval '1 day' + (CASE WHEN $4::bool THEN 1 ELSE -1 END) * random() * $3::float8 * interval '1 second'
+         SELECT sid, sess::json, to_timestamp($5::float8 / 1000) + interval '1 day' + (CASE WHEN $4::bool THEN 1 ELSE -1 END) * random() * $3::float8 * interval '1 second'
          FROM unnest($1::text[], $2::text[]) AS s(sid, sess)`,
-        [sids.slice(i, i + 5000), sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)), windowSeconds, padded],
+        [
+          sids.slice(i, i + 5000),
+          sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)),
+          windowSeconds,
+          padded,
+          RUN_STARTED_AT_MS,
+        ],
       );
     }
     await this.query(`VACUUM ANALYZE ${t}`);
