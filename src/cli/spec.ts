@@ -74,6 +74,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         value: 'SECONDS',
         description: 'give up when other sessions keep the table locked this long; 0 waits forever (default: 10)',
       },
+      'session-ids': {
+        type: 'string',
+        value: 'FORM',
+        description:
+          'how the table stores session ids from schema 2 on, as the stores that use it are configured: sha256 (the default; upgrading hashes the stored ids in place), plain (stores with hashSessionIds: false), or hmac-sha256 (stores with sessionIdPepper; a new table only)',
+      },
     },
     connects: true,
     examples: ['connect-pg-simple migrate --dry-run', 'DATABASE_URL=postgres://app@db/app connect-pg-simple migrate'],

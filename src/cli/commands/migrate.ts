@@ -1,4 +1,5 @@
 import { migrate } from '../../schema/migrate.js';
+import { isSessionIdForm, SESSION_ID_FORMS } from '../../session-id.js';
 import type { TableNames } from '../../sql.js';
 import { type CommandLine, secondsOption } from '../args.js';
 import { EXIT_OK, UsageError } from '../errors.js';
@@ -14,6 +15,10 @@ export function migrateCommand(line: CommandLine, names: TableNames): Runner {
   if (timeZone !== undefined && (typeof timeZone !== 'string' || timeZone.trim() === '')) {
     throw new UsageError('--time-zone must name a time zone, such as Europe/Berlin', line.command);
   }
+  const idForm = line.options['session-ids'] ?? 'sha256';
+  if (!isSessionIdForm(idForm)) {
+    throw new UsageError(`--session-ids must be one of ${SESSION_ID_FORMS.join(', ')}`, line.command);
+  }
   return async (maybeDb, io) => {
     const db = maybeDb!;
     if (typeof timeZone === 'string' && !(await isKnownTimeZone(db, timeZone))) {
@@ -26,6 +31,7 @@ export function migrateCommand(line: CommandLine, names: TableNames): Runner {
       dryRun,
       legacyTimeZone: timeZone as string | undefined,
       lockTimeoutSeconds: lockTimeout === 0 ? undefined : lockTimeout,
+      idForm,
     });
     const table = names.qualified;
     // Only a 10.x table (version 0) holds times without a zone, read in the TimeZone its writers used.
