@@ -254,6 +254,37 @@ SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS d
   };
 }
 
+/** The statements of the CLI's `reencrypt`: one batch read, one batch written, each its own transaction. */
+export interface ReencryptStatements {
+  /** $1 start after this id ('' first), $2 batch size → sid, sess (text) of live rows, in id order */
+  readonly readBatch: Statement;
+  /**
+   * $1 ids, $2 new stored texts, $3 the texts they replace (text arrays) → updated (count): a row
+   * a store changed since it was read keeps the store's write (and is re-encrypted by it).
+   */
+  readonly writeBatch: Statement;
+}
+
+export function reencryptStatements(names: TableNames): ReencryptStatements {
+  const t = names.qualified;
+  return {
+    readBatch: statement(
+      'reencrypt_read',
+      `SELECT sid, sess::text AS sess FROM ${t} WHERE sid > $1::text AND expire > now() ORDER BY sid LIMIT $2::int`,
+    ),
+    writeBatch: statement(
+      'reencrypt_write',
+      `WITH written AS (
+  UPDATE ${t} AS target SET sess = v.sess::json
+  FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sid, sess, old)
+  WHERE target.sid = v.sid AND target.sess::text = v.old
+  RETURNING 1
+)
+SELECT count(*)::float8 AS updated FROM written`,
+    ),
+  };
+}
+
 const columnType = (column: string) =>
   `(SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped) AS ${column}_type`;
 

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { secretsOf } from '../src/cli/connection.js';
 import { redact } from '../src/cli/errors.js';
 import { main } from '../src/cli/main.js';
+import { PGStore } from '../src/index.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
@@ -404,5 +407,48 @@ describe('the connect-pg-simple command', () => {
     await admin.query(`SET search_path = "${schemaName}"; ${plain.stdout} RESET search_path;`);
     await admin.query(`INSERT INTO ${table('cron')} VALUES ('dead', '{}', now() - interval '1 day')`);
     assert.equal(Number((await admin.query(`SELECT ${prune}() AS n`))[0]!.n), 1);
+  });
+
+  it('reencrypt re-encrypts every live session with the first key of CPS_ENCRYPTION_KEYS, in batches', async () => {
+    await cli(['migrate', ...target('rotated')]);
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const storeWith = (keys?: Buffer[]) =>
+      new PGStore({ pool, schemaName, tableName: 'rotated', pruneSessionInterval: false, encryptionKeys: keys });
+    try {
+      const before = storeWith([oldKey]);
+      for (let i = 0; i < 5; i++) await before.set(`s${i}`, { cookie: {}, i } as any);
+      await storeWith().set('plain', { cookie: {}, i: 'plain' } as any);
+      await before.close();
+
+      assertFailure(await cli(['reencrypt', ...target('rotated')]), 2, /set CPS_ENCRYPTION_KEYS/);
+      assertFailure(
+        await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: 'c2hvcnQ=' }),
+        2,
+        /key 1 must be 32 bytes in base64, got base64 of 5 bytes/,
+      );
+      const keys = `${newKey.toString('base64')}, ${oldKey.toString('base64')}`;
+      const run = await cli(['reencrypt', '--batch-size', '2', '--json', ...target('rotated')], {
+        CPS_ENCRYPTION_KEYS: keys,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const totals = JSON.parse(run.stdout);
+      assert.deepEqual(
+        { examined: totals.examined, reencrypted: totals.reencrypted, current: totals.current },
+        { examined: 6, reencrypted: 6, current: 0 },
+      );
+      assert.ok(!run.stdout.includes(newKey.toString('base64')) && !run.stderr.includes(oldKey.toString('base64')));
+      const again = await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: keys });
+      assert.match(again.stdout, /^re-encrypted 0 sessions of .* \(6 already current\)\n$/);
+      // Only the new key is needed now.
+      const after = storeWith([newKey]);
+      for (let i = 0; i < 5; i++) assert.equal(((await after.get(`s${i}`)) as any)?.i, i);
+      assert.equal(((await after.get('plain')) as any)?.i, 'plain');
+      const stored = await admin.query(`SELECT sess::text AS sess FROM ${table('rotated')}`);
+      assert.ok(stored.every((r) => r.sess.startsWith('"cps:v1:') && !r.sess.includes('plain')));
+      await after.close();
+    } finally {
+      await pool.end();
+    }
   });
 });
