@@ -52,8 +52,11 @@ export class PgAdmin {
   }
 
   /** A table as this package's table.sql makes it. */
-  async createOursTable(table: string): Promise<void> {
-    for (const statement of ddl.createTableStatements(sql.tableNames(table, this.schema))) await this.query(statement);
+  /** A table as a build of ours makes it: this one's, or another build's `ddl` (a baseline's). */
+  async createOursTable(table: string, other?: { ddl: Ddl; sql: Sql }): Promise<void> {
+    const { ddl: made, sql: named } = other ?? { ddl, sql };
+    for (const statement of made.createTableStatements(named.tableNames(table, this.schema)))
+      await this.query(statement);
   }
 
   /** A table as connect-pg-simple 10.x's table.sql makes it. */
@@ -85,6 +88,8 @@ export class PgAdmin {
     count: number,
     windowSeconds = 0,
     padded = false,
+    /** What a row holds for a session id and its JSON text (hashed ids, encryption); default as they are. */
+    stored: { id?: (sid: string) => string; text?: (json: string, storedId: string) => string } = {},
   ): Promise<{ sids: string[]; sessions: BenchSession[] }> {
     const sids: string[] = [];
     const sessions: BenchSession[] = [];
@@ -94,12 +99,19 @@ export class PgAdmin {
       sessions.push(newSession(i, now));
     }
     const t = this.qualified(table);
+    const ids = sids.map(stored.id ?? ((sid) => sid));
+    const text = stored.text ?? ((json) => json);
     for (let i = 0; i < count; i += 5000) {
       await this.query(
         `INSERT INTO ${t} (sid, sess, expire)
          SELECT sid, sess::json, now() + interval '1 day' + (CASE WHEN $4::bool THEN 1 ELSE -1 END) * random() * $3::float8 * interval '1 second'
          FROM unnest($1::text[], $2::text[]) AS s(sid, sess)`,
-        [sids.slice(i, i + 5000), sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)), windowSeconds, padded],
+        [
+          ids.slice(i, i + 5000),
+          sessions.slice(i, i + 5000).map((s, j) => text(JSON.stringify(s), ids[i + j]!)),
+          windowSeconds,
+          padded,
+        ],
       );
     }
     await this.query(`VACUUM ANALYZE ${t}`);
