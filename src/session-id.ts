@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /**
  * How a table stores session ids, recorded on its `sid` column (a column comment) at schema 2:
@@ -25,7 +25,14 @@ export function idFormComment(form: SessionIdForm): string {
   return `${ID_FORM_MARK}${form}`;
 }
 
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** `crypto.hash` (Node.js ≥ 20.12): one call, about four times faster than a Hash object for an id. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+/** The hex SHA-256 of a text's UTF-8 bytes: on every operation's path, so the quickest way there is. */
+const sha256Hex: (text: string) => string =
+  oneShotHash === undefined
+    ? (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex')
+    : (text) => oneShotHash('sha256', text, 'hex');
 
 /** Turns a session id into what the table holds for it: the one place ids are hashed. */
 export type StoredIdOf = (sid: string) => string;
@@ -38,7 +45,7 @@ export function storedIdFunction(form: SessionIdForm, pepper?: Buffer): StoredId
       return sha256Hex;
     case 'hmac-sha256': {
       if (pepper === undefined) throw new TypeError('connect-pg-simple: hmac-sha256 ids need a pepper');
-      return (sid) => createHmac('sha256', pepper).update(sha256Hex(sid), 'utf8').digest('hex');
+      return (sid) => crypto.createHmac('sha256', pepper).update(sha256Hex(sid), 'utf8').digest('hex');
     }
   }
 }
