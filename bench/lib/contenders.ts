@@ -154,7 +154,11 @@ function oursContender(
     async open({ settings, admin }, count, name) {
       const isBaseline = storeClass !== oursStoreClass;
       // A baseline's table is its own schema version, its ids and text as it stores them (plain).
-      await admin.createOursTable(name, isBaseline && baselineDir ? baselineModules(baselineDir) : undefined);
+      await admin.createOursTable(
+        name,
+        isBaseline && baselineDir ? baselineModules(baselineDir) : undefined,
+        options.hashSessionIds === false,
+      );
       // The window a store with these options leaves (touchAfter 60 by default, 0 when false).
       const window = options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS;
       const padded = isBaseline && process.env.BENCH_BASELINE_PADDED === '1';

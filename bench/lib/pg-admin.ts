@@ -53,10 +53,12 @@ export class PgAdmin {
 
   /** A table as this package's table.sql makes it. */
   /** A table as a build of ours makes it: this one's, or another build's `ddl` (a baseline's). */
-  async createOursTable(table: string, other?: { ddl: Ddl; sql: Sql }): Promise<void> {
+  async createOursTable(table: string, other?: { ddl: Ddl; sql: Sql }, plainIds = false): Promise<void> {
     const { ddl: made, sql: named } = other ?? { ddl, sql };
-    for (const statement of made.createTableStatements(named.tableNames(table, this.schema)))
+    const settings = plainIds ? { idForm: 'plain' as const } : {};
+    for (const statement of made.createTableStatements(named.tableNames(table, this.schema), settings)) {
       await this.query(statement);
+    }
   }
 
   /** A table as connect-pg-simple 10.x's table.sql makes it. */
