@@ -6,12 +6,13 @@ import { openDatabase } from './drivers/open.js';
 import { DecryptionError, isEnvelopeText, SessionCipher } from './encryption.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
+import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ensureTable } from './schema/ensure.js';
-import { applySessionChange, diffSessions, type SessionChange } from './session-diff.js';
+import { diffSessions, type SessionChange } from './session-diff.js';
 import { type StoredIdOf, storedIdFunction } from './session-id.js';
 import {
   type LegacyIds,
@@ -28,9 +29,6 @@ const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
 /** How often a store on a table before schema 2 looks again, to notice a migration. */
 const LEGACY_RECHECK_MS = 60_000;
-
-/** How many times a write of an encrypted session's changed keys re-reads a row changed meanwhile. */
-const MAX_MERGE_ATTEMPTS = 5;
 
 const asGiven: StoredIdOf = (sid) => sid;
 
@@ -282,12 +280,9 @@ export class SessionCore {
   }
 
   /**
-   * Writes a loaded encrypted session's changes. The database cannot merge keys it cannot read,
-   * so the write is a compare-and-swap: it lands only if the row still holds what this request
-   * loaded (or last wrote). When another request changed the row meanwhile, the row is read again,
-   * decrypted, this request's own changes are applied to it here, and the write is tried again
-   * (at most MAX_MERGE_ATTEMPTS times): keys the request did not change keep the other request's
-   * values, as without encryption. A row that is gone (destroyed, expired) stays gone.
+   * Writes a loaded encrypted session's changes: the database cannot merge keys it cannot read,
+   * so a key-level change is a compare-and-swap, merged here when the row changed meanwhile
+   * (see merged-write.ts); a whole session replaces the row's, as without encryption.
    */
   async #writeEncrypted(
     id: string,
@@ -298,33 +293,33 @@ export class SessionCore {
     lifetime: number,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    let plain = text;
-    let stored = this.#storable(plain, sid);
     if (change.kind === 'whole') {
-      // The whole session replaces the row's, as without encryption: nothing to compare.
+      const stored = this.#storable(text, sid);
       await this.#query(this.#statements.update, [id, stored, lifetime], deadline);
-    } else {
-      let base = receipt.stored ?? receipt.text;
-      for (let attempt = 1; ; attempt++) {
-        const [written] = await this.#query(this.#statements.updateIfUnchanged, [id, stored, lifetime, base], deadline);
-        if (written !== undefined) break;
-        const [row] = await this.#query(this.#statements.get, [id], deadline);
-        if (row === undefined) return;
-        const current = this.#readable(row.sess, sid, this.#boundIdOf);
-        if (typeof current !== 'string' || attempt >= MAX_MERGE_ATTEMPTS) {
-          throw new Error(
-            typeof current !== 'string'
-              ? 'connect-pg-simple: the session changed meanwhile, and its row could not be decrypted: the changes were not written'
-              : `connect-pg-simple: the session changed under this write ${MAX_MERGE_ATTEMPTS} times in a row: the changes were not written`,
-          );
-        }
-        plain = applySessionChange(current, change, text);
-        stored = this.#storable(plain, sid);
-        base = row.sess as string;
-      }
+      receipt.text = text;
+      receipt.stored = stored;
+      return;
     }
-    receipt.text = plain;
-    receipt.stored = stored;
+    const statements = this.#statements;
+    const written = await writeMerged(
+      {
+        swap: async (stored, base) =>
+          (await this.#query(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+        reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
+        readable: (stored) => {
+          const current = this.#readable(stored, sid, this.#boundIdOf);
+          return typeof current === 'string' ? current : undefined;
+        },
+        storable: (plain) => this.#storable(plain, sid),
+      },
+      change,
+      text,
+      receipt.stored ?? receipt.text,
+    );
+    if (written !== undefined) {
+      receipt.text = written.text;
+      receipt.stored = written.stored;
+    }
   }
 
   async touch(sid: string, session: SessionObject): Promise<void> {

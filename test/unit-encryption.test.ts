@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DecryptionError, SessionCipher, sessionKeyFrom } from '../src/encryption.js';
+import { MAX_MERGE_ATTEMPTS, type MergeSteps, writeMerged } from '../src/merged-write.js';
 import { applySessionChange, diffSessions } from '../src/session-diff.js';
 import { storedIdFunction } from '../src/session-id.js';
 
@@ -81,5 +82,57 @@ describe('applying a key-level change in JavaScript (encrypted sessions)', () =>
   });
   it('a whole change is the new text', () => {
     assert.equal(applySessionChange('{"a":1}', { kind: 'whole' }, '{"b":2}'), '{"b":2}');
+  });
+});
+
+describe('a merged write (compare-and-swap), without a database', () => {
+  /** A row in memory; `interfere` changes it before the given swap attempts. */
+  function row(initial: string | undefined, interfere: Record<number, (text: string) => string | undefined> = {}) {
+    let stored = initial;
+    let swaps = 0;
+    const steps: MergeSteps = {
+      async swap(next, base) {
+        swaps++;
+        const change = interfere[swaps];
+        if (change !== undefined && stored !== undefined) stored = change(stored);
+        if (stored === undefined || stored !== base) return false;
+        stored = next;
+        return true;
+      },
+      reread: async () => stored,
+      readable: (text) => (text.startsWith('!') ? undefined : text),
+      storable: (text) => text,
+    };
+    return { steps, now: () => stored, swaps: () => swaps };
+  }
+  const base = '{"cookie":{},"a":0,"b":0}';
+  const mine = '{"cookie":{},"a":1,"b":0}';
+  const change = diffSessions(base, mine);
+
+  it('writes at once when the row still holds what the request loaded', async () => {
+    const r = row(base);
+    assert.deepEqual(await writeMerged(r.steps, change, mine, base), { text: mine, stored: mine });
+    assert.equal(r.swaps(), 1);
+  });
+  it('re-applies its own change to a row another request changed, keeping that request’s keys', async () => {
+    const r = row(base, { 1: () => '{"cookie":{},"a":0,"b":2}' });
+    const written = await writeMerged(r.steps, change, mine, base);
+    assert.deepEqual(JSON.parse(r.now()!), { cookie: {}, a: 1, b: 2 });
+    assert.equal(written?.stored, r.now());
+  });
+  it('never brings back a row that is gone', async () => {
+    const r = row(base, { 1: () => undefined });
+    assert.equal(await writeMerged(r.steps, change, mine, base), undefined);
+    assert.equal(r.now(), undefined);
+  });
+  it(`gives up with an error after ${MAX_MERGE_ATTEMPTS} rows changed under it, and on a row it cannot read`, async () => {
+    const always = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [i + 1, (t: string) => `${t.slice(0, -1)},"x${i}":1}`]),
+    );
+    await assert.rejects(() => writeMerged(row(base, always).steps, change, mine, base), /5 times in a row/);
+    await assert.rejects(
+      () => writeMerged(row(base, { 1: () => '!garbled' }).steps, change, mine, base),
+      /could not be decrypted/,
+    );
   });
 });
