@@ -194,6 +194,13 @@ describe('the connect-pg-simple command', () => {
       (await cli(['migrate', ...target('made_by_schema')])).stdout,
       `${table('made_by_schema')} is at schema version 2: nothing to do\n`,
     );
+    const plain = await cli(['schema', '--session-ids', 'plain', ...target('plain_by_schema')]);
+    assert.match(plain.stdout, /COMMENT ON COLUMN .*"sid" IS 'connect-pg-simple session ids: plain'/);
+    assertFailure(
+      await cli(['schema', '--session-ids', 'md5']),
+      2,
+      /--session-ids must be one of plain, sha256, hmac-sha256/,
+    );
   });
 
   it('migrate creates a table, then has nothing to do', async () => {

@@ -50,6 +50,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         description:
           'print instead a SQL function <table>_prune(batch, max_batches) that deletes expired sessions, for pg_cron',
       },
+      'session-ids': {
+        type: 'string',
+        value: 'FORM',
+        description:
+          'how the table stores session ids, as the stores that use it are configured: sha256 (the default), plain (hashSessionIds: false), or hmac-sha256 (sessionIdPepper)',
+      },
     },
     connects: false,
     examples: [

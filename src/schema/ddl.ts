@@ -66,8 +66,8 @@ export function createTableStatements(
 }
 
 /** What `table.sql` holds: plain statements for psql or any SQL tool. */
-export function tableSqlScript(names: TableNames): string {
-  return `${createTableStatements(names)
+export function tableSqlScript(names: TableNames, idForm: SessionIdForm = 'sha256'): string {
+  return `${createTableStatements(names, { idForm })
     .map((s) => `${s};`)
     .join('\n\n')}\n`;
 }

@@ -1,7 +1,6 @@
 import { migrate } from '../../schema/migrate.js';
-import { isSessionIdForm, SESSION_ID_FORMS } from '../../session-id.js';
 import type { TableNames } from '../../sql.js';
-import { type CommandLine, secondsOption } from '../args.js';
+import { type CommandLine, secondsOption, sessionIdsOption } from '../args.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import type { Runner } from '../io.js';
 import { connectionTimeZone, isKnownTimeZone } from '../queries.js';
@@ -15,10 +14,7 @@ export function migrateCommand(line: CommandLine, names: TableNames): Runner {
   if (timeZone !== undefined && (typeof timeZone !== 'string' || timeZone.trim() === '')) {
     throw new UsageError('--time-zone must name a time zone, such as Europe/Berlin', line.command);
   }
-  const idForm = line.options['session-ids'] ?? 'sha256';
-  if (!isSessionIdForm(idForm)) {
-    throw new UsageError(`--session-ids must be one of ${SESSION_ID_FORMS.join(', ')}`, line.command);
-  }
+  const idForm = sessionIdsOption(line);
   return async (maybeDb, io) => {
     const db = maybeDb!;
     if (typeof timeZone === 'string' && !(await isKnownTimeZone(db, timeZone))) {
