@@ -6,9 +6,12 @@ CREATE TABLE "session" (
   "sid" text COLLATE "C" NOT NULL,
   "sess" json NOT NULL,
   "expire" timestamptz(6) NOT NULL,
+  "created" timestamptz(6) NOT NULL DEFAULT now(),
   CONSTRAINT "session_pkey" PRIMARY KEY ("sid")
 ) WITH (fillfactor = 90);
 
 CREATE INDEX "session_expire_idx" ON "session" ("expire");
 
-COMMENT ON TABLE "session" IS 'connect-pg-simple schema 1';
+COMMENT ON COLUMN "session"."sid" IS 'connect-pg-simple session ids: sha256';
+
+COMMENT ON TABLE "session" IS 'connect-pg-simple schema 2';

@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { type BenchEnv, LAZY_TOUCH_WINDOW_SECONDS } from './lib/contenders.js';
+import { type BenchEnv, LAZY_TOUCH_WINDOW_SECONDS, storedForm } from './lib/contenders.js';
 import type { MemoryChildConfig, MemoryChildReport } from './memory-child.js';
 
 export interface MemoryResult extends MemoryChildReport {
@@ -14,7 +14,7 @@ export async function runMemory(env: BenchEnv, log: (line: string) => void): Pro
   const { settings, admin } = env;
   const table = 'memory';
   await admin.createOursTable(table);
-  await admin.seed(table, settings.memory.sessions, LAZY_TOUCH_WINDOW_SECONDS);
+  await admin.seed(table, settings.memory.sessions, LAZY_TOUCH_WINDOW_SECONDS, false, storedForm({}));
   const config: MemoryChildConfig = { table, argv: settings.quick ? ['--quick'] : [] };
   const child = fork(`${__dirname}/memory-child.ts`, [], {
     execArgv: ['--expose-gc', '--import', 'tsx'],

@@ -3,15 +3,19 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
+import { DecryptionError, isEnvelopeText, SessionCipher } from './encryption.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
+import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ensureTable } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
+import { type StoredIdOf, storedIdFunction } from './session-id.js';
 import {
+  type LegacyIds,
   PRUNE_FROM_START,
   type Statement,
   type StoreStatements,
@@ -22,6 +26,11 @@ import {
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
+
+/** How often a store on a table before schema 2 looks again, to notice a migration. */
+const LEGACY_RECHECK_MS = 60_000;
+
+const asGiven: StoredIdOf = (sid) => sid;
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -44,6 +53,7 @@ export interface WriteOptions {
 }
 
 export interface ListedSession {
+  /** The id as the table stores it: with hashed ids (the default), its hash, not the cookie's id. */
   readonly sid: string;
   readonly session: SessionObject;
 }
@@ -83,7 +93,14 @@ function checkSessionObject(session: unknown): asserts session is SessionObject 
 export class SessionCore {
   readonly options: ResolvedOptions;
   readonly names: TableNames;
-  readonly #statements: StoreStatements;
+  #statements: StoreStatements;
+  /** The row's id for a session id: as the table stores them (plain until a table is migrated). */
+  #idOf: StoredIdOf = asGiven;
+  /** The id encrypted sessions are bound to: the store's own id form, whatever the table's now. */
+  readonly #boundIdOf: StoredIdOf;
+  readonly #cipher: SessionCipher | undefined;
+  /** Set while the table is before schema 2: when to look at it again. */
+  #legacyRecheckAt: number | undefined;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -105,7 +122,10 @@ export class SessionCore {
         : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs: options.readCacheMs }, this.#now);
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
-    this.#statements = storeStatements(this.names, { synchronousCommit: options.synchronousCommit });
+    // Until the table check says which ones the table needs: the check's own statement.
+    this.#statements = storeStatements(this.names);
+    this.#boundIdOf = storedIdFunction(options.idForm, options.sessionIdPepper);
+    this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -142,7 +162,7 @@ export class SessionCore {
       checkSid(sid);
       const startedFrom = cache?.peek(sid);
       const sentAt = this.#now();
-      const [row] = await this.#query(this.#statements.get, [sid], deadline);
+      const [row] = await this.#query(this.#statements.get, [this.#idOf(sid)], deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
@@ -158,10 +178,13 @@ export class SessionCore {
    * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
    * rewriting the stored text, so the stored value may be older.
    */
-  #loadedSession(sid: string, text: unknown, remainingSeconds: number, at: number): SessionObject | null {
-    const session = this.#sessionFrom(text);
+  #loadedSession(sid: string, stored: unknown, remainingSeconds: number, at: number): SessionObject | null {
+    const text = this.#readable(stored, sid, this.#boundIdOf);
+    const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
-    attachReceipt(session, { sid, text: text as string, remainingSeconds, at });
+    const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
+    if (text !== stored) receipt.stored = stored as string;
+    attachReceipt(session, receipt);
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
     if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
@@ -170,6 +193,29 @@ export class SessionCore {
       cookie.expires = new Date(sentAtWallClock + remainingSeconds * 1000).toISOString();
     }
     return session;
+  }
+
+  /**
+   * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
+   * `boundIdOf(id)`). A row that does not decrypt is logged and treated as missing (null). With
+   * encryption on, a plain row (written before it was turned on) is read as it is.
+   */
+  #readable(stored: unknown, id: string, boundIdOf: StoredIdOf): unknown {
+    if (typeof stored !== 'string' || !isEnvelopeText(stored)) return stored;
+    try {
+      if (this.#cipher === undefined)
+        throw new DecryptionError('stored session is encrypted, and encryptionKeys is not set');
+      return this.#cipher.decrypt(stored, boundIdOf(id));
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      this.#log('connect-pg-simple: a stored session could not be decrypted and was treated as missing:', error);
+      return null;
+    }
+  }
+
+  /** A session's JSON text as the row stores it: encrypted when encryption is on. */
+  #storable(text: string, sid: string): string {
+    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, this.#boundIdOf(sid));
   }
 
   /** A stored session's text as a session; a corrupt one is logged and treated as missing. */
@@ -202,11 +248,15 @@ export class SessionCore {
       const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
+      const id = this.#idOf(sid);
       const sentAt = this.#now();
       if (receipt === undefined) {
-        await this.#query(this.#statements.upsert, [sid, text, lifetime], deadline);
-        bindReceipt(session, { sid, text, remainingSeconds: lifetime, at: sentAt });
-        this.#readCache?.rememberWrite(sid, text, lifetime, sentAt, startedFrom);
+        const stored = this.#storable(text, sid);
+        await this.#query(this.#statements.upsert, [id, stored, lifetime], deadline);
+        const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
+        if (stored !== text) written.stored = stored;
+        bindReceipt(session, written);
+        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
@@ -214,25 +264,71 @@ export class SessionCore {
         // Only the cookie's expiry changed: that is a touch.
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#query(this.#statements.touch, [sid, enough, lifetime], deadline);
+        await this.#query(this.#statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
         return;
       }
-      if (change.kind === 'keys') {
-        const values = [sid, change.set, change.replaced, lifetime];
+      if (this.#cipher !== undefined) {
+        await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
+      } else if (change.kind === 'keys') {
+        const values = [id, change.set, change.replaced, lifetime];
         await this.#query(this.#statements.updateKeys, values, deadline);
+        receipt.text = text;
       } else {
-        await this.#query(this.#statements.update, [sid, text, lifetime], deadline);
+        await this.#query(this.#statements.update, [id, text, lifetime], deadline);
+        receipt.text = text;
       }
-      receipt.text = text;
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
       this.#inFlight.end(deadline);
+    }
+  }
+
+  /**
+   * Writes a loaded encrypted session's changes: the database cannot merge keys it cannot read,
+   * so a key-level change is a compare-and-swap, merged here when the row changed meanwhile
+   * (see merged-write.ts); a whole session replaces the row's, as without encryption.
+   */
+  async #writeEncrypted(
+    id: string,
+    sid: string,
+    receipt: LoadReceipt,
+    change: SessionChange,
+    text: string,
+    lifetime: number,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    if (change.kind === 'whole') {
+      const stored = this.#storable(text, sid);
+      await this.#query(this.#statements.update, [id, stored, lifetime], deadline);
+      receipt.text = text;
+      receipt.stored = stored;
+      return;
+    }
+    const statements = this.#statements;
+    const written = await writeMerged(
+      {
+        swap: async (stored, base) =>
+          (await this.#query(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+        reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
+        readable: (stored) => {
+          const current = this.#readable(stored, sid, this.#boundIdOf);
+          return typeof current === 'string' ? current : undefined;
+        },
+        storable: (plain) => this.#storable(plain, sid),
+      },
+      change,
+      text,
+      receipt.stored ?? receipt.text,
+    );
+    if (written !== undefined) {
+      receipt.text = written.text;
+      receipt.stored = written.stored;
     }
   }
 
@@ -250,7 +346,7 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#query(this.#statements.touch, [sid, enough, lifetime], deadline);
+      await this.#query(this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -265,9 +361,23 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#query(this.#statements.destroy, [sid], deadline);
+      await this.#query(this.#statements.destroy, [this.#idOf(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
+    });
+  }
+
+  /**
+   * Destroys the session whose row has this id, as `all()` lists it: with hashed ids, the stored
+   * hash (which `destroy` would hash again). Never accepted where a cookie's id goes: a stolen
+   * table's ids must not work as session ids.
+   */
+  destroyStoredId(storedId: string): Promise<void> {
+    return this.#operation('destroyStoredId()', async (deadline) => {
+      checkSid(storedId);
+      this.#readCache?.clear();
+      await this.#query(this.#statements.destroy, [storedId], deadline);
+      this.#readCache?.clear();
     });
   }
 
@@ -275,9 +385,13 @@ export class SessionCore {
     return this.#operation('all()', async (deadline) => {
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
+      // Before schema 2 the table holds ids as given: encryption binds to their hashed form.
+      const boundIdOf = this.#legacyRecheckAt === undefined ? asGiven : this.#boundIdOf;
       for (const row of rows) {
         try {
-          sessions.push({ sid: row.sid as string, session: decodeSession(row.sess) });
+          const text = this.#readable(row.sess, row.sid as string, boundIdOf);
+          if (text === null) continue;
+          sessions.push({ sid: row.sid as string, session: decodeSession(text) });
         } catch (error) {
           if (!(error instanceof CorruptSessionError)) throw error;
           this.#log('connect-pg-simple: a stored session is corrupt and was left out:', error);
@@ -403,6 +517,7 @@ export class SessionCore {
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
+    if (this.#legacyRecheckAt !== undefined && this.#now() >= this.#legacyRecheckAt) this.#recheckLegacyTable();
     return this.#inFlight.begin(what);
   }
 
@@ -428,10 +543,57 @@ export class SessionCore {
   async #checkTable(): Promise<void> {
     const deadline = this.#inFlight.begin('checking the session table');
     try {
-      await ensureTable(this.#db, this.#statements, this.names, this.options.createTableIfMissing, deadline);
+      const { options } = this;
+      const state = await ensureTable(
+        this.#db,
+        this.#statements,
+        this.names,
+        options.createTableIfMissing,
+        options.idForm,
+        deadline,
+      );
+      const legacyIds: LegacyIds | undefined =
+        state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
+      if (legacyIds !== undefined && this.#legacyRecheckAt === undefined) this.#logLegacyTable(state.version);
+      this.#legacyRecheckAt = legacyIds === undefined ? undefined : this.#now() + LEGACY_RECHECK_MS;
+      this.#statements = storeStatements(this.names, {
+        synchronousCommit: options.synchronousCommit,
+        absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
+        legacyIds,
+      });
+      this.#idOf = legacyIds === undefined ? this.#boundIdOf : asGiven;
     } finally {
       this.#inFlight.end(deadline);
     }
+  }
+
+  #logLegacyTable(version: number): void {
+    const { options } = this;
+    const waits = [
+      options.idForm === 'plain' ? undefined : 'session ids are stored as given, not hashed',
+      options.absoluteTimeoutSeconds === undefined ? undefined : 'absoluteTimeout is not enforced',
+    ].filter((line) => line !== undefined);
+    if (waits.length === 0) return;
+    const pepperNote =
+      options.idForm === 'hmac-sha256'
+        ? ' (sessionIdPepper needs a table created with it: an existing table cannot be re-keyed in SQL)'
+        : '';
+    this.#log(
+      `connect-pg-simple: table ${this.names.qualified} is at schema version ${version}: ${waits.join(', and ')} until it is migrated with \`npx connect-pg-simple migrate\`${pepperNote}`,
+    );
+  }
+
+  /**
+   * A table before schema 2 may be migrated while the store runs: look again, in the background.
+   * Until then the statements find a row by its id or its hash, so no session is missed meanwhile.
+   */
+  #recheckLegacyTable(): void {
+    this.#legacyRecheckAt = this.#now() + LEGACY_RECHECK_MS;
+    this.#checkTable().catch((error: unknown) => {
+      this.#log('connect-pg-simple: the session table cannot be used any more:', error);
+      this.#isReady = false;
+      this.#ready = undefined;
+    });
   }
 
   #log(...args: unknown[]): void {

@@ -21,6 +21,11 @@ export interface LoadReceipt {
   readonly sid: string;
   /** The stored text as this request last read or wrote it: the base its next write compares with. */
   text: string;
+  /**
+   * The row's text as stored, when it is not `text` (an encrypted session): what a write of this
+   * request's changes expects to find in the row (compare-and-swap).
+   */
+  stored?: string;
   /** Seconds the row had left at `at`, by the database's clock (never more than it had). */
   remainingSeconds: number;
   /** This process's monotonic clock (ms) when the statement was sent. */

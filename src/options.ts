@@ -4,6 +4,7 @@ import { isQueryable, type PgPoolLike } from './drivers/pg.js';
 import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
 import { isPGlite, type PGliteLike } from './drivers/pglite.js';
 import { isPostgresJsSql, type PostgresJsSqlLike } from './drivers/postgres-js.js';
+import { ENCRYPTION_KEY_BYTES, sessionKeyFrom } from './encryption.js';
 import { OPTION_ALIASES } from './option-aliases.js';
 import {
   boolean,
@@ -18,6 +19,7 @@ import {
   secretObject,
   wholeNumber,
 } from './option-checks.js';
+import { idFormFor, type SessionIdForm } from './session-id.js';
 import { MAX_TIMER_MS } from './time-limit.js';
 
 /** The session object as the store sees it: whatever the framework hands over. */
@@ -93,6 +95,30 @@ export interface PGStoreOptions {
   pipeline?: boolean;
   /** Receives errors that have no callback or promise to go to. Default: `console.error`. */
   errorLog?: ErrorLog;
+  /**
+   * Store SHA-256 hashes of session ids, never the ids (schema 2 tables): whoever reads the table
+   * (a backup, a replica, a statement log) cannot present a stored id as a cookie. Default: `true`.
+   * `false` stores ids as they are, as 10.x did. Every store on one table must agree.
+   */
+  hashSessionIds?: boolean;
+  /**
+   * A secret (at least 16 bytes: a string or Buffer) that keys the id hash (HMAC-SHA-256), so
+   * that even guessable ids cannot be checked against a stolen table without it. Needs a table
+   * created with it (its ids cannot be re-keyed in SQL). Default: none (plain SHA-256).
+   */
+  sessionIdPepper?: string | Uint8Array;
+  /**
+   * Seconds a session may live after it was created, however active it stays (OWASP's absolute
+   * timeout); a new session (login with `regenerate`) starts again. Enforced by the database's
+   * clock; needs a schema 2 table. Default: none.
+   */
+  absoluteTimeout?: number;
+  /**
+   * Encrypt stored sessions with AES-256-GCM: one or more 32-byte keys (Buffers, or base64
+   * strings). The first encrypts; all decrypt, so keys rotate without logging anybody out.
+   * Default: none (sessions are stored as JSON).
+   */
+  encryptionKeys?: string | Uint8Array | readonly (string | Uint8Array)[];
 }
 
 export type DriverChoice =
@@ -121,6 +147,12 @@ export interface ResolvedOptions {
   readonly readCacheMs: number | false;
   readonly pipeline: boolean;
   readonly errorLog: ErrorLog;
+  /** How this store wants ids stored (schema 2). */
+  readonly idForm: SessionIdForm;
+  readonly sessionIdPepper: Buffer | undefined;
+  readonly absoluteTimeoutSeconds: number | undefined;
+  /** The encryption keys, the current one first; undefined without encryption. */
+  readonly encryptionKeys: readonly Buffer[] | undefined;
 }
 
 const ONE_DAY_SECONDS = 86_400;
@@ -141,11 +173,16 @@ const randomizeDelay = (delayMs: number): number => Math.ceil(delayMs / 2 + dela
 
 const ttl: Check<number | ((session: SessionObject) => number)> = (value, name) => {
   if (typeof value === 'function') return value as (session: SessionObject) => number;
+  return ttlSeconds(value, name);
+};
+
+/** Seconds, at most what a browser keeps a cookie. */
+const ttlSeconds: Check<number> = (value, name) => {
   const seconds = positiveNumber(name, value);
   if (seconds > MAX_TTL_SECONDS) {
     const days = Math.round(seconds / ONE_DAY_SECONDS).toLocaleString('en-US');
     throw new TypeError(
-      `connect-pg-simple: option "ttl" is in seconds: ${seconds} seconds is ${days} days, longer than a browser keeps a cookie (400 days); given milliseconds? divide by 1000 (ttl: ${Math.round(seconds / 1000)})`,
+      `connect-pg-simple: option "${name}" is in seconds: ${seconds} seconds is ${days} days, longer than a browser keeps a cookie (400 days); given milliseconds? divide by 1000 (${name}: ${Math.round(seconds / 1000)})`,
     );
   }
   return seconds;
@@ -167,6 +204,44 @@ const pruneDelay: Check<(delayMs: number) => number> = (value, name) => {
   if (value === false) return (delayMs) => delayMs;
   if (typeof value === 'function') return value as (delayMs: number) => number;
   return fail(name, 'false or a function (delayMs) => delayMs', value);
+};
+
+/** The shortest pepper accepted: a secret shorter than this can be guessed. */
+const MIN_PEPPER_BYTES = 16;
+
+const pepper: Check<Buffer> = (value, name) => {
+  const bytes =
+    typeof value === 'string'
+      ? Buffer.from(value, 'utf8')
+      : value instanceof Uint8Array
+        ? Buffer.from(value)
+        : undefined;
+  if (bytes === undefined || bytes.length < MIN_PEPPER_BYTES) {
+    const got =
+      bytes === undefined ? (value === null ? 'null' : `a ${typeof value}`) : `a secret of ${bytes.length} bytes`;
+    fail(name, `a string or Buffer of at least ${MIN_PEPPER_BYTES} bytes (such as 32 random bytes)`, value, got);
+  }
+  return bytes;
+};
+
+const encryptionKeys: Check<readonly Buffer[]> = (value, name) => {
+  const given = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (given.length === 0) fail(name, 'one or more 32-byte keys', value, 'an empty array');
+  return Object.freeze(
+    given.map((item, index) => {
+      const key = sessionKeyFrom(item);
+      if (typeof key === 'string') {
+        const which = Array.isArray(value) ? ` (key ${index + 1})` : '';
+        fail(
+          name,
+          `one or more ${ENCRYPTION_KEY_BYTES}-byte keys, each a Buffer or its base64 text (make one with: node -e "console.log(crypto.randomBytes(32).toString('base64'))")`,
+          item,
+          `${key}${which}`,
+        );
+      }
+      return key;
+    }),
+  );
 };
 
 const touchAfterSeconds: Check<number> = (value, name) =>
@@ -210,6 +285,10 @@ const OPTION_TABLE = {
   pipeline: { default: false, check: boolean },
   // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
   errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },
+  hashSessionIds: { default: true, check: boolean },
+  sessionIdPepper: { check: pepper },
+  absoluteTimeout: { check: ttlSeconds },
+  encryptionKeys: { check: encryptionKeys },
 } as const satisfies Record<keyof PGStoreOptions, { readonly default?: unknown; readonly check: Check<unknown> }>;
 
 type OptionTable = typeof OPTION_TABLE;
@@ -310,6 +389,12 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     );
   }
 
+  if (checked.sessionIdPepper !== undefined && !checked.hashSessionIds) {
+    throw new TypeError(
+      'connect-pg-simple: option "sessionIdPepper" keys the hash of session ids, and "hashSessionIds" is false: remove one of them',
+    );
+  }
+
   return Object.freeze({
     driver,
     ttl: checked.ttl,
@@ -329,5 +414,9 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     readCacheMs: checked.readCache,
     pipeline: checked.pipeline,
     errorLog: checked.errorLog,
+    idForm: idFormFor(checked.hashSessionIds, checked.sessionIdPepper),
+    sessionIdPepper: checked.sessionIdPepper,
+    absoluteTimeoutSeconds: checked.absoluteTimeout,
+    encryptionKeys: checked.encryptionKeys,
   });
 }

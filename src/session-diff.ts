@@ -74,3 +74,20 @@ function sameCookieButExpiry(base: unknown, current: unknown): boolean {
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * `change` applied to a session's JSON text in JavaScript, as the `updateKeys` statement applies it
+ * in SQL: the keys it names are taken out, the keys it sets follow the others. For sessions the
+ * database cannot merge (encrypted). A `whole` change is `wholeText` itself.
+ */
+export function applySessionChange(currentText: string, change: SessionChange, wholeText: string): string {
+  if (change.kind !== 'keys') return change.kind === 'whole' ? wholeText : currentText;
+  const current = JSON.parse(currentText) as JsonObject;
+  const replaced = new Set(JSON.parse(change.replaced) as string[]);
+  // No prototype: a key named __proto__ is a key like any other.
+  const result = Object.create(null) as JsonObject;
+  for (const key of Object.keys(current)) if (!replaced.has(key)) result[key] = current[key];
+  const changed = JSON.parse(change.set) as JsonObject;
+  for (const key of Object.keys(changed)) result[key] = changed[key];
+  return JSON.stringify(result);
+}

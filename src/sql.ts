@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { idFormComment } from './session-id.js';
 
 /**
  * Every SQL text the store sends is built here, once per store, from the table's names.
@@ -110,10 +111,16 @@ const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::flo
 export interface StoreStatements {
   /** $1 sid → sess (text), remaining (float8, seconds) */
   readonly get: Statement;
-  /** $1 sid, $2 sess, $3 seconds to live → inserts or replaces */
+  /** $1 sid, $2 sess, $3 seconds to live → inserts or replaces (a new session: its creation time is now) */
   readonly upsert: Statement;
   /** $1 sid, $2 sess, $3 seconds to live → replaces a live row only, never creates one */
   readonly update: Statement;
+  /**
+   * $1 sid, $2 sess, $3 seconds to live, $4 the stored text the writer's change is based on →
+   * replaces a live row only if it still holds that text; a row `updated` (true) when it did.
+   * For encrypted sessions, whose keys the database cannot merge (compare-and-swap).
+   */
+  readonly updateIfUnchanged: Statement;
   /**
    * $1 sid, $2 changed keys (a JSON object's text), $3 keys to take out first (a JSON array's
    * text), $4 seconds to live → changes those keys of a live row only, never creates one
@@ -127,9 +134,19 @@ export interface StoreStatements {
   readonly clear: Statement;
   /** $1 batch size, $2 qualified table name (the lock is the table's), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
   readonly pruneBatch: Statement;
-  /** $1 qualified table name → exists (bool), comment (text), sid_type, sess_type, expire_type (text; null for a missing column) */
+  /** $1 qualified table name → exists (bool), comment (text), sid_type, sess_type, expire_type, created_type (text; null for a missing column), sid_comment (text) */
   readonly describe: Statement;
 }
+
+/**
+ * How a table from before schema 2 (no `created`, ids as given) is used until it is migrated:
+ * - `plain`: ids as they are;
+ * - `plain-or-hashed`: for a store that hashes ids, while the table may be migrated under it:
+ *   each statement finds a row by the id or by its SHA-256 (PostgreSQL's `sha256()`), and a new
+ *   row's id is hashed when the table's `sid` column says it holds hashed ids. So no session
+ *   is missed between a migration and the store's next look at the table.
+ */
+export type LegacyIds = 'plain' | 'plain-or-hashed';
 
 export interface StatementSettings {
   /**
@@ -137,30 +154,56 @@ export interface StatementSettings {
    * setting is made local to each write's own transaction, so it works through any pooler.
    */
   readonly synchronousCommit?: boolean;
+  /** Seconds a session lives after its creation, however active (schema 2 only). */
+  readonly absoluteTimeoutSeconds?: number | undefined;
+  /** Set for a table before schema 2; see `LegacyIds`. */
+  readonly legacyIds?: LegacyIds | undefined;
 }
+
+/** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
+const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')), 'hex')`;
 
 export function storeStatements(
   names: TableNames,
-  { synchronousCommit = true }: StatementSettings = {},
+  { synchronousCommit = true, absoluteTimeoutSeconds, legacyIds }: StatementSettings = {},
 ): StoreStatements {
   const t = names.qualified;
   // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
   const relaxed = synchronousCommit ? '' : "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) ";
   const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
+  const hashing = legacyIds === 'plain-or-hashed';
+  const isSid = hashing ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])` : 'sid = $1::text';
+  // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
+  const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
+  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
+  const alive = absolute === undefined ? 'expire > now()' : `expire > now() AND now() < ${absoluteEnd('created')}`;
+  const endsAt = absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`;
+  /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
+  const expiryOf = (param: string, created = 'created') =>
+    absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
+  const sidComment = `col_description(${quoteLiteral(t)}::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = ${quoteLiteral(t)}::regclass AND attname = 'sid')::int)`;
+  const newSid = hashing
+    ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
+    : '$1::text';
+  const upsert =
+    legacyIds === undefined
+      ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
+      : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, date_part('epoch', expire - now()) AS remaining FROM ${t} WHERE sid = $1::text AND expire > now()`,
+      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining FROM ${t} WHERE ${isSid} AND ${alive}`,
       true,
     ),
-    upsert: statement(
-      'upsert',
-      `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT $1::text, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
-      true,
-    ),
+    upsert: statement('upsert', upsert, true),
     update: statement(
       'update',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now()`,
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+      true,
+    ),
+    updateIfUnchanged: statement(
+      'update_if_unchanged',
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
       true,
     ),
     // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
@@ -174,20 +217,21 @@ export function storeStatements(
     UNION ALL
     SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
   ) kv
-), expire = ${expiryIn('$4')}${fromRelaxed} WHERE sid = $1::text AND expire > now()`,
+), expire = ${expiryOf('$4')}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
       true,
     ),
+    // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `${relaxed}UPDATE ${t} SET expire = ${expiryIn('$3')}${fromRelaxed} WHERE sid = $1::text AND expire > now() AND expire < ${expiryIn('$2')}`,
+      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
       true,
     ),
-    destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`, true),
+    destroy: statement('destroy', `DELETE FROM ${t} WHERE ${isSid}`, true),
     // The same result type (and collation) before and after migrate turns a 10.x varchar column to
     // text COLLATE "C": otherwise a statement prepared before fails once after ("cached plan must
     // not change result type").
-    all: statement('all', `SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM ${t} WHERE expire > now()`),
-    length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE expire > now()`),
+    all: statement('all', `SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM ${t} WHERE ${alive}`),
+    length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE ${alive}`),
     clear: statement('clear', `DELETE FROM ${t}`),
     // Keyset: each batch starts at the expiry where the last one stopped ($4), so it does not
     // wade again through the index entries of the rows the earlier batches deleted. Rows are
@@ -211,12 +255,44 @@ SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS d
   };
 }
 
+/** The statements of the CLI's `reencrypt`: one batch read, one batch written, each its own transaction. */
+export interface ReencryptStatements {
+  /** $1 start after this id ('' first), $2 batch size → sid, sess (text) of live rows, in id order */
+  readonly readBatch: Statement;
+  /**
+   * $1 ids, $2 new stored texts, $3 the texts they replace (text arrays) → updated (count): a row
+   * a store changed since it was read keeps the store's write (and is re-encrypted by it).
+   */
+  readonly writeBatch: Statement;
+}
+
+export function reencryptStatements(names: TableNames): ReencryptStatements {
+  const t = names.qualified;
+  return {
+    readBatch: statement(
+      'reencrypt_read',
+      `SELECT sid, sess::text AS sess FROM ${t} WHERE sid > $1::text AND expire > now() ORDER BY sid LIMIT $2::int`,
+    ),
+    writeBatch: statement(
+      'reencrypt_write',
+      `WITH written AS (
+  UPDATE ${t} AS target SET sess = v.sess::json
+  FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sid, sess, old)
+  WHERE target.sid = v.sid AND target.sess::text = v.old
+  RETURNING 1
+)
+SELECT count(*)::float8 AS updated FROM written`,
+    ),
+  };
+}
+
 const columnType = (column: string) =>
   `(SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped) AS ${column}_type`;
 
 /** The table's version mark and the types of the columns the store uses, in one round trip. */
 const describeTable = `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
-  ${['sid', 'sess', 'expire'].map(columnType).join(',\n  ')}
+  ${['sid', 'sess', 'expire', 'created'].map(columnType).join(',\n  ')},
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND NOT attisdropped)::int) AS sid_comment
 FROM (SELECT to_regclass($1::text) AS oid) r`;
 
 /** A `DO` block runs several statements as one, in one transaction, through any driver or pooler. */

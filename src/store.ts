@@ -5,7 +5,7 @@ import { type CoreSettings, SessionCore } from './core.js';
 import { bindReceipt, receiptOf } from './load-receipt.js';
 import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
 
-/** A stored session as `all()` lists it: the session's data and its id. */
+/** A stored session as `all()` lists it: the session's data and its id as the table stores it (hashed by default). */
 export type ListedSessionData = SessionData & { id: string };
 
 /** The store's own methods: each takes a callback, or without one returns a promise. */
@@ -18,8 +18,19 @@ export interface PGStoreMethods {
   touch(sid: string, session: SessionData, callback: (error?: any) => void): void;
   destroy(sid: string): Promise<void>;
   destroy(sid: string, callback: (error?: any) => void): void;
+  /**
+   * Lists live sessions. Each one's `id` is the id as the table stores it: with hashed ids (the
+   * default) the hash of the session id, not the cookie's id; give it to `destroyStoredId`.
+   */
   all(): Promise<ListedSessionData[]>;
   all(callback: Callback<ListedSessionData[]>): void;
+  /**
+   * Destroys the session `all()` listed with this `id` (with hashed ids, the stored hash: `destroy`
+   * takes the cookie's id and would hash it again). Never reads or writes a session: a stored id
+   * does not work as a session id.
+   */
+  destroyStoredId(id: string): Promise<void>;
+  destroyStoredId(id: string, callback: (error?: any) => void): void;
   length(): Promise<number>;
   length(callback: Callback<number>): void;
   clear(): Promise<void>;
@@ -86,6 +97,12 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
           .all()
           .then((rows) => rows.map(({ sid, session }) => ({ ...session, id: sid }) as unknown as ListedSessionData));
       return settle(listed, callback, 'all');
+    }
+
+    destroyStoredId(id: string): Promise<void>;
+    destroyStoredId(id: string, callback: (error?: any) => void): void;
+    destroyStoredId(id: string, callback?: (error?: any) => void): Promise<void> | undefined {
+      return settle(() => this.#core.destroyStoredId(id), callback, 'destroyStoredId');
     }
 
     length(): Promise<number>;

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { secretsOf } from '../src/cli/connection.js';
 import { redact } from '../src/cli/errors.js';
 import { main } from '../src/cli/main.js';
+import { PGStore } from '../src/index.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
@@ -189,15 +192,22 @@ describe('the connect-pg-simple command', () => {
     await admin.query(named.stdout);
     assert.equal(
       (await cli(['migrate', ...target('made_by_schema')])).stdout,
-      `${table('made_by_schema')} is at schema version 1: nothing to do\n`,
+      `${table('made_by_schema')} is at schema version 2: nothing to do\n`,
+    );
+    const plain = await cli(['schema', '--session-ids', 'plain', ...target('plain_by_schema')]);
+    assert.match(plain.stdout, /COMMENT ON COLUMN .*"sid" IS 'connect-pg-simple session ids: plain'/);
+    assertFailure(
+      await cli(['schema', '--session-ids', 'md5']),
+      2,
+      /--session-ids must be one of plain, sha256, hmac-sha256/,
     );
   });
 
   it('migrate creates a table, then has nothing to do', async () => {
     const created = await cli(['migrate', ...target('created')]);
-    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 1\n`, stderr: '' });
+    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 2\n`, stderr: '' });
     const again = await cli(['migrate', ...target('created')]);
-    assert.equal(again.stdout, `${table('created')} is at schema version 1: nothing to do\n`);
+    assert.equal(again.stdout, `${table('created')} is at schema version 2: nothing to do\n`);
   });
 
   it('migrate --dry-run prints the SQL and changes nothing; migrate upgrades a 10.x table', async () => {
@@ -214,7 +224,7 @@ describe('the connect-pg-simple command', () => {
       )[0]!.t;
     const dry = await cli(['migrate', '--dry-run', ...target('legacy')]);
     assert.equal(dry.code, 0);
-    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 1 \(dry run: nothing was changed\)\n/);
+    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 2 \(dry run: nothing was changed\)\n/);
     assert.match(
       dry.stdout,
       /\n-- {3}10\.x expiry times read in TimeZone \S+, this connection's \(if the 10\.x app's connections used another, give --time-zone\)\n/,
@@ -234,7 +244,7 @@ describe('the connect-pg-simple command', () => {
     assert.equal(await typeOf(), 'timestamp without time zone', 'a bad --time-zone changed nothing');
     const run = await cli(['migrate', '--time-zone', 'Europe/Berlin', ...target('legacy')]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^migrated .* from schema version 0 to 1\n/);
+    assert.match(run.stdout, /^migrated .* from schema version 0 to 2\n/);
     assert.match(run.stdout, /\n {2}10\.x expiry times read in TimeZone Europe\/Berlin \(--time-zone\)\n$/);
     assert.equal(await typeOf(), 'timestamp with time zone');
   });
@@ -279,7 +289,7 @@ describe('the connect-pg-simple command', () => {
     const text = await cli(['stats', ...target('counted')]);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^table +"cps_cli_[0-9a-f]+"\."counted"\n/);
-    assert.match(text.stdout, /\nschema version +1 \(current\)\n/);
+    assert.match(text.stdout, /\nschema version +2 \(current\)\n/);
     assert.match(text.stdout, /\nsessions +7 live, 3 expired \(the oldest 3 h ago\)\n/);
     assert.match(text.stdout, /\nsize +\d+ (bytes|kB) table, \d+ (bytes|kB) indexes\n/);
     assert.match(text.stdout, /\nvacuum +never; auto never\n/);
@@ -288,8 +298,8 @@ describe('the connect-pg-simple command', () => {
 
     const json = JSON.parse((await cli(['stats', '--json', ...target('counted')])).stdout);
     assert.equal(json.table, table('counted'));
-    assert.equal(json.version, 1);
-    assert.equal(json.currentVersion, 1);
+    assert.equal(json.version, 2);
+    assert.equal(json.currentVersion, 2);
     assert.equal(json.liveSessions, 7);
     assert.equal(json.expiredSessions, 3);
     assert.ok(json.tableBytes > 0 && json.indexBytes > 0);
@@ -309,11 +319,11 @@ describe('the connect-pg-simple command', () => {
     const env = { DATABASE_URL: url.toString() };
     assert.equal(
       (await cli(['migrate', '--table', 'found'], env)).stdout,
-      `created ${table('found')} at schema version 1\n`,
+      `created ${table('found')} at schema version 2\n`,
     );
     assert.equal(
       (await cli(['migrate', '--table', 'found'], env)).stdout,
-      `${table('found')} is at schema version 1: nothing to do\n`,
+      `${table('found')} is at schema version 2: nothing to do\n`,
     );
     assert.match((await cli(['stats', '--table', 'found'], env)).stdout, /^table +"cps_cli_[0-9a-f]+"\."found"\n/);
     assert.equal(
@@ -404,5 +414,48 @@ describe('the connect-pg-simple command', () => {
     await admin.query(`SET search_path = "${schemaName}"; ${plain.stdout} RESET search_path;`);
     await admin.query(`INSERT INTO ${table('cron')} VALUES ('dead', '{}', now() - interval '1 day')`);
     assert.equal(Number((await admin.query(`SELECT ${prune}() AS n`))[0]!.n), 1);
+  });
+
+  it('reencrypt re-encrypts every live session with the first key of CPS_ENCRYPTION_KEYS, in batches', async () => {
+    await cli(['migrate', ...target('rotated')]);
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const storeWith = (keys?: Buffer[]) =>
+      new PGStore({ pool, schemaName, tableName: 'rotated', pruneSessionInterval: false, encryptionKeys: keys });
+    try {
+      const before = storeWith([oldKey]);
+      for (let i = 0; i < 5; i++) await before.set(`s${i}`, { cookie: {}, i } as any);
+      await storeWith().set('plain', { cookie: {}, i: 'plain' } as any);
+      await before.close();
+
+      assertFailure(await cli(['reencrypt', ...target('rotated')]), 2, /set CPS_ENCRYPTION_KEYS/);
+      assertFailure(
+        await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: 'c2hvcnQ=' }),
+        2,
+        /key 1 must be 32 bytes in base64, got base64 of 5 bytes/,
+      );
+      const keys = `${newKey.toString('base64')}, ${oldKey.toString('base64')}`;
+      const run = await cli(['reencrypt', '--batch-size', '2', '--json', ...target('rotated')], {
+        CPS_ENCRYPTION_KEYS: keys,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const totals = JSON.parse(run.stdout);
+      assert.deepEqual(
+        { examined: totals.examined, reencrypted: totals.reencrypted, current: totals.current },
+        { examined: 6, reencrypted: 6, current: 0 },
+      );
+      assert.ok(!run.stdout.includes(newKey.toString('base64')) && !run.stderr.includes(oldKey.toString('base64')));
+      const again = await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: keys });
+      assert.match(again.stdout, /^re-encrypted 0 sessions of .* \(6 already current\)\n$/);
+      // Only the new key is needed now.
+      const after = storeWith([newKey]);
+      for (let i = 0; i < 5; i++) assert.equal(((await after.get(`s${i}`)) as any)?.i, i);
+      assert.equal(((await after.get('plain')) as any)?.i, 'plain');
+      const stored = await admin.query(`SELECT sess::text AS sess FROM ${table('rotated')}`);
+      assert.ok(stored.every((r) => r.sess.startsWith('"cps:v1:') && !r.sess.includes('plain')));
+      await after.close();
+    } finally {
+      await pool.end();
+    }
   });
 });

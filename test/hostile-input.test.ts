@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import connectPgSimple from '../src/index.js';
 import { uniqueName } from './support/database.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
-import { assertSameSession } from './support/sessions.js';
+import { assertSameSession, storedId } from './support/sessions.js';
 
 /**
  * Hostile session ids and session data: each gives a clear error or a faithful round trip, and
@@ -50,7 +50,7 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
           `${r.sess}|${r.expire}`,
         ]),
       );
-    const without = (rows: Map<string, string>, sid: string) => new Map([...rows].filter(([k]) => k !== sid));
+    const without = (rows: Map<string, string>, sid: string) => new Map([...rows].filter(([k]) => k !== storedId(sid)));
 
     async function rejectsClearly(label: string, run: () => Promise<unknown>, message?: RegExp) {
       const before = await snapshot();
@@ -201,8 +201,9 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
       assert.deepEqual(await snapshot(), before, 'no row was written');
       // A session loaded from a deep row, then replaced by a plain one: compared safely, then written.
       const deepText = `{"cookie":{},"d":${'['.repeat(6000)}${']'.repeat(6000)}}`;
-      await q(`INSERT INTO ${table()} (sid, sess, expire) VALUES ('deep-row', $1::json, now() + interval '1 hour')`, [
+      await q(`INSERT INTO ${table()} (sid, sess, expire) VALUES ($2, $1::json, now() + interval '1 hour')`, [
         deepText,
+        storedId('deep-row'),
       ]);
       assert.ok(await store.get('deep-row'));
       await roundTrips('replacing a deep stored session', 'deep-row', session({ flat: true }));
@@ -268,6 +269,9 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
         errorLog: (...args: unknown[]) => logged.push(args),
       });
       try {
+        await legacyStore.length();
+        // The store says once that the table waits for its migration (ids not hashed yet).
+        assert.match(String(logged.at(-1)?.[0]), /schema version 0: session ids are stored as given/);
         const logs = logged.length;
         for (const [sid] of corrupt) assert.equal(await legacyStore.get(sid), null, sid);
         assert.deepEqual(

@@ -39,7 +39,7 @@ describe('memory after reading many large sessions once', () => {
     await store.length();
     await pool.query(
       `INSERT INTO "${schemaName}"."session" (sid, sess, expire)
-       SELECT CASE WHEN i > $2::int THEN 'warm' || i ELSE 'big' || i END, json_build_object('cookie', json_build_object('originalMaxAge', 600000), 'blob', repeat('x', $1::int)), now() + interval '1 hour'
+       SELECT encode(sha256(convert_to(CASE WHEN i > $2::int THEN 'warm' || i ELSE 'big' || i END, 'UTF8')), 'hex'), json_build_object('cookie', json_build_object('originalMaxAge', 600000), 'blob', repeat('x', $1::int)), now() + interval '1 hour'
        FROM generate_series(1, $2::int + $3::int) i`,
       [SESSION_BYTES, SESSIONS, WARM_UP_SESSIONS],
     );

@@ -19,7 +19,7 @@ import {
   poolInTimeZone,
 } from './support/legacy.js';
 import { newPGlite } from './support/pglite.js';
-import { assertSameSession } from './support/sessions.js';
+import { assertSameSession, storedId } from './support/sessions.js';
 
 const { PGStore } = connectPgSimple;
 
@@ -53,6 +53,8 @@ describe('schema migrations', () => {
     );
     return row;
   };
+  /** `expected`, keyed as a migrated table (hashed ids, the default) keys its rows. */
+  const hashedKeys = <T>(expected: Map<string, T>) => new Map([...expected].map(([sid, v]) => [storedId(sid), v]));
   const expiries = async (table: string) =>
     new Map(
       (await admin.query(`SELECT sid, extract(epoch FROM expire)::float8 AS at FROM ${qualified(table)}`)).map((r) => [
@@ -119,13 +121,14 @@ describe('schema migrations', () => {
 
     assert.deepEqual(errors, []);
     assert.ok(before >= 20 && operations >= during + 20, 'the store worked before and after the migration');
-    assert.deepEqual({ from: result.from, to: result.to, applied: result.applied }, { from: 0, to: 1, applied: true });
+    assert.deepEqual({ from: result.from, to: result.to, applied: result.applied }, { from: 0, to: 2, applied: true });
     const shape = await shapeOf('session');
-    assert.equal(shape.comment, 'connect-pg-simple schema 1');
+    assert.equal(shape.comment, 'connect-pg-simple schema 2');
     assert.deepEqual(JSON.parse(shape.columns), {
       sid: 'text C true',
       sess: 'json - true',
       expire: 'timestamp(6) with time zone - true',
+      created: 'timestamp(6) with time zone - true',
     });
     assert.equal(shape.options, '{fillfactor=90}');
     assert.equal(shape.expire_indexes, 1, "10.x's index on expire was kept, not doubled");
@@ -133,7 +136,11 @@ describe('schema migrations', () => {
 
     // Every session keeps the instant 10.x meant, whatever TimeZone reads it now.
     const stored = await expiries('session');
-    for (const [sid, at] of expected) assert.equal(stored.get(sid), at, `${sid} keeps its expiry`);
+    for (const [sid, at] of expected) assert.equal(stored.get(storedId(sid)), at, `${sid} keeps its expiry`);
+    assert.ok(
+      [...stored.keys()].every((id) => /^[0-9a-f]{64}$/.test(id)),
+      'the table holds hashed ids only, those written during the migration included',
+    );
     const reader = new PGStore({ pool: pool('Asia/Tokyo'), schemaName, pruneSessionInterval: false });
     for (const [sid, at] of expected) {
       const session = (await reader.get(sid)) as any;
@@ -141,11 +148,29 @@ describe('schema migrations', () => {
       else assert.equal(session?.user?.name, `user ${sid.slice('legacy-'.length)}`, `${sid} is readable`);
     }
     for (const [sid, n] of written) assert.equal(((await reader.get(sid)) as any)?.n, n, `${sid} is readable`);
-    // 10.x works on the upgraded table too: instances not yet upgraded keep running.
+    // 10.x looks ids up as they are: its instances must be replaced by 11 before hashing migrates them.
+    assert.equal(await legacyGet(legacy, 'legacy-1'), undefined);
+    await Promise.all([store.close(), reader.close(), legacy.close()]);
+  });
+
+  it('upgrades with --session-ids plain: 10.x keeps working on the upgraded table', async () => {
+    const legacyNames = await legacyTable('plain_ids');
+    const legacy = legacyStore(pool('UTC'), schemaName, 'plain_ids');
+    const expected = await fillWithLegacySessions(legacy, 10);
+    await migrate(databaseOf(pool('UTC', 1)), legacyNames, { idForm: 'plain' });
+    assert.deepEqual(await expiries('plain_ids'), expected);
     assert.equal((await legacyGet(legacy, 'legacy-1')).user.id, 1);
     await legacySet(legacy, 'from-10x', { cookie: { expires: new Date(Date.now() + 60_000).toISOString() } });
+    const reader = new PGStore({ pool: pool('UTC'), schemaName, tableName: 'plain_ids', hashSessionIds: false });
     assert.ok(await reader.get('from-10x'));
-    await Promise.all([store.close(), reader.close(), legacy.close()]);
+    // A store hashing ids refuses the table rather than miss every session.
+    const hashing = new PGStore({ pool: pool('UTC'), schemaName, tableName: 'plain_ids' });
+    await assert.rejects(
+      () => hashing.get('from-10x'),
+      (error: any) =>
+        error instanceof SchemaError && /stores session ids as plain.*hashSessionIds: false/.test(error.message),
+    );
+    await Promise.all([reader.close(), hashing.close(), legacy.close()]);
   });
 
   it("reads 10.x's local times in the TimeZone it is told", async () => {
@@ -158,7 +183,7 @@ describe('schema migrations', () => {
     });
     assert.match(dryRun.sql, /set_config\('TimeZone', 'Asia\/Kolkata', true\)/);
     await migrate(databaseOf(pool('UTC', 1)), legacyNames, { legacyTimeZone: 'Asia/Kolkata' });
-    assert.deepEqual(await expiries('zoned'), expected);
+    assert.deepEqual(await expiries('zoned'), hashedKeys(expected));
     await legacy.close();
   });
 
@@ -182,9 +207,9 @@ describe('schema migrations', () => {
     } finally {
       await Promise.all(clients.map((c) => c.end()));
     }
-    assert.deepEqual(await expiries('raced'), expected);
+    assert.deepEqual(await expiries('raced'), hashedKeys(expected), 'ids hashed once, not once per migrator');
     assert.equal((await shapeOf('raced')).expire_indexes, 1);
-    assert.equal((await shapeOf('raced_new')).comment, 'connect-pg-simple schema 1');
+    assert.equal((await shapeOf('raced_new')).comment, 'connect-pg-simple schema 2');
   });
 
   it('takes a 10.x table and a new one to the same shape', async () => {
@@ -203,7 +228,10 @@ describe('schema migrations', () => {
     const before = [await store.all(), await store.get('p'), await store.length()];
     await migrate(databaseOf(pool('UTC', 1)), names('prepared'));
     const [all, got, length] = [await store.all(), await store.get('p'), await store.length()];
-    assert.deepEqual([all, length], [before[0], before[2]]);
+    // Listed by the id the table holds: plain before the migration, hashed after.
+    const withId = (listed: any, id: string) => listed.map((s: any) => ({ ...s, id }));
+    assert.deepEqual([withId(all, 'p'), length], [before[0], before[2]]);
+    assert.equal((all as any)[0].id, storedId('p'));
     assertSameSession(got, before[1]);
     await store.close();
   });
@@ -228,13 +256,16 @@ describe('schema migrations', () => {
       (error: any) => error instanceof SchemaError && /schema version 99, newer/.test(error.message),
     );
     // A statement planned for version 0 re-reads the version after taking its lock.
-    const planned = migrationStatement(names('future'), 0, { legacyTimeZone: 'UTC' }).sql;
+    const planned = migrationStatement(names('future'), 0, { legacyTimeZone: 'UTC', idForm: 'sha256' }).sql;
     await assert.rejects(
       () => admin.query(planned),
       (error: any) => error.code === '0A000' && /newer than this package/.test(error.message),
     );
     await admin.query(`COMMENT ON TABLE ${qualified('future')} IS NULL`);
-    const createPlanned = migrationStatement(names('future'), undefined, { legacyTimeZone: 'UTC' }).sql;
+    const createPlanned = migrationStatement(names('future'), undefined, {
+      legacyTimeZone: 'UTC',
+      idForm: 'sha256',
+    }).sql;
     await assert.rejects(
       () => admin.query(createPlanned),
       (error: any) => error.code === '40001',
@@ -251,7 +282,9 @@ describe('schema migrations', () => {
       const { rows } = await db.query<any>(
         `SELECT extract(epoch FROM expire)::int AS at, obj_description('session'::regclass) AS comment FROM "session"`,
       );
-      assert.deepEqual(rows, [{ at: 1_700_000_000, comment: 'connect-pg-simple schema 1' }]);
+      assert.deepEqual(rows, [{ at: 1_700_000_000, comment: 'connect-pg-simple schema 2' }]);
+      const [row] = (await db.query<any>('SELECT sid FROM "session"')).rows;
+      assert.equal(row.sid, storedId('a'), "PGlite's sha256() hashes as node:crypto does");
     } finally {
       await db.close();
     }
@@ -305,8 +338,8 @@ describe('schema migrations', () => {
     assert.deepEqual(await shapeOf('dry_old'), before);
 
     await admin.query(planned.sql);
-    assert.equal((await shapeOf('dry_old')).comment, 'connect-pg-simple schema 1');
+    assert.equal((await shapeOf('dry_old')).comment, 'connect-pg-simple schema 2');
     const again = await migrate(db, names('dry_old'));
-    assert.deepEqual({ ...again }, { from: 1, to: 1, steps: [], sql: '', applied: false });
+    assert.deepEqual({ ...again }, { from: 2, to: 2, steps: [], sql: '', applied: false });
   });
 });

@@ -166,6 +166,10 @@ describe('options are checked at construction', () => {
       maxSessionSize: undefined,
       readCacheMs: false,
       pipeline: false,
+      idForm: 'sha256',
+      sessionIdPepper: undefined,
+      absoluteTimeoutSeconds: undefined,
+      encryptionKeys: undefined,
     });
     for (let i = 0; i < 20; i++) {
       const delay = pruneDelay(1000);

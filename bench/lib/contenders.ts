@@ -115,6 +115,26 @@ export async function deleteRedisPrefix(client: RedisClient, prefix: string): Pr
  * Another build of this package, for a comparison in the same run: `BENCH_BASELINE=DIR`, a
  * checkout of the code before a change with its `dist/` built.
  */
+function baselineModules(dir: string) {
+  return {
+    ddl: require(resolve(dir, 'dist/schema/ddl.js')) as typeof import('../../src/schema/ddl.js'),
+    sql: require(resolve(dir, 'dist/sql.js')) as typeof import('../../src/sql.js'),
+  };
+}
+
+/** What ours stores for the bench's seeded sessions, with these options: hashed ids, encrypted text. */
+export function storedForm(options: Record<string, unknown>) {
+  const { storedIdFunction } = require('../../dist/session-id.js') as typeof import('../../src/session-id.js');
+  const { SessionCipher } = require('../../dist/encryption.js') as typeof import('../../src/encryption.js');
+  const id = options.hashSessionIds === false ? (sid: string) => sid : storedIdFunction('sha256');
+  const keys = options.encryptionKeys as Buffer[] | undefined;
+  const cipher = keys === undefined ? undefined : new SessionCipher(keys);
+  return {
+    id,
+    text: cipher === undefined ? undefined : (json: string, storedId: string) => cipher.encrypt(json, storedId),
+  };
+}
+
 function baselineStoreClass(dir: string) {
   const load = require(resolve(dir, 'dist/index.js')) as ConnectPgSimple;
   return load(session as unknown as import('../../src/index.js').SessionModule);
@@ -132,11 +152,17 @@ function oursContender(
     label,
     backend: 'pg',
     async open({ settings, admin }, count, name) {
-      await admin.createOursTable(name);
+      const isBaseline = storeClass !== oursStoreClass;
+      // A baseline's table is its own schema version, its ids and text as it stores them (plain).
+      await admin.createOursTable(
+        name,
+        isBaseline && baselineDir ? baselineModules(baselineDir) : undefined,
+        options.hashSessionIds === false,
+      );
       // The window a store with these options leaves (touchAfter 60 by default, 0 when false).
       const window = options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS;
-      const padded = storeClass !== oursStoreClass && process.env.BENCH_BASELINE_PADDED === '1';
-      const { sids } = await admin.seed(name, count, window, padded);
+      const padded = isBaseline && process.env.BENCH_BASELINE_PADDED === '1';
+      const { sids } = await admin.seed(name, count, window, padded, isBaseline ? {} : storedForm(options));
       const Store = storeClass();
       if (driver === 'owned') {
         const store = new Store({
@@ -218,6 +244,8 @@ export const CONTENDERS: readonly Contender[] = [
   oursContender('ours-async-commit', 'ours, synchronousCommit:false', { synchronousCommit: false }, 'pg'),
   oursContender('ours-pipelined', 'ours, pipeline:true (opt-in)', { pipeline: true }, 'owned'),
   oursContender('ours-cached', 'ours, readCache:1000 (opt-in)', { readCache: 1000 }, 'pg'),
+  oursContender('ours-encrypted', 'ours, encryptionKeys (opt-in)', { encryptionKeys: [Buffer.alloc(32, 7)] }, 'pg'),
+  oursContender('ours-plain-ids', 'ours, hashSessionIds:false', { hashSessionIds: false }, 'pg'),
   {
     id: 'v10',
     label: 'connect-pg-simple 10.0.0',

@@ -55,8 +55,13 @@ export class PgAdmin {
   }
 
   /** A table as this package's table.sql makes it. */
-  async createOursTable(table: string): Promise<void> {
-    for (const statement of ddl.createTableStatements(sql.tableNames(table, this.schema))) await this.query(statement);
+  /** A table as a build of ours makes it: this one's, or another build's `ddl` (a baseline's). */
+  async createOursTable(table: string, other?: { ddl: Ddl; sql: Sql }, plainIds = false): Promise<void> {
+    const { ddl: made, sql: named } = other ?? { ddl, sql };
+    const settings = plainIds ? { idForm: 'plain' as const } : {};
+    for (const statement of made.createTableStatements(named.tableNames(table, this.schema), settings)) {
+      await this.query(statement);
+    }
   }
 
   /** A table as connect-pg-simple 10.x's table.sql makes it. */
@@ -84,6 +89,8 @@ export class PgAdmin {
     count: number,
     windowSeconds = 0,
     padded = false,
+    /** What a row holds for a session id and its JSON text (hashed ids, encryption); default as they are. */
+    stored: { id?: (sid: string) => string; text?: (json: string, storedId: string) => string } = {},
   ): Promise<{ sids: string[]; sessions: BenchSession[] }> {
     const sids: string[] = [];
     const sessions: BenchSession[] = [];
@@ -93,14 +100,16 @@ export class PgAdmin {
       sessions.push(newSession(i, now));
     }
     const t = this.qualified(table);
+    const ids = sids.map(stored.id ?? ((sid) => sid));
+    const text = stored.text ?? ((json) => json);
     for (let i = 0; i < count; i += 5000) {
       await this.query(
         `INSERT INTO ${t} (sid, sess, expire)
          SELECT sid, sess::json, to_timestamp($5::float8 / 1000) + interval '1 day' + (CASE WHEN $4::bool THEN 1 ELSE -1 END) * random() * $3::float8 * interval '1 second'
          FROM unnest($1::text[], $2::text[]) AS s(sid, sess)`,
         [
-          sids.slice(i, i + 5000),
-          sessions.slice(i, i + 5000).map((s) => JSON.stringify(s)),
+          ids.slice(i, i + 5000),
+          sessions.slice(i, i + 5000).map((s, j) => text(JSON.stringify(s), ids[i + j]!)),
           windowSeconds,
           padded,
           RUN_STARTED_AT_MS,

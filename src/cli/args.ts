@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { closestName } from '../did-you-mean.js';
 import { DEFAULTS } from '../options.js';
+import { isSessionIdForm, SESSION_ID_FORMS, type SessionIdForm } from '../session-id.js';
 import { UsageError } from './errors.js';
 import { count } from './format.js';
 import { COMMANDS, CONNECTION_OPTIONS, GENERAL_OPTIONS, type OptionSpec } from './spec.js';
@@ -155,4 +156,13 @@ export function secondsOption(line: CommandLine, name: string, fallback: number)
     throw new UsageError(`--${name} must be a number of seconds, 0 or more`, line.command);
   }
   return value;
+}
+
+/** `--session-ids`: how the table stores session ids, as the stores that use it are configured. */
+export function sessionIdsOption(line: CommandLine): SessionIdForm {
+  const form = line.options['session-ids'] ?? 'sha256';
+  if (!isSessionIdForm(form)) {
+    throw new UsageError(`--session-ids must be one of ${SESSION_ID_FORMS.join(', ')}`, line.command);
+  }
+  return form;
 }

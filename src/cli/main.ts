@@ -4,6 +4,7 @@ import { type TableNames, tableNames } from '../sql.js';
 import { type CommandLine, parseCommandLine } from './args.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
+import { reencryptCommand } from './commands/reencrypt.js';
 import { schemaCommand } from './commands/schema.js';
 import { statsCommand } from './commands/stats.js';
 import { connect, secretsOf } from './connection.js';
@@ -13,10 +14,13 @@ import type { Io, Runner } from './io.js';
 import { resolvedSchema } from './queries.js';
 import { COMMANDS } from './spec.js';
 
-const COMMAND_RUNNERS: Readonly<Record<string, (line: CommandLine, names: TableNames) => Runner>> = {
+const COMMAND_RUNNERS: Readonly<
+  Record<string, (line: CommandLine, names: TableNames, env: NodeJS.ProcessEnv) => Runner>
+> = {
   schema: schemaCommand,
   migrate: migrateCommand,
   prune: pruneCommand,
+  reencrypt: reencryptCommand,
   stats: statsCommand,
 };
 
@@ -57,7 +61,7 @@ export async function main(args: readonly string[], io: Io, env: NodeJS.ProcessE
     if (line.command === undefined) {
       throw new UsageError(`say what to do: ${Object.keys(COMMANDS).join(', ')}`);
     }
-    run = COMMAND_RUNNERS[line.command]!(line, namesOf(line));
+    run = COMMAND_RUNNERS[line.command]!(line, namesOf(line), env);
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(io, error);
     io.err(`connect-pg-simple: ${describeError(error, [])}\n`);
@@ -73,7 +77,7 @@ export async function main(args: readonly string[], io: Io, env: NodeJS.ProcessE
       if (line.schema === undefined) {
         // Name the table the search_path finds, so that every message says which one it is.
         const schema = await resolvedSchema(connection.db, line.table);
-        if (schema !== undefined) run = COMMAND_RUNNERS[line.command]!(line, tableNames(line.table, schema));
+        if (schema !== undefined) run = COMMAND_RUNNERS[line.command]!(line, tableNames(line.table, schema), env);
       }
       return await run(connection.db, io);
     } finally {

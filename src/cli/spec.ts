@@ -50,6 +50,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         description:
           'print instead a SQL function <table>_prune(batch, max_batches) that deletes expired sessions, for pg_cron',
       },
+      'session-ids': {
+        type: 'string',
+        value: 'FORM',
+        description:
+          'how the table stores session ids, as the stores that use it are configured: sha256 (the default), plain (hashSessionIds: false), or hmac-sha256 (sessionIdPepper)',
+      },
     },
     connects: false,
     examples: [
@@ -74,6 +80,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         value: 'SECONDS',
         description: 'give up when other sessions keep the table locked this long; 0 waits forever (default: 10)',
       },
+      'session-ids': {
+        type: 'string',
+        value: 'FORM',
+        description:
+          'how the table stores session ids from schema 2 on, as the stores that use it are configured: sha256 (the default; upgrading hashes the stored ids in place), plain (stores with hashSessionIds: false), or hmac-sha256 (stores with sessionIdPepper; a new table only)',
+      },
     },
     connects: true,
     examples: ['connect-pg-simple migrate --dry-run', 'DATABASE_URL=postgres://app@db/app connect-pg-simple migrate'],
@@ -88,6 +100,17 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     },
     connects: true,
     examples: ['connect-pg-simple prune --batch-size 5000'],
+  },
+  reencrypt: {
+    summary: 'encrypt every session with the current key (after a key rotation, or turning encryption on)',
+    description:
+      "Reads the keys from the environment variable CPS_ENCRYPTION_KEYS (the store's encryptionKeys as comma-separated base64, the current key first; never from the command line, which other users can read in the process list), and re-encrypts every live session not yet under the current key, in batches, each its own transaction; a session a store writes meanwhile keeps the store's write. Needs schema version 2. Shows progress on stderr when it is a terminal, and prints the totals on stdout. Ctrl-C stops after the batch in flight.",
+    options: {
+      'batch-size': { type: 'string', value: 'N', description: 'rows per batch (default: 500)' },
+      json,
+    },
+    connects: true,
+    examples: ['CPS_ENCRYPTION_KEYS="$NEW_KEY,$OLD_KEY" connect-pg-simple reencrypt'],
   },
   stats: {
     summary: 'show session counts, sizes, vacuum state and schema version, with advice',

@@ -1,7 +1,8 @@
 import type { Database } from '../drivers/database.js';
+import type { SessionIdForm } from '../session-id.js';
 import type { StoreStatements, TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
-import { createTableIfMissingStatement, parseVersionComment, SCHEMA_VERSION } from './ddl.js';
+import { createTableIfMissingStatement, parseIdFormComment, parseVersionComment, SCHEMA_VERSION } from './ddl.js';
 
 export class SchemaError extends Error {
   override readonly name = 'SchemaError';
@@ -19,6 +20,8 @@ export interface TableState {
   readonly version: number;
   /** Why the table cannot hold sessions (a column missing or of another type); undefined when it can. */
   readonly columnProblem: ColumnProblem | undefined;
+  /** How the table stores ids, as its `sid` column's comment says (schema 2); undefined before. */
+  readonly idForm: string | undefined;
 }
 
 export interface ColumnProblem {
@@ -63,7 +66,12 @@ export async function readTableState(
   const version = parseVersionComment(row?.comment as string | null | undefined);
   // A newer version's columns are its own business: such a table is refused as newer instead.
   const checkColumns = exists && row !== undefined && version <= SCHEMA_VERSION;
-  return { exists, version, columnProblem: checkColumns ? columnProblem(row) : undefined };
+  return {
+    exists,
+    version,
+    columnProblem: checkColumns ? columnProblem(row) : undefined,
+    idForm: parseIdFormComment(row?.sid_comment as string | null | undefined),
+  };
 }
 
 /**
@@ -76,13 +84,14 @@ export async function ensureTable(
   statements: StoreStatements,
   names: TableNames,
   createIfMissing: boolean,
+  idForm: SessionIdForm,
   deadline?: Deadline,
 ): Promise<TableState> {
   let state = await readTableState(db, statements, names, deadline);
   if (!state.exists && createIfMissing) {
     try {
       if (deadline?.expired !== undefined) throw deadline.expired;
-      await db.query({ name: '', text: createTableIfMissingStatement(names) }, [], deadline);
+      await db.query({ name: '', text: createTableIfMissingStatement(names, idForm) }, [], deadline);
     } catch (error) {
       // Another process may have won a race the lock could not settle; its table will do.
       if (deadline?.expired !== undefined || !(await readTableState(db, statements, names, deadline)).exists)
@@ -108,5 +117,30 @@ export async function ensureTable(
       '0A000',
     );
   }
+  const problem = idFormProblem(names, state, idForm);
+  if (problem !== undefined) throw new SchemaError(`connect-pg-simple: ${problem}`, '55000');
   return state;
+}
+
+/** What the options say about ids, for a message. */
+const ID_FORM_OPTIONS: Readonly<Record<SessionIdForm, string>> = {
+  plain: 'hashSessionIds: false',
+  sha256: 'hashSessionIds: true (the default) without sessionIdPepper',
+  'hmac-sha256': 'sessionIdPepper',
+};
+
+/**
+ * Why a store whose options make ids of `wanted` form cannot use the table: at schema 2 the
+ * table's ids are of one form, and a store hashing otherwise would miss every session (and
+ * write sessions the others miss). Undefined when it can (a table before schema 2 holds plain ids,
+ * and the store uses them as they are until it is migrated).
+ */
+export function idFormProblem(names: TableNames, state: TableState, wanted: SessionIdForm): string | undefined {
+  if (state.version < 2 || state.idForm === wanted) return undefined;
+  const stored = state.idForm ?? 'an unrecorded form (its sid column has no connect-pg-simple comment)';
+  const fix =
+    state.idForm !== undefined && state.idForm in ID_FORM_OPTIONS
+      ? `configure the store as the others that use it (${ID_FORM_OPTIONS[state.idForm as SessionIdForm]})`
+      : 'check tableName and schemaName';
+  return `table ${names.qualified} stores session ids as ${stored}, but this store's options (${ID_FORM_OPTIONS[wanted]}) make them ${wanted}: it would miss every session. ${fix[0]?.toUpperCase()}${fix.slice(1)}`;
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../drivers/database.js';
+import type { SessionIdForm } from '../session-id.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type TableNames } from '../sql.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
 import { notSessionTableMessage, readTableState, SchemaError } from './ensure.js';
@@ -11,6 +12,13 @@ export interface MigrateOptions {
   readonly legacyTimeZone?: string;
   /** Give up (error 55P03) when other sessions keep the table locked this many seconds. Default: wait. */
   readonly lockTimeoutSeconds?: number;
+  /**
+   * How the table stores session ids from schema 2 on. Default `sha256` (the store's default,
+   * `hashSessionIds: true` without a pepper). `plain` for stores with `hashSessionIds: false`.
+   * `hmac-sha256` (stores with `sessionIdPepper`) only for a new table: upgrading would need the
+   * pepper in SQL.
+   */
+  readonly idForm?: SessionIdForm;
 }
 
 export interface MigrateResult {
@@ -36,12 +44,17 @@ function versionExpression(names: TableNames): string {
   return `CASE WHEN to_regclass(${table}) IS NULL THEN -1 ELSE coalesce(substring(obj_description(to_regclass(${table}), 'pg_class') from ${mark})::integer, 0) END`;
 }
 
-function pendingSteps(names: TableNames, from: number | undefined, settings: MigrationSettings) {
+function pendingSteps(
+  names: TableNames,
+  from: number | undefined,
+  settings: MigrationSettings,
+  idForm: SessionIdForm = settings.idForm,
+) {
   if (from === undefined) {
     return [
       {
-        summary: `create the table at schema version ${SCHEMA_VERSION}`,
-        statements: createTableStatements(names, { ifNotExists: true }).map((s) => `${s};`),
+        summary: `create the table at schema version ${SCHEMA_VERSION} (session ids stored as ${idForm})`,
+        statements: createTableStatements(names, { ifNotExists: true, idForm }).map((s) => `${s};`),
       },
     ];
   }
@@ -64,8 +77,9 @@ export function migrationStatement(
   from: number | undefined,
   settings: MigrationSettings,
   lockTimeoutSeconds?: number,
+  newTableIdForm?: SessionIdForm,
 ): { sql: string; steps: string[] } {
-  const steps = pendingSteps(names, from, settings);
+  const steps = pendingSteps(names, from, settings, newTableIdForm);
   const table = quoteLiteral(names.qualified);
   // Set before the lock is taken: waiting for an advisory lock honours lock_timeout too.
   const lockTimeout =
@@ -123,8 +137,18 @@ export async function migrate(db: Database, names: TableNames, options: MigrateO
     );
   }
   if (from === SCHEMA_VERSION) return { from, to: SCHEMA_VERSION, steps: [], sql: '', applied: false };
-  const settings = { legacyTimeZone: from === undefined ? 'UTC' : await legacyTimeZone(db, options.legacyTimeZone) };
-  const { sql, steps } = migrationStatement(names, from, settings, options.lockTimeoutSeconds);
+  const idForm = options.idForm ?? 'sha256';
+  if (from !== undefined && idForm === 'hmac-sha256') {
+    throw new SchemaError(
+      `connect-pg-simple: table ${names.qualified} cannot be upgraded to peppered ids (hmac-sha256): hashing its stored ids in place would need the pepper in SQL. Upgrade it with sha256 ids (the default), or start a new table for a store with sessionIdPepper`,
+      '0A000',
+    );
+  }
+  const settings: MigrationSettings = {
+    legacyTimeZone: from === undefined ? 'UTC' : await legacyTimeZone(db, options.legacyTimeZone),
+    idForm: idForm === 'hmac-sha256' ? 'sha256' : idForm,
+  };
+  const { sql, steps } = migrationStatement(names, from, settings, options.lockTimeoutSeconds, idForm);
   if (!options.dryRun) await db.query({ name: '', text: sql }, []);
   return { from, to: SCHEMA_VERSION, steps, sql, applied: !options.dryRun };
 }

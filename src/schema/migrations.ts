@@ -1,4 +1,6 @@
+import { idFormComment, type SessionIdForm } from '../session-id.js';
 import { quoteLiteral, type TableNames } from '../sql.js';
+import { idFormStatement } from './ddl.js';
 
 /** What a migration may need besides the table's names. */
 export interface MigrationSettings {
@@ -7,6 +9,11 @@ export interface MigrationSettings {
    * name PostgreSQL knows, such as `Etc/UTC` or `Europe/Berlin`.
    */
   readonly legacyTimeZone: string;
+  /**
+   * How the upgraded table stores ids: `sha256` hashes the stored ids in place (in SQL, with
+   * PostgreSQL's `sha256()`: no secret in the statement); `plain` keeps them as they are.
+   */
+  readonly idForm: Exclude<SessionIdForm, 'hmac-sha256'>;
 }
 
 /**
@@ -73,5 +80,36 @@ END IF;`,
   },
 };
 
+/** The sid column's comment, in PL/pgSQL. */
+const sidComment = (names: TableNames) =>
+  `col_description(${relation(names)}, (SELECT attnum FROM pg_attribute WHERE attrelid = ${relation(names)} AND attname = 'sid'))`;
+
+/** Adds each session's creation time, and hashes the stored ids (unless kept plain). */
+const toVersion2: Migration = {
+  version: 2,
+  summary:
+    'adds the column created (existing sessions count as created now: no rewrite), and with hashed ids (the default) replaces every stored id by its SHA-256 in place (rewrites every row and the primary key index; cookies keep working)',
+  statements: (names, { idForm }) => {
+    const t = names.qualified;
+    const statements = [
+      `IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = ${relation(names)} AND attname = 'created' AND NOT attisdropped) THEN
+  ALTER TABLE ${t} ADD COLUMN "created" timestamptz(6) NOT NULL DEFAULT now();
+END IF;`,
+    ];
+    if (idForm === 'sha256') {
+      // Hashing is deterministic: the cookie's id, hashed by the store, finds its row again.
+      statements.push(`IF ${sidComment(names)} IS DISTINCT FROM ${quoteLiteral(idFormComment('sha256'))} THEN
+  UPDATE ${t} SET "sid" = encode(sha256(convert_to("sid", 'UTF8')), 'hex');
+END IF;`);
+    } else {
+      statements.push(`IF ${sidComment(names)} IS NOT NULL AND ${sidComment(names)} <> ${quoteLiteral(idFormComment('plain'))} THEN
+  RAISE EXCEPTION 'connect-pg-simple: table % already stores hashed ids: they cannot be turned back into plain ones', ${quoteLiteral(t)} USING ERRCODE = '0A000';
+END IF;`);
+    }
+    statements.push(`${idFormStatement(names, idForm)};`);
+    return statements;
+  },
+};
+
 /** Every migration, oldest first; the last one's version is SCHEMA_VERSION. */
-export const MIGRATIONS: readonly Migration[] = [toVersion1];
+export const MIGRATIONS: readonly Migration[] = [toVersion1, toVersion2];

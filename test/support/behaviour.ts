@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import connectPgSimple from '../../src/index.js';
 import { eventually, holdTableLock, uniqueName } from './database.js';
 import { type DriverHarness, drivers } from './drivers.js';
-import { assertSameSession } from './sessions.js';
+import { assertSameSession, storedId } from './sessions.js';
 
 const { PGStore } = connectPgSimple;
 type Store = InstanceType<typeof PGStore>;
@@ -46,7 +46,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       (
         await q(
           `SELECT sid, sess::text AS sess, expire, xmin::text AS xmin, extract(epoch FROM expire - now())::float8 AS left FROM ${table(name)} WHERE sid = $1`,
-          [sid],
+          [storedId(sid)],
         )
       )[0];
 
@@ -154,7 +154,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
         [85, true],
       ] as const) {
         await q(`UPDATE ${table()} SET expire = now() + make_interval(secs => $2) WHERE sid = $1`, [
-          'idle',
+          storedId('idle'),
           leftSeconds,
         ]);
         const before = await rowOf('idle');
@@ -237,7 +237,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
         seed: (sid: string) => here.set(sid, { ...inSeconds(600), user: 1 } as any),
         row: (sid: string) => rowOf(sid, tableName),
         expireNow: (sid: string) =>
-          q(`UPDATE ${table(tableName)} SET expire = now() - interval '1 second' WHERE sid = $1`, [sid]),
+          q(`UPDATE ${table(tableName)} SET expire = now() - interval '1 second' WHERE sid = $1`, [storedId(sid)]),
       };
     };
 
@@ -345,7 +345,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.equal(((await here.get('x1')) as any).v, 1);
       await elsewhere.set('x1', { ...inSeconds(600), v: 2 } as any);
       assert.equal(((await here.get('x1')) as any).v, 2);
-      await q(`DELETE FROM ${table()} WHERE sid = 'x1'`);
+      await q(`DELETE FROM ${table()} WHERE sid = $1`, [storedId('x1')]);
       assert.equal(await here.get('x1'), null);
     });
 
@@ -359,7 +359,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       assert.equal(((await here.get('c2')) as any).v, 1);
       const readAt = performance.now();
       await elsewhere.set('c1', { ...inSeconds(600), v: 2 } as any);
-      await q(`DELETE FROM ${table()} WHERE sid = 'c2'`);
+      await q(`DELETE FROM ${table()} WHERE sid = $1`, [storedId('c2')]);
       const changedAt = performance.now();
       // Within the bound, the cache answers: this is what makes the test below mean something.
       if (performance.now() - readAt < boundMs / 2) {
@@ -393,7 +393,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await here.clear();
       assert.equal(await here.get('o2'), null, 'its own clear');
       await here.set('short', { ...inSeconds(1), v: 1 } as any);
-      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = 'short'`);
+      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = $1`, [storedId('short')]);
       assert.equal(((await here.get('short')) as any).v, 1);
       await new Promise((r) => setTimeout(r, 400));
       assert.equal(await here.get('short'), null, 'expired: not served from the cache');
@@ -414,7 +414,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
     it('readCache: a write that finds the row expired does not make the cache serve it', async () => {
       const here = newStore({ readCache: 60_000 });
       await here.set('gone', { ...inSeconds(600), v: 1 } as any);
-      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = 'gone'`);
+      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = $1`, [storedId('gone')]);
       const loaded = (await here.get('gone')) as any;
       assert.equal(loaded.v, 1);
       await new Promise((r) => setTimeout(r, 400));
@@ -446,11 +446,22 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await store.set('l2', { ...inSeconds(60), n: 2 } as any);
       await store.set('l3', { cookie: { expires: new Date(Date.now() - 1000).toISOString() } } as any);
       const all = await store.all();
-      assert.deepEqual(all.map((s: any) => [s.id, s.n]).sort(), [
-        ['l1', 1],
-        ['l2', 2],
-      ]);
+      // With hashed ids (the default), all() lists what the table holds: the ids' hashes.
+      assert.deepEqual(
+        all.map((s: any) => [s.id, s.n]).sort(),
+        [
+          [storedId('l1'), 1],
+          [storedId('l2'), 2],
+        ].sort(),
+      );
       assert.equal(await store.length(), 2);
+      // A listed id is for destroyStoredId; as a session id it is hashed again, and finds nothing.
+      assert.equal(await store.get(storedId('l1')), null);
+      await store.destroy(storedId('l1'));
+      assert.equal(await store.length(), 2);
+      await store.destroyStoredId(storedId('l1'));
+      assert.equal(await store.get('l1'), null);
+      assert.equal(await store.length(), 1);
       await store.clear();
       assert.equal(await store.length(), 0);
       assert.deepEqual(await store.all(), []);
@@ -467,7 +478,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       const left = await q(`SELECT sid FROM ${table(name)}`);
       assert.deepEqual(
         left.map((r) => r.sid),
-        ['alive'],
+        [storedId('alive')],
       );
       const counted = await new Promise((resolve, reject) =>
         store.pruneSessions((e, n) => (e ? reject(e) : resolve(n))),
@@ -564,7 +575,8 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       const store = newStore({ tableName: name });
       await store.length();
       await q(
-        `INSERT INTO ${table(name)} (sid, sess, expire) VALUES ('arr', '[1,2]', now() + interval '1 hour'), ('num', '42', now() + interval '1 hour')`,
+        `INSERT INTO ${table(name)} (sid, sess, expire) VALUES ($1, '[1,2]', now() + interval '1 hour'), ($2, '42', now() + interval '1 hour')`,
+        [storedId('arr'), storedId('num')],
       );
       const before = logged.length;
       assert.equal(await store.get('arr'), null);
@@ -599,7 +611,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await Promise.all(racers.map((s, i) => s.set(`r${i}`, inSeconds(60) as any)));
       assert.equal(await racers[0]!.length(), 6);
       const [comment] = await q(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [table(name)]);
-      assert.equal(comment!.c, 'connect-pg-simple schema 1');
+      assert.equal(comment!.c, 'connect-pg-simple schema 2');
     });
 
     it('retries a failed table creation on the next call', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { storedIdFunction } from '../../src/session-id.js';
 
 /**
  * `got` is the session `expected` describes. `get` hands back the cookie's expiry as the database
@@ -15,3 +16,6 @@ export function assertSameSession(got: unknown, expected: unknown, message?: str
   }
   assert.deepEqual(got, expected, message);
 }
+
+/** The id the table holds for a session id, with the defaults (hashed ids, no pepper). */
+export const storedId = storedIdFunction('sha256');
