@@ -11,6 +11,7 @@ import { databaseUrl, uniqueName } from './support/database.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 import { sessionRows } from './support/session-rows.js';
+import { storedId } from './support/sessions.js';
 
 type Env = { Variables: { session: Session; session_key_rotation: boolean } };
 
@@ -177,8 +178,10 @@ describe('Hono with hono-sessions on PGlite', () => {
       assert.equal((await browser.get('/count')).body, '1');
       assert.equal((await browser.get('/me')).body, 'ada');
       const sid = sidOf(browser);
+      const rowsOf = async () => (await pglite.query('SELECT 1 FROM session WHERE sid = $1', [storedId(sid!)])).rows;
+      assert.equal((await rowsOf()).length, 1, 'the session is in the table');
       await browser.get('/logout');
-      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [sid])).rows.length, 0);
+      assert.equal((await rowsOf()).length, 0);
       assert.equal((await browser.get('/me')).body, 'anonymous');
     } finally {
       await http.close();

@@ -9,6 +9,7 @@ import { databaseUrl, uniqueName } from './support/database.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 import { sessionRows } from './support/session-rows.js';
+import { storedId } from './support/sessions.js';
 
 /**
  * React Router's session API over real HTTP: what a loader or action does with `getSession`,
@@ -185,9 +186,9 @@ describe('React Router sessions on PGlite', () => {
       assert.equal((await browser.get('/count')).body, '1');
       assert.equal((await browser.get('/me')).body, 'ada');
       const sid = await sidOf(browser);
-      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [sid])).rows.length, 1);
+      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [storedId(sid!)])).rows.length, 1);
       await browser.get('/logout');
-      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [sid])).rows.length, 0);
+      assert.equal((await pglite.query('SELECT 1 FROM session WHERE sid = $1', [storedId(sid!)])).rows.length, 0);
       assert.equal((await browser.get('/me')).body, 'anonymous');
     } finally {
       await http.close();

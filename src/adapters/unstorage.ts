@@ -27,14 +27,20 @@ export interface PostgresDriver extends Driver<PGStoreOptions | undefined> {
  * storage use. Items live for the `ttl` given to `setItem` (seconds), by the database's clock, and
  * expired ones are pruned as sessions are. unstorage gives a driver a key and a text, never a
  * request: each `setItem` stores the item whole (see docs/frameworks.md for what that means for
- * a logout).
+ * a logout). Keys are stored as given (`hashSessionIds: false`): unstorage lists them.
  *
  * @example
  * const storage = createStorage({ driver: postgresDriver({ pool }) });
  * await storage.setItem('session:abc', { user: 'ada' }, { ttl: 3600 });
  */
 export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
-  const core = openCore(options);
+  // unstorage lists keys (`getKeys`), so the table must keep them as given, not hashed.
+  if (options?.hashSessionIds === true) {
+    throw new TypeError(
+      'connect-pg-simple/unstorage: option "hashSessionIds" cannot be true: unstorage lists its keys, so they are stored as given (give the driver a table of its own)',
+    );
+  }
+  const core = openCore({ ...options, hashSessionIds: false });
   /** The item's text; null when the row is missing, expired, or not an item (a session of another framework). */
   const itemText = async (key: string): Promise<string | null> => {
     const value = (await core.get(key))?.[VALUE_KEY];
