@@ -9,10 +9,12 @@ import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
+import { ReplicaReads } from './replica-reads.js';
 import { ensureTable } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import {
   PRUNE_FROM_START,
+  replicaStatements,
   type Statement,
   type StoreStatements,
   storeStatements,
@@ -78,6 +80,8 @@ export class SessionCore {
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
   readonly #readCache: ReadCache | undefined;
+  /** The opt-in `readPool`; undefined when it is off, as by default. */
+  readonly #replica: ReplicaReads | undefined;
   readonly #now: () => number;
   readonly #pruneSchedule: PruneSchedule;
   readonly #inFlight: OperationsInFlight;
@@ -104,6 +108,7 @@ export class SessionCore {
       timeoutMs: options.operationTimeoutMs,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
     });
+    this.#replica = this.#openReplica();
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
@@ -132,7 +137,10 @@ export class SessionCore {
       checkSid(sid);
       const startedFrom = cache?.peek(sid);
       const sentAt = this.#now();
-      const [row] = await this.#query(this.#statements.get, [sid], deadline);
+      const row =
+        this.#replica === undefined
+          ? (await this.#query(this.#statements.get, [sid], deadline))[0]
+          : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
@@ -194,7 +202,7 @@ export class SessionCore {
       const startedFrom = this.#readCache?.peek(sid);
       const sentAt = this.#now();
       if (receipt === undefined) {
-        await this.#query(this.#statements.upsert, [sid, text, lifetime], deadline);
+        await this.#write(sid, this.#statements.upsert, [sid, text, lifetime], deadline);
         bindReceipt(session, { sid, text, remainingSeconds: lifetime, at: sentAt });
         this.#readCache?.rememberWrite(sid, text, lifetime, sentAt, startedFrom);
         return;
@@ -204,7 +212,7 @@ export class SessionCore {
         // Only the cookie's expiry changed: that is a touch.
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#query(this.#statements.touch, [sid, enough, lifetime], deadline);
+        await this.#write(sid, this.#statements.touch, [sid, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -212,9 +220,9 @@ export class SessionCore {
       }
       if (change.kind === 'keys') {
         const values = [sid, change.set, change.replaced, lifetime];
-        await this.#query(this.#statements.updateKeys, values, deadline);
+        await this.#write(sid, this.#statements.updateKeys, values, deadline);
       } else {
-        await this.#query(this.#statements.update, [sid, text, lifetime], deadline);
+        await this.#write(sid, this.#statements.update, [sid, text, lifetime], deadline);
       }
       receipt.text = text;
       receipt.remainingSeconds = lifetime;
@@ -240,7 +248,7 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#query(this.#statements.touch, [sid, enough, lifetime], deadline);
+      await this.#write(sid, this.#statements.touch, [sid, enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -255,7 +263,7 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#query(this.#statements.destroy, [sid], deadline);
+      await this.#write(sid, this.#statements.destroy, [sid], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -287,7 +295,11 @@ export class SessionCore {
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
       this.#readCache?.clear();
-      await this.#query(this.#statements.clear, [], deadline);
+      try {
+        await this.#query(this.#statements.clear, [], deadline);
+      } finally {
+        this.#replica?.wroteAll();
+      }
       this.#readCache?.clear();
     });
   }
@@ -306,8 +318,9 @@ export class SessionCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#pruneSchedule.stop();
+      this.#replica?.stop();
       await this.#inFlight.whenIdle();
-      await this.#db.close();
+      await Promise.all([this.#db.close(), this.#replica?.close()]);
     })();
     return this.#closing;
   }
@@ -390,6 +403,47 @@ export class SessionCore {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
     return this.#inFlight.begin(what);
+  }
+
+  /** A write of `sid`: with `readPool`, its end is remembered, so that this process reads it back. */
+  #write(
+    sid: string,
+    statement: Statement,
+    values: readonly unknown[],
+    deadline: Deadline | undefined,
+  ): Promise<Row[]> {
+    const written = this.#query(statement, values, deadline);
+    const replica = this.#replica;
+    return replica === undefined ? written : written.finally(() => replica.wrote(sid));
+  }
+
+  /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
+  async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
+    if (deadline?.expired !== undefined) throw deadline.expired;
+    const values = [sid];
+    const row = await replica.read(sid, values, deadline);
+    return row ?? (await this.#query(this.#statements.get, values, deadline))[0];
+  }
+
+  /** `readPool`'s reads, on a database of their own; writes and everything else stay on the primary. */
+  #openReplica(): ReplicaReads | undefined {
+    const options = this.options;
+    if (options.readDriver === undefined) return undefined;
+    const replica = openDatabase(options.readDriver, {
+      pipeline: false,
+      preparedStatements: options.preparedStatements,
+      cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
+      timeoutMs: options.operationTimeoutMs,
+      onPoolError: (error) => this.#log('connect-pg-simple: idle readPool connection failed:', error),
+    });
+    return new ReplicaReads({
+      replica,
+      primary: this.#db,
+      statements: replicaStatements(this.#statements.get),
+      inFlight: this.#inFlight,
+      now: this.#now,
+      log: (...args) => this.#log(...args),
+    });
   }
 
   /** One statement, unless the operation's time ran out before it could start. */
