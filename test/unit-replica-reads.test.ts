@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
+import type { Database, Row } from '../src/drivers/database.js';
 import { ReplayPositions } from '../src/replay-positions.js';
+import { ReplicaReads } from '../src/replica-reads.js';
+import { replicaStatements } from '../src/sql.js';
+import { OperationsInFlight } from '../src/time-limit.js';
 import { ANY_POSITION, parseLsn, WrittenSessions } from '../src/written-sessions.js';
 
 /** Bookkeeping on a clock the test moves by hand. */
@@ -113,5 +118,88 @@ describe('ReplayPositions', () => {
     assert.equal(positions.covers('s1', 121, 70n), true);
     positions.observed('s1', 65n, 200);
     assert.equal(positions.covers('s1', 201, 70n), true, 'a lower position (another connection) changes nothing');
+  });
+});
+
+/** ReplicaReads on databases that answer from memory: what it asks, and what it trusts. */
+function replicaReadsOn(replicaRow: () => Row | Promise<Row>, primaryLsn = '0/100') {
+  const asked = { replica: 0, primary: 0 };
+  const logged: unknown[][] = [];
+  const replica: Database = {
+    query: async () => {
+      asked.replica++;
+      return [await replicaRow()];
+    },
+    close: async () => {},
+  };
+  const primary: Database = {
+    query: async () => {
+      asked.primary++;
+      return [{ lsn: primaryLsn }];
+    },
+    close: async () => {},
+  };
+  const inFlight = new OperationsInFlight(1000);
+  const reads = new ReplicaReads({
+    replica,
+    primary,
+    statements: replicaStatements({ name: 'get', text: 'SELECT 1' }),
+    inFlight,
+    now: () => performance.now(),
+    log: (...args) => logged.push(args),
+  });
+  return { reads, asked, logged, inFlight };
+}
+
+const row = (sess: string | null, replayed: string | null) => ({ sess, remaining: 60, replayed, server: 's1' });
+const settled = () => new Promise((resolve) => setTimeout(resolve, 80));
+
+describe('ReplicaReads', () => {
+  it('takes the replica’s row for a session this process never wrote, and never a miss', async () => {
+    let answer = row('{"a":1}', '0/50');
+    const { reads } = replicaReadsOn(() => answer);
+    assert.equal((await reads.read('x', ['x'], undefined))?.sess, '{"a":1}');
+    answer = row(null, '0/50');
+    assert.equal(await reads.read('x', ['x'], undefined), undefined, 'a miss: the primary answers');
+    reads.stop();
+  });
+
+  it('after a write, asks the primary alone until the replica is seen past a position read after the write', async () => {
+    let replayed = '0/50';
+    const { reads, asked } = replicaReadsOn(() => row('{"a":2}', replayed), '0/100');
+    reads.wrote('x');
+    assert.equal(await reads.read('x', ['x'], undefined), undefined);
+    assert.equal(asked.replica, 0, 'no position known yet: the replica is not even asked');
+    await settled();
+    assert.equal(asked.primary, 1, "the primary's WAL position was read once, after the write");
+    assert.equal(await reads.read('x', ['x'], undefined), undefined, 'the replica was at 0/50, below 0/100');
+    replayed = '0/120';
+    await new Promise((resolve) => setTimeout(resolve, 15)); // a server's position is updated at most every 10 ms
+    assert.equal(
+      await reads.read('x', ['x'], undefined),
+      undefined,
+      'this answer says 0/120, but only for later reads',
+    );
+    assert.equal((await reads.read('x', ['x'], undefined))?.sess, '{"a":2}');
+    assert.equal(asked.primary, 1, 'no writes since: no more samples');
+    reads.stop();
+  });
+
+  it('falls back when the replica fails, logging once per run of failures; a time limit that ran out is an error', async () => {
+    let fail: Error | undefined = new Error('replica down');
+    const { reads, logged, inFlight } = replicaReadsOn(() => (fail ? Promise.reject(fail) : row('{}', '0/1')));
+    assert.equal(await reads.read('x', ['x'], undefined), undefined);
+    assert.equal(await reads.read('x', ['x'], undefined), undefined);
+    assert.equal(logged.length, 1);
+    fail = undefined;
+    assert.equal((await reads.read('x', ['x'], undefined))?.sess, '{}');
+    fail = new Error('down again');
+    await reads.read('x', ['x'], undefined);
+    assert.equal(logged.length, 2, 'a new run of failures is logged again');
+    const deadline = inFlight.begin('get()')!;
+    (deadline as { expired?: unknown }).expired = new Error('timed out');
+    await assert.rejects(reads.read('x', ['x'], deadline), /down again/);
+    inFlight.end(deadline);
+    reads.stop();
   });
 });
