@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import type { Database, Row } from '../src/drivers/database.js';
 import { ReplayPositions } from '../src/replay-positions.js';
@@ -7,6 +6,7 @@ import { ReplicaReads } from '../src/replica-reads.js';
 import { replicaStatements } from '../src/sql.js';
 import { OperationsInFlight } from '../src/time-limit.js';
 import { ANY_POSITION, parseLsn, WrittenSessions } from '../src/written-sessions.js';
+import { eventually } from './support/database.js';
 
 /** Bookkeeping on a clock the test moves by hand. */
 function writtenAt(limits = { maxSessions: 3, maxAgeMs: 1000 }) {
@@ -123,6 +123,7 @@ describe('ReplayPositions', () => {
 
 /** ReplicaReads on databases that answer from memory: what it asks, and what it trusts. */
 function replicaReadsOn(replicaRow: () => Row | Promise<Row>, primaryLsn = '0/100') {
+  const clock = { now: 1000 };
   const asked = { replica: 0, primary: 0 };
   const logged: unknown[][] = [];
   const replica: Database = {
@@ -145,14 +146,13 @@ function replicaReadsOn(replicaRow: () => Row | Promise<Row>, primaryLsn = '0/10
     primary,
     statements: replicaStatements({ name: 'get', text: 'SELECT 1' }),
     inFlight,
-    now: () => performance.now(),
+    now: () => clock.now,
     log: (...args) => logged.push(args),
   });
-  return { reads, asked, logged, inFlight };
+  return { reads, asked, logged, inFlight, clock };
 }
 
 const row = (sess: string | null, replayed: string | null) => ({ sess, remaining: 60, replayed, server: 's1' });
-const settled = () => new Promise((resolve) => setTimeout(resolve, 80));
 
 describe('ReplicaReads', () => {
   it('takes the replica’s row for a session this process never wrote, and never a miss', async () => {
@@ -166,20 +166,21 @@ describe('ReplicaReads', () => {
 
   it('after a write, asks the primary alone until the replica is seen past a position read after the write', async () => {
     let replayed = '0/50';
-    const { reads, asked } = replicaReadsOn(() => row('{"a":2}', replayed), '0/100');
+    const { reads, asked, clock } = replicaReadsOn(() => row('{"a":2}', replayed), '0/100');
     reads.wrote('x');
+    clock.now += 1;
     assert.equal(await reads.read('x', ['x'], undefined), undefined);
     assert.equal(asked.replica, 0, 'no position known yet: the replica is not even asked');
-    await settled();
-    assert.equal(asked.primary, 1, "the primary's WAL position was read once, after the write");
+    assert.ok(
+      await eventually(async () => asked.primary === 1, 5000),
+      "the primary's WAL position is read after the write",
+    );
+    clock.now += 1;
     assert.equal(await reads.read('x', ['x'], undefined), undefined, 'the replica was at 0/50, below 0/100');
     replayed = '0/120';
-    await new Promise((resolve) => setTimeout(resolve, 15)); // a server's position is updated at most every 10 ms
-    assert.equal(
-      await reads.read('x', ['x'], undefined),
-      undefined,
-      'this answer says 0/120, but only for later reads',
-    );
+    clock.now += 20; // a server's position is replaced at most every 10 ms
+    assert.equal(await reads.read('x', ['x'], undefined), undefined, 'it says 0/120, but only for reads sent later');
+    clock.now += 1;
     assert.equal((await reads.read('x', ['x'], undefined))?.sess, '{"a":2}');
     assert.equal(asked.primary, 1, 'no writes since: no more samples');
     reads.stop();
