@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Runs the test files against DATABASE_URL, or against a throwaway PostgreSQL (see embedded-postgres.mjs).
-// Without arguments: every test/*.test.ts except the slow ones, which have scripts of their own (test:chaos).
+// Without arguments: every test/*.test.ts except the slow ones, which have scripts of their own (test:chaos, test:cluster).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { startEmbeddedPostgres } from './embedded-postgres.mjs';
 
-const SLOW = new Set(['chaos.test.ts']);
+const SLOW = new Set(['chaos.test.ts', 'cluster.test.ts']);
 
 const args = process.argv.slice(2);
 const files =

@@ -11,12 +11,14 @@ import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
+import { ReplicaReads } from './replica-reads.js';
 import { ensureTable } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { type StoredIdOf, storedIdFunction } from './session-id.js';
 import {
   type LegacyIds,
   PRUNE_FROM_START,
+  replicaStatements,
   type Statement,
   type StoreStatements,
   storeStatements,
@@ -105,6 +107,9 @@ export class SessionCore {
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
   readonly #readCache: ReadCache | undefined;
+  /** The opt-in `readPool`; undefined when it is off, as by default. */
+  readonly #replica: ReplicaReads | undefined;
+  #replicaStatementsMade: { from: Statement; statements: ReturnType<typeof replicaStatements> } | undefined;
   readonly #now: () => number;
   readonly #pruneSchedule: PruneSchedule;
   readonly #inFlight: OperationsInFlight;
@@ -134,6 +139,7 @@ export class SessionCore {
       timeoutMs: options.operationTimeoutMs,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
     });
+    this.#replica = this.#openReplica();
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
@@ -162,7 +168,10 @@ export class SessionCore {
       checkSid(sid);
       const startedFrom = cache?.peek(sid);
       const sentAt = this.#now();
-      const [row] = await this.#query(this.#statements.get, [this.#idOf(sid)], deadline);
+      const row =
+        this.#replica === undefined
+          ? (await this.#query(this.#statements.get, [this.#idOf(sid)], deadline))[0]
+          : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
@@ -252,7 +261,7 @@ export class SessionCore {
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
-        await this.#query(this.#statements.upsert, [id, stored, lifetime], deadline);
+        await this.#write(sid, this.#statements.upsert, [id, stored, lifetime], deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
         bindReceipt(session, written);
@@ -264,7 +273,7 @@ export class SessionCore {
         // Only the cookie's expiry changed: that is a touch.
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#query(this.#statements.touch, [id, enough, lifetime], deadline);
+        await this.#write(sid, this.#statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -274,10 +283,10 @@ export class SessionCore {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
         const values = [id, change.set, change.replaced, lifetime];
-        await this.#query(this.#statements.updateKeys, values, deadline);
+        await this.#write(sid, this.#statements.updateKeys, values, deadline);
         receipt.text = text;
       } else {
-        await this.#query(this.#statements.update, [id, text, lifetime], deadline);
+        await this.#write(sid, this.#statements.update, [id, text, lifetime], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
@@ -305,7 +314,7 @@ export class SessionCore {
   ): Promise<void> {
     if (change.kind === 'whole') {
       const stored = this.#storable(text, sid);
-      await this.#query(this.#statements.update, [id, stored, lifetime], deadline);
+      await this.#write(sid, this.#statements.update, [id, stored, lifetime], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -314,7 +323,7 @@ export class SessionCore {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#query(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+          (await this.#write(sid, statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#readable(stored, sid, this.#boundIdOf);
@@ -346,7 +355,7 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#query(this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
+      await this.#write(sid, this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -361,7 +370,7 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#query(this.#statements.destroy, [this.#idOf(sid)], deadline);
+      await this.#write(sid, this.#statements.destroy, [this.#idOf(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -411,7 +420,11 @@ export class SessionCore {
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
       this.#readCache?.clear();
-      await this.#query(this.#statements.clear, [], deadline);
+      try {
+        await this.#query(this.#statements.clear, [], deadline);
+      } finally {
+        this.#replica?.wroteAll();
+      }
       this.#readCache?.clear();
     });
   }
@@ -430,8 +443,9 @@ export class SessionCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#pruneSchedule.stop();
+      this.#replica?.stop();
       await this.#inFlight.whenIdle();
-      await this.#db.close();
+      await Promise.all([this.#db.close(), this.#replica?.close()]);
     })();
     return this.#closing;
   }
@@ -519,6 +533,56 @@ export class SessionCore {
     this.#pruneSchedule.start();
     if (this.#legacyRecheckAt !== undefined && this.#now() >= this.#legacyRecheckAt) this.#recheckLegacyTable();
     return this.#inFlight.begin(what);
+  }
+
+  /** A write of `sid`: with `readPool`, its end is remembered, so that this process reads it back. */
+  #write(
+    sid: string,
+    statement: Statement,
+    values: readonly unknown[],
+    deadline: Deadline | undefined,
+  ): Promise<Row[]> {
+    const written = this.#query(statement, values, deadline);
+    const replica = this.#replica;
+    return replica === undefined ? written : written.finally(() => replica.wrote(sid));
+  }
+
+  /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
+  async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
+    if (deadline?.expired !== undefined) throw deadline.expired;
+    const values = [this.#idOf(sid)];
+    const row = await replica.read(sid, values, deadline);
+    return row ?? (await this.#query(this.#statements.get, values, deadline))[0];
+  }
+
+  /** The replica's statements, made again when the table check changes the store's own. */
+  #replicaStatements(): ReturnType<typeof replicaStatements> {
+    const get = this.#statements.get;
+    if (this.#replicaStatementsMade?.from !== get) {
+      this.#replicaStatementsMade = { from: get, statements: replicaStatements(get) };
+    }
+    return this.#replicaStatementsMade.statements;
+  }
+
+  /** `readPool`'s reads, on a database of their own; writes and everything else stay on the primary. */
+  #openReplica(): ReplicaReads | undefined {
+    const options = this.options;
+    if (options.readDriver === undefined) return undefined;
+    const replica = openDatabase(options.readDriver, {
+      pipeline: false,
+      preparedStatements: options.preparedStatements,
+      cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
+      timeoutMs: options.operationTimeoutMs,
+      onPoolError: (error) => this.#log('connect-pg-simple: idle readPool connection failed:', error),
+    });
+    return new ReplicaReads({
+      replica,
+      primary: this.#db,
+      statements: () => this.#replicaStatements(),
+      inFlight: this.#inFlight,
+      now: this.#now,
+      log: (...args) => this.#log(...args),
+    });
   }
 
   /** One statement, unless the operation's time ran out before it could start. */

@@ -36,6 +36,14 @@ export interface PGStoreOptions {
   postgres?: PostgresJsSqlLike;
   /** A PGlite instance: PostgreSQL in-process. Never closed by the store. */
   pglite?: PGliteLike;
+  /**
+   * A `pg.Pool` (or a postgres.js `sql` instance) connected to a streaming replica of the primary:
+   * `get` reads there when the replica has replayed every write this process made to that
+   * session, and reads the primary on a miss, an error or any doubt. Everything else goes to the
+   * primary. See docs/scaling.md for what holds across app instances. Never ended by the store.
+   * Default: none (every read goes to the primary).
+   */
+  readPool?: PgPoolLike | PostgresJsSqlLike;
   /** A connection string for a pool the store creates (needs `pg`). Default: `DATABASE_URL`, then pg's PG* variables. */
   conString?: string;
   /** A `pg.Pool` config for a pool the store creates (needs `pg`). */
@@ -130,6 +138,8 @@ export type DriverChoice =
 
 export interface ResolvedOptions {
   readonly driver: DriverChoice;
+  /** `readPool`, when given. */
+  readonly readDriver: Extract<DriverChoice, { kind: 'pool' | 'postgres' }> | undefined;
   readonly ttl: number | ((session: SessionObject) => number) | undefined;
   readonly schemaName: string | undefined;
   readonly tableName: string;
@@ -265,6 +275,12 @@ const OPTION_TABLE = {
     check: driverObject<PostgresJsSqlLike>(isPostgresJsSql, 'a postgres.js sql instance (the result of postgres(url))'),
   },
   pglite: { check: driverObject<PGliteLike>(isPGlite, 'a PGlite instance') },
+  readPool: {
+    check: driverObject<PgPoolLike | PostgresJsSqlLike>(
+      (value) => isPostgresJsSql(value) || isQueryable(value),
+      'a pg.Pool (or a postgres.js sql instance) connected to a read replica',
+    ),
+  },
   conString: { check: nonEmptyString({ secret: true }) },
   conObject: { check: secretObject('a pg.Pool config object') },
   ttl: { check: ttl },
@@ -365,6 +381,28 @@ function resolveDriver(checked: CheckedOptions, env: NodeJS.ProcessEnv): DriverC
   return { kind: 'owned', config: Object.freeze({ ...config }) };
 }
 
+function resolveReadDriver(
+  readPool: PgPoolLike | PostgresJsSqlLike | undefined,
+  driver: DriverChoice,
+): ResolvedOptions['readDriver'] {
+  if (readPool === undefined) return undefined;
+  if (driver.kind === 'pglite') {
+    throw new TypeError(
+      'connect-pg-simple: option "readPool" needs a PostgreSQL server with replicas; PGlite has none',
+    );
+  }
+  const primary = { pool: 'pool' in driver && driver.pool, postgres: 'sql' in driver && driver.sql };
+  const same = Object.entries(primary).find(([, given]) => given === readPool);
+  if (same !== undefined) {
+    throw new TypeError(
+      `connect-pg-simple: option "readPool" is the same object as "${same[0]}": give it a pool connected to a replica, or leave it out`,
+    );
+  }
+  return isPostgresJsSql(readPool)
+    ? { kind: 'postgres', sql: readPool }
+    : { kind: 'pool', pool: readPool as PgPoolLike };
+}
+
 export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (input === undefined || input === null) input = {};
   if (typeof input !== 'object' || Array.isArray(input)) {
@@ -397,6 +435,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
 
   return Object.freeze({
     driver,
+    readDriver: resolveReadDriver(checked.readPool, driver),
     ttl: checked.ttl,
     schemaName: checked.schemaName,
     tableName: checked.tableName,

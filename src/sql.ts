@@ -308,3 +308,32 @@ export function dollarQuote(body: string): string {
   for (let i = 0; body.includes(tag); i++) tag = `$cps${i}$`;
   return `${tag}\n${body}\n${tag}`;
 }
+
+/** The statements of `readPool` (see replica-reads.ts). */
+export interface ReplicaStatements {
+  /**
+   * The primary's `get`, with its parameters, sent to a replica → one row always: sess and
+   * remaining (null on a miss), replayed (the WAL position the server had replayed, as text;
+   * null on a server not in recovery), server (who answered: address, port, start time)
+   */
+  readonly get: Statement;
+  /** → lsn (text): the primary's WAL insert position now */
+  readonly walPosition: Statement;
+}
+
+/**
+ * Built around the primary's `get`, so that whatever `get` becomes, the replica reads the same.
+ * The outer join keeps a row on a miss: its `replayed` is still worth knowing.
+ */
+export function replicaStatements(get: Statement): ReplicaStatements {
+  return {
+    get: statement(
+      'replica_get',
+      `SELECT found.sess, found.remaining, pg_last_wal_replay_lsn()::text AS replayed,
+  concat_ws(' ', inet_server_addr(), inet_server_port(), pg_postmaster_start_time()) AS server
+FROM (SELECT) AS probe LEFT JOIN (${get.text}) AS found ON true`,
+      true,
+    ),
+    walPosition: statement('wal_position', 'SELECT pg_current_wal_insert_lsn()::text AS lsn'),
+  };
+}

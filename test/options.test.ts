@@ -151,6 +151,7 @@ describe('options are checked at construction', () => {
     const { driver, pruneDelay, errorLog, ...resolved } = resolveOptions({ pool: queryable }, {});
     assert.deepEqual(driver, { kind: 'pool', pool: queryable });
     assert.deepEqual(resolved, {
+      readDriver: undefined,
       ttl: undefined,
       schemaName: undefined,
       tableName: 'session',

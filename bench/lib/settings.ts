@@ -45,9 +45,11 @@ export interface Settings {
   };
 }
 
-export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [all] [--quick] [--batch-sizes=1000,5000]
+export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [all] [--quick] [--batch-sizes=1000,5000] [--prune-expired=N] [--prune-live=N]
   no section: cycle micro http memory (prune is slow: name it, or say "all")
   --quick       a short smoke run (about a minute)
+  --prune-expired, --prune-live   the prune test's table: expired and live sessions (default 1000000 and 100000;
+                the time allowed for a prune grows with the expired count)
   env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
        BENCH_SCHEMA (default cps_bench_<pid>: the run's schema, dropped at the end),
        BENCH_BASELINE (a checkout of earlier code, dist/ built: adds "ours before" to the cycle, side by side;
@@ -57,6 +59,7 @@ export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [p
 export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Settings {
   let quick = false;
   let batchSizes: number[] | undefined;
+  const tableSize: { expired?: number; live?: number } = {};
   const named = new Set<Section>();
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
@@ -68,6 +71,11 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
         .split(',')
         .map((s) => Number(s));
       if (batchSizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`bad ${arg}\n${USAGE}`);
+    } else if (/^--prune-(expired|live)=/.test(arg)) {
+      const [flag, value] = arg.split('=') as [string, string];
+      const count = Number(value);
+      if (!Number.isInteger(count) || count <= 0) throw new Error(`bad ${arg}\n${USAGE}`);
+      tableSize[flag === '--prune-expired' ? 'expired' : 'live'] = count;
     } else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
   }
   const sections = named.size > 0 ? named : new Set(DEFAULT_SECTIONS);
@@ -96,11 +104,12 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
       concurrency: 64,
     },
     prune: {
-      expired: quick ? 100_000 : 1_000_000,
-      live: quick ? 10_000 : 100_000,
+      expired: tableSize.expired ?? (quick ? 100_000 : 1_000_000),
+      live: tableSize.live ?? (quick ? 10_000 : 100_000),
       batchSizes: batchSizes ?? (quick ? [1000] : [500, 1000, 5000]),
       baselineMs: seconds(5, 2),
-      maxMs: seconds(240, 60),
+      // 240 s per million expired rows (at least the default's), as a bound on a run, not a target.
+      maxMs: seconds(240, 60) * Math.max(1, (tableSize.expired ?? 0) / 1_000_000),
       concurrency: 64,
     },
   };

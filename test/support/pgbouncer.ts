@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -54,6 +54,8 @@ export interface PgBouncer {
   /** A connection string to the same database, through PgBouncer. */
   readonly url: string;
   readonly version: string;
+  /** Points PgBouncer at another server (as a failover manager does): the ini rewritten, then a reload (SIGHUP). */
+  retarget(serverUrl: string): void;
   stop(): Promise<void>;
 }
 
@@ -61,15 +63,14 @@ export interface PgBouncerSettings {
   /** `max_prepared_statements` (PgBouncer ≥ 1.21); 0 or absent: PgBouncer does not track them. */
   readonly maxPreparedStatements?: number;
   readonly poolSize?: number;
+  /** `server_login_retry`: how long PgBouncer waits after a failed server login (its default: 15 s). */
+  readonly serverLoginRetrySeconds?: number;
 }
 
-/** Starts PgBouncer in transaction pooling mode on a free loopback port, in front of `serverUrl`. */
-export async function startPgBouncer(serverUrl: string, settings: PgBouncerSettings = {}): Promise<PgBouncer> {
-  const version = pgbouncerVersion().join('.');
+/** PgBouncer's connection string for the server `serverUrl` names. */
+function connectTo(serverUrl: string): string {
   const server = new URL(serverUrl);
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'cps-pgbouncer-'));
-  const target = [
+  return [
     `host=${server.hostname || '127.0.0.1'}`,
     `port=${server.port || '5432'}`,
     `dbname=${decodeURIComponent(server.pathname.slice(1))}`,
@@ -78,9 +79,18 @@ export async function startPgBouncer(serverUrl: string, settings: PgBouncerSetti
   ]
     .filter(Boolean)
     .join(' ');
-  const lines = [
+}
+
+/** Starts PgBouncer in transaction pooling mode on a free loopback port, in front of `serverUrl`. */
+export async function startPgBouncer(serverUrl: string, settings: PgBouncerSettings = {}): Promise<PgBouncer> {
+  const version = pgbouncerVersion().join('.');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'cps-pgbouncer-'));
+  // Readable by the user PgBouncer runs as, which reads the ini again on a reload.
+  chmodSync(dir, 0o755);
+  const lines = (target: string) => [
     '[databases]',
-    `cps = ${target}`,
+    `cps = ${connectTo(target)}`,
     '[pgbouncer]',
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
@@ -92,10 +102,11 @@ export async function startPgBouncer(serverUrl: string, settings: PgBouncerSetti
     'max_client_conn = 200',
     'ignore_startup_parameters = extra_float_digits,options',
     'server_reset_query =',
+    ...(settings.maxPreparedStatements ? [`max_prepared_statements = ${settings.maxPreparedStatements}`] : []),
+    ...(settings.serverLoginRetrySeconds ? [`server_login_retry = ${settings.serverLoginRetrySeconds}`] : []),
   ];
-  if (settings.maxPreparedStatements) lines.push(`max_prepared_statements = ${settings.maxPreparedStatements}`);
   const ini = join(dir, 'pgbouncer.ini');
-  writeFileSync(ini, `${lines.join('\n')}\n`);
+  writeFileSync(ini, `${lines(serverUrl).join('\n')}\n`);
 
   // PgBouncer refuses to run as root: it switches to the `postgres` user (-u) after reading its config.
   const asRoot = process.getuid?.() === 0;
@@ -121,6 +132,10 @@ export async function startPgBouncer(serverUrl: string, settings: PgBouncerSetti
   return {
     url: `postgres://cps@127.0.0.1:${port}/cps`,
     version,
+    retarget(serverUrl: string) {
+      writeFileSync(ini, `${lines(serverUrl).join('\n')}\n`);
+      child.kill('SIGHUP');
+    },
     async stop() {
       process.off('exit', killOnExit);
       if (child.exitCode === null) {
