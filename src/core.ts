@@ -282,8 +282,13 @@ export class SessionCore {
       if (this.#cipher !== undefined) {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
-        const values = [id, change.set, change.replaced, lifetime];
-        await this.#write(sid, this.#statements.updateKeys, values, deadline);
+        // Usually no other request changed the row since this one loaded it: then this request's
+        // text is the merge, and the plain replace is cheaper than merging in the database.
+        const unchanged = [id, text, lifetime, receipt.text];
+        if ((await this.#write(sid, this.#statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+          const values = [id, change.set, change.replaced, lifetime];
+          await this.#write(sid, this.#statements.updateKeys, values, deadline);
+        }
         receipt.text = text;
       } else {
         await this.#write(sid, this.#statements.update, [id, text, lifetime], deadline);

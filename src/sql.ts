@@ -118,7 +118,8 @@ export interface StoreStatements {
   /**
    * $1 sid, $2 sess, $3 seconds to live, $4 the stored text the writer's change is based on →
    * replaces a live row only if it still holds that text; a row `updated` (true) when it did.
-   * For encrypted sessions, whose keys the database cannot merge (compare-and-swap).
+   * A loaded session's change when no other request changed the row meanwhile, and the
+   * compare-and-swap of encrypted sessions, whose keys the database cannot merge.
    */
   readonly updateIfUnchanged: Statement;
   /**
