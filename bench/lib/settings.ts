@@ -48,6 +48,7 @@ export interface Settings {
 export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [all] [--quick] [--batch-sizes=1000,5000] [--prune-expired=N] [--prune-live=N]
   no section: cycle micro http memory (prune is slow: name it, or say "all")
   --quick       a short smoke run (about a minute)
+  --seconds=N   measure each contender N seconds (default 5), in windows of about a second: for comparing two builds
   --prune-expired, --prune-live   the prune test's table: expired and live sessions (default 1000000 and 100000;
                 the time allowed for a prune grows with the expired count)
   env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
@@ -58,6 +59,7 @@ export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [p
 
 export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Settings {
   let quick = false;
+  let measuredSeconds: number | undefined;
   let batchSizes: number[] | undefined;
   const tableSize: { expired?: number; live?: number } = {};
   const named = new Set<Section>();
@@ -71,6 +73,9 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
         .split(',')
         .map((s) => Number(s));
       if (batchSizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`bad ${arg}\n${USAGE}`);
+    } else if (arg.startsWith('--seconds=')) {
+      measuredSeconds = Number(arg.slice('--seconds='.length));
+      if (!Number.isInteger(measuredSeconds) || measuredSeconds <= 0) throw new Error(`bad ${arg}\n${USAGE}`);
     } else if (/^--prune-(expired|live)=/.test(arg)) {
       const [flag, value] = arg.split('=') as [string, string];
       const count = Number(value);
@@ -82,8 +87,9 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const seconds = (full: number, short: number) => (quick ? short : full) * 1000;
   const rounds: Rounds = {
     warmupMs: seconds(1, 0.4),
-    durationMs: seconds(5, 1.5),
-    rounds: quick ? 2 : 5,
+    durationMs: measuredSeconds === undefined ? seconds(5, 1.5) : measuredSeconds * 1000,
+    // Windows of a second or more, turn and turn about: a long run evens out a noisy neighbour.
+    rounds: measuredSeconds === undefined ? (quick ? 2 : 5) : Math.max(2, Math.min(measuredSeconds, 60)),
     rewarmMs: seconds(0.25, 0.15),
   };
   return {
