@@ -312,8 +312,8 @@ export class SessionCore {
         receipt.at = sentAt;
         return;
       }
-      // Read before the write: a userId function that throws fails the write, not half of it.
-      const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
+      // Before the write: a userId or describe that throws fails the write, not half of it.
+      const userChange = this.#userChange(session, sid, receipt);
       if (this.#cipher !== undefined) {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
@@ -331,9 +331,10 @@ export class SessionCore {
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
-      if (userId !== undefined && userId !== receipt.userId) {
+      if (userChange !== undefined) {
         // Login or logout: the one write that records the row's user (never on the hot path).
-        await this.#setUser(sid, id, userId, session, deadline);
+        const { userId, details } = userChange;
+        await this.#write(sid, this.#statements.setUser!, [id, userId, details], deadline);
         receipt.userId = userId;
       }
       // The row may now hold other requests' keys too: this process's next get reads it.
@@ -392,16 +393,16 @@ export class SessionCore {
     return text === null ? null : this.#handles.storable(text, this.#handles.of(sid));
   }
 
-  async #setUser(
-    sid: string,
-    id: string,
-    userId: string | null,
+  /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
+  #userChange(
     session: SessionObject,
-    deadline: Deadline | undefined,
-  ): Promise<void> {
-    const statement = this.#statements.setUser;
-    if (statement === undefined) return;
-    await this.#write(sid, statement, [id, userId, this.#storableDetails(session, sid)], deadline);
+    sid: string,
+    receipt: LoadReceipt,
+  ): { userId: string | null; details: string | null } | undefined {
+    if (this.#statements.setUser === undefined) return undefined;
+    const userId = this.options.userIdOf(session);
+    if (userId === receipt.userId) return undefined;
+    return { userId, details: this.#storableDetails(session, sid) };
   }
 
   /**
