@@ -12,7 +12,8 @@ import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
-import { ensureTable } from './schema/ensure.js';
+import { SCHEMA_VERSION } from './schema/ddl.js';
+import { ensureTable, SchemaError } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { type StoredIdOf, storedIdFunction } from './session-id.js';
 import {
@@ -24,13 +25,26 @@ import {
   storeStatements,
   type TableNames,
   tableNames,
+  type UserSessionStatements,
+  userSessionStatements,
 } from './sql.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
+import { detailsText } from './user-id.js';
+import {
+  destroyHandle,
+  destroyUserSessions,
+  listUserSessions,
+  SessionHandles,
+  textArgument,
+  type UserSession,
+  type UserSessionsContext,
+  userIdArgument,
+} from './user-sessions.js';
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
-/** How often a store on a table before schema 2 looks again, to notice a migration. */
-const LEGACY_RECHECK_MS = 60_000;
+/** How often a store on a table before the current schema looks again, to notice a migration. */
+const OLD_TABLE_RECHECK_MS = 60_000;
 
 const asGiven: StoredIdOf = (sid) => sid;
 
@@ -101,8 +115,15 @@ export class SessionCore {
   /** The id encrypted sessions are bound to: the store's own id form, whatever the table's now. */
   readonly #boundIdOf: StoredIdOf;
   readonly #cipher: SessionCipher | undefined;
-  /** Set while the table is before schema 2: when to look at it again. */
-  #legacyRecheckAt: number | undefined;
+  /** The table's schema version, as the last table check saw it. */
+  #tableVersion = 0;
+  /** Schema 3's statements of sessions per user; undefined while the table is older. */
+  #userStatements: UserSessionStatements | undefined;
+  readonly #handles: SessionHandles;
+  /** Set while the table is before the current schema: when to look at it again. */
+  #recheckAt: number | undefined;
+  /** The table is before schema 2: it holds ids as given. */
+  #legacyIds = false;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -131,6 +152,7 @@ export class SessionCore {
     this.#statements = storeStatements(this.names);
     this.#boundIdOf = storedIdFunction(options.idForm, options.sessionIdPepper);
     this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
+    this.#handles = new SessionHandles(options.idForm, this.#boundIdOf, this.#cipher);
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -159,7 +181,7 @@ export class SessionCore {
       const cached = cache.recall(sid);
       if (cached !== undefined) {
         const now = this.#now();
-        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now);
+        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now, cached.userId);
       }
     }
     const deadline = this.#begin('get()');
@@ -174,8 +196,9 @@ export class SessionCore {
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
-      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
-      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom);
+      const userId = row.user_id as string | null | undefined;
+      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
+      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom, userId);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -187,12 +210,20 @@ export class SessionCore {
    * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
    * rewriting the stored text, so the stored value may be older.
    */
-  #loadedSession(sid: string, stored: unknown, remainingSeconds: number, at: number): SessionObject | null {
+  #loadedSession(
+    sid: string,
+    stored: unknown,
+    remainingSeconds: number,
+    at: number,
+    userId: string | null | undefined,
+  ): SessionObject | null {
     const text = this.#readable(stored, sid, this.#boundIdOf);
     const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
     if (text !== stored) receipt.stored = stored as string;
+    // The row's user, as stored: a write records the session's user when it differs.
+    if (userId !== undefined) receipt.userId = userId;
     attachReceipt(session, receipt);
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
@@ -261,16 +292,21 @@ export class SessionCore {
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
-        await this.#write(sid, this.#statements.upsert, [id, stored, lifetime], deadline);
+        const values: unknown[] = [id, stored, lifetime];
+        const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
+        if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
+        await this.#write(sid, this.#statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
+        if (userId !== undefined) written.userId = userId;
         bindReceipt(session, written);
-        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom);
+        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
+        await this.#recordUserChange(sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
         await this.#write(sid, this.#statements.touch, [id, enough, lifetime], deadline);
@@ -279,6 +315,8 @@ export class SessionCore {
         receipt.at = sentAt;
         return;
       }
+      // Before the write: a userId or describe that throws fails the write, not half of it.
+      const userChange = this.#userChange(session, sid, receipt);
       if (this.#cipher !== undefined) {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
@@ -296,6 +334,7 @@ export class SessionCore {
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
+      if (userChange !== undefined) await this.#writeUserChange(sid, id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
@@ -346,6 +385,127 @@ export class SessionCore {
     }
   }
 
+  /** What `describe` says of the session's device, as the `details` column stores it. */
+  #storableDetails(session: SessionObject, sid: string): string | null {
+    const text = detailsText(this.options.describe, session);
+    return text === null ? null : this.#handles.storable(text, this.#handles.of(sid));
+  }
+
+  /**
+   * Records the session's user when the row says otherwise, on a request that changes nothing
+   * else: once per session that was stored before the table had a user column.
+   */
+  async #recordUserChange(
+    sid: string,
+    id: string,
+    session: SessionObject,
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    const userChange = this.#userChange(session, sid, receipt);
+    if (userChange !== undefined) await this.#writeUserChange(sid, id, userChange, receipt, deadline);
+  }
+
+  /** Login or logout: the one write that records the row's user (never on the hot path). */
+  async #writeUserChange(
+    sid: string,
+    id: string,
+    { userId, details }: { userId: string | null; details: string | null },
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    await this.#write(sid, this.#statements.setUser!, [id, userId, details], deadline);
+    receipt.userId = userId;
+  }
+
+  /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
+  #userChange(
+    session: SessionObject,
+    sid: string,
+    receipt: LoadReceipt,
+  ): { userId: string | null; details: string | null } | undefined {
+    if (this.#statements.setUser === undefined) return undefined;
+    const userId = this.options.userIdOf(session);
+    if (userId === receipt.userId) return undefined;
+    return { userId, details: this.#storableDetails(session, sid) };
+  }
+
+  /**
+   * The handle of the session with this id, as `userSessions` lists it: the id's stored hash
+   * (or, with `hashSessionIds: false`, its SHA-256), never the id itself.
+   */
+  sessionHandle(sid: string): string {
+    checkSid(sid);
+    return this.#handles.of(sid);
+  }
+
+  /** The user's live sessions, latest activity first. */
+  userSessions(userId: string | number): Promise<UserSession[]> {
+    return this.#operation('userSessions()', async (deadline) => {
+      const user = userIdArgument(userId, 'userSessions()');
+      return listUserSessions(await this.#userContext(deadline), user);
+    });
+  }
+
+  /**
+   * Revokes every session of the user, but the one `except` names (its session id or its
+   * handle); resolves with how many live sessions it revoked. Final like `destroy`.
+   */
+  destroyUserSessions(userId: string | number, except?: string): Promise<number> {
+    return this.#operation('destroyUserSessions()', async (deadline) => {
+      const user = userIdArgument(userId, 'destroyUserSessions()');
+      const kept =
+        except === undefined
+          ? undefined
+          : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
+      const context = await this.#userContext(deadline);
+      return this.#revoking(() => destroyUserSessions(context, user, kept && this.#boundIdOf(kept), kept));
+    });
+  }
+
+  /** Revokes the session with this handle (only if it is `userId`'s, when given); whether it did. */
+  destroySession(handle: string, userId?: string | number): Promise<boolean> {
+    return this.#operation('destroySession()', async (deadline) => {
+      const named = textArgument(handle, 'destroySession()', 'a handle (as userSessions() lists it)');
+      const user = userId === undefined ? undefined : userIdArgument(userId, 'destroySession()');
+      const context = await this.#userContext(deadline);
+      return this.#revoking(() => destroyHandle(context, named, user));
+    });
+  }
+
+  /** A delete of sessions whose ids this process does not know: no cache may answer for any of them. */
+  async #revoking<T>(work: () => Promise<T>): Promise<T> {
+    this.#readCache?.clear();
+    try {
+      return await work();
+    } finally {
+      this.#replica?.wroteAll();
+      // Again: a read sent before the delete committed may have cached a row meanwhile.
+      this.#readCache?.clear();
+    }
+  }
+
+  /**
+   * The per-user queries, once the table has schema 3. A store that saw an older table looks
+   * again first: it may have been migrated while the store ran.
+   */
+  async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext> {
+    if (this.#userStatements === undefined) await this.#checkTable();
+    const statements = this.#userStatements;
+    if (statements === undefined) {
+      throw new SchemaError(
+        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
+        '0A000',
+      );
+    }
+    return {
+      statements,
+      handles: this.#handles,
+      query: (statement, values) => this.#query(statement, values, deadline),
+      log: (...args) => this.#log(...args),
+    };
+  }
+
   async touch(sid: string, session: SessionObject): Promise<void> {
     const deadline = this.#begin('touch()');
     try {
@@ -355,6 +515,7 @@ export class SessionCore {
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
+      if (receipt !== undefined) await this.#recordUserChange(sid, this.#idOf(sid), session, receipt, deadline);
       const enough = this.#enoughSeconds(lifetime);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
       // The statement writes only when the row has less than `enough` left, and never to a row
@@ -400,7 +561,7 @@ export class SessionCore {
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       // Before schema 2 the table holds ids as given: encryption binds to their hashed form.
-      const boundIdOf = this.#legacyRecheckAt === undefined ? asGiven : this.#boundIdOf;
+      const boundIdOf = this.#legacyIds ? this.#boundIdOf : asGiven;
       for (const row of rows) {
         try {
           const text = this.#readable(row.sess, row.sid as string, boundIdOf);
@@ -536,7 +697,7 @@ export class SessionCore {
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
-    if (this.#legacyRecheckAt !== undefined && this.#now() >= this.#legacyRecheckAt) this.#recheckLegacyTable();
+    if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckOldTable();
     return this.#inFlight.begin(what);
   }
 
@@ -623,13 +784,23 @@ export class SessionCore {
       );
       const legacyIds: LegacyIds | undefined =
         state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
-      if (legacyIds !== undefined && this.#legacyRecheckAt === undefined) this.#logLegacyTable(state.version);
-      this.#legacyRecheckAt = legacyIds === undefined ? undefined : this.#now() + LEGACY_RECHECK_MS;
+      if (legacyIds !== undefined && !this.#legacyIds) this.#logLegacyTable(state.version);
+      this.#legacyIds = legacyIds !== undefined;
+      this.#recheckAt = state.version < SCHEMA_VERSION ? this.#now() + OLD_TABLE_RECHECK_MS : undefined;
+      const userColumns = state.version >= 3;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
         absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
         legacyIds,
+        userColumns,
       });
+      this.#tableVersion = state.version;
+      this.#userStatements = userColumns
+        ? userSessionStatements(this.names, {
+            absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
+            storedIdIsHandle: options.idForm !== 'plain',
+          })
+        : undefined;
       this.#idOf = legacyIds === undefined ? this.#boundIdOf : asGiven;
     } finally {
       this.#inFlight.end(deadline);
@@ -653,11 +824,13 @@ export class SessionCore {
   }
 
   /**
-   * A table before schema 2 may be migrated while the store runs: look again, in the background.
-   * Until then the statements find a row by its id or its hash, so no session is missed meanwhile.
+   * An older table may be migrated while the store runs: look again, in the background. Until
+   * then, before schema 2, the statements find a row by its id or its hash, so no session is
+   * missed meanwhile; before schema 3, rows are written without a user, recorded by their next
+   * request once the store uses schema 3's statements.
    */
-  #recheckLegacyTable(): void {
-    this.#legacyRecheckAt = this.#now() + LEGACY_RECHECK_MS;
+  #recheckOldTable(): void {
+    this.#recheckAt = this.#now() + OLD_TABLE_RECHECK_MS;
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;
