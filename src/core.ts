@@ -295,7 +295,7 @@ export class SessionCore {
         const values: unknown[] = [id, stored, lifetime];
         const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
         if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
-        await this.#write(sid, this.#statements.upsert, values, deadline);
+        await this.#write(this.#statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
         if (userId !== undefined) written.userId = userId;
@@ -309,7 +309,7 @@ export class SessionCore {
         await this.#recordUserChange(sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#write(sid, this.#statements.touch, [id, enough, lifetime], deadline);
+        await this.#write(this.#statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -323,18 +323,18 @@ export class SessionCore {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
         const unchanged = [id, text, lifetime, receipt.text];
-        if ((await this.#write(sid, this.#statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+        if ((await this.#write(this.#statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
           const values = [id, change.set, change.replaced, lifetime];
-          await this.#write(sid, this.#statements.updateKeys, values, deadline);
+          await this.#write(this.#statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#write(sid, this.#statements.update, [id, text, lifetime], deadline);
+        await this.#write(this.#statements.update, [id, text, lifetime], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
-      if (userChange !== undefined) await this.#writeUserChange(sid, id, userChange, receipt, deadline);
+      if (userChange !== undefined) await this.#writeUserChange(id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
@@ -358,7 +358,7 @@ export class SessionCore {
   ): Promise<void> {
     if (change.kind === 'whole') {
       const stored = this.#storable(text, sid);
-      await this.#write(sid, this.#statements.update, [id, stored, lifetime], deadline);
+      await this.#write(this.#statements.update, [id, stored, lifetime], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -367,7 +367,7 @@ export class SessionCore {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#write(sid, statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+          (await this.#write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#readable(stored, sid, this.#boundIdOf);
@@ -403,18 +403,17 @@ export class SessionCore {
     deadline: Deadline | undefined,
   ): Promise<void> {
     const userChange = this.#userChange(session, sid, receipt);
-    if (userChange !== undefined) await this.#writeUserChange(sid, id, userChange, receipt, deadline);
+    if (userChange !== undefined) await this.#writeUserChange(id, userChange, receipt, deadline);
   }
 
   /** Login or logout: the one write that records the row's user (never on the hot path). */
   async #writeUserChange(
-    sid: string,
     id: string,
     { userId, details }: { userId: string | null; details: string | null },
     receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    await this.#write(sid, this.#statements.setUser!, [id, userId, details], deadline);
+    await this.#write(this.#statements.setUser!, [id, userId, details], deadline);
     receipt.userId = userId;
   }
 
@@ -521,7 +520,7 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#write(sid, this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
+      await this.#write(this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -536,7 +535,7 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#write(sid, this.#statements.destroy, [this.#idOf(sid)], deadline);
+      await this.#write(this.#statements.destroy, [this.#idOf(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -701,23 +700,22 @@ export class SessionCore {
     return this.#inFlight.begin(what);
   }
 
-  /** A write of `sid`: with `readPool`, its end is remembered, so that this process reads it back. */
-  #write(
-    sid: string,
-    statement: Statement,
-    values: readonly unknown[],
-    deadline: Deadline | undefined,
-  ): Promise<Row[]> {
+  /**
+   * A session's write. Every write statement's first parameter is the id as the table stores it:
+   * with `readPool`, that id's write is remembered, so that this process reads it back.
+   */
+  #write(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
     const written = this.#query(statement, values, deadline);
     const replica = this.#replica;
-    return replica === undefined ? written : written.finally(() => replica.wrote(sid));
+    return replica === undefined ? written : written.finally(() => replica.wrote(values[0] as string));
   }
 
   /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
   async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
     if (deadline?.expired !== undefined) throw deadline.expired;
-    const values = [this.#idOf(sid)];
-    const row = await replica.read(sid, values, deadline);
+    const storedId = this.#idOf(sid);
+    const values = [storedId];
+    const row = await replica.read(storedId, values, deadline);
     return row ?? (await this.#query(this.#statements.get, values, deadline))[0];
   }
 
