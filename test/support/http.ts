@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 /** A tiny browser: one cookie jar (the `cookie` header it sends), fetch against a local server. */
 export class Browser {
   cookie: string | undefined;
-  constructor(private readonly base: string) {}
+  /** `headers` go with every request (a `user-agent`, say). */
+  constructor(
+    private readonly base: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   async get(path: string): Promise<{ status: number; body: string }> {
     return this.request('GET', path, undefined, 'follow');
@@ -25,7 +29,7 @@ export class Browser {
       method,
       body,
       redirect,
-      headers: this.cookie ? { cookie: this.cookie } : {},
+      headers: this.cookie ? { ...this.headers, cookie: this.cookie } : this.headers,
     });
     const setCookies = response.headers.getSetCookie();
     if (setCookies.length > 0) this.cookie = mergeCookies(this.cookie, setCookies);
