@@ -240,6 +240,7 @@ describe('the demo app (npm start)', { concurrency: 2 }, () => {
     const { demo, schema } = await startOnServer();
     try {
       const visitor = await signUp(demo.base, 'mallory', 'long enough');
+      await visitor.open('/');
       assert.equal(await visitor.submit('/logout'), 303);
       await visitor.open('/');
       const withCookie = (init: RequestInit = {}): RequestInit => ({
@@ -393,6 +394,7 @@ describe('the demo app (npm start)', { concurrency: 2 }, () => {
         assert.match(body, /<\/html>$/, `${what} gets a whole page`);
       }
       assert.equal(await visitor.submit('/login', { username: 'mallory', password: 'long enough' }), 303);
+      await visitor.open('/account');
       assert.equal(await visitor.submit('/account/sign-out-device'), 400, 'no handle');
       assert.match(visitor.body, /Which device\?/);
       assert.equal(await visitor.signedInAs(), 'mallory', 'still serving, still signed in');

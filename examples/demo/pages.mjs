@@ -20,7 +20,7 @@ export function html(strings, ...values) {
 }
 
 const STYLE = `
-body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
+body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
 header{display:flex;gap:1rem;align-items:center;border-bottom:1px solid #dde;padding-bottom:.5rem;margin-bottom:1rem}
 header strong{margin-right:auto}
 a{color:#2450b3}
@@ -30,7 +30,8 @@ fieldset{border:1px solid #dde;border-radius:6px;padding:.5rem 1rem 1rem;flex:1}
 .forms{display:flex;gap:1rem;flex-wrap:wrap}
 label{display:block;margin:.4rem 0}
 input{font:inherit;padding:.25rem .4rem;width:100%;box-sizing:border-box}
-button{font:inherit;padding:.25rem .8rem;cursor:pointer}
+button{font:inherit;padding:.25rem .8rem;cursor:pointer;white-space:nowrap}
+time{white-space:nowrap}
 table{border-collapse:collapse;width:100%;margin:1rem 0}
 th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid #e4e6ec;vertical-align:top}
 tr.current{background:#eef7ee}
