@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { startAppProcess } from './support/app-process.js';
 import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
 
@@ -27,6 +27,9 @@ if (missing && process.env.CI) {
   // CI installs chromium (.ci/install-system-packages): there a missing one is a failure, never a skip.
   throw new Error(`${missing} (CI must run every suite)`);
 }
+
+/** The text of what the locator finds (Playwright's `textContent`: every text node, markup removed). */
+const textOf = async (locator: Locator): Promise<string> => (await locator.textContent()) ?? '';
 
 async function submitCredentials(page: Page, form: 'signup' | 'login', username: string, password: string) {
   const fields = page.locator(`form[action="/${form}"]`);
@@ -65,12 +68,14 @@ describe('the demo app in a real browser (Chromium)', () => {
       assert.equal(await rows.count(), 2, await laptop.content());
       const current = laptop.locator('tbody tr.current');
       assert.equal(await current.count(), 1, 'exactly one device is this one');
-      assert.match(await current.innerText(), /Headless Chrome \d+ on Linux\s*This device/);
+      assert.match(await textOf(current), /Headless Chrome \d+ on Linux\s*This device/);
       const other = laptop.locator('tbody tr:not(.current)');
-      assert.match(await other.innerText(), /Firefox 133 on Windows/);
-      assert.doesNotMatch(await other.innerText(), /This device/);
+      assert.match(await textOf(other), /Firefox 133 on Windows/);
+      assert.doesNotMatch(await textOf(other), /This device/);
       assert.equal(
-        await current.locator('.badge').evaluate((badge) => getComputedStyle(badge).backgroundColor),
+        await current
+          .locator('.badge')
+          .evaluate((badge) => (globalThis as any).getComputedStyle(badge).backgroundColor),
         'rgb(47, 125, 50)',
         'the page is styled (the Content-Security-Policy lets its stylesheet in)',
       );
@@ -81,15 +86,15 @@ describe('the demo app in a real browser (Chromium)', () => {
       await other.getByRole('button', { name: 'Sign out this device' }).click();
       await laptop.getByText('Signed out that device.').waitFor();
       assert.equal(await rows.count(), 1);
-      assert.match(await rows.innerText(), /Headless Chrome \d+ on Linux\s*This device/);
+      assert.match(await textOf(rows), /Headless Chrome \d+ on Linux\s*This device/);
 
       await phone.goto(`${demo.base}/account`);
       assert.equal(phone.url(), `${demo.base}/`, 'the account page sent the signed-out browser home');
-      assert.match(await phone.locator('main').innerText(), /Not signed in\./);
+      assert.match(await textOf(phone.locator('main')), /Not signed in\./);
       assert.equal(await phone.locator('form[action="/login"]').count(), 1, 'with the sign-in form');
 
       await laptop.goto(`${demo.base}/`);
-      assert.match(await laptop.locator('main').innerText(), /Signed in as ada\./, 'the laptop stays signed in');
+      assert.match(await textOf(laptop.locator('main')), /Signed in as ada\./, 'the laptop stays signed in');
     } finally {
       await browser.close();
       assert.equal(await demo.stop(), 0, demo.output());
