@@ -66,6 +66,7 @@ ${body}
 const hidden = (csrf) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
 
 function time(date) {
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) return html`<span class="muted">unknown</span>`;
   const iso = date.toISOString();
   return html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time> <span class="muted">(${ago(date)})</span>`;
 }
@@ -113,7 +114,7 @@ export function accountPage({ user, csrf, devices, notice, touchAfterSeconds }) 
     ({ handle, current, details, createdAt, lastActiveAt, expiresAt }) => html`<tr class="${current ? 'current' : ''}">
 <td><strong>${details?.device ?? 'Unknown device'}</strong>${current ? html`<span class="badge">This device</span>` : ''}
 <br><span class="muted">IP ${details?.ip ?? 'unknown'}</span></td>
-<td>${typeof details?.signedInAt === 'string' ? time(new Date(details.signedInAt)) : time(createdAt)}</td>
+<td>${time(typeof details?.signedInAt === 'string' ? new Date(details.signedInAt) : createdAt)}</td>
 <td>${time(lastActiveAt)}</td>
 <td>${time(expiresAt)}</td>
 <td><form class="inline" method="post" action="/account/sign-out-device">${hidden(csrf)}
