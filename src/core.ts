@@ -179,7 +179,7 @@ export class SessionCore {
       const cached = cache.recall(sid);
       if (cached !== undefined) {
         const now = this.#now();
-        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now);
+        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now, cached.userId);
       }
     }
     const deadline = this.#begin('get()');
@@ -194,8 +194,9 @@ export class SessionCore {
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
-      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
-      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom);
+      const userId = row.user_id as string | null | undefined;
+      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
+      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom, userId);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -207,13 +208,20 @@ export class SessionCore {
    * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
    * rewriting the stored text, so the stored value may be older.
    */
-  #loadedSession(sid: string, stored: unknown, remainingSeconds: number, at: number): SessionObject | null {
+  #loadedSession(
+    sid: string,
+    stored: unknown,
+    remainingSeconds: number,
+    at: number,
+    userId: string | null | undefined,
+  ): SessionObject | null {
     const text = this.#readable(stored, sid, this.#boundIdOf);
     const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
     if (text !== stored) receipt.stored = stored as string;
-    if (this.#userStatements !== undefined) receipt.userId = this.options.userIdOf(session);
+    // The row's user, as stored: a write records the session's user when it differs.
+    if (userId !== undefined) receipt.userId = userId;
     attachReceipt(session, receipt);
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
@@ -290,7 +298,7 @@ export class SessionCore {
         if (stored !== text) written.stored = stored;
         if (userId !== undefined) written.userId = userId;
         bindReceipt(session, written);
-        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom);
+        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);

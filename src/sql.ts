@@ -112,7 +112,7 @@ function statement(purpose: string, text: string, quick = false): Statement {
 const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::float8)`;
 
 export interface StoreStatements {
-  /** $1 sid → sess (text), remaining (float8, seconds) */
+  /** $1 sid → sess (text), remaining (float8, seconds), and with `userColumns` user_id (text or null) */
   readonly get: Statement;
   /**
    * $1 sid, $2 sess, $3 seconds to live (and with `userColumns`: $4 user id, $5 details) →
@@ -217,7 +217,7 @@ export function storeStatements(
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining FROM ${t} WHERE ${isSid} AND ${alive}`,
+      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining${userColumns ? ', user_id' : ''} FROM ${t} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     upsert: statement('upsert', upsert, true),
@@ -398,8 +398,8 @@ export function dollarQuote(body: string): string {
 /** The statements of `readPool` (see replica-reads.ts). */
 export interface ReplicaStatements {
   /**
-   * The primary's `get`, with its parameters, sent to a replica → one row always: sess and
-   * remaining (null on a miss), replayed (the WAL position the server had replayed, as text;
+   * The primary's `get`, with its parameters, sent to a replica → one row always: the columns
+   * of `get` (null on a miss), replayed (the WAL position the server had replayed, as text;
    * null on a server not in recovery), server (who answered: address, port, start time)
    */
   readonly get: Statement;
@@ -415,7 +415,7 @@ export function replicaStatements(get: Statement): ReplicaStatements {
   return {
     get: statement(
       'replica_get',
-      `SELECT found.sess, found.remaining, pg_last_wal_replay_lsn()::text AS replayed,
+      `SELECT found.*, pg_last_wal_replay_lsn()::text AS replayed,
   concat_ws(' ', inet_server_addr(), inet_server_port(), pg_postmaster_start_time()) AS server
 FROM (SELECT) AS probe LEFT JOIN (${get.text}) AS found ON true`,
       true,

@@ -30,7 +30,7 @@ function storedUserId(value: unknown, strict: boolean): string | null {
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return value.length === 0 ? 'an empty string' : 'a string it cannot store';
   if (typeof value === 'number') return `number ${value}`;
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /**
