@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { type AppProcess, startAppProcess } from './support/app-process.js';
 import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
 import { Browser } from './support/http.js';
@@ -410,6 +412,44 @@ describe('the demo app (npm start)', { concurrency: 2 }, () => {
       assert.doesNotMatch(visitor.body, /demo_account/, 'no internals on the page');
       assert.equal(await visitor.open('/'), 200);
       assert.match(demo.output(), /POST \/login failed:/);
+    } finally {
+      assert.equal(await demo.stop(), 0, demo.output());
+    }
+  });
+
+  it('on a session table of schema 2: says how to migrate, serves, and lists devices once migrated', async () => {
+    const schema = uniqueName('cps_demo');
+    schemas.push(schema);
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    // The table an earlier version's `npm start` made.
+    await admin.query(`CREATE TABLE "${schema}"."session" (
+      "sid" text COLLATE "C" NOT NULL PRIMARY KEY,
+      "sess" json NOT NULL,
+      "expire" timestamptz(6) NOT NULL,
+      "created" timestamptz(6) NOT NULL DEFAULT now()
+    )`);
+    await admin.query(`COMMENT ON COLUMN "${schema}"."session"."sid" IS 'connect-pg-simple session ids: sha256'`);
+    await admin.query(`COMMENT ON TABLE "${schema}"."session" IS 'connect-pg-simple schema 2'`);
+    const env = { DATABASE_URL: databaseUrlIn(schema) };
+    const demo = await startAppProcess('examples/demo/server.mjs', env);
+    try {
+      assert.match(demo.output(), /schema version 3[\s\S]*npx connect-pg-simple migrate/, 'the advice, at start');
+      const visitor = await signUp(demo.base, 'hopper', 'cobol and nanoseconds');
+      assert.equal(await visitor.signedInAs(), 'hopper');
+      assert.equal(await visitor.open('/account'), 500);
+      assert.equal(await visitor.open('/'), 200, 'still serving');
+
+      await promisify(execFile)(process.execPath, [resolve(__dirname, '../bin/connect-pg-simple.js'), 'migrate'], {
+        env: { ...process.env, ...env },
+      });
+      // The store sees the migration at its next per-user call; the session's next write then records its user.
+      assert.equal(await visitor.open('/account'), 200, 'the account page works again');
+      assert.equal(await visitor.open('/'), 200);
+      assert.deepEqual(
+        (await visitor.devices()).map(({ current }) => current),
+        [true],
+        'listed without a restart',
+      );
     } finally {
       assert.equal(await demo.stop(), 0, demo.output());
     }

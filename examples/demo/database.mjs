@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /**
- * @returns {Promise<{ storeOptions: object, label: string, query: (text: string, values?: unknown[]) => Promise<any[]>, close: () => Promise<void> }>}
+ * @returns {Promise<{ storeOptions: object, label: string, upgradeAdvice: string, query: (text: string, values?: unknown[]) => Promise<any[]>, close: () => Promise<void> }>}
  */
 export async function openDatabase() {
   if (process.env.DATABASE_URL) {
@@ -14,6 +14,7 @@ export async function openDatabase() {
     return {
       storeOptions: { pool },
       label: 'DATABASE_URL',
+      upgradeAdvice: 'run `npx connect-pg-simple migrate` with the same DATABASE_URL; the demo picks it up as it runs',
       query: async (text, values) => (await pool.query(text, values)).rows,
       close: () => pool.end(),
     };
@@ -25,6 +26,7 @@ export async function openDatabase() {
   return {
     storeOptions: { pglite },
     label: `PGlite in-process (${dataDir})`,
+    upgradeAdvice: `stop the demo and delete ${dataDir} (it holds the demo's data only)`,
     query: async (text, values) => (await pglite.query(text, values)).rows,
     close: () => pglite.close(),
   };

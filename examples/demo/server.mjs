@@ -24,6 +24,15 @@ const store = new PgStore({
   describe: describeDevice,
 });
 
+// A session table made by an older version (an earlier `npm start`'s PGlite directory, say) has no user column: the
+// demo still serves, but the account page cannot list devices until the table is migrated.
+try {
+  await store.userSessions('0');
+} catch (error) {
+  if (error?.name !== 'SchemaError') throw error;
+  console.warn(`${error.message}\nThe account page needs it: ${database.upgradeAdvice}.`);
+}
+
 const app = express();
 app.disable('x-powered-by');
 app.use((_req, res, next) => {
