@@ -16,7 +16,10 @@ export interface DestroyUserSessionsOptions {
 
 /** Options of `destroySession`. */
 export interface DestroySessionOptions {
-  /** Revoke the session only if it belongs to this user: pass it, so a user can revoke only their own. */
+  /**
+   * Revoke the session only if it belongs to this user: pass it, so a user can revoke only their
+   * own. Given as `undefined` or `null` (no signed-in user), the call is refused with a TypeError.
+   */
   readonly userId?: string | number;
 }
 
@@ -211,6 +214,19 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
       callback?: Callback<boolean>,
     ): Promise<boolean> | undefined {
       const [options, done] = optionsAndCallback(given, callback, 'destroySession');
+      // `{ userId: req.user?.id }` without a signed-in user must not revoke anybody's session.
+      if (options !== undefined && 'userId' in options && (options.userId === undefined || options.userId === null)) {
+        return settle(
+          () =>
+            Promise.reject(
+              new TypeError(
+                'connect-pg-simple: destroySession() was given userId undefined: pass the user whose session it must be, or leave the option out to revoke any session',
+              ),
+            ),
+          done,
+          'destroySession',
+        );
+      }
       return settle(() => this.#core.destroySession(handle, options?.userId), done, 'destroySession');
     }
 

@@ -304,6 +304,13 @@ for (const driverName of DRIVERS) {
         /destroyUserSessions\(\) takes as "except"/,
       );
       assert.throws(() => store.sessionHandle(''), /non-empty string/);
+      await store.set('mine', { ...inSeconds(600), userId: 'ada' } as any);
+      await assert.rejects(
+        store.destroySession(store.sessionHandle('mine'), { userId: undefined }),
+        /destroySession\(\) was given userId undefined/,
+      );
+      assert.notEqual(await store.get('mine'), null, 'an absent user revokes nothing');
+      await store.destroy('mine');
       assert.equal(await store.length(), 0, 'nothing was written');
     });
 
