@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { SessionCore } from '../src/core.js';
 import connectPgSimple from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
 import { migrationStatement } from '../src/schema/migrate.js';
 import { tableNames } from '../src/sql.js';
-import { uniqueName } from './support/database.js';
+import { eventually, uniqueName } from './support/database.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
 import { storedId } from './support/sessions.js';
 
@@ -314,9 +316,7 @@ for (const driverName of DRIVERS) {
       assert.equal(await store.length(), 0, 'nothing was written');
     });
 
-    it('works on a schema 2 table as before, and lists sessions once it is migrated to 3', async () => {
-      const name = 'old';
-      const names = tableNames(name, schemaName);
+    const schema2Table = async (name: string) => {
       await q(`CREATE TABLE ${table(name)} (
   "sid" text COLLATE "C" NOT NULL PRIMARY KEY,
   "sess" json NOT NULL,
@@ -325,8 +325,48 @@ for (const driverName of DRIVERS) {
 )`);
       await q(`COMMENT ON COLUMN ${table(name)}."sid" IS 'connect-pg-simple session ids: sha256'`);
       await q(`COMMENT ON TABLE ${table(name)} IS 'connect-pg-simple schema 2'`);
+    };
+    const migrateTo3 = (name: string) =>
+      q(migrationStatement(tableNames(name, schemaName), 2, { legacyTimeZone: 'UTC', idForm: 'sha256' }).sql);
+
+    it('a store running on a schema 2 table notices its migration by itself, within a minute', async () => {
+      await schema2Table('noticed');
+      let now = 0;
+      const options = resolveOptions({
+        ...harness.storeOptions,
+        schemaName,
+        tableName: 'noticed',
+        pruneSessionInterval: false,
+      });
+      const core = new SessionCore(options, { requireCookie: false, now: () => now });
+      try {
+        await core.set('a', { ...inSeconds(600), userId: 'ada' });
+        await migrateTo3('noticed');
+        await core.set('b', { ...inSeconds(600), userId: 'ada' });
+        assert.equal(await userOf('noticed', 'b'), null, 'the store still writes as on schema 2');
+        now += 61_000;
+        await core.get('a');
+        assert.ok(
+          await eventually(async () => {
+            await core.set(`c${now++}`, { ...inSeconds(600), userId: 'ada' });
+            return (await q(`SELECT 1 FROM ${table('noticed')} WHERE user_id = 'ada'`)).length > 0;
+          }, 10_000),
+          'new sessions get their user once the store has looked again',
+        );
+        const loaded = (await core.get('a'))!;
+        await core.touch('a', loaded);
+        assert.equal(await userOf('noticed', 'a'), 'ada', 'and older ones at their next request');
+      } finally {
+        await core.close();
+      }
+    });
+
+    it('works on a schema 2 table as before, and lists sessions once it is migrated to 3', async () => {
+      const name = 'old';
+      await schema2Table(name);
       const store = newStore({ tableName: name, createTableIfMissing: false });
       await store.set('before', { ...inSeconds(600), userId: 'ada', n: 1 } as any);
+      await store.set('quiet', { ...inSeconds(600), userId: 'ada' } as any);
       const loaded = (await store.get('before')) as any;
       await store.set('before', { ...loaded, n: 2 });
       assert.equal(((await store.get('before')) as any).n, 2);
@@ -338,8 +378,7 @@ for (const driverName of DRIVERS) {
           /npx connect-pg-simple migrate/.test(error.message),
       );
 
-      const { sql } = migrationStatement(names, 2, { legacyTimeZone: 'UTC', idForm: 'sha256' });
-      await q(sql);
+      await migrateTo3(name);
       assert.equal(((await store.get('before')) as any).n, 2, 'the session is still readable');
       // The store looks at the table again: the migration happened while it ran.
       assert.deepEqual(await store.userSessions('ada'), [], 'written before the migration: no user recorded');
@@ -347,6 +386,16 @@ for (const driverName of DRIVERS) {
       await store.set('before', { ...after, n: 3 });
       assert.equal(await userOf(name, 'before'), 'ada', 'recorded by the next write that changes the session');
       assert.equal((await store.userSessions('ada')).length, 1);
+      // A request that only reads its session (express-session then touches it) records its user too, once.
+      described = 0;
+      const quiet = (await store.get('quiet')) as any;
+      await store.touch('quiet', quiet);
+      assert.equal(await userOf(name, 'quiet'), 'ada');
+      const again = (await store.get('quiet')) as any;
+      await store.touch('quiet', again);
+      await store.set('quiet', again);
+      assert.equal(described, 1, 'recorded once: later requests of the session write no user');
+      assert.equal((await store.userSessions('ada')).length, 2);
       const [index] = await q(
         `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexdef LIKE '%(user_id) WHERE (user_id IS NOT NULL)%'`,
         [schemaName, name],
