@@ -31,12 +31,24 @@ if (missing && process.env.CI) {
 /** The text of what the locator finds (Playwright's `textContent`: every text node, markup removed). */
 const textOf = async (locator: Locator): Promise<string> => (await locator.textContent()) ?? '';
 
+/** Clicks a form's button; resolves, once the page it leads to (after the redirect, if any) has loaded, with its status. */
+async function submit(page: Page, button: Locator): Promise<number> {
+  const landed = page.waitForResponse(
+    (response) => response.request().isNavigationRequest() && (response.status() < 300 || response.status() >= 400),
+  );
+  await button.click();
+  const response = await landed;
+  await page.waitForLoadState('load');
+  return response.status();
+}
+
 async function submitCredentials(page: Page, form: 'signup' | 'login', username: string, password: string) {
   const fields = page.locator(`form[action="/${form}"]`);
   await fields.locator('input[name="username"]').fill(username);
   await fields.locator('input[name="password"]').fill(password);
-  await fields.getByRole('button').click();
-  await page.getByText(`Signed in as ${username}.`).waitFor();
+  assert.equal(await submit(page, fields.getByRole('button')), 200);
+  const main = await textOf(page.locator('main'));
+  assert.match(main, new RegExp(`Signed in as ${username}\\.`), main);
 }
 
 async function openHome(context: BrowserContext, base: string): Promise<Page> {
@@ -83,8 +95,9 @@ describe('the demo app in a real browser (Chromium)', () => {
       await laptop.screenshot({ path: SCREENSHOT, fullPage: true });
       console.log(`# screenshot of the account page: ${SCREENSHOT}`);
 
-      await other.getByRole('button', { name: 'Sign out this device' }).click();
-      await laptop.getByText('Signed out that device.').waitFor();
+      assert.equal(await submit(laptop, other.getByRole('button', { name: 'Sign out this device' })), 200);
+      assert.equal(laptop.url(), `${demo.base}/account`);
+      assert.match(await textOf(laptop.locator('main')), /Signed out that device\./, await laptop.content());
       assert.equal(await rows.count(), 1);
       assert.match(await textOf(rows), /Headless Chrome \d+ on Linux\s*This device/);
 
@@ -95,6 +108,9 @@ describe('the demo app in a real browser (Chromium)', () => {
 
       await laptop.goto(`${demo.base}/`);
       assert.match(await textOf(laptop.locator('main')), /Signed in as ada\./, 'the laptop stays signed in');
+    } catch (error) {
+      console.log(`# the demo's output:\n${demo.output()}`);
+      throw error;
     } finally {
       await browser.close();
       assert.equal(await demo.stop(), 0, demo.output());

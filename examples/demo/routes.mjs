@@ -42,6 +42,19 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
       );
   };
 
+  /**
+   * Saves the session, then redirects. express-session saves at the end of the response, after the headers are out:
+   * a browser follows the redirect at once, and its next request could read the session from before this one.
+   */
+  const saveAndRedirect = (req, res, path) =>
+    new Promise((resolve, reject) =>
+      req.session.save((error) => {
+        if (error) return reject(error);
+        res.redirect(303, path);
+        resolve();
+      }),
+    );
+
   /** A new session id for the signed-in user: an id an attacker planted before sign-in is worth nothing. */
   const startSignedInSession = (req, account) =>
     new Promise((resolve, reject) =>
@@ -69,7 +82,7 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
       throw error;
     }
     await startSignedInSession(req, account);
-    res.redirect(303, '/');
+    await saveAndRedirect(req, res, '/');
   };
 
   router.get('/', (req, res) => {
@@ -108,13 +121,13 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
     // With the user's id: a handle of someone else's session revokes nothing.
     const revoked = await store.destroySession(handle, { userId: req.session.userId });
     req.session.notice = revoked ? 'Signed out that device.' : 'That device was already signed out.';
-    res.redirect(303, '/account');
+    await saveAndRedirect(req, res, '/account');
   });
 
   router.post('/account/sign-out-others', requireForm, requireSignIn, async (req, res) => {
     const revoked = await store.destroyUserSessions(req.session.userId, { except: req.sessionID });
     req.session.notice = `Signed out ${revoked} other device(s).`;
-    res.redirect(303, '/account');
+    await saveAndRedirect(req, res, '/account');
   });
 
   router.get('/admin', requireSignIn, async (req, res) => {
@@ -136,7 +149,7 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
   router.post('/admin/prune', requireForm, requireSignIn, async (req, res) => {
     const removed = await store.pruneSessions();
     req.session.notice = `Pruned ${removed} expired session(s).`;
-    res.redirect(303, '/admin');
+    await saveAndRedirect(req, res, '/admin');
   });
 
   return router;

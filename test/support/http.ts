@@ -38,7 +38,7 @@ export class Browser {
 }
 
 /** The `cookie` header after a response's `set-cookie` headers: a cookie set to an empty value is gone. */
-function mergeCookies(header: string | undefined, setCookies: readonly string[]): string | undefined {
+export function mergeCookies(header: string | undefined, setCookies: readonly string[]): string | undefined {
   const jar = new Map<string, string>();
   for (const pair of header?.split('; ') ?? []) {
     const at = pair.indexOf('=');
