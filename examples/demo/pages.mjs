@@ -20,7 +20,7 @@ export function html(strings, ...values) {
 }
 
 const STYLE = `
-body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
+body{font:16px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
 header{display:flex;gap:1rem;align-items:center;border-bottom:1px solid #dde;padding-bottom:.5rem;margin-bottom:1rem}
 header strong{margin-right:auto}
 a{color:#2450b3}
@@ -35,7 +35,9 @@ time{white-space:nowrap}
 table{border-collapse:collapse;width:100%;margin:1rem 0}
 th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid #e4e6ec;vertical-align:top}
 tr.current{background:#eef7ee}
-.badge{background:#2f7d32;color:#fff;border-radius:3px;padding:0 .4em;font-size:.8em;margin-left:.4em}
+.badge{background:#2f7d32;color:#fff;border-radius:3px;padding:0 .4em;font-size:.8em;margin-left:.4em;white-space:nowrap}
+td:first-child{min-width:14rem}
+main{overflow-x:auto}
 .muted{color:#667}
 .notice{background:#eef3ff;border:1px solid #c9d6f5;padding:.5rem 1rem;border-radius:6px}
 .error{background:#fdeeee;border:1px solid #f0c4c4;padding:.5rem 1rem;border-radius:6px}
@@ -74,16 +76,9 @@ function time(date) {
 function ago(date) {
   const seconds = Math.round((Date.now() - date.getTime()) / 1000);
   const span = Math.abs(seconds);
-  const [amount, unit] =
-    span < 60
-      ? [0, '']
-      : span < 3600
-        ? [Math.floor(span / 60), 'min']
-        : span < 86400
-          ? [Math.floor(span / 3600), 'h']
-          : [Math.floor(span / 86400), 'd'];
-  if (amount === 0) return 'just now';
-  return seconds >= 0 ? `${amount} ${unit} ago` : `in ${amount} ${unit}`;
+  if (span < 60) return 'just now';
+  const [amount, unit] = span < 3600 ? [span / 60, 'min'] : span < 86400 ? [span / 3600, 'h'] : [span / 86400, 'd'];
+  return seconds >= 0 ? `${Math.round(amount)} ${unit} ago` : `in ${Math.round(amount)} ${unit}`;
 }
 
 /** The home page: the page counter, and sign-in / sign-up forms or who is signed in. */
