@@ -1,78 +1,72 @@
-// The demo app: Express 5 + express-session + connect-pg-simple.
+// The demo app: Express 5 + express-session + connect-pg-simple, with accounts and "where you're signed in".
 // On DATABASE_URL when set; otherwise on PGlite, a real PostgreSQL running in this process.
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import connectPgSimple from 'connect-pg-simple';
 import express from 'express';
 import session from 'express-session';
+import { createAccountsTable } from './accounts.mjs';
+import { openDatabase } from './database.mjs';
+import { describeDevice } from './devices.mjs';
+import { errorHandler, notFound } from './errors.mjs';
+import { demoRoutes } from './routes.mjs';
 
 const PgStore = connectPgSimple(session);
+const SESSION_TABLE = 'session';
+const TOUCH_AFTER_SECONDS = 60;
+const COOKIE_NAME = 'demo.sid';
 
-async function databaseOptions() {
-  if (process.env.DATABASE_URL) {
-    const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
-    // An idle connection that dies (a database restart) is an 'error' event: without a listener Node.js exits.
-    pool.on('error', (error) => console.error('idle database connection failed:', error.message));
-    return { options: { pool }, label: 'DATABASE_URL', close: () => pool.end() };
-  }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const dataDir = resolve(process.env.DEMO_DATA_DIR ?? '.tmp/demo-pglite');
-  mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir);
-  return { options: { pglite }, label: `PGlite in-process (${dataDir})`, close: () => pglite.close() };
+const database = await openDatabase();
+await createAccountsTable(database.query);
+const store = new PgStore({
+  ...database.storeOptions,
+  tableName: SESSION_TABLE,
+  createTableIfMissing: true,
+  touchAfter: TOUCH_AFTER_SECONDS,
+  describe: describeDevice,
+});
+
+// A session table made by an older version (an earlier `npm start`'s PGlite directory, say) has no user column: the
+// demo still serves, but the account page cannot list devices until the table is migrated.
+try {
+  await store.userSessions('0');
+} catch (error) {
+  if (error?.name !== 'SchemaError') throw error;
+  console.warn(`${error.message}\nThe account page needs it: ${database.upgradeAdvice}.`);
 }
 
-const database = await databaseOptions();
-const store = new PgStore({ ...database.options, createTableIfMissing: true });
-
 const app = express();
+app.disable('x-powered-by');
+app.use((_req, res, next) => {
+  res.set({
+    'Content-Security-Policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'same-origin',
+  });
+  next();
+});
 app.use(
   session({
+    name: COOKIE_NAME,
     store,
     secret: process.env.SESSION_SECRET ?? 'demo secret: set SESSION_SECRET in real apps',
     resave: false,
     saveUninitialized: false,
-    cookie: { maxAge: 30 * 24 * 60 * 60 * 1000, sameSite: 'lax' },
+    cookie: { maxAge: 30 * 24 * 60 * 60 * 1000, sameSite: 'lax', httpOnly: true },
   }),
 );
-app.use(express.urlencoded({ extended: false }));
-
-const escapeHtml = (text) =>
-  String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-
-app.get('/', async (req, res) => {
-  req.session.views = (req.session.views ?? 0) + 1;
-  const live = await store.length();
-  const user = req.session.user;
-  res.type('html').send(`<!doctype html>
-<meta charset="utf-8"><title>connect-pg-simple demo</title>
-<style>body{font:16px system-ui;max-width:40rem;margin:3rem auto;padding:0 1rem}code{background:#eee;padding:0 .3em}</style>
-<h1>connect-pg-simple demo</h1>
-<p>${user ? `Signed in as <strong>${escapeHtml(user)}</strong>.` : 'Not signed in.'}
-You have seen this page <strong>${req.session.views}</strong> time(s) in this session.</p>
-<p>Sessions alive in the store: <strong>${live}</strong>. Database: <code>${escapeHtml(database.label)}</code>.</p>
-${
-  user
-    ? '<form method="post" action="/logout"><button>Sign out</button></form>'
-    : '<form method="post" action="/login"><input name="name" placeholder="your name" required> <button>Sign in</button></form>'
-}`);
-});
-
-app.post('/login', (req, res, next) => {
-  // A new session id on sign-in: the old one cannot be fixated.
-  req.session.regenerate((error) => {
-    if (error) return next(error);
-    // A form post without a body (or without a name) signs in as "someone".
-    const name = typeof req.body?.name === 'string' ? req.body.name.trim() : '';
-    req.session.user = (name || 'someone').slice(0, 100);
-    res.redirect(303, '/');
-  });
-});
-
-app.post('/logout', (req, res, next) => {
-  req.session.destroy((error) => (error ? next(error) : res.redirect(303, '/')));
-});
+app.use(express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 }));
+app.use(
+  demoRoutes({
+    store,
+    query: database.query,
+    databaseLabel: database.label,
+    sessionTable: SESSION_TABLE,
+    touchAfterSeconds: TOUCH_AFTER_SECONDS,
+    cookieName: COOKIE_NAME,
+  }),
+);
+app.use(notFound);
+app.use(errorHandler);
 
 const port = Number(process.env.PORT ?? 3000);
 const server = app.listen(port, '127.0.0.1', () => {

@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 /** A tiny browser: one cookie jar (the `cookie` header it sends), fetch against a local server. */
 export class Browser {
   cookie: string | undefined;
-  constructor(private readonly base: string) {}
+  /** `headers` go with every request (a `user-agent`, say). */
+  constructor(
+    private readonly base: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   async get(path: string): Promise<{ status: number; body: string }> {
     return this.request('GET', path, undefined, 'follow');
@@ -25,7 +29,7 @@ export class Browser {
       method,
       body,
       redirect,
-      headers: this.cookie ? { cookie: this.cookie } : {},
+      headers: this.cookie ? { ...this.headers, cookie: this.cookie } : this.headers,
     });
     const setCookies = response.headers.getSetCookie();
     if (setCookies.length > 0) this.cookie = mergeCookies(this.cookie, setCookies);
@@ -34,7 +38,7 @@ export class Browser {
 }
 
 /** The `cookie` header after a response's `set-cookie` headers: a cookie set to an empty value is gone. */
-function mergeCookies(header: string | undefined, setCookies: readonly string[]): string | undefined {
+export function mergeCookies(header: string | undefined, setCookies: readonly string[]): string | undefined {
   const jar = new Map<string, string>();
   for (const pair of header?.split('; ') ?? []) {
     const at = pair.indexOf('=');

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { startAppProcess } from './support/app-process.js';
+import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
+
+// The demo in a real browser: Debian's Chromium, driven by playwright-core (no browser download).
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOT = resolve(__dirname, '../test-artifacts/demo-account.png');
+// The second browser context says it is Firefox on Windows, so the two devices read differently on the account page.
+const FIREFOX_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
+
+const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (Debian's chromium package)`;
+if (missing && process.env.CI) {
+  // CI installs chromium (.ci/install-system-packages): there a missing one is a failure, never a skip.
+  throw new Error(`${missing} (CI must run every suite)`);
+}
+
+/** The text of what the locator finds (Playwright's `textContent`: every text node, markup removed). */
+const textOf = async (locator: Locator): Promise<string> => (await locator.textContent()) ?? '';
+
+/** Clicks a form's button; resolves, once the page it leads to (after the redirect, if any) has loaded, with its status. */
+async function submit(page: Page, button: Locator): Promise<number> {
+  const landed = page.waitForResponse(
+    (response) => response.request().isNavigationRequest() && (response.status() < 300 || response.status() >= 400),
+  );
+  await button.click();
+  const response = await landed;
+  await page.waitForLoadState('load');
+  return response.status();
+}
+
+async function submitCredentials(page: Page, form: 'signup' | 'login', username: string, password: string) {
+  const fields = page.locator(`form[action="/${form}"]`);
+  await fields.locator('input[name="username"]').fill(username);
+  await fields.locator('input[name="password"]').fill(password);
+  assert.equal(await submit(page, fields.getByRole('button')), 200);
+  const main = await textOf(page.locator('main'));
+  assert.match(main, new RegExp(`Signed in as ${username}\\.`), main);
+}
+
+async function openHome(context: BrowserContext, base: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  return page;
+}
+
+describe('the demo app in a real browser (Chromium)', () => {
+  it('two browsers as one user: both listed, one signs the other out, which is signed out on its next page load', {
+    skip: missing,
+    timeout: 300_000,
+  }, async () => {
+    const admin = serverAdmin();
+    const schema = uniqueName('cps_demo_browser');
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    const demo = await startAppProcess('examples/demo/server.mjs', { DATABASE_URL: databaseUrlIn(schema) });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      console.log(`# ${CHROMIUM} ${browser.version()}`);
+      const laptop = await openHome(await browser.newContext(), demo.base);
+      const phone = await openHome(await browser.newContext({ userAgent: FIREFOX_ON_WINDOWS }), demo.base);
+
+      await submitCredentials(laptop, 'signup', 'ada', 'analytical engine');
+      await submitCredentials(phone, 'login', 'ada', 'analytical engine');
+
+      await laptop.goto(`${demo.base}/account`);
+      const rows = laptop.locator('tbody tr');
+      assert.equal(await rows.count(), 2, await laptop.content());
+      const current = laptop.locator('tbody tr.current');
+      assert.equal(await current.count(), 1, 'exactly one device is this one');
+      assert.match(await textOf(current), /Headless Chrome \d+ on Linux\s*This device/);
+      const other = laptop.locator('tbody tr:not(.current)');
+      assert.match(await textOf(other), /Firefox 133 on Windows/);
+      assert.doesNotMatch(await textOf(other), /This device/);
+      assert.equal(
+        await current
+          .locator('.badge')
+          .evaluate((badge) => (globalThis as any).getComputedStyle(badge).backgroundColor),
+        'rgb(47, 125, 50)',
+        'the page is styled (the Content-Security-Policy lets its stylesheet in)',
+      );
+      mkdirSync(dirname(SCREENSHOT), { recursive: true });
+      await laptop.screenshot({ path: SCREENSHOT, fullPage: true });
+      console.log(`# screenshot of the account page: ${SCREENSHOT}`);
+
+      assert.equal(await submit(laptop, other.getByRole('button', { name: 'Sign out this device' })), 200);
+      assert.equal(laptop.url(), `${demo.base}/account`);
+      assert.match(await textOf(laptop.locator('main')), /Signed out that device\./, await laptop.content());
+      assert.equal(await rows.count(), 1);
+      assert.match(await textOf(rows), /Headless Chrome \d+ on Linux\s*This device/);
+
+      await phone.goto(`${demo.base}/account`);
+      assert.equal(phone.url(), `${demo.base}/`, 'the account page sent the signed-out browser home');
+      assert.match(await textOf(phone.locator('main')), /Not signed in\./);
+      assert.equal(await phone.locator('form[action="/login"]').count(), 1, 'with the sign-in form');
+
+      await laptop.goto(`${demo.base}/`);
+      assert.match(await textOf(laptop.locator('main')), /Signed in as ada\./, 'the laptop stays signed in');
+    } catch (error) {
+      console.log(`# the demo's output:\n${demo.output()}`);
+      throw error;
+    } finally {
+      await browser.close();
+      assert.equal(await demo.stop(), 0, demo.output());
+      await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await admin.close();
+    }
+  });
+});
