@@ -95,8 +95,8 @@ interface SessionCounts {
 }
 
 /** Live and expired sessions: counted, or (above EXACT_COUNT_LIMIT rows, unless `exact`) estimated. */
-async function readSessionCounts(db: Database, t: string, rowEstimate: number, exact: boolean): Promise<SessionCounts> {
-  if (exact || rowEstimate <= EXACT_COUNT_LIMIT) {
+async function readSessionCounts(db: Database, t: string, exact: boolean): Promise<SessionCounts> {
+  if (exact) {
     const [counts] = await db.query({ name: '', text: countQuery(t) }, []);
     return {
       live: Number(counts?.live ?? 0),
@@ -150,13 +150,13 @@ const instant = (value: unknown): Instant => (value === null || value === undefi
 export async function readTableStats(
   db: Database,
   names: TableNames,
-  { exact = false }: { exact?: boolean } = {},
+  { exact = false, countLimit = EXACT_COUNT_LIMIT }: { exact?: boolean; countLimit?: number } = {},
 ): Promise<TableStats | undefined> {
   const [catalog] = await db.query({ name: '', text: catalogQuery }, [names.qualified]);
   if (catalog === undefined) return undefined;
   const partitioned = catalog.kind === 'p' ? await readPartitionStats(db, names, catalog.created_comment) : undefined;
   const rowEstimate = partitioned?.rowEstimate ?? Number(catalog.row_estimate);
-  const counts = await readSessionCounts(db, names.qualified, rowEstimate, exact);
+  const counts = await readSessionCounts(db, names.qualified, exact || rowEstimate <= countLimit);
   const oldestAge = counts.oldestAge;
   return {
     table: names.qualified,
