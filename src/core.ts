@@ -12,7 +12,8 @@ import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
-import { ensureTable } from './schema/ensure.js';
+import { SCHEMA_VERSION } from './schema/ddl.js';
+import { ensureTable, SchemaError } from './schema/ensure.js';
 import { maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { type StoredIdOf, storedIdFunction } from './session-id.js';
@@ -25,8 +26,21 @@ import {
   storeStatements,
   type TableNames,
   tableNames,
+  type UserSessionStatements,
+  userSessionStatements,
 } from './sql.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
+import { detailsText } from './user-id.js';
+import {
+  destroyHandle,
+  destroyUserSessions,
+  listUserSessions,
+  SessionHandles,
+  textArgument,
+  type UserSession,
+  type UserSessionsContext,
+  userIdArgument,
+} from './user-sessions.js';
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
@@ -111,6 +125,11 @@ export class SessionCore {
   /** The id encrypted sessions are bound to: the store's own id form, whatever the table's now. */
   readonly #boundIdOf: StoredIdOf;
   readonly #cipher: SessionCipher | undefined;
+  /** The table's schema version, as the last table check saw it. */
+  #tableVersion = 0;
+  /** Schema 3's statements of sessions per user; undefined while the table is older. */
+  #userStatements: UserSessionStatements | undefined;
+  readonly #handles: SessionHandles;
   /** Set while the table is before schema 2: when to look at it again. */
   #legacyRecheckAt: number | undefined;
   /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
@@ -145,6 +164,7 @@ export class SessionCore {
     this.#statements = storeStatements(this.names);
     this.#boundIdOf = storedIdFunction(options.idForm, options.sessionIdPepper);
     this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
+    this.#handles = new SessionHandles(options.idForm, this.#boundIdOf, this.#cipher);
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -173,7 +193,7 @@ export class SessionCore {
       const cached = cache.recall(sid);
       if (cached !== undefined) {
         const now = this.#now();
-        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now);
+        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now, cached.userId);
       }
     }
     const deadline = this.#begin('get()');
@@ -188,8 +208,9 @@ export class SessionCore {
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
-      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
-      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom);
+      const userId = row.user_id as string | null | undefined;
+      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
+      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom, userId);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -201,12 +222,20 @@ export class SessionCore {
    * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
    * rewriting the stored text, so the stored value may be older.
    */
-  #loadedSession(sid: string, stored: unknown, remainingSeconds: number, at: number): SessionObject | null {
+  #loadedSession(
+    sid: string,
+    stored: unknown,
+    remainingSeconds: number,
+    at: number,
+    userId: string | null | undefined,
+  ): SessionObject | null {
     const text = this.#readable(stored, sid, this.#boundIdOf);
     const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
     if (text !== stored) receipt.stored = stored as string;
+    // The row's user, as stored: a write records the session's user when it differs.
+    if (userId !== undefined) receipt.userId = userId;
     attachReceipt(session, receipt);
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
@@ -275,11 +304,15 @@ export class SessionCore {
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
-        await this.#write(sid, this.#statements.upsert, [id, stored, lifetime], deadline);
+        const values: unknown[] = [id, stored, lifetime];
+        const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
+        if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
+        await this.#write(sid, this.#statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
+        if (userId !== undefined) written.userId = userId;
         bindReceipt(session, written);
-        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom);
+        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
@@ -293,6 +326,8 @@ export class SessionCore {
         receipt.at = sentAt;
         return;
       }
+      // Read before the write: a userId function that throws fails the write, not half of it.
+      const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
       if (this.#cipher !== undefined) {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
@@ -310,6 +345,11 @@ export class SessionCore {
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
+      if (userId !== undefined && userId !== receipt.userId) {
+        // Login or logout: the one write that records the row's user (never on the hot path).
+        await this.#setUser(sid, id, userId, session, deadline);
+        receipt.userId = userId;
+      }
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
@@ -358,6 +398,100 @@ export class SessionCore {
       receipt.text = written.text;
       receipt.stored = written.stored;
     }
+  }
+
+  /** What `describe` says of the session's device, as the `details` column stores it. */
+  #storableDetails(session: SessionObject, sid: string): string | null {
+    const text = detailsText(this.options.describe, session);
+    return text === null ? null : this.#handles.storable(text, this.#handles.of(sid));
+  }
+
+  async #setUser(
+    sid: string,
+    id: string,
+    userId: string | null,
+    session: SessionObject,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    const statement = this.#statements.setUser;
+    if (statement === undefined) return;
+    await this.#write(sid, statement, [id, userId, this.#storableDetails(session, sid)], deadline);
+  }
+
+  /**
+   * The handle of the session with this id, as `userSessions` lists it: the id's stored hash
+   * (or, with `hashSessionIds: false`, its SHA-256), never the id itself.
+   */
+  sessionHandle(sid: string): string {
+    checkSid(sid);
+    return this.#handles.of(sid);
+  }
+
+  /** The user's live sessions, latest activity first. */
+  userSessions(userId: string | number): Promise<UserSession[]> {
+    return this.#operation('userSessions()', async (deadline) => {
+      const user = userIdArgument(userId, 'userSessions()');
+      return listUserSessions(await this.#userContext(deadline), user);
+    });
+  }
+
+  /**
+   * Revokes every session of the user, but the one `except` names (its session id or its
+   * handle); resolves with how many live sessions it revoked. Final like `destroy`.
+   */
+  destroyUserSessions(userId: string | number, except?: string): Promise<number> {
+    return this.#operation('destroyUserSessions()', async (deadline) => {
+      const user = userIdArgument(userId, 'destroyUserSessions()');
+      const kept =
+        except === undefined
+          ? undefined
+          : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
+      const context = await this.#userContext(deadline);
+      return this.#revoking(() => destroyUserSessions(context, user, kept && this.#boundIdOf(kept), kept));
+    });
+  }
+
+  /** Revokes the session with this handle (only if it is `userId`'s, when given); whether it did. */
+  destroySession(handle: string, userId?: string | number): Promise<boolean> {
+    return this.#operation('destroySession()', async (deadline) => {
+      const named = textArgument(handle, 'destroySession()', 'a handle (as userSessions() lists it)');
+      const user = userId === undefined ? undefined : userIdArgument(userId, 'destroySession()');
+      const context = await this.#userContext(deadline);
+      return this.#revoking(() => destroyHandle(context, named, user));
+    });
+  }
+
+  /** A delete of sessions whose ids this process does not know: no cache may answer for any of them. */
+  async #revoking<T>(work: () => Promise<T>): Promise<T> {
+    this.#readCache?.clear();
+    try {
+      return await work();
+    } finally {
+      this.#replica?.wroteAll();
+      // Again: a read sent before the delete committed may have cached a row meanwhile.
+      this.#readCache?.clear();
+    }
+  }
+
+  /**
+   * The per-user queries, once the table has schema 3. A store that saw an older table looks
+   * again first: it may have been migrated while the store ran.
+   */
+  async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext> {
+    if (this.#userStatements === undefined) await this.#checkTable();
+    const statements = this.#userStatements;
+    if (statements === undefined) {
+      throw new SchemaError(
+        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
+        '0A000',
+      );
+    }
+    return {
+      statements,
+      handles: this.#handles,
+      query: (statement, values) => this.#query(statement, values, deadline),
+      log: (...args) => this.#log(...args),
+    };
   }
 
   async touch(sid: string, session: SessionObject): Promise<void> {
@@ -663,12 +797,22 @@ export class SessionCore {
         state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
       if (legacyIds !== undefined && this.#legacyRecheckAt === undefined) this.#logLegacyTable(state.version);
       this.#legacyRecheckAt = legacyIds === undefined ? undefined : this.#now() + LEGACY_RECHECK_MS;
+      const userColumns = state.version >= 3;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
         absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
         legacyIds,
         partitioned: partitioning !== undefined,
+        userColumns,
       });
+      this.#tableVersion = state.version;
+      this.#userStatements = userColumns
+        ? userSessionStatements(this.names, {
+            absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
+            partitioned: partitioning !== undefined,
+            storedIdIsHandle: options.idForm !== 'plain',
+          })
+        : undefined;
       this.#idOf = legacyIds === undefined ? this.#boundIdOf : asGiven;
     } finally {
       this.#inFlight.end(deadline);

@@ -22,6 +22,7 @@ import {
 import type { Partitioning } from './schema/partitions.js';
 import { idFormFor, type SessionIdForm } from './session-id.js';
 import { MAX_TIMER_MS } from './time-limit.js';
+import { userIdFunction } from './user-id.js';
 
 /** The session object as the store sees it: whatever the framework hands over. */
 export type SessionObject = Record<string, unknown> & { cookie?: unknown };
@@ -136,7 +137,33 @@ export interface PGStoreOptions {
    * whatever this option says. See docs/scaling.md. Default: none (one plain table).
    */
   partitionBy?: { days: number };
+  /**
+   * Which user a session belongs to, for `userSessions`, `destroyUserSessions` and
+   * `destroySession` (schema 3 tables). A number is stored as its decimal string; `null` or
+   * `undefined` for none. Read when a session is loaded and when it is written; the row's user
+   * is written only when it changes (a new session, login, logout). Default: `session.userId`,
+   * else `session.passport.user` (Passport), else none.
+   */
+  userId?: UserIdOf;
+  /**
+   * Small metadata about the device, stored with the session's row when the row is created or
+   * its user changes, and listed by `userSessions` (such as the user agent, IP address, device
+   * name): flat, string/number/boolean/null values, at most 1 kB of JSON; never the session's
+   * data. `req` is the framework's request when the store can know it (express-session's
+   * sessions carry it), else undefined. Encrypted like the session with `encryptionKeys`.
+   * Default: none.
+   */
+  describe?: DescribeSession;
 }
+
+/** The `userId` option: which user a session belongs to. */
+export type UserIdOf = (session: SessionObject) => string | number | null | undefined;
+
+/** Metadata `describe` records about a session's device. */
+export type SessionDetails = Record<string, string | number | boolean | null>;
+
+/** The `describe` option: what to record about a session's device. */
+export type DescribeSession = (session: SessionObject, req?: unknown) => SessionDetails | undefined;
 
 export type DriverChoice =
   | { readonly kind: 'pool'; readonly pool: PgPoolLike }
@@ -174,6 +201,9 @@ export interface ResolvedOptions {
   readonly encryptionKeys: readonly Buffer[] | undefined;
   /** How a table this store creates is partitioned (`partitionBy`); undefined for one plain table. */
   readonly partitioning: Partitioning | undefined;
+  /** The session's user id as stored: a non-empty string, or null for none (see user-id.ts). */
+  readonly userIdOf: (session: SessionObject) => string | null;
+  readonly describe: DescribeSession | undefined;
 }
 
 const ONE_DAY_SECONDS = 86_400;
@@ -332,6 +362,8 @@ const OPTION_TABLE = {
   absoluteTimeout: { check: ttlSeconds },
   encryptionKeys: { check: encryptionKeys },
   partitionBy: { check: partitionBy },
+  userId: { check: fn<UserIdOf> },
+  describe: { check: fn<DescribeSession> },
 } as const satisfies Record<keyof PGStoreOptions, { readonly default?: unknown; readonly check: Check<unknown> }>;
 
 type OptionTable = typeof OPTION_TABLE;
@@ -494,5 +526,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
       checked.partitionBy === undefined || checked.absoluteTimeout === undefined
         ? undefined
         : { widthSeconds: checked.partitionBy.days * ONE_DAY_SECONDS, lifetimeSeconds: checked.absoluteTimeout },
+    userIdOf: userIdFunction(checked.userId),
+    describe: checked.describe,
   });
 }

@@ -58,6 +58,8 @@ export interface TableNames {
   readonly expireIndex: string;
   /** `"schema"."table_default"`: the DEFAULT partition of a partitioned table. */
   readonly defaultPartition: string;
+  /** The partial index on `user_id` (schema 3). */
+  readonly userIndex: string;
 }
 
 /** What an error calls the two names: the store's option names, or the CLI's flags. */
@@ -91,6 +93,7 @@ export function tableNames(tableName: string, schemaName?: string, labels: NameL
     primaryKey: quoteIdentifier(derivedName(tableName, 'pkey')),
     expireIndex: quoteIdentifier(derivedName(tableName, 'expire_idx')),
     defaultPartition: siblingName({ tableName, quotedSchema }, 'default'),
+    userIndex: quoteIdentifier(derivedName(tableName, 'user_idx')),
   };
 }
 
@@ -118,9 +121,12 @@ function statement(purpose: string, text: string, quick = false): Statement {
 const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::float8)`;
 
 export interface StoreStatements {
-  /** $1 sid → sess (text), remaining (float8, seconds) */
+  /** $1 sid → sess (text), remaining (float8, seconds), and with `userColumns` user_id (text or null) */
   readonly get: Statement;
-  /** $1 sid, $2 sess, $3 seconds to live → inserts or replaces (a new session: its creation time is now) */
+  /**
+   * $1 sid, $2 sess, $3 seconds to live (and with `userColumns`: $4 user id, $5 details) →
+   * inserts or replaces (a new session: its creation time is now)
+   */
   readonly upsert: Statement;
   /** $1 sid, $2 sess, $3 seconds to live → replaces a live row only, never creates one */
   readonly update: Statement;
@@ -138,6 +144,11 @@ export interface StoreStatements {
   readonly updateKeys: Statement;
   /** $1 sid, $2 seconds wanted, $3 seconds to write → moves expiry only when it falls short */
   readonly touch: Statement;
+  /**
+   * Schema 3 only: $1 sid, $2 user id (text or null), $3 details (stored text or null) →
+   * records a live row's new user (login, logout) and its device's details; never creates a row
+   */
+  readonly setUser: Statement | undefined;
   readonly destroy: Statement;
   readonly all: Statement;
   readonly length: Statement;
@@ -174,6 +185,28 @@ export interface StatementSettings {
    * its id and inserts, in one statement; `get` reads the newest row of an id.
    */
   readonly partitioned?: boolean;
+  /** The table has schema 3's columns (user_id, details, touched): writes keep them. */
+  readonly userColumns?: boolean;
+}
+
+/**
+ * SQL: which rows are alive, and when each one ends, with or without an absolute timeout (seconds).
+ * Partitioned, `created` is compared with a stable expression, so that each statement skips
+ * (prunes) the partitions of dead sessions when it starts.
+ */
+function lifetimeSql(absolute: number | undefined, partitioned = false) {
+  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
+  const alive =
+    absolute === undefined
+      ? 'expire > now()'
+      : partitioned
+        ? `expire > now() AND created > now() - make_interval(secs => ${Number(absolute)}::float8)`
+        : `expire > now() AND now() < ${absoluteEnd('created')}`;
+  return {
+    absoluteEnd,
+    alive,
+    endsAt: absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`,
+  };
 }
 
 /** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
@@ -181,7 +214,13 @@ const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')
 
 export function storeStatements(
   names: TableNames,
-  { synchronousCommit = true, absoluteTimeoutSeconds, legacyIds, partitioned = false }: StatementSettings = {},
+  {
+    synchronousCommit = true,
+    absoluteTimeoutSeconds,
+    legacyIds,
+    userColumns = false,
+    partitioned = false,
+  }: StatementSettings = {},
 ): StoreStatements {
   const t = names.qualified;
   const pruned = partitioned ? names.defaultPartition : t;
@@ -193,16 +232,7 @@ export function storeStatements(
   const isSid = hashing ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])` : 'sid = $1::text';
   // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
   const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
-  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
-  // Partitioned: `created` compared with a stable expression, so each statement skips (prunes) the
-  // partitions of dead sessions when it starts.
-  const alive =
-    absolute === undefined
-      ? 'expire > now()'
-      : partitioned
-        ? `expire > now() AND created > now() - make_interval(secs => ${Number(absolute)}::float8)`
-        : `expire > now() AND now() < ${absoluteEnd('created')}`;
-  const endsAt = absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`;
+  const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute, partitioned);
   /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
   const expiryOf = (param: string, created = 'created') =>
     absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
@@ -210,27 +240,37 @@ export function storeStatements(
   const newSid = hashing
     ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
     : '$1::text';
+  // Schema 3: every write and touch records when it happened (last activity).
+  const touched = userColumns ? ', touched = now()' : '';
+  const inserted = userColumns
+    ? {
+        columns: 'sid, sess, expire, created, touched, user_id, details',
+        values: `$1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json`,
+      }
+    : { columns: 'sid, sess, expire, created', values: `$1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()` };
   const upsert = partitioned
     ? `WITH ${synchronousCommit ? '' : `${relaxedCte}, `}replaced AS (DELETE FROM ${t} WHERE sid = $1::text)
-INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed}`
-    : legacyIds === undefined
-      ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
-      : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
+INSERT INTO ${t} (${inserted.columns}) SELECT ${inserted.values}${fromRelaxed}`
+    : userColumns
+      ? `${relaxed}INSERT INTO ${t} (${inserted.columns}) SELECT ${inserted.values}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details`
+      : legacyIds === undefined
+        ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
+        : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining FROM ${t} WHERE ${isSid} AND ${alive}${partitioned ? ' ORDER BY created DESC LIMIT 1' : ''}`,
+      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining${userColumns ? ', user_id' : ''} FROM ${t} WHERE ${isSid} AND ${alive}${partitioned ? ' ORDER BY created DESC LIMIT 1' : ''}`,
       true,
     ),
     upsert: statement('upsert', upsert, true),
     update: statement(
       'update',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
       true,
     ),
     // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
@@ -244,15 +284,22 @@ INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, $
     UNION ALL
     SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
   ) kv
-), expire = ${expiryOf('$4')}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+), expire = ${expiryOf('$4')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
+      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
       true,
     ),
+    setUser: userColumns
+      ? statement(
+          'set_user',
+          `UPDATE ${t} SET user_id = $2::text, details = $3::text::json, touched = now() WHERE ${isSid} AND ${alive}`,
+          true,
+        )
+      : undefined,
     destroy: statement('destroy', `DELETE FROM ${t} WHERE ${isSid}`, true),
     // The same result type (and collation) before and after migrate turns a 10.x varchar column to
     // text COLLATE "C": otherwise a statement prepared before fails once after ("cached plan must
@@ -281,6 +328,62 @@ SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS d
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
     ),
     describe: statement('describe', describeTable),
+  };
+}
+
+/** The statements of sessions per user (schema 3): see user-sessions.ts. */
+export interface UserSessionStatements {
+  /**
+   * $1 user id → handle, created_ms, touched_ms, expires_ms (float8, ms since the epoch), details
+   * (stored text or null): the user's live sessions, latest activity first
+   */
+  readonly list: Statement;
+  /** $1 user id → n (float8): deletes every session of the user; n counts the live ones */
+  readonly destroyAll: Statement;
+  /** $1 user id, $2 the stored id of a session id, $3 a handle → n: all but the session either names */
+  readonly destroyAllBut: Statement;
+  /** $1 handle → n (0 or 1) */
+  readonly destroyHandle: Statement;
+  /** $1 handle, $2 user id → n (0 or 1): only when the session belongs to that user */
+  readonly destroyUserHandle: Statement;
+}
+
+export interface UserSessionSettings {
+  readonly absoluteTimeoutSeconds?: number | undefined;
+  /** The table is partitioned (see StatementSettings). */
+  readonly partitioned?: boolean;
+  /**
+   * Whether the stored id is itself the handle (hashed ids); otherwise (plain ids) the handle is
+   * its SHA-256, so that a listing never shows an id that works as a cookie.
+   */
+  readonly storedIdIsHandle: boolean;
+}
+
+export function userSessionStatements(
+  names: TableNames,
+  { absoluteTimeoutSeconds, storedIdIsHandle, partitioned = false }: UserSessionSettings,
+): UserSessionStatements {
+  const t = names.qualified;
+  const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds, partitioned);
+  const handle = storedIdIsHandle ? 'sid' : sha256Hex('sid');
+  const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+  const counted = (where: string) =>
+    `WITH gone AS (DELETE FROM ${t} WHERE ${where} RETURNING ${alive} AS live)
+SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone`;
+  return {
+    list: statement(
+      'user_list',
+      `SELECT ${handle} AS handle, ${epochMs('created')} AS created_ms, ${epochMs('touched')} AS touched_ms,
+  ${epochMs(endsAt)} AS expires_ms, details::text AS details
+FROM ${t} WHERE user_id = $1::text AND ${alive} ORDER BY touched DESC, created DESC`,
+    ),
+    destroyAll: statement('user_destroy', counted('user_id = $1::text')),
+    destroyAllBut: statement(
+      'user_destroy_but',
+      counted(`user_id = $1::text AND sid <> $2::text AND ${handle} <> $3::text`),
+    ),
+    destroyHandle: statement('handle_destroy', counted(`${handle} = $1::text`)),
+    destroyUserHandle: statement('user_handle_destroy', counted(`${handle} = $1::text AND user_id = $2::text`)),
   };
 }
 
@@ -345,8 +448,8 @@ export function dollarQuote(body: string): string {
 /** The statements of `readPool` (see replica-reads.ts). */
 export interface ReplicaStatements {
   /**
-   * The primary's `get`, with its parameters, sent to a replica → one row always: sess and
-   * remaining (null on a miss), replayed (the WAL position the server had replayed, as text;
+   * The primary's `get`, with its parameters, sent to a replica → one row always: the columns
+   * of `get` (null on a miss), replayed (the WAL position the server had replayed, as text;
    * null on a server not in recovery), server (who answered: address, port, start time)
    */
   readonly get: Statement;
@@ -362,7 +465,7 @@ export function replicaStatements(get: Statement): ReplicaStatements {
   return {
     get: statement(
       'replica_get',
-      `SELECT found.sess, found.remaining, pg_last_wal_replay_lsn()::text AS replayed,
+      `SELECT found.*, pg_last_wal_replay_lsn()::text AS replayed,
   concat_ws(' ', inet_server_addr(), inet_server_port(), pg_postmaster_start_time()) AS server
 FROM (SELECT) AS probe LEFT JOIN (${get.text}) AS found ON true`,
       true,

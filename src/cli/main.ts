@@ -5,7 +5,9 @@ import { type CommandLine, parseCommandLine } from './args.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
 import { reencryptCommand } from './commands/reencrypt.js';
+import { revokeCommand } from './commands/revoke.js';
 import { schemaCommand } from './commands/schema.js';
+import { sessionsCommand } from './commands/sessions.js';
 import { statsCommand } from './commands/stats.js';
 import { connect, secretsOf } from './connection.js';
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
@@ -21,6 +23,8 @@ const COMMAND_RUNNERS: Readonly<
   migrate: migrateCommand,
   prune: pruneCommand,
   reencrypt: reencryptCommand,
+  sessions: sessionsCommand,
+  revoke: revokeCommand,
   stats: statsCommand,
 };
 

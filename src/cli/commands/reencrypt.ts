@@ -15,7 +15,7 @@ const PROGRESS_INTERVAL_MS = 200;
 export const KEYS_VARIABLE = 'CPS_ENCRYPTION_KEYS';
 
 /** The keys from CPS_ENCRYPTION_KEYS (comma-separated base64, the current one first); never echoed. */
-function keysFrom(env: NodeJS.ProcessEnv, command: string): Buffer[] {
+export function keysFrom(env: NodeJS.ProcessEnv, command: string): Buffer[] {
   const raw = env[KEYS_VARIABLE];
   if (raw === undefined || raw.trim() === '') {
     throw new UsageError(
