@@ -319,4 +319,26 @@ describe('the partitioned layout', () => {
     assert.equal(exact?.liveSessions, 1500);
     assert.equal(exact?.expiredSessions, 500);
   });
+
+  it('migrates a partitioned table of schema 2 to the current version, partitions and all', async () => {
+    const t = qualified('older');
+    const n = names('older');
+    await q(`CREATE TABLE ${t} ("sid" text COLLATE "C" NOT NULL, "sess" json NOT NULL, "expire" timestamptz(6) NOT NULL,
+      "created" timestamptz(6) NOT NULL DEFAULT now(), CONSTRAINT ${n.primaryKey} PRIMARY KEY ("sid", "created")) PARTITION BY RANGE ("created")`);
+    await q(`CREATE INDEX ${n.expireIndex} ON ${t} ("expire")`);
+    await q(`COMMENT ON COLUMN ${t}."sid" IS 'connect-pg-simple session ids: sha256'`);
+    await q(
+      `COMMENT ON COLUMN ${t}."created" IS 'connect-pg-simple partitions: 86400 s each, sessions end 3600 s after creation'`,
+    );
+    await q(`CREATE TABLE ${n.defaultPartition} PARTITION OF ${t} DEFAULT`);
+    await oldPartition('older', 0, 3);
+    await q(`COMMENT ON TABLE ${t} IS 'connect-pg-simple schema 2'`);
+    const migrated = await cli(['migrate', '--schema', schema.schemaName, '--table', 'older']);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stdout, /from schema version 2 to 3/);
+    const store = newStore('older');
+    await store.set('after', { ...inSeconds(600), userId: 'u1' } as never);
+    assert.equal((await store.userSessions('u1')).length, 1);
+    assert.equal((await q(`SELECT count(*)::int AS n FROM ${t} WHERE touched IS NOT NULL`))[0].n, 4);
+  });
 });
