@@ -582,7 +582,10 @@ export class SessionCore {
     });
   }
 
-  /** Deletes expired sessions; resolves with how many. The next automatic prune is one interval away. */
+  /**
+   * Deletes expired sessions (partitioned: drops the partitions of dead sessions first, their rows
+   * as estimated); resolves with how many. The next automatic prune is one interval away.
+   */
   async prune(): Promise<number> {
     try {
       if (this.closed) throw new StoreClosedError();
