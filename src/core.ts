@@ -44,8 +44,8 @@ import {
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
-/** How often a store on a table before schema 2 looks again, to notice a migration. */
-const LEGACY_RECHECK_MS = 60_000;
+/** How often a store on a table before the current schema looks again, to notice a migration. */
+const OLD_TABLE_RECHECK_MS = 60_000;
 
 const asGiven: StoredIdOf = (sid) => sid;
 
@@ -130,8 +130,10 @@ export class SessionCore {
   /** Schema 3's statements of sessions per user; undefined while the table is older. */
   #userStatements: UserSessionStatements | undefined;
   readonly #handles: SessionHandles;
-  /** Set while the table is before schema 2: when to look at it again. */
-  #legacyRecheckAt: number | undefined;
+  /** Set while the table is before the current schema: when to look at it again. */
+  #recheckAt: number | undefined;
+  /** The table is before schema 2: it holds ids as given. */
+  #legacyIds = false;
   /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
   #partitioning: Partitioning | undefined;
   /** What was said once about the table's layout, so that a recheck does not repeat it. */
@@ -318,6 +320,7 @@ export class SessionCore {
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
+        await this.#recordUserChange(sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
         await this.#write(sid, this.#statements.touch, [id, enough, lifetime], deadline);
@@ -326,8 +329,8 @@ export class SessionCore {
         receipt.at = sentAt;
         return;
       }
-      // Read before the write: a userId function that throws fails the write, not half of it.
-      const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
+      // Before the write: a userId or describe that throws fails the write, not half of it.
+      const userChange = this.#userChange(session, sid, receipt);
       if (this.#cipher !== undefined) {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
@@ -345,11 +348,7 @@ export class SessionCore {
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
-      if (userId !== undefined && userId !== receipt.userId) {
-        // Login or logout: the one write that records the row's user (never on the hot path).
-        await this.#setUser(sid, id, userId, session, deadline);
-        receipt.userId = userId;
-      }
+      if (userChange !== undefined) await this.#writeUserChange(sid, id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
@@ -406,16 +405,43 @@ export class SessionCore {
     return text === null ? null : this.#handles.storable(text, this.#handles.of(sid));
   }
 
-  async #setUser(
+  /**
+   * Records the session's user when the row says otherwise, on a request that changes nothing
+   * else: once per session that was stored before the table had a user column.
+   */
+  async #recordUserChange(
     sid: string,
     id: string,
-    userId: string | null,
     session: SessionObject,
+    receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    const statement = this.#statements.setUser;
-    if (statement === undefined) return;
-    await this.#write(sid, statement, [id, userId, this.#storableDetails(session, sid)], deadline);
+    const userChange = this.#userChange(session, sid, receipt);
+    if (userChange !== undefined) await this.#writeUserChange(sid, id, userChange, receipt, deadline);
+  }
+
+  /** Login or logout: the one write that records the row's user (never on the hot path). */
+  async #writeUserChange(
+    sid: string,
+    id: string,
+    { userId, details }: { userId: string | null; details: string | null },
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    await this.#write(sid, this.#statements.setUser!, [id, userId, details], deadline);
+    receipt.userId = userId;
+  }
+
+  /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
+  #userChange(
+    session: SessionObject,
+    sid: string,
+    receipt: LoadReceipt,
+  ): { userId: string | null; details: string | null } | undefined {
+    if (this.#statements.setUser === undefined) return undefined;
+    const userId = this.options.userIdOf(session);
+    if (userId === receipt.userId) return undefined;
+    return { userId, details: this.#storableDetails(session, sid) };
   }
 
   /**
@@ -503,6 +529,7 @@ export class SessionCore {
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
+      if (receipt !== undefined) await this.#recordUserChange(sid, this.#idOf(sid), session, receipt, deadline);
       const enough = this.#enoughSeconds(lifetime);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
       // The statement writes only when the row has less than `enough` left, and never to a row
@@ -548,7 +575,7 @@ export class SessionCore {
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       // Before schema 2 the table holds ids as given: encryption binds to their hashed form.
-      const boundIdOf = this.#legacyRecheckAt === undefined ? asGiven : this.#boundIdOf;
+      const boundIdOf = this.#legacyIds ? this.#boundIdOf : asGiven;
       for (const row of rows) {
         try {
           const text = this.#readable(row.sess, row.sid as string, boundIdOf);
@@ -707,7 +734,7 @@ export class SessionCore {
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
-    if (this.#legacyRecheckAt !== undefined && this.#now() >= this.#legacyRecheckAt) this.#recheckLegacyTable();
+    if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckOldTable();
     return this.#inFlight.begin(what);
   }
 
@@ -798,8 +825,9 @@ export class SessionCore {
       this.#partitioning = partitioning;
       const legacyIds: LegacyIds | undefined =
         state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
-      if (legacyIds !== undefined && this.#legacyRecheckAt === undefined) this.#logLegacyTable(state.version);
-      this.#legacyRecheckAt = legacyIds === undefined ? undefined : this.#now() + LEGACY_RECHECK_MS;
+      if (legacyIds !== undefined && !this.#legacyIds) this.#logLegacyTable(state.version);
+      this.#legacyIds = legacyIds !== undefined;
+      this.#recheckAt = state.version < SCHEMA_VERSION ? this.#now() + OLD_TABLE_RECHECK_MS : undefined;
       const userColumns = state.version >= 3;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
@@ -859,11 +887,13 @@ export class SessionCore {
   }
 
   /**
-   * A table before schema 2 may be migrated while the store runs: look again, in the background.
-   * Until then the statements find a row by its id or its hash, so no session is missed meanwhile.
+   * An older table may be migrated while the store runs: look again, in the background. Until
+   * then, before schema 2, the statements find a row by its id or its hash, so no session is
+   * missed meanwhile; before schema 3, rows are written without a user, recorded by their next
+   * request once the store uses schema 3's statements.
    */
-  #recheckLegacyTable(): void {
-    this.#legacyRecheckAt = this.#now() + LEGACY_RECHECK_MS;
+  #recheckOldTable(): void {
+    this.#recheckAt = this.#now() + OLD_TABLE_RECHECK_MS;
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;

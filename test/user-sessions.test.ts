@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { SessionCore } from '../src/core.js';
 import connectPgSimple from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
 import { migrationStatement } from '../src/schema/migrate.js';
 import { tableNames } from '../src/sql.js';
-import { uniqueName } from './support/database.js';
+import { eventually, uniqueName } from './support/database.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
 import { storedId } from './support/sessions.js';
 
@@ -75,7 +77,7 @@ for (const [driverName, layout] of RUNS) {
     });
 
     it("lists a user's live sessions, latest activity first, by handle, with their details", async () => {
-      const store = newStore({ tableName: 'listing' });
+      const store = newStore({ tableName: 'listing', ttl: 600 });
       await store.set('phone', { ...inSeconds(600), userId: 'ada', device: 'phone' } as any);
       await store.set('laptop', { ...inSeconds(600), passport: { user: 'ada' }, device: 'laptop' } as any);
       await store.set('other', { ...inSeconds(600), userId: 'bob' } as any);
@@ -99,8 +101,9 @@ for (const [driverName, layout] of RUNS) {
       const [laptop, phone] = listed;
       for (const s of listed) {
         assert.ok(s.createdAt instanceof Date && s.lastActiveAt instanceof Date && s.expiresAt instanceof Date);
-        const lifetime = s.expiresAt.getTime() - Date.now();
-        assert.ok(lifetime > 590_000 && lifetime <= 600_000, `expires in about 600 s: ${lifetime}`);
+        // One statement wrote both, on the database's clock: the lifetime (ttl) exactly.
+        const lifetime = s.expiresAt.getTime() - s.createdAt.getTime();
+        assert.ok(Math.abs(lifetime - 600_000) < 5, `expires 600 s after its creation: ${lifetime}`);
       }
       assert.ok(phone!.lastActiveAt.getTime() < laptop!.lastActiveAt.getTime() - 3_000_000, 'the phone was idle');
       assert.deepEqual(await store.userSessions('nobody'), []);
@@ -319,9 +322,7 @@ for (const [driverName, layout] of RUNS) {
       assert.equal(await store.length(), 0, 'nothing was written');
     });
 
-    it('works on a schema 2 table as before, and lists sessions once it is migrated to 3', async () => {
-      const name = 'old';
-      const names = tableNames(name, schemaName);
+    const schema2Table = async (name: string) => {
       await q(`CREATE TABLE ${table(name)} (
   "sid" text COLLATE "C" NOT NULL PRIMARY KEY,
   "sess" json NOT NULL,
@@ -330,9 +331,49 @@ for (const [driverName, layout] of RUNS) {
 )`);
       await q(`COMMENT ON COLUMN ${table(name)}."sid" IS 'connect-pg-simple session ids: sha256'`);
       await q(`COMMENT ON TABLE ${table(name)} IS 'connect-pg-simple schema 2'`);
+    };
+    const migrateTo3 = (name: string) =>
+      q(migrationStatement(tableNames(name, schemaName), 2, { legacyTimeZone: 'UTC', idForm: 'sha256' }).sql);
+
+    it('a store running on a schema 2 table notices its migration by itself, within a minute', async () => {
+      await schema2Table('noticed');
+      let now = 0;
+      const options = resolveOptions({
+        ...harness.storeOptions,
+        schemaName,
+        tableName: 'noticed',
+        pruneSessionInterval: false,
+      });
+      const core = new SessionCore(options, { requireCookie: false, now: () => now });
+      try {
+        await core.set('a', { ...inSeconds(600), userId: 'ada' });
+        await migrateTo3('noticed');
+        await core.set('b', { ...inSeconds(600), userId: 'ada' });
+        assert.equal(await userOf('noticed', 'b'), null, 'the store still writes as on schema 2');
+        now += 61_000;
+        await core.get('a');
+        assert.ok(
+          await eventually(async () => {
+            await core.set(`c${now++}`, { ...inSeconds(600), userId: 'ada' });
+            return (await q(`SELECT 1 FROM ${table('noticed')} WHERE user_id = 'ada'`)).length > 0;
+          }, 10_000),
+          'new sessions get their user once the store has looked again',
+        );
+        const loaded = (await core.get('a'))!;
+        await core.touch('a', loaded);
+        assert.equal(await userOf('noticed', 'a'), 'ada', 'and older ones at their next request');
+      } finally {
+        await core.close();
+      }
+    });
+
+    it('works on a schema 2 table as before, and lists sessions once it is migrated to 3', async () => {
+      const name = 'old';
+      await schema2Table(name);
       // A table made by hand: partitionBy (which would say so in errorLog) has nothing to shape.
       const store = newStore({ tableName: name, createTableIfMissing: false, partitionBy: undefined });
       await store.set('before', { ...inSeconds(600), userId: 'ada', n: 1 } as any);
+      await store.set('quiet', { ...inSeconds(600), userId: 'ada' } as any);
       const loaded = (await store.get('before')) as any;
       await store.set('before', { ...loaded, n: 2 });
       assert.equal(((await store.get('before')) as any).n, 2);
@@ -344,8 +385,7 @@ for (const [driverName, layout] of RUNS) {
           /npx connect-pg-simple migrate/.test(error.message),
       );
 
-      const { sql } = migrationStatement(names, 2, { legacyTimeZone: 'UTC', idForm: 'sha256' });
-      await q(sql);
+      await migrateTo3(name);
       assert.equal(((await store.get('before')) as any).n, 2, 'the session is still readable');
       // The store looks at the table again: the migration happened while it ran.
       assert.deepEqual(await store.userSessions('ada'), [], 'written before the migration: no user recorded');
@@ -353,6 +393,16 @@ for (const [driverName, layout] of RUNS) {
       await store.set('before', { ...after, n: 3 });
       assert.equal(await userOf(name, 'before'), 'ada', 'recorded by the next write that changes the session');
       assert.equal((await store.userSessions('ada')).length, 1);
+      // A request that only reads its session (express-session then touches it) records its user too, once.
+      described = 0;
+      const quiet = (await store.get('quiet')) as any;
+      await store.touch('quiet', quiet);
+      assert.equal(await userOf(name, 'quiet'), 'ada');
+      const again = (await store.get('quiet')) as any;
+      await store.touch('quiet', again);
+      await store.set('quiet', again);
+      assert.equal(described, 1, 'recorded once: later requests of the session write no user');
+      assert.equal((await store.userSessions('ada')).length, 2);
       const [index] = await q(
         `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexdef LIKE '%(user_id) WHERE (user_id IS NOT NULL)%'`,
         [schemaName, name],

@@ -3,13 +3,13 @@ import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import session from 'express-session';
-import connectPgSimple from '../src/index.js';
-import { useTestSchema } from './support/apps.js';
+import connectPgSimple, { PGStore } from '../src/index.js';
+import { fastifyWithSession, useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 
 /**
- * Sessions per user end to end: express-session over real HTTP, a Passport-shaped login
+ * Sessions per user end to end: express-session (and @fastify/session) over real HTTP, a Passport-shaped login
  * (`req.session.passport.user`), "where you're signed in", "sign out other devices", "sign out
  * this device", and a revocation while a request of the revoked session is in flight.
  */
@@ -159,5 +159,55 @@ describe('sessions per user with express-session, over HTTP', () => {
       row.sid,
     ]);
     assert.deepEqual(kept.rows, [{ user_id: null }], 'the same row, without a user');
+  });
+});
+
+describe('sessions per user with @fastify/session, over HTTP', () => {
+  const schema = useTestSchema('cps_users_fastify');
+  let store: PGStore;
+  let base: string;
+
+  before(async () => {
+    store = new PGStore({ ...schema.storeOptions(), describe: (s) => ({ device: String(s.device ?? 'unknown') }) });
+    const app = fastifyWithSession(store);
+    app.get<{ Querystring: { user: string; device: string } }>('/login', async (request) => {
+      await request.session.regenerate();
+      request.session.set('userId' as never, request.query.user as never);
+      request.session.set('device' as never, request.query.device as never);
+      return 'welcome';
+    });
+    app.get('/me', async (request) => String(request.session.get('userId' as never) ?? 'anonymous'));
+    app.get('/devices', async (request) => {
+      const mine = store.sessionHandle(request.session.sessionId);
+      const sessions = await store.userSessions(String(request.session.get('userId' as never)));
+      return sessions.map((s) => ({ current: s.handle === mine, device: s.details?.device }));
+    });
+    app.get('/others/revoke', async (request) =>
+      String(
+        await store.destroyUserSessions(String(request.session.get('userId' as never)), {
+          except: request.session.sessionId,
+        }),
+      ),
+    );
+    app.get('/logout', async (request) => {
+      request.session.set('userId' as never, undefined as never);
+      return 'bye';
+    });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    schema.onClose(() => store.close());
+    schema.onClose(() => app.close());
+  });
+
+  it('lists, marks this device, signs out the others, and logs out', async () => {
+    const [desk, phone] = [new Browser(base), new Browser(base)];
+    await desk.get('/login?user=grace&device=desk');
+    await phone.get('/login?user=grace&device=phone');
+    const seen = JSON.parse((await desk.get('/devices')).body);
+    assert.deepEqual(seen.map((s: any) => `${s.device}${s.current ? ' (this)' : ''}`).sort(), ['desk (this)', 'phone']);
+    assert.equal((await desk.get('/others/revoke')).body, '1');
+    assert.equal((await phone.get('/me')).body, 'anonymous');
+    assert.equal((await desk.get('/me')).body, 'grace');
+    assert.equal((await desk.get('/logout')).body, 'bye');
+    assert.deepEqual(await store.userSessions('grace'), [], 'a logout in place takes the session off the list');
   });
 });
