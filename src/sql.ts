@@ -389,7 +389,7 @@ FROM ${t} WHERE user_id = $1::text AND ${alive} ORDER BY touched DESC, created D
 
 /** The statements of the CLI's `reencrypt`: one batch read, one batch written, each its own transaction. */
 export interface ReencryptStatements {
-  /** $1 start after this id ('' first), $2 batch size → sid, sess (text) of live rows, in id order */
+  /** $1 start after this id ('' first), $2 batch size → sid, value (the column's text) of live rows, in id order */
   readonly readBatch: Statement;
   /**
    * $1 ids, $2 new stored texts, $3 the texts they replace (text arrays) → updated (count): a row
@@ -398,19 +398,23 @@ export interface ReencryptStatements {
   readonly writeBatch: Statement;
 }
 
-export function reencryptStatements(names: TableNames): ReencryptStatements {
+/** The encrypted columns: the session, and (schema 3) what `describe` recorded. */
+export type EncryptedColumn = 'sess' | 'details';
+
+export function reencryptStatements(names: TableNames, column: EncryptedColumn = 'sess'): ReencryptStatements {
   const t = names.qualified;
+  const c = quoteIdentifier(column);
   return {
     readBatch: statement(
-      'reencrypt_read',
-      `SELECT sid, sess::text AS sess FROM ${t} WHERE sid > $1::text AND expire > now() ORDER BY sid LIMIT $2::int`,
+      `reencrypt_read_${column}`,
+      `SELECT sid, ${c}::text AS value FROM ${t} WHERE sid > $1::text AND expire > now() AND ${c} IS NOT NULL ORDER BY sid LIMIT $2::int`,
     ),
     writeBatch: statement(
-      'reencrypt_write',
+      `reencrypt_write_${column}`,
       `WITH written AS (
-  UPDATE ${t} AS target SET sess = v.sess::json
-  FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sid, sess, old)
-  WHERE target.sid = v.sid AND target.sess::text = v.old
+  UPDATE ${t} AS target SET ${c} = v.value::json
+  FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sid, value, old)
+  WHERE target.sid = v.sid AND target.${c}::text = v.old
   RETURNING 1
 )
 SELECT count(*)::float8 AS updated FROM written`,

@@ -421,11 +421,18 @@ describe('the connect-pg-simple command', () => {
     const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
     const storeWith = (keys?: Buffer[]) =>
-      new PGStore({ pool, schemaName, tableName: 'rotated', pruneSessionInterval: false, encryptionKeys: keys });
+      new PGStore({
+        pool,
+        schemaName,
+        tableName: 'rotated',
+        pruneSessionInterval: false,
+        encryptionKeys: keys,
+        describe: (s) => ({ device: `device ${s.i}` }),
+      });
     try {
       const before = storeWith([oldKey]);
-      for (let i = 0; i < 5; i++) await before.set(`s${i}`, { cookie: {}, i } as any);
-      await storeWith().set('plain', { cookie: {}, i: 'plain' } as any);
+      for (let i = 0; i < 5; i++) await before.set(`s${i}`, { cookie: {}, i, userId: 1 } as any);
+      await storeWith().set('plain', { cookie: {}, i: 'plain', userId: 1 } as any);
       await before.close();
 
       assertFailure(await cli(['reencrypt', ...target('rotated')]), 2, /set CPS_ENCRYPTION_KEYS/);
@@ -444,6 +451,11 @@ describe('the connect-pg-simple command', () => {
         { examined: totals.examined, reencrypted: totals.reencrypted, current: totals.current },
         { examined: 6, reencrypted: 6, current: 0 },
       );
+      assert.deepEqual(
+        { examined: totals.details.examined, reencrypted: totals.details.reencrypted },
+        { examined: 6, reencrypted: 6 },
+        'the details, too',
+      );
       assert.ok(!run.stdout.includes(newKey.toString('base64')) && !run.stderr.includes(oldKey.toString('base64')));
       const again = await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: keys });
       assert.match(again.stdout, /^re-encrypted 0 sessions of .* \(6 already current\)\n$/);
@@ -453,6 +465,16 @@ describe('the connect-pg-simple command', () => {
       assert.equal(((await after.get('plain')) as any)?.i, 'plain');
       const stored = await admin.query(`SELECT sess::text AS sess FROM ${table('rotated')}`);
       assert.ok(stored.every((r) => r.sess.startsWith('"cps:v1:') && !r.sess.includes('plain')));
+      const details = await admin.query(`SELECT details::text AS details FROM ${table('rotated')}`);
+      assert.ok(details.every((r) => r.details.startsWith('"cps:v1:') && !r.details.includes('device')));
+      assert.deepEqual((await after.userSessions(1)).map((s) => s.details?.device).sort(), [
+        'device 0',
+        'device 1',
+        'device 2',
+        'device 3',
+        'device 4',
+        'device plain',
+      ]);
       await after.close();
     } finally {
       await pool.end();

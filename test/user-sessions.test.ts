@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { SessionCore } from '../src/core.js';
 import connectPgSimple from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { migrationStatement } from '../src/schema/migrate.js';
 import { tableNames } from '../src/sql.js';
-import { eventually, uniqueName } from './support/database.js';
+import { databaseUrl, eventually, uniqueName } from './support/database.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
 import { storedId } from './support/sessions.js';
 
@@ -411,3 +412,55 @@ for (const [driverName, layout] of RUNS) {
     });
   });
 }
+
+describe('sessions per user on the request cycle', () => {
+  let pool: pg.Pool;
+  let schemaName: string;
+  before(async () => {
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    schemaName = uniqueName('cps_users_cycle');
+    await pool.query(`CREATE SCHEMA "${schemaName}"`);
+  });
+  after(async () => {
+    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await pool.end();
+  });
+
+  it('sends the statements it sent before on the hot path; a login or logout adds one', async () => {
+    const sent: string[] = [];
+    const counting = {
+      query: (text: string, values: unknown[]) => {
+        sent.push(/^(\w+)/.exec(text)?.[1] === 'UPDATE' && /SET user_id/.test(text) ? 'set user' : text.split(' ')[0]!);
+        return pool.query(text, values);
+      },
+    };
+    const store = new PGStore({
+      pool: counting,
+      preparedStatements: false,
+      schemaName,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+    });
+    try {
+      await store.set('s', { ...inSeconds(600), userId: 'ada', views: 0 } as any);
+      sent.length = 0;
+      // A request that reads, changes a key and is touched: get, one update; the touch is lazy.
+      let loaded = (await store.get('s')) as any;
+      await store.set('s', { ...loaded, views: 1 });
+      await store.touch('s', loaded);
+      loaded = (await store.get('s')) as any;
+      await store.touch('s', loaded);
+      assert.deepEqual(sent, ['SELECT', 'UPDATE', 'SELECT']);
+      sent.length = 0;
+      loaded = (await store.get('s')) as any;
+      await store.set('s', { ...loaded, userId: 'bob' });
+      assert.deepEqual(sent, ['SELECT', 'UPDATE', 'set user'], 'a change of user: one statement more');
+      sent.length = 0;
+      loaded = (await store.get('s')) as any;
+      await store.set('s', { ...loaded, views: 2 });
+      assert.deepEqual(sent, ['SELECT', 'UPDATE'], 'and only once');
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -122,7 +122,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   reencrypt: {
     summary: 'encrypt every session with the current key (after a key rotation, or turning encryption on)',
     description:
-      "Reads the keys from the environment variable CPS_ENCRYPTION_KEYS (the store's encryptionKeys as comma-separated base64, the current key first; never from the command line, which other users can read in the process list), and re-encrypts every live session not yet under the current key, in batches, each its own transaction; a session a store writes meanwhile keeps the store's write. Needs schema version 2. Shows progress on stderr when it is a terminal, and prints the totals on stdout. Ctrl-C stops after the batch in flight.",
+      "Reads the keys from the environment variable CPS_ENCRYPTION_KEYS (the store's encryptionKeys as comma-separated base64, the current key first; never from the command line, which other users can read in the process list), and re-encrypts every live session (and its details, schema 3) not yet under the current key, in batches, each its own transaction; a session a store writes meanwhile keeps the store's write. Needs schema version 2. Shows progress on stderr when it is a terminal, and prints the totals on stdout. Ctrl-C stops after the batch in flight.",
     options: {
       'batch-size': { type: 'string', value: 'N', description: 'rows per batch (default: 500)' },
       json,
