@@ -14,6 +14,7 @@ import { parseSettings, type Section, type Settings } from './lib/settings.js';
 import type { MemoryResult } from './memory.js';
 import { runMemory } from './memory.js';
 import { MICRO_TARGETS, type MicroResult, runMicro } from './micro.js';
+import { type PartitionsResult, runPartitions } from './partitions.js';
 import { PRUNE_TARGETS, type PruneResult, runPrune } from './prune.js';
 
 const RESULTS_DIR = `${__dirname}/results`;
@@ -52,6 +53,7 @@ interface Results {
   http?: Stamp & { contenders: Outcome[]; ratios: Ratios };
   memory?: Stamp & MemoryResult;
   prune?: Stamp & PruneResult & { targets: typeof PRUNE_TARGETS };
+  partitions?: Stamp & PartitionsResult & { load: string };
 }
 
 interface Target {
@@ -311,6 +313,17 @@ async function main() {
       );
       results.prune = { ...stamp(), ...(await runPrune(env, log)), targets: PRUNE_TARGETS };
     }
+    if (runs('partitions') && needsPg('partitions')) {
+      const { rows, days } = settings.partitions;
+      log(
+        `\nPartitions: ${int(rows)} sessions created over ${days} days, in a plain and in a partitioned table, each pruned of its oldest day under the request-cycle load:`,
+      );
+      const load = `load average ${os
+        .loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' ')} at the start`;
+      results.partitions = { ...stamp(), ...(await runPartitions(env, log)), load };
+    }
   } finally {
     if (noPg === undefined) await admin.dropSchema().catch(() => {});
     await admin.close();
@@ -393,6 +406,47 @@ async function main() {
           ratio(r.getP99Ratio),
           int(r.baseline.cyclesPerSec),
           int(r.during.cyclesPerSec),
+        ]),
+      )}`,
+    );
+  }
+  if (results.partitions) {
+    const p = results.partitions;
+    log(
+      `\nPartitions${fromEarlier(p, 'partitions')}: ${int(p.rows)} sessions over ${p.days} days, the oldest day's (${int(p.expiredDay)}) pruned (${p.load})\n${textTable(
+        [
+          { title: 'layout' },
+          { title: 'pruned' },
+          { title: 'in' },
+          { title: 'stmts' },
+          { title: 'slowest ms' },
+          { title: 'get p99 before' },
+          { title: 'during' },
+          { title: 'get max during' },
+          { title: 'MB before' },
+          { title: 'after' },
+          { title: 'dead after' },
+        ],
+        p.runs.map((r) => [
+          r.layout,
+          int(r.pruned),
+          `${r.pruneSeconds.toFixed(2)} s`,
+          String(r.statements),
+          ms(r.statementMaxMs),
+          ms(r.baseline.getP99Ms),
+          ms(r.during.getP99Ms),
+          ms(r.during.getMaxMs),
+          int(r.before.totalBytes / 1048576),
+          int(r.after.totalBytes / 1048576),
+          int(r.after.deadTuples),
+        ]),
+      )}\n${textTable(
+        [{ title: 'get: partitions probed' }, { title: 'rows' }, { title: 'p50 µs' }, { title: 'p99 µs' }],
+        p.getByPartitions.map((g) => [
+          g.partitions === 0 ? 'plain table' : String(g.partitions),
+          int(g.rows),
+          int(g.getP50Ms * 1000),
+          int(g.getP99Ms * 1000),
         ]),
       )}`,
     );

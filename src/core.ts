@@ -14,6 +14,7 @@ import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
 import { ensureTable, SchemaError } from './schema/ensure.js';
+import { maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { type StoredIdOf, storedIdFunction } from './session-id.js';
 import {
@@ -50,6 +51,15 @@ const asGiven: StoredIdOf = (sid) => sid;
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
+
+/**
+ * The absolute timeout the statements enforce: on a partitioned table, never longer than its
+ * partitions keep sessions (and that long without one of the store's own).
+ */
+function effectiveAbsoluteTimeout(own: number | undefined, partitioning: Partitioning | undefined): number | undefined {
+  if (partitioning === undefined) return own;
+  return Math.min(own ?? partitioning.lifetimeSeconds, partitioning.lifetimeSeconds);
+}
 
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
@@ -124,6 +134,10 @@ export class SessionCore {
   #recheckAt: number | undefined;
   /** The table is before schema 2: it holds ids as given. */
   #legacyIds = false;
+  /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
+  #partitioning: Partitioning | undefined;
+  /** What was said once about the table's layout, so that a recheck does not repeat it. */
+  #layoutNoted = false;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -594,7 +608,10 @@ export class SessionCore {
     });
   }
 
-  /** Deletes expired sessions; resolves with how many. The next automatic prune is one interval away. */
+  /**
+   * Deletes expired sessions (partitioned: drops the partitions of dead sessions first, their rows
+   * as estimated); resolves with how many. The next automatic prune is one interval away.
+   */
   async prune(): Promise<number> {
     try {
       if (this.closed) throw new StoreClosedError();
@@ -628,7 +645,7 @@ export class SessionCore {
   async #prune(): Promise<number> {
     if (!this.#isReady) await this.#whenReady();
     const batchSize = this.options.pruneBatchSize;
-    let total = 0;
+    let total = this.#partitioning === undefined ? 0 : await this.#maintainPartitions(this.#partitioning);
     let from = PRUNE_FROM_START;
     for (;;) {
       const values = [batchSize, this.names.qualified, this.options.pruneLock, from];
@@ -648,6 +665,26 @@ export class SessionCore {
       await nextTurn();
     }
     return total;
+  }
+
+  /**
+   * The partitioned layout's share of a prune: drops the partitions of dead sessions (their rows
+   * counted as the planner's statistics estimate them) and creates the next ones. The rows of the
+   * live partitions are left to their partition's drop, expired or not: deleting them would bring
+   * back the dead row versions this layout is there to avoid. The DEFAULT partition's expired
+   * rows are deleted in batches by the caller, as in a plain table.
+   */
+  async #maintainPartitions(partitioning: Partitioning): Promise<number> {
+    const deadline = this.#inFlight.begin('pruning sessions');
+    try {
+      const result = await maintainPartitions(this.#db, this.names, partitioning, {
+        lock: this.options.pruneLock,
+        deadline,
+      });
+      return Math.round(result.droppedRowEstimate);
+    } finally {
+      this.#inFlight.end(deadline);
+    }
   }
 
   /**
@@ -779,7 +816,11 @@ export class SessionCore {
         options.createTableIfMissing,
         options.idForm,
         deadline,
+        options.partitioning,
       );
+      const partitioning = state.partitioned ? state.partitioning : undefined;
+      this.#noteLayout(partitioning);
+      this.#partitioning = partitioning;
       const legacyIds: LegacyIds | undefined =
         state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
       if (legacyIds !== undefined && !this.#legacyIds) this.#logLegacyTable(state.version);
@@ -788,14 +829,16 @@ export class SessionCore {
       const userColumns = state.version >= 3;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
-        absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
+        absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
         legacyIds,
+        partitioned: partitioning !== undefined,
         userColumns,
       });
       this.#tableVersion = state.version;
       this.#userStatements = userColumns
         ? userSessionStatements(this.names, {
-            absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
+            absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
+            partitioned: partitioning !== undefined,
             storedIdIsHandle: options.idForm !== 'plain',
           })
         : undefined;
@@ -803,6 +846,26 @@ export class SessionCore {
     } finally {
       this.#inFlight.end(deadline);
     }
+  }
+
+  /** Says once when the table's layout is not what the options describe. */
+  #noteLayout(partitioning: Partitioning | undefined): void {
+    if (this.#layoutNoted) return;
+    const { options } = this;
+    const own = options.absoluteTimeoutSeconds;
+    const t = this.names.qualified;
+    if (partitioning !== undefined && own !== undefined && own > partitioning.lifetimeSeconds) {
+      this.#log(
+        `connect-pg-simple: table ${t} is partitioned for sessions that end ${partitioning.lifetimeSeconds} s after creation (its partitions are dropped then): this store's absoluteTimeout of ${own} s is cut to that`,
+      );
+    } else if (partitioning === undefined && options.partitioning !== undefined) {
+      this.#log(
+        `connect-pg-simple: table ${t} already exists and is not partitioned: partitionBy only shapes a table the store creates (see docs/scaling.md to move to the partitioned layout)`,
+      );
+    } else {
+      return;
+    }
+    this.#layoutNoted = true;
   }
 
   #logLegacyTable(version: number): void {

@@ -19,6 +19,7 @@ import {
   secretObject,
   wholeNumber,
 } from './option-checks.js';
+import type { Partitioning } from './schema/partitions.js';
 import { idFormFor, type SessionIdForm } from './session-id.js';
 import { MAX_TIMER_MS } from './time-limit.js';
 import { userIdFunction } from './user-id.js';
@@ -129,6 +130,14 @@ export interface PGStoreOptions {
    */
   encryptionKeys?: string | Uint8Array | readonly (string | Uint8Array)[];
   /**
+   * With `createTableIfMissing`: create the table partitioned by creation time, one partition per
+   * `days` days, for tables of tens of millions of sessions: pruning drops whole partitions of
+   * dead sessions instead of deleting rows. Needs `absoluteTimeout` (a partition is dropped once
+   * every session in it is past that). A store finds the layout of an existing table by itself,
+   * whatever this option says. See docs/scaling.md. Default: none (one plain table).
+   */
+  partitionBy?: { days: number };
+  /**
    * Which user a session belongs to, for `userSessions`, `destroyUserSessions` and
    * `destroySession` (schema 3 tables). A number is stored as its decimal string; `null` or
    * `undefined` for none. Read when a session is loaded and when it is written; the row's user
@@ -190,6 +199,8 @@ export interface ResolvedOptions {
   readonly absoluteTimeoutSeconds: number | undefined;
   /** The encryption keys, the current one first; undefined without encryption. */
   readonly encryptionKeys: readonly Buffer[] | undefined;
+  /** How a table this store creates is partitioned (`partitionBy`); undefined for one plain table. */
+  readonly partitioning: Partitioning | undefined;
   /** The session's user id as stored: a non-empty string, or null for none (see user-id.ts). */
   readonly userIdOf: (session: SessionObject) => string | null;
   readonly describe: DescribeSession | undefined;
@@ -284,6 +295,21 @@ const encryptionKeys: Check<readonly Buffer[]> = (value, name) => {
   );
 };
 
+/** The widest partition: a year of sessions in one. */
+const MAX_PARTITION_DAYS = 366;
+
+const partitionBy: Check<{ days: number }> = (value, name) => {
+  const expected = `an object { days: N }, N a whole number of days from 1 to ${MAX_PARTITION_DAYS}`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(name, expected, value);
+  const unknown = Object.keys(value).find((key) => key !== 'days');
+  if (unknown !== undefined) fail(name, expected, value, `an object with "${unknown}"`);
+  const days = (value as { days?: unknown }).days;
+  if (!Number.isInteger(days) || (days as number) < 1 || (days as number) > MAX_PARTITION_DAYS) {
+    fail(name, expected, value, `days: ${describe(days)}`);
+  }
+  return { days: days as number };
+};
+
 const touchAfterSeconds: Check<number> = (value, name) =>
   value === false ? 0 : positiveNumber(name, value, { zeroAllowed: true });
 
@@ -335,6 +361,7 @@ const OPTION_TABLE = {
   sessionIdPepper: { check: pepper },
   absoluteTimeout: { check: ttlSeconds },
   encryptionKeys: { check: encryptionKeys },
+  partitionBy: { check: partitionBy },
   userId: { check: fn<UserIdOf> },
   describe: { check: fn<DescribeSession> },
 } as const satisfies Record<keyof PGStoreOptions, { readonly default?: unknown; readonly check: Check<unknown> }>;
@@ -465,6 +492,12 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     );
   }
 
+  if (checked.partitionBy !== undefined && checked.absoluteTimeout === undefined) {
+    throw new TypeError(
+      'connect-pg-simple: option "partitionBy" needs "absoluteTimeout": a partition is dropped once every session in it is older than the absolute timeout, and without one a session may live on for ever',
+    );
+  }
+
   return Object.freeze({
     driver,
     readDriver: resolveReadDriver(checked.readPool, driver),
@@ -489,6 +522,10 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     sessionIdPepper: checked.sessionIdPepper,
     absoluteTimeoutSeconds: checked.absoluteTimeout,
     encryptionKeys: checked.encryptionKeys,
+    partitioning:
+      checked.partitionBy === undefined || checked.absoluteTimeout === undefined
+        ? undefined
+        : { widthSeconds: checked.partitionBy.days * ONE_DAY_SECONDS, lifetimeSeconds: checked.absoluteTimeout },
     userIdOf: userIdFunction(checked.userId),
     describe: checked.describe,
   });

@@ -56,6 +56,8 @@ export interface TableNames {
   readonly qualified: string;
   readonly primaryKey: string;
   readonly expireIndex: string;
+  /** `"schema"."table_default"`: the DEFAULT partition of a partitioned table. */
+  readonly defaultPartition: string;
   /** The partial index on `user_id` (schema 3). */
   readonly userIndex: string;
 }
@@ -90,8 +92,15 @@ export function tableNames(tableName: string, schemaName?: string, labels: NameL
     qualified: quotedSchema === undefined ? table : `${quotedSchema}.${table}`,
     primaryKey: quoteIdentifier(derivedName(tableName, 'pkey')),
     expireIndex: quoteIdentifier(derivedName(tableName, 'expire_idx')),
+    defaultPartition: siblingName({ tableName, quotedSchema }, 'default'),
     userIndex: quoteIdentifier(derivedName(tableName, 'user_idx')),
   };
+}
+
+/** `"schema"."table_suffix"`: a relation named after the table, in the table's schema. */
+export function siblingName(names: Pick<TableNames, 'tableName' | 'quotedSchema'>, suffix: string): string {
+  const name = quoteIdentifier(derivedName(names.tableName, suffix));
+  return names.quotedSchema === undefined ? name : `${names.quotedSchema}.${name}`;
 }
 
 /** A statement with a stable name, so drivers that prepare statements can reuse the plan. */
@@ -146,7 +155,7 @@ export interface StoreStatements {
   readonly clear: Statement;
   /** $1 batch size, $2 qualified table name (the lock is the table's), $3 take the lock (bool), $4 start at this expiry (text; PRUNE_FROM_START first) → held (bool), deleted (int), upto (text: where to start next) */
   readonly pruneBatch: Statement;
-  /** $1 qualified table name → exists (bool), comment (text), sid_type, sess_type, expire_type, created_type (text; null for a missing column), sid_comment (text) */
+  /** $1 qualified table name → exists (bool), comment (text), kind (pg_class.relkind: `p` when partitioned), sid_type, sess_type, expire_type, created_type (text; null for a missing column), sid_comment, created_comment (text) */
   readonly describe: Statement;
 }
 
@@ -170,16 +179,32 @@ export interface StatementSettings {
   readonly absoluteTimeoutSeconds?: number | undefined;
   /** Set for a table before schema 2; see `LegacyIds`. */
   readonly legacyIds?: LegacyIds | undefined;
+  /**
+   * The table is partitioned by `created` (see schema/partitions.ts); `absoluteTimeoutSeconds` is
+   * then always set. No index keeps `sid` unique there: a new session's write deletes any row of
+   * its id and inserts, in one statement; `get` reads the newest row of an id.
+   */
+  readonly partitioned?: boolean;
   /** The table has schema 3's columns (user_id, details, touched): writes keep them. */
   readonly userColumns?: boolean;
 }
 
-/** SQL: which rows are alive, and when each one ends, with or without an absolute timeout (seconds). */
-function lifetimeSql(absolute: number | undefined) {
+/**
+ * SQL: which rows are alive, and when each one ends, with or without an absolute timeout (seconds).
+ * Partitioned, `created` is compared with a stable expression, so that each statement skips
+ * (prunes) the partitions of dead sessions when it starts.
+ */
+function lifetimeSql(absolute: number | undefined, partitioned = false) {
   const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
+  const alive =
+    absolute === undefined
+      ? 'expire > now()'
+      : partitioned
+        ? `expire > now() AND created > now() - make_interval(secs => ${Number(absolute)}::float8)`
+        : `expire > now() AND now() < ${absoluteEnd('created')}`;
   return {
     absoluteEnd,
-    alive: absolute === undefined ? 'expire > now()' : `expire > now() AND now() < ${absoluteEnd('created')}`,
+    alive,
     endsAt: absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`,
   };
 }
@@ -189,17 +214,25 @@ const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')
 
 export function storeStatements(
   names: TableNames,
-  { synchronousCommit = true, absoluteTimeoutSeconds, legacyIds, userColumns = false }: StatementSettings = {},
+  {
+    synchronousCommit = true,
+    absoluteTimeoutSeconds,
+    legacyIds,
+    userColumns = false,
+    partitioned = false,
+  }: StatementSettings = {},
 ): StoreStatements {
   const t = names.qualified;
+  const pruned = partitioned ? names.defaultPartition : t;
   // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
-  const relaxed = synchronousCommit ? '' : "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) ";
+  const relaxedCte = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
+  const relaxed = synchronousCommit ? '' : `WITH ${relaxedCte} `;
   const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
   const hashing = legacyIds === 'plain-or-hashed';
   const isSid = hashing ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])` : 'sid = $1::text';
   // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
   const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
-  const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute);
+  const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute, partitioned);
   /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
   const expiryOf = (param: string, created = 'created') =>
     absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
@@ -209,15 +242,24 @@ export function storeStatements(
     : '$1::text';
   // Schema 3: every write and touch records when it happened (last activity).
   const touched = userColumns ? ', touched = now()' : '';
-  const upsert = userColumns
-    ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created, touched, user_id, details) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details`
-    : legacyIds === undefined
-      ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
-      : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
+  const inserted = userColumns
+    ? {
+        columns: 'sid, sess, expire, created, touched, user_id, details',
+        values: `$1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json`,
+      }
+    : { columns: 'sid, sess, expire, created', values: `$1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()` };
+  const upsert = partitioned
+    ? `WITH ${synchronousCommit ? '' : `${relaxedCte}, `}replaced AS (DELETE FROM ${t} WHERE sid = $1::text)
+INSERT INTO ${t} (${inserted.columns}) SELECT ${inserted.values}${fromRelaxed}`
+    : userColumns
+      ? `${relaxed}INSERT INTO ${t} (${inserted.columns}) SELECT ${inserted.values}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details`
+      : legacyIds === undefined
+        ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
+        : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining${userColumns ? ', user_id' : ''} FROM ${t} WHERE ${isSid} AND ${alive}`,
+      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining${userColumns ? ', user_id' : ''} FROM ${t} WHERE ${isSid} AND ${alive}${partitioned ? ' ORDER BY created DESC LIMIT 1' : ''}`,
       true,
     ),
     upsert: statement('upsert', upsert, true),
@@ -269,16 +311,18 @@ export function storeStatements(
     // wade again through the index entries of the rows the earlier batches deleted. Rows are
     // deleted by ctid, found by the same scan: no second lookup through the primary key.
     // The lock's key is the table's oid: one key per table, however its name is spelled.
+    // Partitioned, only the DEFAULT partition's rows are deleted (a ctid is a row's address in
+    // one partition); the others are dropped whole (see schema/partitions.ts).
     pruneBatch: statement(
       'prune',
       `WITH lock AS (
   SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, to_regclass($2::text)::oid::int) ELSE true END AS held
 ), doomed AS (
-  SELECT ctid, expire FROM ${t}
+  SELECT ctid, expire FROM ${pruned}
   WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
   ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
 ), gone AS (
-  DELETE FROM ${t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
+  DELETE FROM ${pruned} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
 SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
@@ -306,6 +350,8 @@ export interface UserSessionStatements {
 
 export interface UserSessionSettings {
   readonly absoluteTimeoutSeconds?: number | undefined;
+  /** The table is partitioned (see StatementSettings). */
+  readonly partitioned?: boolean;
   /**
    * Whether the stored id is itself the handle (hashed ids); otherwise (plain ids) the handle is
    * its SHA-256, so that a listing never shows an id that works as a cookie.
@@ -315,10 +361,10 @@ export interface UserSessionSettings {
 
 export function userSessionStatements(
   names: TableNames,
-  { absoluteTimeoutSeconds, storedIdIsHandle }: UserSessionSettings,
+  { absoluteTimeoutSeconds, storedIdIsHandle, partitioned = false }: UserSessionSettings,
 ): UserSessionStatements {
   const t = names.qualified;
-  const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds);
+  const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds, partitioned);
   const handle = storedIdIsHandle ? 'sid' : sha256Hex('sid');
   const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
   const counted = (where: string) =>
@@ -379,10 +425,14 @@ SELECT count(*)::float8 AS updated FROM written`,
 const columnType = (column: string) =>
   `(SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped) AS ${column}_type`;
 
-/** The table's version mark and the types of the columns the store uses, in one round trip. */
+const columnComment = (column: string) =>
+  `col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND NOT attisdropped)::int) AS ${column}_comment`;
+
+/** The table's version mark, layout and the types of the columns the store uses, in one round trip. */
 const describeTable = `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   ${['sid', 'sess', 'expire', 'created'].map(columnType).join(',\n  ')},
-  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND NOT attisdropped)::int) AS sid_comment
+  ${['sid', 'created'].map(columnComment).join(',\n  ')}
 FROM (SELECT to_regclass($1::text) AS oid) r`;
 
 /** A `DO` block runs several statements as one, in one transaction, through any driver or pooler. */

@@ -68,7 +68,11 @@ export interface PGStoreMethods {
   length(callback: Callback<number>): void;
   clear(): Promise<void>;
   clear(callback: (error?: any) => void): void;
-  /** Deletes expired sessions now; resolves with (or calls back with) how many. */
+  /**
+   * Deletes expired sessions now; resolves with (or calls back with) how many. On a partitioned
+   * table it drops the partitions of dead sessions (counted as the planner's statistics estimate
+   * their rows) and creates the next ones; see docs/scaling.md.
+   */
   pruneSessions(): Promise<number>;
   pruneSessions(callback: Callback<number>): void;
   /**

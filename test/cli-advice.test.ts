@@ -23,6 +23,8 @@ const healthy: TableStats = {
   lastAutovacuum: NOW - 3600,
   lastAnalyze: null,
   lastAutoanalyze: NOW - 3600,
+  countsEstimated: false,
+  partitions: undefined,
 };
 
 const deadAdvice = (stats: TableStats) => adviceFor(stats).filter((line) => /dead/.test(line));
@@ -60,5 +62,53 @@ describe('stats advice', () => {
     assert.equal(percent(0.4444), '44 %');
     assert.equal(percent(0.05), '5.0 %');
     assert.equal(duration(120), '2 min');
+  });
+
+  describe('of a partitioned table', () => {
+    const DAY = 86_400;
+    const today = Math.floor(NOW / DAY) * DAY;
+    const partition = (from: number | null, rows = 1000, droppable = false) => ({
+      name: from === null ? 'public.session_default' : `public.session_p${from}`,
+      isDefault: from === null,
+      from,
+      to: from === null ? null : from + DAY,
+      rowEstimate: rows,
+      deadTuples: 0,
+      tableBytes: 8192,
+      indexBytes: 8192,
+      lastVacuum: null,
+      lastAutovacuum: null,
+      droppable,
+    });
+    const partitioned = (partitions: ReturnType<typeof partition>[], lifetimeSeconds = DAY): TableStats => ({
+      ...healthy,
+      expiredSessions: 5000,
+      oldestExpiredAgeSeconds: 5 * DAY,
+      lastAnalyze: null,
+      lastAutoanalyze: null,
+      partitions: { partitioning: { widthSeconds: DAY, lifetimeSeconds }, partitions },
+    });
+    const current = [partition(null, 0), partition(today), partition(today + DAY, 0)];
+
+    it('says nothing of expired rows waiting for their partition, nor of the parent never analyzed', () => {
+      // Droppable for a minute: the next prune drops it.
+      const lifetime = NOW - today - 60;
+      assert.deepEqual(adviceFor(partitioned([partition(today - DAY, 1000, true), ...current], lifetime)), []);
+    });
+
+    it('says when droppable partitions are overdue, the DEFAULT partition fills, or none is ready ahead', () => {
+      const overdue = adviceFor(partitioned([partition(today - 5 * DAY, 1000, true), ...current]));
+      assert.equal(overdue.length, 1);
+      assert.match(overdue[0]!, /1 partitions hold only dead sessions .* pruning is not running/);
+      const filling = adviceFor(partitioned([partition(null, 50_000), partition(today), partition(today + DAY)]));
+      assert.match(filling.join('\n'), /the DEFAULT partition holds about 50,000 sessions/);
+      const nothingAhead = adviceFor(partitioned([partition(null, 0), partition(today - 2 * DAY)]));
+      assert.match(nothingAhead.join('\n'), /no partition covers the sessions created from now on/);
+    });
+
+    it('says when the table does not record how it is partitioned', () => {
+      const unsaid = { ...partitioned(current), partitions: { partitioning: undefined, partitions: current } };
+      assert.match(adviceFor(unsaid).join('\n'), /does not say how: stores refuse it/);
+    });
   });
 });

@@ -172,6 +172,7 @@ describe('options are checked at construction', () => {
       absoluteTimeoutSeconds: undefined,
       encryptionKeys: undefined,
       describe: undefined,
+      partitioning: undefined,
     });
     assert.equal(userIdOf({ userId: 7, passport: { user: 'p' } }), '7');
     assert.equal(userIdOf({ passport: { user: 'p' } }), 'p');

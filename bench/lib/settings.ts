@@ -1,9 +1,9 @@
 /** What a run does and how long each part takes: `npm run bench -- [sections…] [--quick]`. */
 
-export const SECTIONS = ['cycle', 'micro', 'http', 'memory', 'prune'] as const;
+export const SECTIONS = ['cycle', 'micro', 'http', 'memory', 'prune', 'partitions'] as const;
 export type Section = (typeof SECTIONS)[number];
 
-/** What `npm run bench` runs without naming sections: everything but the slow prune test. */
+/** What `npm run bench` runs without naming sections: everything but the slow prune and partitions tests. */
 const DEFAULT_SECTIONS: readonly Section[] = ['cycle', 'micro', 'http', 'memory'];
 
 export interface Rounds {
@@ -43,14 +43,26 @@ export interface Settings {
     maxMs: number;
     concurrency: number;
   };
+  /** Issue 17: a plain and a partitioned table of `rows` sessions created over `days` days, each pruned of its oldest day. */
+  readonly partitions: {
+    rows: number;
+    days: number;
+    baselineMs: number;
+    /** The load runs at least this long from the prune's start (a partition drop is over in a moment). */
+    minWindowMs: number;
+    maxMs: number;
+    concurrency: number;
+  };
 }
 
-export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [all] [--quick] [--batch-sizes=1000,5000] [--prune-expired=N] [--prune-live=N]
-  no section: cycle micro http memory (prune is slow: name it, or say "all")
+export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [prune] [partitions] [all] [--quick] [--batch-sizes=1000,5000] [--prune-expired=N] [--prune-live=N] [--partition-rows=N] [--partition-days=N]
+  no section: cycle micro http memory (prune and partitions are slow: name them, or say "all")
   --quick       a short smoke run (about a minute)
   --seconds=N   measure each contender N seconds (default 5), in windows of about a second: for comparing two builds
   --prune-expired, --prune-live   the prune test's table: expired and live sessions (default 1000000 and 100000;
                 the time allowed for a prune grows with the expired count)
+  --partition-rows, --partition-days   the partitions test's tables: sessions, and the days they were created over
+                (default 10000000 and 10; the oldest day's are pruned, from a plain and from a partitioned table)
   env: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/test), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
        BENCH_SCHEMA (default cps_bench_<pid>: the run's schema, dropped at the end),
        BENCH_BASELINE (a checkout of earlier code, dist/ built: adds "ours before" to the cycle, side by side;
@@ -62,6 +74,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
   let measuredSeconds: number | undefined;
   let batchSizes: number[] | undefined;
   const tableSize: { expired?: number; live?: number } = {};
+  const partitionTable: { rows?: number; days?: number } = {};
   const named = new Set<Section>();
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
@@ -81,6 +94,11 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
       const count = Number(value);
       if (!Number.isInteger(count) || count <= 0) throw new Error(`bad ${arg}\n${USAGE}`);
       tableSize[flag === '--prune-expired' ? 'expired' : 'live'] = count;
+    } else if (/^--partition-(rows|days)=/.test(arg)) {
+      const [flag, value] = arg.split('=') as [string, string];
+      const count = Number(value);
+      if (!Number.isInteger(count) || count <= 0) throw new Error(`bad ${arg}\n${USAGE}`);
+      partitionTable[flag === '--partition-rows' ? 'rows' : 'days'] = count;
     } else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
   }
   const sections = named.size > 0 ? named : new Set(DEFAULT_SECTIONS);
@@ -116,6 +134,14 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
       baselineMs: seconds(5, 2),
       // 240 s per million expired rows (at least the default's), as a bound on a run, not a target.
       maxMs: seconds(240, 60) * Math.max(1, (tableSize.expired ?? 0) / 1_000_000),
+      concurrency: 64,
+    },
+    partitions: {
+      rows: partitionTable.rows ?? (quick ? 200_000 : 10_000_000),
+      days: Math.max(3, partitionTable.days ?? 10),
+      baselineMs: seconds(5, 2),
+      minWindowMs: seconds(5, 2),
+      maxMs: seconds(240, 60) * Math.max(1, (partitionTable.rows ?? 0) / 10_000_000),
       concurrency: 64,
     },
   };

@@ -1,5 +1,5 @@
 import { SCHEMA_VERSION } from '../schema/ddl.js';
-import type { TableStats } from '../schema/stats.js';
+import type { PartitionStats, TableStats } from '../schema/stats.js';
 import { count, duration, percent } from './format.js';
 
 /** Expired sessions older than this mean no one prunes (stores prune every minute by default). */
@@ -44,7 +44,13 @@ export function adviceFor(stats: TableStats): string[] {
     );
   }
   const overdue = stats.oldestExpiredAgeSeconds;
-  if (stats.expiredSessions > 0 && overdue !== null && overdue > PRUNE_OVERDUE_SECONDS) {
+  // Partitioned, expired rows wait for their partition's drop: partitionAdvice says when that is late.
+  if (
+    stats.partitions === undefined &&
+    stats.expiredSessions > 0 &&
+    overdue !== null &&
+    overdue > PRUNE_OVERDUE_SECONDS
+  ) {
     advice.push(
       `${count(stats.expiredSessions)} expired sessions, the oldest expired ${duration(overdue)} ago: pruning is not running (no store runs, or all have pruneSessionInterval: false); schedule \`connect-pg-simple prune\`, or the SQL function from \`connect-pg-simple schema --prune-function\` with pg_cron`,
     );
@@ -70,8 +76,49 @@ export function adviceFor(stats: TableStats): string[] {
   if (rows >= ROWS_FOR_MAINTENANCE && stats.lastVacuum === null && stats.lastAutovacuum === null) {
     advice.push('the table was never vacuumed: is autovacuum off (or were the statistics reset)?');
   }
-  if (rows >= ROWS_FOR_MAINTENANCE && stats.lastAnalyze === null && stats.lastAutoanalyze === null) {
+  // Autovacuum analyzes partitions, never a partitioned table itself; the store's statements need only the partitions'.
+  if (
+    stats.partitions === undefined &&
+    rows >= ROWS_FOR_MAINTENANCE &&
+    stats.lastAnalyze === null &&
+    stats.lastAutoanalyze === null
+  ) {
     advice.push(`the table was never analyzed: run ANALYZE ${t}, and check that autovacuum is on`);
+  }
+  if (stats.partitions !== undefined) advice.push(...partitionAdvice(stats, stats.partitions));
+  return advice;
+}
+
+/** A DEFAULT partition this big means partitions are not being created ahead. */
+const DEFAULT_PARTITION_ROWS_WARNING = 10_000;
+
+/** What looks wrong with a partitioned table's partitions. */
+export function partitionAdvice(stats: TableStats, { partitioning, partitions }: PartitionStats): string[] {
+  if (partitioning === undefined) {
+    return [
+      `the table is partitioned, but its "created" column's comment does not say how: stores refuse it until it does (see docs/scaling.md, "Very large tables")`,
+    ];
+  }
+  const advice: string[] = [];
+  const droppable = partitions.filter((p) => p.droppable);
+  const overdue = droppable.filter(
+    (p) => p.to !== null && stats.now - (p.to + partitioning.lifetimeSeconds) > PRUNE_OVERDUE_SECONDS,
+  );
+  if (overdue.length > 0) {
+    advice.push(
+      `${count(overdue.length)} partitions hold only dead sessions and should have been dropped over an hour ago: pruning is not running (no store runs, or all have pruneSessionInterval: false); schedule \`connect-pg-simple prune\``,
+    );
+  }
+  const fallback = partitions.find((p) => p.isDefault);
+  if (fallback !== undefined && fallback.rowEstimate >= DEFAULT_PARTITION_ROWS_WARNING) {
+    advice.push(
+      `the DEFAULT partition holds about ${count(fallback.rowEstimate)} sessions: partitions were not created ahead (they are, by every prune), so these rows are pruned by DELETE; check that pruning runs`,
+    );
+  }
+  if (!partitions.some((p) => p.to !== null && p.to > stats.now)) {
+    advice.push(
+      'no partition covers the sessions created from now on: they go to the DEFAULT partition until a prune (a store, or `connect-pg-simple prune`) creates the next ones',
+    );
   }
   return advice;
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { closestName } from '../did-you-mean.js';
 import { DEFAULTS } from '../options.js';
+import { ONE_DAY_SECONDS, type Partitioning } from '../schema/partitions.js';
 import { isSessionIdForm, SESSION_ID_FORMS, type SessionIdForm } from '../session-id.js';
 import { UsageError } from './errors.js';
 import { count } from './format.js';
@@ -165,4 +166,33 @@ export function sessionIdsOption(line: CommandLine): SessionIdForm {
     throw new UsageError(`--session-ids must be one of ${SESSION_ID_FORMS.join(', ')}`, line.command);
   }
   return form;
+}
+
+/** The longest absolute timeout the store accepts (400 days, as a browser keeps a cookie), in seconds. */
+const MAX_LIFETIME_SECONDS = 400 * 86_400;
+
+/**
+ * `--partition-days N --absolute-timeout SECONDS`: the partitioned layout for a new table, as
+ * the store's `partitionBy` and `absoluteTimeout`; undefined without `--partition-days`.
+ */
+export function partitioningOption(line: CommandLine): Partitioning | undefined {
+  const given = line.options['partition-days'] !== undefined;
+  if (!given) {
+    if (line.options['absolute-timeout'] !== undefined) {
+      throw new UsageError(
+        '--absolute-timeout goes with --partition-days (it says when a partition may be dropped)',
+        line.command,
+      );
+    }
+    return undefined;
+  }
+  const days = integerOption(line, 'partition-days', { fallback: 1, min: 1, max: 366 });
+  if (line.options['absolute-timeout'] === undefined) {
+    throw new UsageError(
+      '--partition-days needs --absolute-timeout SECONDS, as the stores that use the table have absoluteTimeout: a partition is dropped once every session in it is older than that',
+      line.command,
+    );
+  }
+  const lifetime = integerOption(line, 'absolute-timeout', { fallback: 0, min: 1, max: MAX_LIFETIME_SECONDS });
+  return { widthSeconds: days * ONE_DAY_SECONDS, lifetimeSeconds: lifetime };
 }

@@ -39,6 +39,21 @@ export const GENERAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 
 const json: OptionSpec = { type: 'boolean', description: 'print one JSON object instead of text' };
 
+/** The partitioned layout, for a new table: the store's `partitionBy` and `absoluteTimeout`. */
+const partitionOptions = (what: string): Readonly<Record<string, OptionSpec>> => ({
+  'partition-days': {
+    type: 'string',
+    value: 'N',
+    description: `${what} partitioned by creation time, N days per partition, for tens of millions of sessions: pruning drops whole partitions (needs --absolute-timeout; see docs/scaling.md)`,
+  },
+  'absolute-timeout': {
+    type: 'string',
+    value: 'SECONDS',
+    description:
+      "with --partition-days: the stores' absoluteTimeout; a partition is dropped once every session in it is older than this",
+  },
+});
+
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   schema: {
     summary: 'print the SQL that creates the session table',
@@ -56,10 +71,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         description:
           'how the table stores session ids, as the stores that use it are configured: sha256 (the default), plain (hashSessionIds: false), or hmac-sha256 (sessionIdPepper)',
       },
+      ...partitionOptions('print a table'),
     },
     connects: false,
     examples: [
       'connect-pg-simple schema --schema app --table sessions | psql "$DATABASE_URL"',
+      'connect-pg-simple schema --partition-days 1 --absolute-timeout 604800 | psql "$DATABASE_URL"',
       'connect-pg-simple schema --prune-function | psql "$DATABASE_URL"',
     ],
   },
@@ -86,6 +103,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         description:
           'how the table stores session ids from schema 2 on, as the stores that use it are configured: sha256 (the default; upgrading hashes the stored ids in place), plain (stores with hashSessionIds: false), or hmac-sha256 (stores with sessionIdPepper; a new table only)',
       },
+      ...partitionOptions('a new table: create it'),
     },
     connects: true,
     examples: ['connect-pg-simple migrate --dry-run', 'DATABASE_URL=postgres://app@db/app connect-pg-simple migrate'],
@@ -147,8 +165,11 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   stats: {
     summary: 'show session counts, sizes, vacuum state and schema version, with advice',
     description:
-      'Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, and the schema version, with advice when something looks wrong. Counting reads the whole table.',
-    options: { json },
+      "Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, the schema version and the layout (for a partitioned table: each partition, its range, estimated rows and whether a prune will drop it), with advice when something looks wrong. Counting reads the whole table: above 1,000,000 rows the counts are the planner's estimates instead (say so), unless --exact.",
+    options: {
+      json,
+      exact: { type: 'boolean', description: 'count every row, however large the table (reads the whole table)' },
+    },
     connects: true,
     examples: ['connect-pg-simple stats', 'connect-pg-simple stats --json | jq .expiredSessions'],
   },

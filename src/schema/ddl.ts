@@ -1,5 +1,6 @@
 import { ID_FORM_MARK, idFormComment, type SessionIdForm } from '../session-id.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
+import { initialPartitionStatements, type Partitioning, partitioningComment } from './partitions.js';
 
 /**
  * The table's shape. `table.sql` and `createTableIfMissing` are both generated from here.
@@ -18,6 +19,8 @@ import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '.
  * - `touched timestamptz` (schema 3): when the row was last written or touched: last activity,
  *   exact to within the lazy-touch window.
  * - `fillfactor = 90`: leaves room on each page for updates that stay on the page (HOT).
+ * - opt-in, partitioned by range of `created` (see partitions.ts): the same columns, the primary
+ *   key `(sid, created)`, and the layout recorded in the `created` column's comment.
  */
 export const SCHEMA_VERSION = 3;
 
@@ -53,36 +56,65 @@ export interface CreateTableSettings {
   readonly ifNotExists?: boolean;
   /** How the new table stores ids. Default: `sha256`. */
   readonly idForm?: SessionIdForm;
+  /** The opt-in partitioned layout (see partitions.ts); default: one plain table. */
+  readonly partitioning?: Partitioning | undefined;
+  /** For the partitioned layout: the clock (seconds since the epoch) its first partitions are cut from. Default: now. */
+  readonly now?: number;
+}
+
+/** The table's columns, in order: the one list both layouts are made of. */
+const COLUMNS: readonly string[] = [
+  '"sid" text COLLATE "C" NOT NULL',
+  '"sess" json NOT NULL',
+  '"expire" timestamptz(6) NOT NULL',
+  '"created" timestamptz(6) NOT NULL DEFAULT now()',
+  '"user_id" text COLLATE "C"',
+  '"details" json',
+  '"touched" timestamptz(6) NOT NULL DEFAULT now()',
+];
+
+/**
+ * The `CREATE TABLE` statement. Partitioned by `created`, the primary key must hold the partition
+ * key: `(sid, created)`, so no index keeps `sid` alone unique there (see sql.ts's upsert).
+ */
+function createTableStatement(names: TableNames, guard: string, partitioning: Partitioning | undefined): string {
+  const key = partitioning === undefined ? '"sid"' : '"sid", "created"';
+  const columns = [...COLUMNS, `CONSTRAINT ${names.primaryKey} PRIMARY KEY (${key})`].map((c) => `  ${c}`).join(',\n');
+  // Storage parameters belong to the partitions, not to a partitioned table.
+  const tail = partitioning === undefined ? 'WITH (fillfactor = 90)' : 'PARTITION BY RANGE ("created")';
+  return `CREATE TABLE ${guard}${names.qualified} (\n${columns}\n) ${tail}`;
 }
 
 /** The statements that create the current version of the table, in order. */
 export function createTableStatements(
   names: TableNames,
-  { ifNotExists = false, idForm = 'sha256' }: CreateTableSettings = {},
+  { ifNotExists = false, idForm = 'sha256', partitioning, now = Date.now() / 1000 }: CreateTableSettings = {},
 ): string[] {
   const t = names.qualified;
   const guard = ifNotExists ? 'IF NOT EXISTS ' : '';
-  return [
-    `CREATE TABLE ${guard}${t} (
-  "sid" text COLLATE "C" NOT NULL,
-  "sess" json NOT NULL,
-  "expire" timestamptz(6) NOT NULL,
-  "created" timestamptz(6) NOT NULL DEFAULT now(),
-  "user_id" text COLLATE "C",
-  "details" json,
-  "touched" timestamptz(6) NOT NULL DEFAULT now(),
-  CONSTRAINT ${names.primaryKey} PRIMARY KEY ("sid")
-) WITH (fillfactor = 90)`,
+  const statements = [
+    createTableStatement(names, guard, partitioning),
     `CREATE INDEX ${guard}${names.expireIndex} ON ${t} ("expire")`,
     userIndexStatement(names, guard),
     idFormStatement(names, idForm),
-    `COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`,
   ];
+  if (partitioning !== undefined) {
+    statements.push(
+      `COMMENT ON COLUMN ${t}."created" IS ${quoteLiteral(partitioningComment(partitioning))}`,
+      ...initialPartitionStatements(names, partitioning, now),
+    );
+  }
+  statements.push(`COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`);
+  return statements;
 }
 
-/** What `table.sql` holds: plain statements for psql or any SQL tool. */
-export function tableSqlScript(names: TableNames, idForm: SessionIdForm = 'sha256'): string {
-  return `${createTableStatements(names, { idForm })
+/** What `table.sql` holds (the default layout): plain statements for psql or any SQL tool. */
+export function tableSqlScript(
+  names: TableNames,
+  idForm: SessionIdForm = 'sha256',
+  partitioning?: Partitioning,
+): string {
+  return `${createTableStatements(names, { idForm, partitioning })
     .map((s) => `${s};`)
     .join('\n\n')}\n`;
 }
@@ -92,11 +124,15 @@ export function tableSqlScript(names: TableNames, idForm: SessionIdForm = 'sha25
  * serialize on an advisory lock, so neither fails on the other's half-made table. (The lock does
  * not refresh the catalog cache that to_regclass reads, hence IF NOT EXISTS as well.)
  */
-export function createTableIfMissingStatement(names: TableNames, idForm: SessionIdForm): string {
+export function createTableIfMissingStatement(
+  names: TableNames,
+  idForm: SessionIdForm,
+  partitioning?: Partitioning,
+): string {
   const lockKey = quoteLiteral(names.qualified);
   return doBlock(`  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${lockKey}));
   IF to_regclass(${lockKey}) IS NULL THEN
-${createTableStatements(names, { ifNotExists: true, idForm })
+${createTableStatements(names, { ifNotExists: true, idForm, partitioning })
   .map((s) => `    ${s.replaceAll('\n', '\n    ')};`)
   .join('\n')}
   END IF;`);

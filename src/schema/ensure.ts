@@ -3,6 +3,7 @@ import type { SessionIdForm } from '../session-id.js';
 import type { StoreStatements, TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
 import { createTableIfMissingStatement, parseIdFormComment, parseVersionComment, SCHEMA_VERSION } from './ddl.js';
+import { ONE_DAY_SECONDS, type Partitioning, parsePartitioningComment, partitioningComment } from './partitions.js';
 
 export class SchemaError extends Error {
   override readonly name = 'SchemaError';
@@ -22,6 +23,10 @@ export interface TableState {
   readonly columnProblem: ColumnProblem | undefined;
   /** How the table stores ids, as its `sid` column's comment says (schema 2); undefined before. */
   readonly idForm: string | undefined;
+  /** Is it partitioned (pg_class.relkind `p`)? */
+  readonly partitioned: boolean;
+  /** How it is partitioned, as its `created` column's comment says; undefined when it says nothing. */
+  readonly partitioning: Partitioning | undefined;
 }
 
 export interface ColumnProblem {
@@ -71,6 +76,8 @@ export async function readTableState(
     version,
     columnProblem: checkColumns ? columnProblem(row) : undefined,
     idForm: parseIdFormComment(row?.sid_comment as string | null | undefined),
+    partitioned: row?.kind === 'p',
+    partitioning: parsePartitioningComment(row?.created_comment as string | null | undefined),
   };
 }
 
@@ -86,12 +93,13 @@ export async function ensureTable(
   createIfMissing: boolean,
   idForm: SessionIdForm,
   deadline?: Deadline,
+  partitioning?: Partitioning,
 ): Promise<TableState> {
   let state = await readTableState(db, statements, names, deadline);
   if (!state.exists && createIfMissing) {
     try {
       if (deadline?.expired !== undefined) throw deadline.expired;
-      await db.query({ name: '', text: createTableIfMissingStatement(names, idForm) }, [], deadline);
+      await db.query({ name: '', text: createTableIfMissingStatement(names, idForm, partitioning) }, [], deadline);
     } catch (error) {
       // Another process may have won a race the lock could not settle; its table will do.
       if (deadline?.expired !== undefined || !(await readTableState(db, statements, names, deadline)).exists)
@@ -117,9 +125,16 @@ export async function ensureTable(
       '0A000',
     );
   }
-  const problem = idFormProblem(names, state, idForm);
+  const problem = idFormProblem(names, state, idForm) ?? partitioningProblem(names, state);
   if (problem !== undefined) throw new SchemaError(`connect-pg-simple: ${problem}`, '55000');
   return state;
+}
+
+/** Why a partitioned table cannot be used: the store must know how it is cut to prune it. */
+export function partitioningProblem(names: TableNames, state: TableState): string | undefined {
+  if (!state.partitioned || state.partitioning !== undefined) return undefined;
+  const example = partitioningComment({ widthSeconds: ONE_DAY_SECONDS, lifetimeSeconds: 30 * ONE_DAY_SECONDS });
+  return `table ${names.qualified} is partitioned, but its "created" column's comment does not say how (a partitioned session table is partitioned by range of created, and its sessions end at most a fixed time after creation): record it, such as COMMENT ON COLUMN ${names.qualified}."created" IS '${example}'`;
 }
 
 /** What the options say about ids, for a message. */

@@ -4,6 +4,7 @@ import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type Tab
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
 import { notSessionTableMessage, readTableState, SchemaError } from './ensure.js';
 import { MIGRATIONS, type MigrationSettings } from './migrations.js';
+import { ONE_DAY_SECONDS, type Partitioning } from './partitions.js';
 
 export interface MigrateOptions {
   /** Build the statement and return it, without running it. */
@@ -19,6 +20,11 @@ export interface MigrateOptions {
    * pepper in SQL.
    */
   readonly idForm?: SessionIdForm;
+  /**
+   * Only for a new table: create it partitioned by creation time (see partitions.ts). An existing
+   * table keeps its layout: asking to partition one that is not is an error.
+   */
+  readonly partitioning?: Partitioning | undefined;
 }
 
 export interface MigrateResult {
@@ -49,12 +55,17 @@ function pendingSteps(
   from: number | undefined,
   settings: MigrationSettings,
   idForm: SessionIdForm = settings.idForm,
+  partitioning?: Partitioning,
 ) {
   if (from === undefined) {
+    const layout =
+      partitioning === undefined
+        ? ''
+        : `, partitioned by creation time, ${partitioning.widthSeconds / ONE_DAY_SECONDS} day(s) per partition, sessions ending ${partitioning.lifetimeSeconds} s after creation`;
     return [
       {
-        summary: `create the table at schema version ${SCHEMA_VERSION} (session ids stored as ${idForm})`,
-        statements: createTableStatements(names, { ifNotExists: true, idForm }).map((s) => `${s};`),
+        summary: `create the table at schema version ${SCHEMA_VERSION} (session ids stored as ${idForm}${layout})`,
+        statements: createTableStatements(names, { ifNotExists: true, idForm, partitioning }).map((s) => `${s};`),
       },
     ];
   }
@@ -78,8 +89,9 @@ export function migrationStatement(
   settings: MigrationSettings,
   lockTimeoutSeconds?: number,
   newTableIdForm?: SessionIdForm,
+  partitioning?: Partitioning,
 ): { sql: string; steps: string[] } {
-  const steps = pendingSteps(names, from, settings, newTableIdForm);
+  const steps = pendingSteps(names, from, settings, newTableIdForm, partitioning);
   const table = quoteLiteral(names.qualified);
   // Set before the lock is taken: waiting for an advisory lock honours lock_timeout too.
   const lockTimeout =
@@ -136,6 +148,12 @@ export async function migrate(db: Database, names: TableNames, options: MigrateO
       '0A000',
     );
   }
+  if (options.partitioning !== undefined && state.exists && !state.partitioned) {
+    throw new SchemaError(
+      `connect-pg-simple: table ${names.qualified} exists and is not partitioned: migrate partitions only a table it creates (see docs/scaling.md, "Very large tables", to move sessions to a partitioned table)`,
+      '0A000',
+    );
+  }
   if (from === SCHEMA_VERSION) return { from, to: SCHEMA_VERSION, steps: [], sql: '', applied: false };
   const idForm = options.idForm ?? 'sha256';
   // From schema 2 on, ids are in their final form already: only an older table would be re-hashed.
@@ -149,7 +167,14 @@ export async function migrate(db: Database, names: TableNames, options: MigrateO
     legacyTimeZone: from === undefined ? 'UTC' : await legacyTimeZone(db, options.legacyTimeZone),
     idForm: idForm === 'hmac-sha256' ? 'sha256' : idForm,
   };
-  const { sql, steps } = migrationStatement(names, from, settings, options.lockTimeoutSeconds, idForm);
+  const { sql, steps } = migrationStatement(
+    names,
+    from,
+    settings,
+    options.lockTimeoutSeconds,
+    idForm,
+    options.partitioning,
+  );
   if (!options.dryRun) await db.query({ name: '', text: sql }, []);
   return { from, to: SCHEMA_VERSION, steps, sql, applied: !options.dryRun };
 }

@@ -1,6 +1,6 @@
 import { migrate } from '../../schema/migrate.js';
 import type { TableNames } from '../../sql.js';
-import { type CommandLine, secondsOption, sessionIdsOption } from '../args.js';
+import { type CommandLine, partitioningOption, secondsOption, sessionIdsOption } from '../args.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import type { Runner } from '../io.js';
 import { connectionTimeZone, isKnownTimeZone } from '../queries.js';
@@ -15,6 +15,7 @@ export function migrateCommand(line: CommandLine, names: TableNames): Runner {
     throw new UsageError('--time-zone must name a time zone, such as Europe/Berlin', line.command);
   }
   const idForm = sessionIdsOption(line);
+  const partitioning = partitioningOption(line);
   return async (maybeDb, io) => {
     const db = maybeDb!;
     if (typeof timeZone === 'string' && !(await isKnownTimeZone(db, timeZone))) {
@@ -28,6 +29,7 @@ export function migrateCommand(line: CommandLine, names: TableNames): Runner {
       legacyTimeZone: timeZone as string | undefined,
       lockTimeoutSeconds: lockTimeout === 0 ? undefined : lockTimeout,
       idForm,
+      partitioning,
     });
     const table = names.qualified;
     // Only a 10.x table (version 0) holds times without a zone, read in the TimeZone its writers used.

@@ -1,8 +1,11 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Database } from '../../drivers/database.js';
 import { DEFAULTS } from '../../options.js';
+import { partitioningProblem, readTableState } from '../../schema/ensure.js';
+import { type MaintenanceResult, maintainPartitions } from '../../schema/partitions.js';
 import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
-import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.js';
+import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
 import { count } from '../format.js';
 import type { Runner } from '../io.js';
 import { requireTable } from './require-table.js';
@@ -17,10 +20,11 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
     max: MAX_BATCH_SIZE,
   });
   const json = line.options.json === true;
-  const { pruneBatch } = storeStatements(names);
   return async (maybeDb, io) => {
     const db = maybeDb!;
     await requireTable(db, names);
+    const partitions = await dropExpiredPartitions(db, names);
+    const { pruneBatch } = storeStatements(names, { partitioned: partitions !== undefined });
     let interrupted = false;
     const onInterrupt = () => {
       interrupted = true;
@@ -48,11 +52,42 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
       process.off('SIGINT', onInterrupt);
       if (io.errIsTTY && shownAt > 0) io.err(`\rdeleted ${count(deleted)} expired sessions\n`);
     }
-    if (json) io.out(`${JSON.stringify({ table: names.qualified, deleted, interrupted })}\n`);
-    else
+    if (json)
+      io.out(`${JSON.stringify({ table: names.qualified, deleted, interrupted, ...droppedAsJson(partitions) })}\n`);
+    else {
+      if (partitions !== undefined) io.out(droppedAsText(partitions));
       io.out(
-        `deleted ${count(deleted)} expired sessions from ${names.qualified}${interrupted ? ' (interrupted)' : ''}\n`,
+        `deleted ${count(deleted)} expired sessions from ${partitions === undefined ? names.qualified : `its DEFAULT partition`}${interrupted ? ' (interrupted)' : ''}\n`,
       );
+    }
     return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   };
+}
+
+/**
+ * On a partitioned table: drops the partitions of dead sessions and creates the next ones, under
+ * the prune lock (a store pruning now does the same); undefined for a plain table.
+ */
+async function dropExpiredPartitions(db: Database, names: TableNames): Promise<MaintenanceResult | undefined> {
+  const state = await readTableState(db, storeStatements(names), names);
+  if (!state.partitioned) return undefined;
+  const problem = partitioningProblem(names, state);
+  if (problem !== undefined || state.partitioning === undefined) throw new OperationalError(problem ?? '');
+  return maintainPartitions(db, names, state.partitioning, { lock: true });
+}
+
+function droppedAsJson(result: MaintenanceResult | undefined) {
+  if (result === undefined) return {};
+  return {
+    droppedPartitions: result.dropped.map((p) => p.name),
+    droppedRowEstimate: result.droppedRowEstimate,
+    createdPartitions: result.created,
+  };
+}
+
+function droppedAsText(result: MaintenanceResult): string {
+  const created = result.created === 0 ? '' : `, created ${count(result.created)} for the days ahead`;
+  if (result.dropped.length === 0) return `dropped no partition (none holds only dead sessions yet)${created}\n`;
+  const names = result.dropped.map((p) => p.name).join(', ');
+  return `dropped ${count(result.dropped.length)} partitions of dead sessions (${names}: about ${count(result.droppedRowEstimate)} sessions, by the planner's estimate)${created}\n`;
 }

@@ -1,5 +1,5 @@
 import { SCHEMA_VERSION } from '../../schema/ddl.js';
-import { readTableStats, type TableStats } from '../../schema/stats.js';
+import { type PartitionStats, readTableStats, type TableStats } from '../../schema/stats.js';
 import type { TableNames } from '../../sql.js';
 import { adviceFor, deadTupleRatio } from '../advice.js';
 import type { CommandLine } from '../args.js';
@@ -8,11 +8,35 @@ import { bytes, count, duration, isoTime, percent, when } from '../format.js';
 import type { Runner } from '../io.js';
 import { missingTable } from './require-table.js';
 
+/** The layout's figures for --json: the partitions with their ranges, estimates and whether they may be dropped. */
+function layoutAsJson(stats: TableStats) {
+  const partitions = stats.partitions;
+  if (partitions === undefined) return { layout: 'plain' };
+  return {
+    layout: 'partitioned',
+    partitioning: partitions.partitioning ?? null,
+    partitions: partitions.partitions.map((p) => ({
+      name: p.name,
+      default: p.isDefault,
+      from: isoTime(p.from),
+      to: isoTime(p.to),
+      rowEstimate: p.rowEstimate,
+      deadTuples: p.deadTuples,
+      tableBytes: p.tableBytes,
+      indexBytes: p.indexBytes,
+      lastVacuum: isoTime(p.lastVacuum),
+      lastAutovacuum: isoTime(p.lastAutovacuum),
+      droppable: p.droppable,
+    })),
+  };
+}
+
 function asJson(stats: TableStats, advice: string[]): string {
-  const { now, lastVacuum, lastAutovacuum, lastAnalyze, lastAutoanalyze, ...figures } = stats;
+  const { now, lastVacuum, lastAutovacuum, lastAnalyze, lastAutoanalyze, partitions, ...figures } = stats;
   return `${JSON.stringify(
     {
       ...figures,
+      ...layoutAsJson(stats),
       currentVersion: SCHEMA_VERSION,
       deadTupleRatio: deadTupleRatio(stats),
       lastVacuum: isoTime(lastVacuum),
@@ -37,7 +61,11 @@ function asText(stats: TableStats, advice: string[]): string {
   const rows: Array<[string, string]> = [
     ['table', stats.table],
     ['schema version', version],
-    ['sessions', `${count(stats.liveSessions)} live, ${count(stats.expiredSessions)} expired${oldest}`],
+    ['layout', layoutAsText(stats)],
+    [
+      'sessions',
+      `${stats.countsEstimated ? 'about ' : ''}${count(stats.liveSessions)} live, ${count(stats.expiredSessions)} expired${oldest}${stats.countsEstimated ? " (the planner's estimates: --exact counts every row)" : ''}`,
+    ],
     ['size', `${bytes(stats.tableBytes)} table, ${bytes(stats.indexBytes)} indexes`],
     [
       'row versions',
@@ -49,16 +77,49 @@ function asText(stats: TableStats, advice: string[]): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`);
+  if (stats.partitions !== undefined) lines.push('', ...partitionsAsText(stats, stats.partitions));
   lines.push('', advice.length === 0 ? 'advice: none, all looks well' : 'advice:');
   for (const line of advice) lines.push(`  - ${line}`);
   return `${lines.join('\n')}\n`;
 }
 
+function layoutAsText(stats: TableStats): string {
+  const partitioning = stats.partitions?.partitioning;
+  if (stats.partitions === undefined) return 'plain (one table)';
+  if (partitioning === undefined) return 'partitioned, without the comment that says how (stores refuse it)';
+  return `partitioned by creation time, ${duration(partitioning.widthSeconds)} per partition; sessions end ${duration(partitioning.lifetimeSeconds)} after creation`;
+}
+
+/** One line per partition: its range, rows, size, vacuum and whether a prune will drop it. */
+function partitionsAsText(stats: TableStats, { partitions }: PartitionStats): string[] {
+  const rows = partitions.map((p) => [
+    p.name,
+    p.isDefault ? 'DEFAULT' : `${isoTime(p.from)} .. ${isoTime(p.to)}`,
+    `~${count(p.rowEstimate)} rows`,
+    bytes(p.tableBytes + p.indexBytes),
+    `${count(p.deadTuples)} dead`,
+    `autovacuum ${when(p.lastAutovacuum, stats.now)}`,
+    p.droppable ? 'droppable' : '',
+  ]);
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))) ?? [];
+  return [
+    `partitions (${count(partitions.length)}; rows as the planner estimates them):`,
+    ...rows.map(
+      (r) =>
+        `  ${r
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}`,
+    ),
+  ];
+}
+
 export function statsCommand(line: CommandLine, names: TableNames): Runner {
   const json = line.options.json === true;
+  const exact = line.options.exact === true;
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    const stats = await readTableStats(db, names);
+    const stats = await readTableStats(db, names, { exact });
     if (stats === undefined) throw missingTable(names);
     const advice = adviceFor(stats);
     io.out(json ? asJson(stats, advice) : asText(stats, advice));
