@@ -7,10 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { secretsOf } from '../src/cli/connection.js';
 import { redact } from '../src/cli/errors.js';
-import { main } from '../src/cli/main.js';
 import { PGStore } from '../src/index.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
+import { type CliRun, runCli as cli } from './support/cli.js';
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import { legacyTableSql } from './support/legacy.js';
 import { silentServer } from './support/servers.js';
@@ -20,28 +20,7 @@ const built = resolve(root, 'dist/cli/main.js');
 const bin = resolve(root, 'bin/connect-pg-simple.js');
 const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in this process, through main(), as the binary does: its output and exit code. */
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    out: (text: string) => {
-      stdout += text;
-    },
-    err: (text: string) => {
-      stderr += text;
-    },
-    errIsTTY: false,
-  };
-  const code = await main(args, io, { DATABASE_URL: databaseUrl(), ...env });
-  return { code, stdout, stderr };
-}
+type Run = CliRun;
 
 /** Runs a script of the CLI as a child process, as a shell would: for exit codes and the environment. */
 function child(script: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../src/cli/main.js';
 import { fromPgPool } from '../src/drivers/pg.js';
 import { PGStore } from '../src/index.js';
 import { createPartitionStatement, ONE_DAY_SECONDS } from '../src/schema/partitions.js';
 import { readTableStats } from '../src/schema/stats.js';
 import { tableNames } from '../src/sql.js';
 import { useTestSchema } from './support/apps.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { runCli as cli } from './support/cli.js';
+import { uniqueName } from './support/database.js';
 import { storedId } from './support/sessions.js';
 
 const HOUR = 3600;
@@ -15,23 +15,6 @@ const PARTITIONED = { partitionBy: { days: 1 }, absoluteTimeout: HOUR } as const
 const inSeconds = (s: number) => ({
   cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
 });
-
-/** Runs the CLI in this process, as the binary does. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    out: (text: string) => {
-      stdout += text;
-    },
-    err: (text: string) => {
-      stderr += text;
-    },
-    errIsTTY: false,
-  };
-  const code = await main(args, io, { DATABASE_URL: databaseUrl() });
-  return { code, stdout, stderr };
-}
 
 describe('the partitioned layout', () => {
   const schema = useTestSchema('cps_partitioned');
