@@ -163,6 +163,13 @@ function targetsOf(r: Results): Target[] {
         met: run.statementMaxMs <= PRUNE_TARGETS.maxStatementMs,
         detail: `max ${ms(run.statementMaxMs)} ms, ${run.statementsOverTarget ?? 'n/a'} of ${run.statements} statements over`,
       });
+      // A load that only fails (a session it cannot find) measures nothing: no figure of it counts.
+      const loadErrors = run.baseline.errors + run.during.errors;
+      targets.push({
+        what: `prune ${at}: the request-cycle load ran without errors`,
+        met: loadErrors === 0,
+        detail: `${int(loadErrors)} failed cycles`,
+      });
       targets.push({
         what: `prune ${at}: get p99 ≤ ${PRUNE_TARGETS.getP99Ratio}× without prune`,
         met: run.getP99Ratio <= PRUNE_TARGETS.getP99Ratio,
