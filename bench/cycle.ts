@@ -1,4 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import { type BenchEnv, CONTENDERS, type Contender, type CycleStore, type OpenStore } from './lib/contenders.js';
+import { Histogram } from './lib/histogram.js';
 import { type LoadResult, runLoad, type Turn, takeTurns } from './lib/load.js';
 import { useSession } from './lib/sessions.js';
 import { statementsSent } from './lib/statement-count.js';
@@ -47,6 +49,38 @@ export async function requestCycle(store: CycleStore, sids: readonly string[], w
   if (session === null) throw new Error('a session created for the run was not found');
   if (useSession(session, writeShare)) await store.set(sid, session);
   else await store.touch(sid, session);
+}
+
+/**
+ * The request-cycle load of an app on `app`, each `get` timed: what a prune is measured against.
+ * Each call runs `durationMs` (or until `until` settles), after a second's warm-up when it has no `until`.
+ */
+export function timedCycleLoad(app: CycleStore, sids: readonly string[], concurrency: number) {
+  let gets = new Histogram();
+  const timed: CycleStore = {
+    ...app,
+    get: async (sid: string) => {
+      const start = performance.now();
+      const value = await app.get(sid);
+      gets.record(performance.now() - start);
+      return value;
+    },
+  };
+  const op = () => requestCycle(timed, sids, 0.1);
+  return async (durationMs: number, until?: Promise<unknown>): Promise<{ cycles: LoadResult; gets: Histogram }> => {
+    // A load that runs until something ends (a prune) starts measuring at once: the warm-up would
+    // take the first second of it (all of a quick prune). The baseline run before it warmed up.
+    if (until === undefined) await runLoad({ concurrency, warmupMs: 0, durationMs: 1000, op });
+    gets = new Histogram();
+    const cycles = await runLoad({
+      concurrency,
+      warmupMs: 0,
+      durationMs,
+      op,
+      ...(until === undefined ? {} : { until }),
+    });
+    return { cycles, gets };
+  };
 }
 
 export type Availability = (contender: Contender) => string | undefined;

@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
-import { requestCycle } from './cycle.js';
+import { timedCycleLoad } from './cycle.js';
 import { type BenchEnv, callbackStore, newPgPool, oursStoreClass } from './lib/contenders.js';
 import { Histogram } from './lib/histogram.js';
-import { runLoad } from './lib/load.js';
 import { newSession } from './lib/sessions.js';
+import { timedPool } from './lib/timed-pool.js';
 
 type Ddl = typeof import('../src/schema/ddl.js');
 type Partitions = typeof import('../src/schema/partitions.js');
@@ -153,27 +152,9 @@ FROM generate_series($4::int, $5::int) AS g,
       absoluteTimeout: lifetimeSeconds,
       pruneSessionInterval: false,
     });
-    const app = callbackStore(appStore);
-    let gets = new Histogram();
-    const timedApp = {
-      ...app,
-      get: async (sid: string) => {
-        const start = performance.now();
-        const value = await app.get(sid);
-        gets.record(performance.now() - start);
-        return value;
-      },
-    };
+    const measure = timedCycleLoad(callbackStore(appStore), loadedIds, concurrency);
     const load = async (durationMs: number, until?: Promise<unknown>): Promise<LatencySummary> => {
-      await runLoad({ concurrency, warmupMs: 0, durationMs: 1000, op: () => requestCycle(timedApp, loadedIds, 0.1) });
-      gets = new Histogram();
-      const cycles = await runLoad({
-        concurrency,
-        warmupMs: 0,
-        durationMs,
-        op: () => requestCycle(timedApp, loadedIds, 0.1),
-        ...(until === undefined ? {} : { until }),
-      });
+      const { cycles, gets } = await measure(durationMs, until);
       return {
         cyclesPerSec: cycles.opsPerSec,
         getP50Ms: gets.percentile(50),
@@ -187,7 +168,7 @@ FROM generate_series($4::int, $5::int) AS g,
       const statements = new Histogram();
       const prunePool = newPgPool(settings, 1);
       const pruner = new Store({
-        pool: timedPool(prunePool, statements),
+        pool: timedPool(prunePool, (_text, ms) => statements.record(ms)),
         schemaName: settings.schema,
         tableName: table,
         absoluteTimeout: lifetimeSeconds,
@@ -248,20 +229,6 @@ FROM (
     [sql.tableNames(table, schema).qualified],
   );
   return { totalBytes: Number(row.total_bytes), liveTuples: Number(row.live), deadTuples: Number(row.dead) };
-}
-
-/** A pg pool as the store sees it, timing every statement (a prune's are all on its own connection). */
-function timedPool(pool: pg.Pool, times: Histogram) {
-  return {
-    connect: pool.connect.bind(pool),
-    query(config: string | pg.QueryConfig, values?: unknown[]) {
-      const t0 = performance.now();
-      return pool.query(config as pg.QueryConfig, values).then((result) => {
-        times.record(performance.now() - t0);
-        return result;
-      });
-    },
-  };
 }
 
 /**

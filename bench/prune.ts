@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type pg from 'pg';
-import { requestCycle } from './cycle.js';
+import { timedCycleLoad } from './cycle.js';
 import {
   type BenchEnv,
   callbackStore,
@@ -10,8 +9,9 @@ import {
   oursStoreClass,
 } from './lib/contenders.js';
 import { Histogram } from './lib/histogram.js';
-import { type LoadResult, runLoad } from './lib/load.js';
+import type { LoadResult } from './lib/load.js';
 import { newSession } from './lib/sessions.js';
+import { timedPool } from './lib/timed-pool.js';
 
 /** SQL: the id the table stores (hashed, as the store's default) for session `g` of the fill with prefix `$1`. */
 const STORED_ID = `encode(sha256(convert_to($1 || md5(g::text), 'UTF8')), 'hex')`;
@@ -50,32 +50,23 @@ export interface PruneResult {
   readonly runs: readonly PruneRun[];
 }
 
-/**
- * A pg pool as the store sees it (it has `connect`, so the store sends named statements), timing
- * each statement that deletes. The pool has one connection of its own: the time is the
- * statement's, never a wait for a connection.
- */
+/** The times of the prune's DELETE statements. */
 interface StatementTimes {
   readonly histogram: Histogram;
   slowest: number;
   overTarget: number;
 }
 
-function timedPool(pool: pg.Pool, deletes: StatementTimes) {
-  return {
-    connect: pool.connect.bind(pool),
-    query(config: string | pg.QueryConfig, values?: unknown[]) {
-      const text = typeof config === 'string' ? config : config.text;
-      if (!text.includes('DELETE')) return pool.query(config as pg.QueryConfig, values);
-      const t0 = performance.now();
-      return pool.query(config as pg.QueryConfig, values).then((result) => {
-        const elapsed = performance.now() - t0;
-        if (elapsed > deletes.histogram.max) deletes.slowest = deletes.histogram.count + 1;
-        if (elapsed > PRUNE_TARGETS.maxStatementMs) deletes.overTarget += 1;
-        deletes.histogram.record(elapsed);
-        return result;
-      });
-    },
+/**
+ * Records the prune's DELETE statements' times (its pool has one connection of its own: the time
+ * is the statement's, never a wait for a connection).
+ */
+function recordDelete(deletes: StatementTimes) {
+  return (text: string, elapsed: number) => {
+    if (!text.includes('DELETE')) return;
+    if (elapsed > deletes.histogram.max) deletes.slowest = deletes.histogram.count + 1;
+    if (elapsed > PRUNE_TARGETS.maxStatementMs) deletes.overTarget += 1;
+    deletes.histogram.record(elapsed);
   };
 }
 
@@ -134,27 +125,9 @@ export async function runPrune(env: BenchEnv, log: (line: string) => void): Prom
     tableName: table,
     pruneSessionInterval: false,
   });
-  const app = callbackStore(appStore);
-  let gets = new Histogram();
-  const timedApp = {
-    ...app,
-    get: async (sid: string) => {
-      const start = performance.now();
-      const value = await app.get(sid);
-      gets.record(performance.now() - start);
-      return value;
-    },
-  };
+  const measure = timedCycleLoad(callbackStore(appStore), sids, concurrency);
   const load = async (durationMs: number, until?: Promise<unknown>) => {
-    await runLoad({ concurrency, warmupMs: 0, durationMs: 1000, op: () => requestCycle(timedApp, sids, 0.1) });
-    gets = new Histogram();
-    const cycles = await runLoad({
-      concurrency,
-      warmupMs: 0,
-      durationMs,
-      op: () => requestCycle(timedApp, sids, 0.1),
-      ...(until === undefined ? {} : { until }),
-    });
+    const { cycles, gets } = await measure(durationMs, until);
     return loadSummary(cycles, gets);
   };
 
@@ -175,7 +148,7 @@ export async function runPrune(env: BenchEnv, log: (line: string) => void): Prom
       const deletes = times.histogram;
       const prunePool = newPgPool(settings, 1);
       const pruner = new Store({
-        pool: timedPool(prunePool, times),
+        pool: timedPool(prunePool, recordDelete(times)),
         schemaName: settings.schema,
         tableName: table,
         pruneSessionInterval: false,
