@@ -12,11 +12,10 @@ import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
-import { ensureTable } from './schema/ensure.js';
+import { ensureTable, idUseFor, type StoreIds } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
-import { type StoredIdOf, storedIdFunction } from './session-id.js';
+import { parseRekeyingForm, pepperIdOf } from './session-id.js';
 import {
-  type LegacyIds,
   PRUNE_FROM_START,
   replicaStatements,
   type Statement,
@@ -25,14 +24,16 @@ import {
   type TableNames,
   tableNames,
 } from './sql.js';
+import { type IdParameter, type TableIds, tableIdsFor } from './table-ids.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
-/** How often a store on a table before schema 2 looks again, to notice a migration. */
-const LEGACY_RECHECK_MS = 60_000;
-
-const asGiven: StoredIdOf = (sid) => sid;
+/**
+ * How often a store looks at its table again, to notice a migration or a re-keying (`rekey`), when
+ * one may come: unless the table is of hmac-sha256 ids, the last form it can take.
+ */
+const TABLE_RECHECK_MS = 60_000;
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -96,13 +97,15 @@ export class SessionCore {
   readonly options: ResolvedOptions;
   readonly names: TableNames;
   #statements: StoreStatements;
-  /** The row's id for a session id: as the table stores them (plain until a table is migrated). */
-  #idOf: StoredIdOf = asGiven;
-  /** The id encrypted sessions are bound to: the store's own id form, whatever the table's now. */
-  readonly #boundIdOf: StoredIdOf;
+  /** How ids are stored, as this store makes them. */
+  readonly #storeIds: StoreIds;
+  /** How the table's rows are found and encrypted sessions bound, as the last table check found it. */
+  #ids: TableIds;
+  /** What the last table check found, to log a change of it once. */
+  #idMode: string | undefined;
   readonly #cipher: SessionCipher | undefined;
-  /** Set while the table is before schema 2: when to look at it again. */
-  #legacyRecheckAt: number | undefined;
+  /** Set while the table may still change its form (a migration, a re-keying): when to look at it again. */
+  #recheckAt: number | undefined;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -129,7 +132,9 @@ export class SessionCore {
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     // Until the table check says which ones the table needs: the check's own statement.
     this.#statements = storeStatements(this.names);
-    this.#boundIdOf = storedIdFunction(options.idForm, options.sessionIdPepper);
+    const pepper = options.sessionIdPepper;
+    this.#storeIds = { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) };
+    this.#ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper });
     this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
@@ -170,7 +175,7 @@ export class SessionCore {
       const sentAt = this.#now();
       const row =
         this.#replica === undefined
-          ? (await this.#query(this.#statements.get, [this.#idOf(sid)], deadline))[0]
+          ? (await this.#query(this.#statements.get, [this.#ids.parameter(sid)], deadline))[0]
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
@@ -188,7 +193,7 @@ export class SessionCore {
    * rewriting the stored text, so the stored value may be older.
    */
   #loadedSession(sid: string, stored: unknown, remainingSeconds: number, at: number): SessionObject | null {
-    const text = this.#readable(stored, sid, this.#boundIdOf);
+    const text = this.#readable(stored, sid, this.#ids.readBindings);
     const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
@@ -206,15 +211,24 @@ export class SessionCore {
 
   /**
    * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
-   * `boundIdOf(id)`). A row that does not decrypt is logged and treated as missing (null). With
-   * encryption on, a plain row (written before it was turned on) is read as it is.
+   * one of `bindings(id)`). A row that does not decrypt is logged and treated as missing (null).
+   * With encryption on, a plain row (written before it was turned on) is read as it is.
    */
-  #readable(stored: unknown, id: string, boundIdOf: StoredIdOf): unknown {
+  #readable(stored: unknown, id: string, bindings: (id: string) => readonly string[]): unknown {
     if (typeof stored !== 'string' || !isEnvelopeText(stored)) return stored;
+    let failure: unknown;
     try {
       if (this.#cipher === undefined)
         throw new DecryptionError('stored session is encrypted, and encryptionKeys is not set');
-      return this.#cipher.decrypt(stored, boundIdOf(id));
+      for (const binding of bindings(id)) {
+        try {
+          return this.#cipher.decrypt(stored, binding);
+        } catch (error) {
+          failure ??= error;
+          if (!(error instanceof DecryptionError)) throw error;
+        }
+      }
+      throw failure;
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
       this.#log('connect-pg-simple: a stored session could not be decrypted and was treated as missing:', error);
@@ -224,7 +238,7 @@ export class SessionCore {
 
   /** A session's JSON text as the row stores it: encrypted when encryption is on. */
   #storable(text: string, sid: string): string {
-    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, this.#boundIdOf(sid));
+    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, this.#ids.writeBinding(sid));
   }
 
   /** A stored session's text as a session; a corrupt one is logged and treated as missing. */
@@ -257,7 +271,7 @@ export class SessionCore {
       const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
-      const id = this.#idOf(sid);
+      const id = this.#ids.parameter(sid);
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
@@ -309,7 +323,7 @@ export class SessionCore {
    * (see merged-write.ts); a whole session replaces the row's, as without encryption.
    */
   async #writeEncrypted(
-    id: string,
+    id: IdParameter,
     sid: string,
     receipt: LoadReceipt,
     change: SessionChange,
@@ -331,7 +345,7 @@ export class SessionCore {
           (await this.#write(sid, statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
-          const current = this.#readable(stored, sid, this.#boundIdOf);
+          const current = this.#readable(stored, sid, this.#ids.readBindings);
           return typeof current === 'string' ? current : undefined;
         },
         storable: (plain) => this.#storable(plain, sid),
@@ -360,7 +374,7 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#write(sid, this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
+      await this.#write(sid, this.#statements.touch, [this.#ids.parameter(sid), enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -375,7 +389,7 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#write(sid, this.#statements.destroy, [this.#idOf(sid)], deadline);
+      await this.#write(sid, this.#statements.destroy, [this.#ids.parameter(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -390,7 +404,7 @@ export class SessionCore {
     return this.#operation('destroyStoredId()', async (deadline) => {
       checkSid(storedId);
       this.#readCache?.clear();
-      await this.#query(this.#statements.destroy, [storedId], deadline);
+      await this.#query(this.#statements.destroy, [this.#ids.storedParameter(storedId)], deadline);
       this.#readCache?.clear();
     });
   }
@@ -399,11 +413,10 @@ export class SessionCore {
     return this.#operation('all()', async (deadline) => {
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
-      // Before schema 2 the table holds ids as given: encryption binds to their hashed form.
-      const boundIdOf = this.#legacyRecheckAt === undefined ? asGiven : this.#boundIdOf;
+      const bindings = this.#ids.listedBindings;
       for (const row of rows) {
         try {
-          const text = this.#readable(row.sess, row.sid as string, boundIdOf);
+          const text = this.#readable(row.sess, row.sid as string, bindings);
           if (text === null) continue;
           sessions.push({ sid: row.sid as string, session: decodeSession(text) });
         } catch (error) {
@@ -536,7 +549,7 @@ export class SessionCore {
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
-    if (this.#legacyRecheckAt !== undefined && this.#now() >= this.#legacyRecheckAt) this.#recheckLegacyTable();
+    if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckTable();
     return this.#inFlight.begin(what);
   }
 
@@ -555,7 +568,7 @@ export class SessionCore {
   /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
   async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
     if (deadline?.expired !== undefined) throw deadline.expired;
-    const values = [this.#idOf(sid)];
+    const values = [this.#ids.parameter(sid)];
     const row = await replica.read(sid, values, deadline);
     return row ?? (await this.#query(this.#statements.get, values, deadline))[0];
   }
@@ -618,21 +631,38 @@ export class SessionCore {
         this.#statements,
         this.names,
         options.createTableIfMissing,
-        options.idForm,
+        this.#storeIds,
         deadline,
       );
-      const legacyIds: LegacyIds | undefined =
-        state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
-      if (legacyIds !== undefined && this.#legacyRecheckAt === undefined) this.#logLegacyTable(state.version);
-      this.#legacyRecheckAt = legacyIds === undefined ? undefined : this.#now() + LEGACY_RECHECK_MS;
+      const use = idUseFor(this.names, state, this.#storeIds);
+      const rekeying = parseRekeyingForm(state.idForm) !== undefined;
+      const ids = tableIdsFor(use, state.version, rekeying, { form: options.idForm, pepper: options.sessionIdPepper });
+      const mode = ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
+      if (mode !== this.#idMode) {
+        this.#logTableMode(mode, state.version, use.kind === 'candidates' && !rekeying ? state.idForm : undefined);
+      }
+      this.#idMode = mode;
+      const final = mode === 'own' && options.idForm === 'hmac-sha256';
+      this.#recheckAt = final ? undefined : this.#now() + TABLE_RECHECK_MS;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
         absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
-        legacyIds,
+        legacyIds: ids.legacyIds,
+        idCandidates: ids.idCandidates,
       });
-      this.#idOf = legacyIds === undefined ? this.#boundIdOf : asGiven;
+      this.#ids = ids;
     } finally {
       this.#inFlight.end(deadline);
+    }
+  }
+
+  /** Says once what waits for the table to be migrated or re-keyed. */
+  #logTableMode(mode: string, version: number, formBeforeRekey: string | undefined): void {
+    if (mode === 'legacy' && this.#idMode === undefined) this.#logLegacyTable(version);
+    else if (formBeforeRekey !== undefined) {
+      this.#log(
+        `connect-pg-simple: table ${this.names.qualified} stores session ids as ${formBeforeRekey}, not keyed with sessionIdPepper: this store finds sessions in either form and writes the table's, until \`npx connect-pg-simple rekey\` re-keys it (every store that uses the table needs sessionIdPepper first)`,
+      );
     }
   }
 
@@ -645,7 +675,7 @@ export class SessionCore {
     if (waits.length === 0) return;
     const pepperNote =
       options.idForm === 'hmac-sha256'
-        ? ' (sessionIdPepper needs a table created with it: an existing table cannot be re-keyed in SQL)'
+        ? ', then re-keyed for sessionIdPepper with `npx connect-pg-simple rekey`'
         : '';
     this.#log(
       `connect-pg-simple: table ${this.names.qualified} is at schema version ${version}: ${waits.join(', and ')} until it is migrated with \`npx connect-pg-simple migrate\`${pepperNote}`,
@@ -653,11 +683,11 @@ export class SessionCore {
   }
 
   /**
-   * A table before schema 2 may be migrated while the store runs: look again, in the background.
-   * Until then the statements find a row by its id or its hash, so no session is missed meanwhile.
+   * The table may be migrated or re-keyed while the store runs: look again, in the background.
+   * Until then the statements find a row in any form it may have, so no session is missed meanwhile.
    */
-  #recheckLegacyTable(): void {
-    this.#legacyRecheckAt = this.#now() + LEGACY_RECHECK_MS;
+  #recheckTable(): void {
+    this.#recheckAt = this.#now() + TABLE_RECHECK_MS;
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;

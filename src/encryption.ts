@@ -27,9 +27,12 @@ interface SessionKey {
 
 const keyIdOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 8);
 
+/** How the stored text (the `sess` column's, a JSON string) of an encrypted session begins. */
+export const ENVELOPE_START = `"${ENVELOPE_PREFIX}`;
+
 /** Is the stored text (the `sess` column's) an encrypted envelope? */
 export function isEnvelopeText(text: string): boolean {
-  return text.startsWith(`"${ENVELOPE_PREFIX}`);
+  return text.startsWith(ENVELOPE_START);
 }
 
 export class SessionCipher {

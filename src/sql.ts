@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { idFormComment } from './session-id.js';
+import { ENVELOPE_START } from './encryption.js';
+import { ID_FORM_MARK, idFormComment } from './session-id.js';
 
 /**
  * Every SQL text the store sends is built here, once per store, from the table's names.
@@ -159,6 +160,25 @@ export interface StatementSettings {
   readonly absoluteTimeoutSeconds?: number | undefined;
   /** Set for a table before schema 2; see `LegacyIds`. */
   readonly legacyIds?: LegacyIds | undefined;
+  /**
+   * For a store with `sessionIdPepper` on a table not (yet) of `hmac-sha256` ids: `$1` is the
+   * text array `IdCandidates` (session-id.ts) instead of one id, and each statement finds the row
+   * by any of them. A new row takes the form the table's `sid` column names at that moment (so a
+   * store that has not looked at the table since `rekey` began still writes the new form), and
+   * replaces a row of the same session in another form.
+   */
+  readonly idCandidates?: boolean | undefined;
+}
+
+/**
+ * SQL: which of the `IdCandidates` in `$1` a new row takes, by the `sid` comment (`comment`, SQL)
+ * when the statement runs: hmac-sha256 once the table is re-keying or re-keyed, else the
+ * table's own form (plain for a table before schema 2, whose comment is empty).
+ */
+function candidateForTable(comment: string): string {
+  const hmac = quoteLiteral(idFormComment('hmac-sha256'));
+  const rekeying = quoteLiteral(`${ID_FORM_MARK}re-keying %`);
+  return `CASE WHEN ${comment} = ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
 }
 
 /** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
@@ -166,14 +186,18 @@ const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')
 
 export function storeStatements(
   names: TableNames,
-  { synchronousCommit = true, absoluteTimeoutSeconds, legacyIds }: StatementSettings = {},
+  { synchronousCommit = true, absoluteTimeoutSeconds, legacyIds, idCandidates = false }: StatementSettings = {},
 ): StoreStatements {
   const t = names.qualified;
   // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
   const relaxed = synchronousCommit ? '' : "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) ";
   const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
   const hashing = legacyIds === 'plain-or-hashed';
-  const isSid = hashing ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])` : 'sid = $1::text';
+  const isSid = idCandidates
+    ? 'sid = ANY($1::text[])'
+    : hashing
+      ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])`
+      : 'sid = $1::text';
   // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
   const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
   const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
@@ -183,13 +207,20 @@ export function storeStatements(
   const expiryOf = (param: string, created = 'created') =>
     absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
   const sidComment = `col_description(${quoteLiteral(t)}::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = ${quoteLiteral(t)}::regclass AND attname = 'sid')::int)`;
-  const newSid = hashing
-    ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
-    : '$1::text';
+  const newSid = idCandidates
+    ? candidateForTable(sidComment)
+    : hashing
+      ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
+      : '$1::text';
+  // With candidates, the session's row in another form goes in the same statement.
+  const before = idCandidates
+    ? `${relaxed === '' ? 'WITH ' : `${relaxed.trimEnd()}, `}new_id AS (SELECT ${newSid} AS sid), replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id)) `
+    : relaxed;
+  const insertedSid = idCandidates ? '(SELECT sid FROM new_id)' : newSid;
   const upsert =
     legacyIds === undefined
-      ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
-      : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
+      ? `${before}INSERT INTO ${t} (sid, sess, expire, created) SELECT ${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
+      : `${before}INSERT INTO ${t} (sid, sess, expire) SELECT ${insertedSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
   return {
     get: statement(
       'get',
@@ -284,6 +315,66 @@ export function reencryptStatements(names: TableNames): ReencryptStatements {
 )
 SELECT count(*)::float8 AS updated FROM written`,
     ),
+  };
+}
+
+/**
+ * The column `rekey` adds to a table while it re-keys it, and drops at the end: null on every row
+ * that was there when it began (ids of the old form), true on every row moved since and on every
+ * row written since (its default: stores write the new form from then on). It tells the rows to
+ * move from the rest, which no id's shape could: SHA-256 and HMAC ids are both 64 hex digits.
+ */
+export const REKEYED_COLUMN = quoteIdentifier('cps_rekeyed');
+
+/** The statements of the CLI's `rekey`: one batch read, one batch moved, each its own transaction. */
+export interface RekeyStatements {
+  /** $1 start after this id ('' first), $2 batch size → sid, sess (text) of rows still to move, in id order */
+  readonly readBatch: Statement;
+  /**
+   * $1 old ids, $2 new ids, $3 new stored texts (null: keep the row's), $4 the texts they replace
+   * (null with a null $3) → moved, dropped (counts). A row whose text a store changed since it was
+   * read stays to move (the next sweep reads it again); a row whose new id a store already wrote
+   * (the same session written anew) is dropped, the store's row being the newer.
+   */
+  readonly moveBatch: Statement;
+  /** → rows (to move), encrypted (of them, stored as an encryption envelope) */
+  readonly countLeft: Statement;
+  /** → rows, encrypted: every row, for a table not yet re-keying */
+  readonly countAll: Statement;
+}
+
+export function rekeyStatements(names: TableNames): RekeyStatements {
+  const t = names.qualified;
+  const left = `${REKEYED_COLUMN} IS NULL`;
+  const taken = `EXISTS (SELECT FROM ${t} AS other WHERE other.sid = v.new)`;
+  const counts = (where: string) =>
+    `SELECT count(*)::float8 AS rows, count(*) FILTER (WHERE left(sess::text, ${ENVELOPE_START.length}) = ${quoteLiteral(ENVELOPE_START)})::float8 AS encrypted FROM ${t}${where}`;
+  return {
+    readBatch: statement(
+      'rekey_read',
+      `SELECT sid, sess::text AS sess FROM ${t} WHERE ${left} AND sid > $1::text ORDER BY sid LIMIT $2::int`,
+    ),
+    moveBatch: statement(
+      'rekey_move',
+      `WITH v AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(old, new, sess, base)
+), dropped AS (
+  DELETE FROM ${t} AS target USING v
+  WHERE target.sid = v.old AND target.${left} AND ${taken}
+  RETURNING 1
+), kept AS (
+  UPDATE ${t} AS target SET sid = v.new, ${REKEYED_COLUMN} = true FROM v
+  WHERE v.sess IS NULL AND target.sid = v.old AND target.${left} AND NOT ${taken}
+  RETURNING 1
+), sealed AS (
+  UPDATE ${t} AS target SET sid = v.new, sess = v.sess::json, ${REKEYED_COLUMN} = true FROM v
+  WHERE v.sess IS NOT NULL AND target.sid = v.old AND target.${left} AND target.sess::text = v.base AND NOT ${taken}
+  RETURNING 1
+)
+SELECT ((SELECT count(*) FROM kept) + (SELECT count(*) FROM sealed))::float8 AS moved, (SELECT count(*) FROM dropped)::float8 AS dropped`,
+    ),
+    countLeft: statement('rekey_count_left', counts(` WHERE ${left}`)),
+    countAll: statement('rekey_count_all', counts('')),
   };
 }
 
