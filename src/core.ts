@@ -637,7 +637,8 @@ export class SessionCore {
       const use = idUseFor(this.names, state, this.#storeIds);
       const rekeying = parseRekeyingForm(state.idForm) !== undefined;
       const ids = tableIdsFor(use, state.version, rekeying, { form: options.idForm, pepper: options.sessionIdPepper });
-      const mode = ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
+      const mode =
+        ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
       if (mode !== this.#idMode) {
         this.#logTableMode(mode, state.version, use.kind === 'candidates' && !rekeying ? state.idForm : undefined);
       }
@@ -674,9 +675,7 @@ export class SessionCore {
     ].filter((line) => line !== undefined);
     if (waits.length === 0) return;
     const pepperNote =
-      options.idForm === 'hmac-sha256'
-        ? ', then re-keyed for sessionIdPepper with `npx connect-pg-simple rekey`'
-        : '';
+      options.idForm === 'hmac-sha256' ? ', then re-keyed for sessionIdPepper with `npx connect-pg-simple rekey`' : '';
     this.#log(
       `connect-pg-simple: table ${this.names.qualified} is at schema version ${version}: ${waits.join(', and ')} until it is migrated with \`npx connect-pg-simple migrate\`${pepperNote}`,
     );

@@ -217,7 +217,7 @@ const pruneDelay: Check<(delayMs: number) => number> = (value, name) => {
 };
 
 /** The shortest pepper accepted: a secret shorter than this can be guessed. */
-const MIN_PEPPER_BYTES = 16;
+export const MIN_PEPPER_BYTES = 16;
 
 const pepper: Check<Buffer> = (value, name) => {
   const bytes =

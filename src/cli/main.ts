@@ -5,6 +5,7 @@ import { type CommandLine, parseCommandLine } from './args.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
 import { reencryptCommand } from './commands/reencrypt.js';
+import { rekeyCommand } from './commands/rekey.js';
 import { schemaCommand } from './commands/schema.js';
 import { statsCommand } from './commands/stats.js';
 import { connect, secretsOf } from './connection.js';
@@ -21,6 +22,7 @@ const COMMAND_RUNNERS: Readonly<
   migrate: migrateCommand,
   prune: pruneCommand,
   reencrypt: reencryptCommand,
+  rekey: rekeyCommand,
   stats: statsCommand,
 };
 

@@ -1,36 +1,15 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { DecryptionError, isEnvelopeText, SessionCipher, sessionKeyFrom } from '../../encryption.js';
+import { DecryptionError, isEnvelopeText, SessionCipher } from '../../encryption.js';
 import { reencryptStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
-import { EXIT_INTERRUPTED, EXIT_OK, OperationalError, UsageError } from '../errors.js';
+import { type BatchRows, Interruption, keysetPass } from '../batches.js';
+import { keysFrom } from '../env-secrets.js';
+import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
 import { count } from '../format.js';
 import type { Runner } from '../io.js';
 import { requireTable } from './require-table.js';
 
 const MAX_BATCH_SIZE = 100_000;
 const DEFAULT_BATCH_SIZE = 500;
-const PROGRESS_INTERVAL_MS = 200;
-
-/** The environment variable that holds the keys: never argv, which other users can read in the process list. */
-export const KEYS_VARIABLE = 'CPS_ENCRYPTION_KEYS';
-
-/** The keys from CPS_ENCRYPTION_KEYS (comma-separated base64, the current one first); never echoed. */
-function keysFrom(env: NodeJS.ProcessEnv, command: string): Buffer[] {
-  const raw = env[KEYS_VARIABLE];
-  if (raw === undefined || raw.trim() === '') {
-    throw new UsageError(
-      `set ${KEYS_VARIABLE} to the store's encryptionKeys as comma-separated base64, the current key first (keys are never taken from the command line)`,
-      command,
-    );
-  }
-  return raw.split(',').map((text, index) => {
-    const key = sessionKeyFrom(text.trim());
-    if (typeof key === 'string') {
-      throw new UsageError(`${KEYS_VARIABLE}: key ${index + 1} must be 32 bytes in base64, got ${key}`, command);
-    }
-    return key;
-  });
-}
 
 /**
  * Re-encrypts every live session with the first key, in batches, each batch one transaction:
@@ -50,57 +29,52 @@ export function reencryptCommand(line: CommandLine, names: TableNames, env: Node
         `table ${names.qualified} is before schema version 2: run \`connect-pg-simple migrate\` first (encryption binds each session to its stored id)`,
       );
     }
-    let interrupted = false;
-    const onInterrupt = () => {
-      interrupted = true;
-      if (io.errIsTTY) io.err('\ninterrupted: stopping after this batch\n');
-    };
-    process.once('SIGINT', onInterrupt);
     const totals = { examined: 0, reencrypted: 0, current: 0, changedMeanwhile: 0, undecryptable: 0 };
-    let shownAt = 0;
-    let after = '';
-    try {
-      for (;;) {
-        const rows = await db.query(readBatch, [after, batchSize]);
-        const ids: string[] = [];
-        const texts: string[] = [];
-        const olds: string[] = [];
-        for (const row of rows) {
-          const [sid, stored] = [String(row.sid), String(row.sess)];
-          totals.examined++;
-          if (cipher.keyIdOf(stored) === cipher.currentKeyId) {
-            totals.current++;
-            continue;
-          }
-          try {
-            const plain = isEnvelopeText(stored) ? cipher.decrypt(stored, sid) : stored;
-            ids.push(sid);
-            texts.push(cipher.encrypt(plain, sid));
-            olds.push(stored);
-          } catch (error) {
-            if (!(error instanceof DecryptionError)) throw error;
-            totals.undecryptable++;
-          }
+    const reencryptBatch = async (rows: BatchRows) => {
+      const ids: string[] = [];
+      const texts: string[] = [];
+      const olds: string[] = [];
+      for (const row of rows) {
+        const [sid, stored] = [String(row.sid), String(row.sess)];
+        totals.examined++;
+        if (cipher.keyIdOf(stored) === cipher.currentKeyId) {
+          totals.current++;
+          continue;
         }
-        if (ids.length > 0) {
-          const [written] = await db.query(writeBatch, [ids, texts, olds]);
-          const updated = Number(written?.updated ?? 0);
-          totals.reencrypted += updated;
-          totals.changedMeanwhile += ids.length - updated;
+        try {
+          const plain = isEnvelopeText(stored) ? cipher.decrypt(stored, sid) : stored;
+          ids.push(sid);
+          texts.push(cipher.encrypt(plain, sid));
+          olds.push(stored);
+        } catch (error) {
+          if (!(error instanceof DecryptionError)) throw error;
+          totals.undecryptable++;
         }
-        if (io.errIsTTY && Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
-          io.err(`\rre-encrypted ${count(totals.reencrypted)} of ${count(totals.examined)} sessions…`);
-          shownAt = Date.now();
-        }
-        if (rows.length < batchSize || interrupted) break;
-        after = String(rows.at(-1)!.sid);
-        await nextTurn();
       }
+      if (ids.length > 0) {
+        const [written] = await db.query(writeBatch, [ids, texts, olds]);
+        const updated = Number(written?.updated ?? 0);
+        totals.reencrypted += updated;
+        totals.changedMeanwhile += ids.length - updated;
+      }
+    };
+    const interruption = new Interruption(io);
+    try {
+      await keysetPass(
+        db,
+        io,
+        {
+          read: readBatch,
+          batchSize,
+          handle: reencryptBatch,
+          progress: () => `re-encrypted ${count(totals.reencrypted)} of ${count(totals.examined)} sessions`,
+        },
+        interruption,
+      );
     } finally {
-      process.off('SIGINT', onInterrupt);
-      if (io.errIsTTY && shownAt > 0)
-        io.err(`\rre-encrypted ${count(totals.reencrypted)} of ${count(totals.examined)} sessions\n`);
+      interruption.end();
     }
+    const interrupted = interruption.stopRequested;
     if (json) {
       io.out(`${JSON.stringify({ table: names.qualified, keyId: cipher.currentKeyId, ...totals, interrupted })}\n`);
     } else {
