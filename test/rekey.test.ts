@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SessionCore } from '../src/core.js';
 import { PGStore } from '../src/index.js';
@@ -242,6 +242,20 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
       /is being re-keyed with another pepper .* run rekey with the pepper it began with/,
     );
 
+    const stats = await runCli(['stats', ...target(table)]);
+    assert.match(
+      stats.stdout,
+      /\nsession ids +re-keying from sha256 to hmac-sha256 \(pepper id [0-9a-f]{8}\), \d+ rows left to move: run `connect-pg-simple rekey` to finish\n/,
+    );
+    const statsJson = JSON.parse((await runCli(['stats', '--json', ...target(table)])).stdout);
+    assert.equal(statsJson.sessionIds.form, 're-keying');
+    assert.equal(statsJson.sessionIds.rekeying.from, 'sha256');
+    const left = Number(
+      (await schema.pool.query(`SELECT count(*) AS n FROM ${qualified(table)} WHERE cps_rekeyed IS NULL`)).rows[0].n,
+    );
+    assert.ok(left > 0 && left < 400);
+    assert.equal(statsJson.sessionIds.rekeying.rowsLeft, left);
+
     const dry = await runCli(['rekey', '--dry-run', ...target(table)], withPepper);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(
@@ -338,6 +352,13 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     const before = new PGStore({ ...schema.storeOptions(table), encryptionKeys: [key] });
     const sids = await fill(before, 'x', 12);
     await before.close();
+    const unencrypted = new PGStore({ ...schema.storeOptions(table) });
+    await unencrypted.set('unencrypted', inSeconds(3600, { name: 'unencrypted' }) as any);
+    await unencrypted.close();
+    const keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    const stats = await runCli(['stats', ...target(table)]);
+    assert.match(stats.stdout, /\nsession ids +sha256\n/);
+    assert.match(stats.stdout, new RegExp(`\\nlive sessions +12 encrypted \\(key ${keyId}: 12\\), 1 plain JSON\\n`));
     const env = { CPS_SESSION_ID_PEPPER: pepper.toString('base64') };
     assertCliFailure(
       await runCli(['rekey', '--pepper-encoding', 'base64', ...target(table)], env),
@@ -352,10 +373,9 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     const after = new PGStore({ ...schema.storeOptions(table), encryptionKeys: [key], sessionIdPepper: pepper });
     schema.onClose(() => after.close());
     for (const sid of sids) assert.equal(((await after.get(sid)) as any)?.name, sid, sid);
-    const rows = (await schema.pool.query(`SELECT sess::text AS sess FROM ${qualified(table)}`)).rows;
-    assert.ok(
-      rows.every((r) => r.sess.startsWith('"cps:v1:')),
-      'still encrypted',
-    );
+    assert.equal(((await after.get('unencrypted')) as any)?.name, 'unencrypted');
+    const statsAfter = JSON.parse((await runCli(['stats', '--json', ...target(table)])).stdout);
+    assert.deepEqual(statsAfter.sessionIds, { form: 'hmac-sha256' });
+    assert.deepEqual(statsAfter.encryption, { byKeyId: { [keyId]: 12 }, encrypted: 12, plain: 1, sampled: false });
   });
 });

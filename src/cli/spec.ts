@@ -140,9 +140,10 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     ],
   },
   stats: {
-    summary: 'show session counts, sizes, vacuum state and schema version, with advice',
+    summary:
+      'show session counts, sizes, vacuum state, schema version and how ids and sessions are stored, with advice',
     description:
-      'Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, and the schema version, with advice when something looks wrong. Counting reads the whole table.',
+      'Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, and the schema version, with advice when something looks wrong; and how the table stores session ids (plain, sha256, hmac-sha256, or re-keying, with the rows left) and sessions (encrypted, by key id, or plain JSON: counted from the stored text, without keys). Counting reads the whole table; above 1,000,000 rows the encryption figures are estimated from a sample.',
     options: { json },
     connects: true,
     examples: ['connect-pg-simple stats', 'connect-pg-simple stats --json | jq .expiredSessions'],
