@@ -4,11 +4,13 @@ import { describe, it } from 'node:test';
 import { SessionCore } from '../src/core.js';
 import { PGStore } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
+import { readStorageForms } from '../src/schema/storage-forms.js';
 import { storedIdFunction } from '../src/session-id.js';
+import { tableNames } from '../src/sql.js';
 import { useTestSchema } from './support/apps.js';
 import { assertCliFailure, runCli, spawnCli } from './support/cli.js';
 import { eventually } from './support/database.js';
-import { fillWithLegacySessions, legacyStore, legacyTableSql } from './support/legacy.js';
+import { databaseOf, fillWithLegacySessions, legacyStore, legacyTableSql } from './support/legacy.js';
 
 const PEPPER = 'the pepper of the re-keying tests';
 const keyed = storedIdFunction('hmac-sha256', Buffer.from(PEPPER));
@@ -260,7 +262,7 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(
       dry.stdout,
-      /goes on re-keying \d+ sessions from sha256 to hmac-sha256 ids .* \(dry run: nothing was changed\)/,
+      /would go on re-keying \d+ sessions from sha256 to hmac-sha256 ids .* \(dry run: nothing was changed\)/,
     );
     const again = await runCli(['rekey', '--json', ...target(table)], withPepper);
     assert.equal(again.code, 0, again.stderr);
@@ -365,6 +367,22 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
       2,
       /12 sessions to re-key are encrypted: set CPS_ENCRYPTION_KEYS/,
     );
+    const dry = await runCli(['rekey', '--dry-run', '--pepper-encoding', 'base64', ...target(table)], env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /13 sessions from sha256 .*, 12 of them encrypted: set CPS_ENCRYPTION_KEYS/);
+    // Counted in a sample when the table is big (here: made to count as big).
+    await schema.pool.query(
+      `INSERT INTO ${qualified(table)} (sid, sess, expire) SELECT 'filler' || i, '{"cookie":{}}', now() + interval '1 hour' FROM generate_series(1, 20000) i`,
+    );
+    await schema.pool.query(`ANALYZE ${qualified(table)}`);
+    const sampled = await readStorageForms(databaseOf(schema.pool), tableNames(table, schema.schemaName), {
+      exactCountLimit: 1000,
+      sampleRows: 10_000,
+    });
+    assert.equal(sampled?.encryption.sampled, true);
+    const estimate = sampled!.encryption.plain + sampled!.encryption.encrypted;
+    assert.ok(estimate > 5000 && estimate < 60_000, `an estimate of about 20,013 rows: ${estimate}`);
+    await schema.pool.query(`DELETE FROM ${qualified(table)} WHERE sid LIKE 'filler%'`);
     const run = await runCli(['rekey', '--pepper-encoding', 'base64', '--batch-size', '5', ...target(table)], {
       ...env,
       CPS_ENCRYPTION_KEYS: key.toString('base64'),

@@ -37,8 +37,21 @@ const keyIdOfStored = `CASE WHEN left(sess::text, ${ENVELOPE_START.length}) = ${
 const byKeyQuery = (t: string) =>
   `SELECT ${keyIdOfStored} AS key_id, count(*)::float8 AS n FROM ${t} TABLESAMPLE SYSTEM ($1::float8) WHERE expire > now() GROUP BY 1`;
 
+export interface StorageCountLimits {
+  /** Above this many rows (the planner's estimate), count in a sample. */
+  readonly exactCountLimit: number;
+  /** About how many rows the sample holds. */
+  readonly sampleRows: number;
+}
+
+const DEFAULT_LIMITS: StorageCountLimits = { exactCountLimit: EXACT_COUNT_LIMIT, sampleRows: SAMPLE_ROWS };
+
 /** The table's id form and the storage of its live sessions; undefined when the table does not exist. */
-export async function readStorageForms(db: Database, names: TableNames): Promise<StorageForms | undefined> {
+export async function readStorageForms(
+  db: Database,
+  names: TableNames,
+  { exactCountLimit, sampleRows }: StorageCountLimits = DEFAULT_LIMITS,
+): Promise<StorageForms | undefined> {
   const state = await readTableState(db, storeStatements(names), names);
   if (!state.exists) return undefined;
   const t = names.qualified;
@@ -47,8 +60,8 @@ export async function readStorageForms(db: Database, names: TableNames): Promise
     [t],
   );
   const estimatedRows = Number(size?.n ?? 0);
-  const sampled = estimatedRows > EXACT_COUNT_LIMIT;
-  const percent = sampled ? Math.max(0.01, (100 * SAMPLE_ROWS) / estimatedRows) : 100;
+  const sampled = estimatedRows > exactCountLimit;
+  const percent = sampled ? Math.min(100, Math.max(0.01, (100 * sampleRows) / estimatedRows)) : 100;
   const rows = await db.query({ name: '', text: byKeyQuery(t) }, [percent]);
   const scale = 100 / percent;
   const byKeyId: Record<string, number> = {};

@@ -96,20 +96,24 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
     }
     const { from } = plan.rekeying;
     const toMove = await countRows(db, statements, plan);
-    if (toMove.encrypted > 0 && cipher === undefined) {
-      throw new UsageError(
-        `${count(toMove.encrypted)} sessions to re-key are encrypted: set ${KEYS_VARIABLE} to the stores' encryptionKeys (re-keying binds each encrypted session to its new id)`,
-        command,
-      );
-    }
+    const keysMissing = toMove.encrypted > 0 && cipher === undefined;
+    const needKeys = `set ${KEYS_VARIABLE} to the stores' encryptionKeys (re-keying binds each encrypted session to its new id)`;
     if (dryRun) {
-      const how = plan.kind === 'resume' ? 'goes on re-keying' : 'would mark the table as re-keying and re-key';
+      const how = plan.kind === 'resume' ? 'would go on re-keying' : 'would mark the table as re-keying and re-key';
       report(
-        `${names.qualified}: ${how} ${count(toMove.rows)} sessions from ${from} to hmac-sha256 ids (pepper id ${pepperId}), ${count(toMove.encrypted)} of them encrypted (dry run: nothing was changed)`,
-        { from, resuming: plan.kind === 'resume', sessions: toMove.rows, encrypted: toMove.encrypted },
+        `${names.qualified}: ${how} ${count(toMove.rows)} sessions from ${from} to hmac-sha256 ids (pepper id ${pepperId}), ${count(toMove.encrypted)} of them encrypted${keysMissing ? `: ${needKeys}` : ''} (dry run: nothing was changed)`,
+        {
+          from,
+          resuming: plan.kind === 'resume',
+          sessions: toMove.rows,
+          encrypted: toMove.encrypted,
+          keysNeeded: keysMissing,
+        },
       );
       return EXIT_OK;
     }
+    if (keysMissing)
+      throw new UsageError(`${count(toMove.encrypted)} sessions to re-key are encrypted: ${needKeys}`, command);
     if (plan.kind === 'start') {
       await db.query({ name: '', text: beginRekeyStatement(names, plan.rekeying, lockTimeoutSeconds) }, []);
     }
