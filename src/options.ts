@@ -111,8 +111,10 @@ export interface PGStoreOptions {
   hashSessionIds?: boolean;
   /**
    * A secret (at least 16 bytes: a string or Buffer) that keys the id hash (HMAC-SHA-256), so
-   * that even guessable ids cannot be checked against a stolen table without it. Needs a table
-   * created with it (its ids cannot be re-keyed in SQL). Default: none (plain SHA-256).
+   * that even guessable ids cannot be checked against a stolen table without it. A table created
+   * with it stores such ids; on a table of plain or SHA-256 ids the store finds sessions in either
+   * form until `npx connect-pg-simple rekey` re-keys the table. It cannot change once a table is
+   * keyed with it. Default: none (plain SHA-256).
    */
   sessionIdPepper?: string | Uint8Array;
   /**

@@ -292,6 +292,33 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     );
   });
 
+  it('a store with the pepper writes and reads a table of sha256 ids with every statement setting: relaxed commits, absolute timeout, encryption', async () => {
+    const table = 'settings';
+    const key = randomBytes(32);
+    const before = new PGStore({ ...schema.storeOptions(table), encryptionKeys: [key] });
+    await before.set('old', inSeconds(3600, { name: 'old' }) as any);
+    const store = new PGStore({
+      ...schema.storeOptions(table),
+      sessionIdPepper: PEPPER,
+      synchronousCommit: false,
+      absoluteTimeout: 3600,
+      encryptionKeys: [key],
+    });
+    schema.onClose(() => Promise.all([before.close(), store.close()]));
+    const loaded = (await store.get('old')) as any;
+    assert.equal(loaded?.name, 'old');
+    loaded.changed = 1;
+    await store.set('old', loaded);
+    await store.set('new', inSeconds(3600, { name: 'new' }) as any);
+    await store.touch('new', (await store.get('new')) as any);
+    // Until the table is re-keyed, what it writes is what a store without the pepper reads.
+    assert.equal(((await before.get('old')) as any)?.changed, 1);
+    assert.equal(((await before.get('new')) as any)?.name, 'new');
+    assert.deepEqual(await storedIds(table), ['new', 'old'].map(sha256).sort());
+    await store.destroy('new');
+    assert.equal(await before.get('new'), null);
+  });
+
   it('dry run changes nothing; --json says what it would do', async () => {
     const table = 'dry';
     const before = new PGStore({ ...schema.storeOptions(table) });
