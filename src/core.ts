@@ -271,11 +271,13 @@ export class SessionCore {
       const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
+      // Taken together: a look at the table between two statements of this write may change both.
       const id = this.#ids.parameter(sid);
+      const statements = this.#statements;
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
-        await this.#write(sid, this.#statements.upsert, [id, stored, lifetime], deadline);
+        await this.#write(sid, statements.upsert, [id, stored, lifetime], deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
         bindReceipt(session, written);
@@ -287,7 +289,7 @@ export class SessionCore {
         // Only the cookie's expiry changed: that is a touch.
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#write(sid, this.#statements.touch, [id, enough, lifetime], deadline);
+        await this.#write(sid, statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -299,13 +301,13 @@ export class SessionCore {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
         const unchanged = [id, text, lifetime, receipt.text];
-        if ((await this.#write(sid, this.#statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+        if ((await this.#write(sid, statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
           const values = [id, change.set, change.replaced, lifetime];
-          await this.#write(sid, this.#statements.updateKeys, values, deadline);
+          await this.#write(sid, statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#write(sid, this.#statements.update, [id, text, lifetime], deadline);
+        await this.#write(sid, statements.update, [id, text, lifetime], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
@@ -569,8 +571,9 @@ export class SessionCore {
   async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
     if (deadline?.expired !== undefined) throw deadline.expired;
     const values = [this.#ids.parameter(sid)];
+    const get = this.#statements.get;
     const row = await replica.read(sid, values, deadline);
-    return row ?? (await this.#query(this.#statements.get, values, deadline))[0];
+    return row ?? (await this.#query(get, values, deadline))[0];
   }
 
   /** The replica's statements, made again when the table check changes the store's own. */
