@@ -9,7 +9,8 @@ import { storedIdFunction } from '../src/session-id.js';
 import { tableNames } from '../src/sql.js';
 import { useTestSchema } from './support/apps.js';
 import { assertCliFailure, runCli, spawnCli } from './support/cli.js';
-import { eventually } from './support/database.js';
+import { eventually, uniqueName } from './support/database.js';
+import { drivers } from './support/drivers.js';
 import { databaseOf, fillWithLegacySessions, legacyStore, legacyTableSql } from './support/legacy.js';
 
 const PEPPER = 'the pepper of the re-keying tests';
@@ -318,6 +319,40 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     await store.destroy('new');
     assert.equal(await before.get('new'), null);
   });
+
+  for (const driver of ['pg', 'pg-pipeline', 'pg-promise', 'postgres', 'pglite'] as const) {
+    it(`a store with the pepper finds sessions in either form through ${driver} (its id candidates are a text array)`, async () => {
+      const harness = await drivers[driver]!();
+      const schemaName = uniqueName('cps_rekey_driver');
+      await harness.admin.query(`CREATE SCHEMA "${schemaName}"`);
+      const options = { ...harness.storeOptions, schemaName, createTableIfMissing: true, pruneSessionInterval: false };
+      const plain = new PGStore(options as any);
+      const peppered = new PGStore({ ...options, sessionIdPepper: PEPPER, errorLog: () => {} } as any);
+      try {
+        await plain.set('x', inSeconds(3600, { v: 1 }) as any);
+        const loaded = (await peppered.get('x')) as any;
+        assert.equal(loaded?.v, 1);
+        loaded.v = 2;
+        await peppered.set('x', loaded);
+        await peppered.set('y', inSeconds(3600, { v: 3 }) as any);
+        await peppered.touch('y', (await peppered.get('y')) as any);
+        assert.equal(((await plain.get('x')) as any)?.v, 2);
+        assert.equal(((await plain.get('y')) as any)?.v, 3);
+        await peppered.destroy('y');
+        assert.equal(await plain.get('y'), null);
+        // Moved to the new form behind its back, the row is still found.
+        await harness.admin.query(`UPDATE "${schemaName}"."session" SET sid = $1 WHERE sid = $2`, [
+          keyed('x'),
+          sha256('x'),
+        ]);
+        assert.equal(((await peppered.get('x')) as any)?.v, 2);
+      } finally {
+        await Promise.all([plain.close(), peppered.close()]);
+        await harness.admin.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+        await harness.close();
+      }
+    });
+  }
 
   it('dry run changes nothing; --json says what it would do', async () => {
     const table = 'dry';
