@@ -215,7 +215,10 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
       return rows[0].moved >= 20;
     }, 30_000);
     assert.ok(movedSome, 'the child re-keyed some rows');
+    // Frozen while Ctrl-C arrives, so that it cannot finish the table meanwhile.
+    child.kill('SIGSTOP');
     child.kill('SIGINT');
+    child.kill('SIGCONT');
     const stopped = await done;
     assert.equal(stopped.code, 130, stopped.stderr);
     assert.match(stopped.stdout, /left \(interrupted: the table stays re-keying/);
