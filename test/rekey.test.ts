@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SessionCore } from '../src/core.js';
+import { SessionCipher } from '../src/encryption.js';
 import { PGStore } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { readStorageForms } from '../src/schema/storage-forms.js';
@@ -161,6 +162,66 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     const again = await runCli(['rekey', ...target(table)], withPepper);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already stores hmac-sha256 ids: nothing to do \(a table's pepper cannot be changed/);
+  });
+
+  it('re-keys an encrypted table while a store with the pepper and the keys serves it: every session still decrypts, during and after', async () => {
+    const table = 'encrypted_traffic';
+    const key = randomBytes(32);
+    const before = new PGStore({ ...schema.storeOptions(table), encryptionKeys: [key] });
+    const sids = await fill(before, 'enc', 60);
+    await before.close();
+    const logged: string[] = [];
+    const { core, clock } = clockedCore(table, {
+      sessionIdPepper: PEPPER,
+      encryptionKeys: [key],
+      errorLog: (...args: unknown[]) => logged.push(args.map(String).join(' ')),
+    });
+    const traffic = serve(core, clock, sids);
+    assert.ok(await eventually(async () => traffic.rounds() >= 10, 20_000));
+    const run = await runCli(['rekey', '--batch-size', '5', '--json', ...target(table)], {
+      ...withPepper,
+      CPS_ENCRYPTION_KEYS: key.toString('base64'),
+    });
+    const roundsAtEnd = traffic.rounds();
+    assert.ok(await eventually(async () => traffic.rounds() >= roundsAtEnd + 10, 20_000));
+    await traffic.stop();
+
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).undecryptable, 0);
+    assert.deepEqual(traffic.problems, []);
+    assert.deepEqual(
+      logged.filter((line) => /decrypt/.test(line)),
+      [],
+      'no session failed to decrypt',
+    );
+    const after = new PGStore({
+      ...schema.storeOptions(table),
+      sessionIdPepper: PEPPER,
+      encryptionKeys: [key],
+      errorLog: (...args: unknown[]) => logged.push(args.map(String).join(' ')),
+    });
+    schema.onClose(() => after.close());
+    for (const sid of [...sids, ...traffic.created.keys()]) {
+      assert.equal(((await after.get(sid)) as any)?.name, sid, sid);
+    }
+    // What rekey moved is bound to the id its row has now, not only readable through a store's
+    // fallbacks. (What the store wrote while it had not yet seen the re-keying begin is bound to
+    // the SHA-256 of the session's id: the store reads it, and binds it anew at its next write.)
+    const cipher = new SessionCipher([key]);
+    const untouched = [];
+    for (const sid of sids) if (((await after.get(sid)) as any).seen === undefined) untouched.push(keyed(sid));
+    assert.ok(untouched.length > 0, 'some sessions were not written during the re-keying');
+    const rows = (
+      await schema.pool.query(`SELECT sid, sess::text AS sess FROM ${qualified(table)} WHERE sid = ANY($1)`, [
+        untouched,
+      ])
+    ).rows;
+    assert.equal(rows.length, untouched.length);
+    for (const row of rows) assert.match(cipher.decrypt(row.sess, row.sid), /"name"/);
+    assert.deepEqual(
+      logged.filter((line) => /decrypt/.test(line)),
+      [],
+    );
   });
 
   it('re-keys a 10.x table (migrated keeping plain ids) while a store with the pepper serves it from before the migration', async () => {
@@ -457,6 +518,12 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     schema.onClose(() => after.close());
     for (const sid of sids) assert.equal(((await after.get(sid)) as any)?.name, sid, sid);
     assert.equal(((await after.get('unencrypted')) as any)?.name, 'unencrypted');
+    const cipher = new SessionCipher([key]);
+    const rows = (await schema.pool.query(`SELECT sid, sess::text AS sess FROM ${qualified(table)}`)).rows;
+    for (const row of rows) {
+      if (!row.sess.startsWith('"cps:v1:')) continue;
+      assert.match(cipher.decrypt(row.sess, row.sid), /"name"/, 'bound to its new id');
+    }
     const statsAfter = JSON.parse((await runCli(['stats', '--json', ...target(table)])).stdout);
     assert.deepEqual(statsAfter.sessionIds, { form: 'hmac-sha256' });
     assert.deepEqual(statsAfter.encryption, { byKeyId: { [keyId]: 12 }, encrypted: 12, plain: 1, sampled: false });
