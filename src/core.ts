@@ -34,6 +34,11 @@ const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
  * one may come: unless the table is of hmac-sha256 ids, the last form it can take.
  */
 const TABLE_RECHECK_MS = 60_000;
+/**
+ * As often, for a store with a pepper on a table not yet of its form: only until the table is
+ * re-keyed, and the sooner it sees the re-keying begin, the fewer sessions it binds to the old form.
+ */
+const REKEY_RECHECK_MS = 5_000;
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -106,6 +111,7 @@ export class SessionCore {
   readonly #cipher: SessionCipher | undefined;
   /** Set while the table may still change its form (a migration, a re-keying): when to look at it again. */
   #recheckAt: number | undefined;
+  #recheckInterval = TABLE_RECHECK_MS;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -647,7 +653,8 @@ export class SessionCore {
       }
       this.#idMode = mode;
       const final = mode === 'own' && options.idForm === 'hmac-sha256';
-      this.#recheckAt = final ? undefined : this.#now() + TABLE_RECHECK_MS;
+      this.#recheckInterval = ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS;
+      this.#recheckAt = final ? undefined : this.#now() + this.#recheckInterval;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
         absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
@@ -689,7 +696,7 @@ export class SessionCore {
    * Until then the statements find a row in any form it may have, so no session is missed meanwhile.
    */
   #recheckTable(): void {
-    this.#recheckAt = this.#now() + TABLE_RECHECK_MS;
+    this.#recheckAt = this.#now() + this.#recheckInterval;
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;
