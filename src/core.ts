@@ -112,6 +112,8 @@ export class SessionCore {
   /** Set while the table may still change its form (a migration, a re-keying): when to look at it again. */
   #recheckAt: number | undefined;
   #recheckInterval = TABLE_RECHECK_MS;
+  /** Set by the last `#readable`: see there. */
+  #boundElsewhere = false;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -186,7 +188,9 @@ export class SessionCore {
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
-      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom);
+      if (session === null) return null;
+      const stored = this.#boundElsewhere ? await this.#rebind(sid, session, deadline) : (row.sess as string);
+      cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -216,19 +220,41 @@ export class SessionCore {
   }
 
   /**
+   * A session bound to another form of its id than the table's (written by a store that had not
+   * yet seen the table re-keyed) is bound to its row's id when it is read: `all()` and `reencrypt`
+   * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
+   * write. Resolves with the row's stored text.
+   */
+  async #rebind(sid: string, session: SessionObject, deadline: Deadline | undefined): Promise<string> {
+    const receipt = receiptFor(session, sid)!;
+    const stored = receipt.stored!;
+    const rebound = this.#storable(receipt.text, sid);
+    const values = [this.#ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
+    const swapped = await this.#write(sid, this.#statements.updateIfUnchanged, values, deadline);
+    if (swapped.length === 0) return stored;
+    receipt.stored = rebound;
+    return rebound;
+  }
+
+  /**
    * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
    * one of `bindings(id)`). A row that does not decrypt is logged and treated as missing (null).
    * With encryption on, a plain row (written before it was turned on) is read as it is.
+   * Sets `#boundElsewhere` when only another binding than the table's own form decrypted it.
    */
   #readable(stored: unknown, id: string, bindings: (id: string) => readonly string[]): unknown {
+    this.#boundElsewhere = false;
     if (typeof stored !== 'string' || !isEnvelopeText(stored)) return stored;
     let failure: unknown;
     try {
       if (this.#cipher === undefined)
         throw new DecryptionError('stored session is encrypted, and encryptionKeys is not set');
-      for (const binding of bindings(id)) {
+      const candidates = bindings(id);
+      for (const binding of candidates) {
         try {
-          return this.#cipher.decrypt(stored, binding);
+          const text = this.#cipher.decrypt(stored, binding);
+          this.#boundElsewhere = binding !== candidates[0] && !this.#ids.idCandidates;
+          return text;
         } catch (error) {
           failure ??= error;
           if (!(error instanceof DecryptionError)) throw error;
