@@ -114,12 +114,15 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
     }
     if (keysMissing)
       throw new UsageError(`${count(toMove.encrypted)} sessions to re-key are encrypted: ${needKeys}`, command);
+    const leftNow = async () => (await countRows(db, statements, { kind: 'resume', rekeying: plan.rekeying })).rows;
+    let left = toMove.rows;
     if (plan.kind === 'start') {
       await db.query({ name: '', text: beginRekeyStatement(names, plan.rekeying, lockTimeoutSeconds) }, []);
+      // Counted again: stores may have written rows between the count and the mark.
+      left = await leftNow();
     }
     const totals: Totals = { moved: 0, dropped: 0, undecryptable: 0, passes: 0 };
     const interruption = new Interruption(io);
-    let left = toMove.rows;
     try {
       while (left > 0 && totals.passes < MAX_PASSES && !interruption.stopRequested) {
         totals.passes++;
@@ -134,7 +137,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
           },
           interruption,
         );
-        left = (await countRows(db, statements, { kind: 'resume', rekeying: plan.rekeying })).rows;
+        left = await leftNow();
       }
     } finally {
       interruption.end();
