@@ -1,6 +1,7 @@
 import { type BenchEnv, CONTENDERS, type Contender, type CycleStore, type OpenStore } from './lib/contenders.js';
 import { type LoadResult, runLoad, type Turn, takeTurns } from './lib/load.js';
 import { useSession } from './lib/sessions.js';
+import { statementsSent } from './lib/statement-count.js';
 
 export interface Measured {
   readonly id: string;
@@ -10,6 +11,8 @@ export interface Measured {
   readonly p99Ms: number;
   /** The bench process's CPU per operation (µs): the client side's own cost. */
   readonly cpuUsPerOp: number;
+  /** Statements sent per operation, for contenders on `pg` (what explains most of the CPU). */
+  readonly statementsPerOp?: number;
   readonly errors: number;
   readonly firstError?: string;
 }
@@ -66,17 +69,37 @@ export async function runCycle(env: BenchEnv, unavailable: Availability, log: (l
         outcomes.set(contender.id, { id: contender.id, label: contender.label, skipped: why });
       }
     }
+    const statements = new Map<string, { sent: number; cycles: number }>();
     const turns: Turn[] = opened.map(({ contender, store }) => ({
       key: contender.id,
-      run: (warmupMs, durationMs) =>
-        runLoad({ concurrency, warmupMs, durationMs, op: () => requestCycle(store.store, store.sids, writeShare) }),
+      run: async (warmupMs, durationMs) => {
+        const before = statementsSent();
+        const result = await runLoad({
+          concurrency,
+          warmupMs,
+          durationMs,
+          op: () => requestCycle(store.store, store.sids, writeShare),
+        });
+        const counted = statements.get(contender.id) ?? { sent: 0, cycles: 0 };
+        statements.set(contender.id, {
+          sent: counted.sent + statementsSent() - before,
+          cycles: counted.cycles + result.completed,
+        });
+        return result;
+      },
     }));
     const results = await takeTurns(turns, env.settings.cycle);
     for (const { contender } of opened) {
-      const measured = summarize(contender.id, contender.label, results.get(contender.id)!);
+      const counted = statements.get(contender.id);
+      const measured: Measured = {
+        ...summarize(contender.id, contender.label, results.get(contender.id)!),
+        ...(contender.backend === 'pg' && counted !== undefined && counted.sent > 0
+          ? { statementsPerOp: counted.sent / counted.cycles }
+          : {}),
+      };
       outcomes.set(contender.id, measured);
       log(
-        `  ${contender.label}: ${Math.round(measured.opsPerSec)} cycles/s, p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms, ${Math.round(measured.cpuUsPerOp)} µs CPU/cycle${measured.errors ? `, ${measured.errors} errors (${measured.firstError})` : ''}`,
+        `  ${contender.label}: ${Math.round(measured.opsPerSec)} cycles/s, p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms, ${Math.round(measured.cpuUsPerOp)} µs CPU/cycle${measured.statementsPerOp === undefined ? '' : `, ${measured.statementsPerOp.toFixed(3)} statements/cycle`}${measured.errors ? `, ${measured.errors} errors (${measured.firstError})` : ''}`,
       );
     }
   } finally {

@@ -120,6 +120,7 @@ function drive(server: RunningServer, seconds: number, writeShare: number): Prom
     const errors = results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
     return {
       ops: ok,
+      completed: ok,
       seconds,
       opsPerSec: ok / seconds,
       latency,

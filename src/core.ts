@@ -12,7 +12,8 @@ import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
-import { ensureTable, idUseFor, type StoreIds } from './schema/ensure.js';
+import { SCHEMA_VERSION } from './schema/ddl.js';
+import { ensureTable, idUseFor, SchemaError, type StoreIds } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { parseRekeyingForm, pepperIdOf } from './session-id.js';
 import {
@@ -23,15 +24,28 @@ import {
   storeStatements,
   type TableNames,
   tableNames,
+  type UserSessionStatements,
+  userSessionStatements,
 } from './sql.js';
-import { type IdParameter, type TableIds, tableIdsFor } from './table-ids.js';
+import { type IdParameter, rememberedIdOf, type TableIds, tableIdsFor } from './table-ids.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
+import { detailsText } from './user-id.js';
+import {
+  destroyHandle,
+  destroyUserSessions,
+  listUserSessions,
+  SessionHandles,
+  textArgument,
+  type UserSession,
+  type UserSessionsContext,
+  userIdArgument,
+} from './user-sessions.js';
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
 /**
- * How often a store looks at its table again, to notice a migration or a re-keying (`rekey`), when
- * one may come: unless the table is of hmac-sha256 ids, the last form it can take.
+ * How often a store looks at its table again, to notice a migration or a re-keying (`rekey`), while
+ * one may come: unless the table is at the current schema and of hmac-sha256 ids, the last form it can take.
  */
 const TABLE_RECHECK_MS = 60_000;
 /**
@@ -109,7 +123,15 @@ export class SessionCore {
   /** What the last table check found, to log a change of it once. */
   #idMode: string | undefined;
   readonly #cipher: SessionCipher | undefined;
-  /** Set while the table may still change its form (a migration, a re-keying): when to look at it again. */
+  /** The table's schema version, as the last table check saw it. */
+  #tableVersion = 0;
+  /** Schema 3's statements of sessions per user; undefined while the table cannot serve them. */
+  #userStatements: UserSessionStatements | undefined;
+  /** Why `#userStatements` is undefined, when it is not the schema version. */
+  #userStatementsRefusal: string | undefined;
+  /** Handles and `details`, as the last table check found the table's ids. */
+  #handles: SessionHandles;
+  /** Set while the table may still change (a migration, a re-keying): when to look at it again. */
   #recheckAt: number | undefined;
   #recheckInterval = TABLE_RECHECK_MS;
   /** Set by the last `#readable`: see there. */
@@ -144,6 +166,7 @@ export class SessionCore {
     this.#storeIds = { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) };
     this.#ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper });
     this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
+    this.#handles = new SessionHandles(this.#ids.handleOf, this.#cipher);
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -172,7 +195,7 @@ export class SessionCore {
       const cached = cache.recall(sid);
       if (cached !== undefined) {
         const now = this.#now();
-        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now);
+        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now, cached.userId);
       }
     }
     const deadline = this.#begin('get()');
@@ -187,10 +210,11 @@ export class SessionCore {
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
-      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt);
+      const userId = row.user_id as string | null | undefined;
+      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
       if (session === null) return null;
       const stored = this.#boundElsewhere ? await this.#rebind(sid, session, deadline) : (row.sess as string);
-      cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom);
+      cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -202,12 +226,20 @@ export class SessionCore {
    * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
    * rewriting the stored text, so the stored value may be older.
    */
-  #loadedSession(sid: string, stored: unknown, remainingSeconds: number, at: number): SessionObject | null {
+  #loadedSession(
+    sid: string,
+    stored: unknown,
+    remainingSeconds: number,
+    at: number,
+    userId: string | null | undefined,
+  ): SessionObject | null {
     const text = this.#readable(stored, sid, this.#ids.readBindings);
     const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
     if (text !== stored) receipt.stored = stored as string;
+    // The row's user, as stored: a write records the session's user when it differs.
+    if (userId !== undefined) receipt.userId = userId;
     attachReceipt(session, receipt);
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
@@ -230,7 +262,7 @@ export class SessionCore {
     const stored = receipt.stored!;
     const rebound = this.#storable(receipt.text, sid);
     const values = [this.#ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
-    const swapped = await this.#write(sid, this.#statements.updateIfUnchanged, values, deadline);
+    const swapped = await this.#write(this.#statements.updateIfUnchanged, values, deadline);
     if (swapped.length === 0) return stored;
     receipt.stored = rebound;
     return rebound;
@@ -309,41 +341,49 @@ export class SessionCore {
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
-        await this.#write(sid, statements.upsert, [id, stored, lifetime], deadline);
+        const values: unknown[] = [id, stored, lifetime];
+        const userId = statements.setUser === undefined ? undefined : this.options.userIdOf(session);
+        if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
+        await this.#write(statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
+        if (userId !== undefined) written.userId = userId;
         bindReceipt(session, written);
-        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom);
+        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
+        await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#write(sid, statements.touch, [id, enough, lifetime], deadline);
+        await this.#write(statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
         return;
       }
+      // Before the write: a userId or describe that throws fails the write, not half of it.
+      const userChange = this.#userChange(session, sid, receipt);
       if (this.#cipher !== undefined) {
         await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
         const unchanged = [id, text, lifetime, receipt.text];
-        if ((await this.#write(sid, statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+        if ((await this.#write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
           const values = [id, change.set, change.replaced, lifetime];
-          await this.#write(sid, statements.updateKeys, values, deadline);
+          await this.#write(statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#write(sid, statements.update, [id, text, lifetime], deadline);
+        await this.#write(statements.update, [id, text, lifetime], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
+      if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
@@ -367,7 +407,7 @@ export class SessionCore {
   ): Promise<void> {
     if (change.kind === 'whole') {
       const stored = this.#storable(text, sid);
-      await this.#write(sid, this.#statements.update, [id, stored, lifetime], deadline);
+      await this.#write(this.#statements.update, [id, stored, lifetime], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -376,7 +416,7 @@ export class SessionCore {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#write(sid, statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+          (await this.#write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#readable(stored, sid, this.#ids.readBindings);
@@ -394,6 +434,133 @@ export class SessionCore {
     }
   }
 
+  /** What `describe` says of the session's device, as the `details` column stores it. */
+  #storableDetails(session: SessionObject, sid: string): string | null {
+    const text = detailsText(this.options.describe, session);
+    return text === null ? null : this.#handles.storable(text, this.#handles.of(sid));
+  }
+
+  /**
+   * Records the session's user when the row says otherwise, on a request that changes nothing
+   * else: once per session that was stored before the table had a user column.
+   */
+  async #recordUserChange(
+    statements: StoreStatements,
+    sid: string,
+    id: IdParameter,
+    session: SessionObject,
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    const userChange = this.#userChange(session, sid, receipt);
+    if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
+  }
+
+  /** Login or logout: the one write that records the row's user (never on the hot path). */
+  async #writeUserChange(
+    statements: StoreStatements,
+    id: IdParameter,
+    { userId, details }: { userId: string | null; details: string | null },
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    // A table check between the load and this write may have found the table older: then no user.
+    if (statements.setUser === undefined) return;
+    await this.#write(statements.setUser, [id, userId, details], deadline);
+    receipt.userId = userId;
+  }
+
+  /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
+  #userChange(
+    session: SessionObject,
+    sid: string,
+    receipt: LoadReceipt,
+  ): { userId: string | null; details: string | null } | undefined {
+    if (this.#statements.setUser === undefined) return undefined;
+    const userId = this.options.userIdOf(session);
+    if (userId === receipt.userId) return undefined;
+    return { userId, details: this.#storableDetails(session, sid) };
+  }
+
+  /**
+   * The handle of the session with this id, as `userSessions` lists it: the id's stored hash
+   * (or, with `hashSessionIds: false`, its SHA-256), never the id itself.
+   */
+  sessionHandle(sid: string): string {
+    checkSid(sid);
+    return this.#handles.of(sid);
+  }
+
+  /** The user's live sessions, latest activity first. */
+  userSessions(userId: string | number): Promise<UserSession[]> {
+    return this.#operation('userSessions()', async (deadline) => {
+      const user = userIdArgument(userId, 'userSessions()');
+      return listUserSessions(await this.#userContext(deadline), user);
+    });
+  }
+
+  /**
+   * Revokes every session of the user, but the one `except` names (its session id or its
+   * handle); resolves with how many live sessions it revoked. Final like `destroy`.
+   */
+  destroyUserSessions(userId: string | number, except?: string): Promise<number> {
+    return this.#operation('destroyUserSessions()', async (deadline) => {
+      const user = userIdArgument(userId, 'destroyUserSessions()');
+      const kept =
+        except === undefined
+          ? undefined
+          : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
+      const context = await this.#userContext(deadline);
+      return this.#revoking(() => destroyUserSessions(context, user, kept && this.#ids.parameter(kept), kept));
+    });
+  }
+
+  /** Revokes the session with this handle (only if it is `userId`'s, when given); whether it did. */
+  destroySession(handle: string, userId?: string | number): Promise<boolean> {
+    return this.#operation('destroySession()', async (deadline) => {
+      const named = textArgument(handle, 'destroySession()', 'a handle (as userSessions() lists it)');
+      const user = userId === undefined ? undefined : userIdArgument(userId, 'destroySession()');
+      const context = await this.#userContext(deadline);
+      return this.#revoking(() => destroyHandle(context, named, user));
+    });
+  }
+
+  /** A delete of sessions whose ids this process does not know: no cache may answer for any of them. */
+  async #revoking<T>(work: () => Promise<T>): Promise<T> {
+    this.#readCache?.clear();
+    try {
+      return await work();
+    } finally {
+      this.#replica?.wroteAll();
+      // Again: a read sent before the delete committed may have cached a row meanwhile.
+      this.#readCache?.clear();
+    }
+  }
+
+  /**
+   * The per-user queries, once the table has schema 3. A store that saw an older table looks
+   * again first: it may have been migrated while the store ran.
+   */
+  async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext> {
+    if (this.#userStatements === undefined) await this.#checkTable();
+    const statements = this.#userStatements;
+    if (statements === undefined && this.#userStatementsRefusal !== undefined) {
+      throw new SchemaError(this.#userStatementsRefusal, '55000');
+    }
+    if (statements === undefined) {
+      throw new SchemaError(
+        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
+        '0A000',
+      );
+    }
+    return {
+      statements,
+      handles: this.#handles,
+      query: (statement, values) => this.#query(statement, values, deadline),
+      log: (...args) => this.#log(...args),
+    };
+  }
+
   async touch(sid: string, session: SessionObject): Promise<void> {
     const deadline = this.#begin('touch()');
     try {
@@ -403,12 +570,16 @@ export class SessionCore {
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
+      // Taken together, as in set().
+      const id = this.#ids.parameter(sid);
+      const statements = this.#statements;
+      if (receipt !== undefined) await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
       const enough = this.#enoughSeconds(lifetime);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#write(sid, this.#statements.touch, [this.#ids.parameter(sid), enough, lifetime], deadline);
+      await this.#write(statements.touch, [id, enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -423,7 +594,7 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#write(sid, this.#statements.destroy, [this.#ids.parameter(sid)], deadline);
+      await this.#write(this.#statements.destroy, [this.#ids.parameter(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -587,16 +758,17 @@ export class SessionCore {
     return this.#inFlight.begin(what);
   }
 
-  /** A write of `sid`: with `readPool`, its end is remembered, so that this process reads it back. */
-  #write(
-    sid: string,
-    statement: Statement,
-    values: readonly unknown[],
-    deadline: Deadline | undefined,
-  ): Promise<Row[]> {
+  /**
+   * A session's write. Every write statement's first parameter is the session's id as the table
+   * stores it (or its candidates): with `readPool`, that id's write is remembered, so that this
+   * process reads it back.
+   */
+  #write(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
     const written = this.#query(statement, values, deadline);
     const replica = this.#replica;
-    return replica === undefined ? written : written.finally(() => replica.wrote(sid));
+    return replica === undefined
+      ? written
+      : written.finally(() => replica.wrote(rememberedIdOf(values[0] as IdParameter)));
   }
 
   /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
@@ -604,7 +776,7 @@ export class SessionCore {
     if (deadline?.expired !== undefined) throw deadline.expired;
     const values = [this.#ids.parameter(sid)];
     const get = this.#statements.get;
-    const row = await replica.read(sid, values, deadline);
+    const row = await replica.read(rememberedIdOf(values[0]!), values, deadline);
     return row ?? (await this.#query(get, values, deadline))[0];
   }
 
@@ -670,24 +842,42 @@ export class SessionCore {
         deadline,
       );
       const use = idUseFor(this.names, state, this.#storeIds);
-      const rekeying = parseRekeyingForm(state.idForm) !== undefined;
-      const ids = tableIdsFor(use, state.version, rekeying, { form: options.idForm, pepper: options.sessionIdPepper });
+      const rekeying = parseRekeyingForm(state.idForm);
+      const pepper = options.sessionIdPepper;
+      const ids = tableIdsFor(use, state.version, rekeying !== undefined, { form: options.idForm, pepper });
       const mode =
         ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
       if (mode !== this.#idMode) {
         this.#logTableMode(mode, state.version, use.kind === 'candidates' && !rekeying ? state.idForm : undefined);
       }
       this.#idMode = mode;
-      const final = mode === 'own' && options.idForm === 'hmac-sha256';
+      const settled = state.version >= SCHEMA_VERSION && mode === 'own' && options.idForm === 'hmac-sha256';
       this.#recheckInterval = ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS;
-      this.#recheckAt = final ? undefined : this.#now() + this.#recheckInterval;
+      this.#recheckAt = settled ? undefined : this.#now() + this.#recheckInterval;
+      const userColumns = state.version >= 3;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
         absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
         legacyIds: ids.legacyIds,
         idCandidates: ids.idCandidates,
+        userColumns,
       });
       this.#ids = ids;
+      this.#tableVersion = state.version;
+      this.#handles = new SessionHandles(ids.handleOf, this.#cipher, ids.detailsBindings);
+      // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
+      this.#userStatementsRefusal =
+        rekeying?.from === 'plain'
+          ? `connect-pg-simple: sessions per user wait for the re-keying of ${this.names.qualified} from plain ids to end (\`npx connect-pg-simple rekey\`): until its rows have moved, their handles are not yet known`
+          : undefined;
+      this.#userStatements =
+        userColumns && this.#userStatementsRefusal === undefined
+          ? userSessionStatements(this.names, {
+              absoluteTimeoutSeconds: options.absoluteTimeoutSeconds,
+              storedIdIsHandle: ids.storedIdIsHandle,
+              idCandidates: ids.idCandidates,
+            })
+          : undefined;
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -719,7 +909,9 @@ export class SessionCore {
 
   /**
    * The table may be migrated or re-keyed while the store runs: look again, in the background.
-   * Until then the statements find a row in any form it may have, so no session is missed meanwhile.
+   * Until then the statements find a row in any form it may have, so no session is missed
+   * meanwhile; before schema 3, rows are written without a user, recorded by their next request
+   * once the store uses schema 3's statements.
    */
   #recheckTable(): void {
     this.#recheckAt = this.#now() + this.#recheckInterval;

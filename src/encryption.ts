@@ -109,6 +109,22 @@ export class SessionCipher {
  * One key of `encryptionKeys`: a 32-byte Buffer (or Uint8Array), or its base64 text. Undefined
  * when it is neither; the message never shows the key.
  */
+/** The text and the binding it decrypted with, trying each binding in turn; undefined when none does. */
+export function decryptWithAny(
+  cipher: SessionCipher,
+  stored: string,
+  bindings: readonly string[],
+): { text: string; binding: string } | undefined {
+  for (const binding of bindings) {
+    try {
+      return { text: cipher.decrypt(stored, binding), binding };
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+    }
+  }
+  return undefined;
+}
+
 export function sessionKeyFrom(value: unknown): Buffer | string {
   if (value instanceof Uint8Array) {
     return value.length === KEY_BYTES ? Buffer.from(value) : `a ${value.length}-byte Buffer`;

@@ -31,6 +31,12 @@ namespace connectPgSimple {
   export type ExpressPGStoreConstructor = import('./store.js').ExpressPGStoreConstructor;
   export type PGStoreMethods = import('./store.js').PGStoreMethods;
   export type ListedSessionData = import('./store.js').ListedSessionData;
+  export type UserSession = import('./store.js').UserSession;
+  export type DestroyUserSessionsOptions = import('./store.js').DestroyUserSessionsOptions;
+  export type DestroySessionOptions = import('./store.js').DestroySessionOptions;
+  export type UserIdOf = import('./options.js').UserIdOf;
+  export type DescribeSession = import('./options.js').DescribeSession;
+  export type SessionDetails = import('./options.js').SessionDetails;
   export type Callback<T = void> = import('./callbacks.js').Callback<T>;
 }
 

@@ -30,6 +30,11 @@ export interface LoadReceipt {
   remainingSeconds: number;
   /** This process's monotonic clock (ms) when the statement was sent. */
   at: number;
+  /**
+   * The session's user as this request loaded or last wrote it (schema 3 tables; undefined
+   * before): a write records the row's user only when it differs (login, logout).
+   */
+  userId?: string | null;
 }
 
 const RECEIPT: unique symbol = Symbol('connect-pg-simple load receipt');

@@ -21,6 +21,7 @@ import {
 } from './option-checks.js';
 import { idFormFor, type SessionIdForm } from './session-id.js';
 import { MAX_TIMER_MS } from './time-limit.js';
+import { userIdFunction } from './user-id.js';
 
 /** The session object as the store sees it: whatever the framework hands over. */
 export type SessionObject = Record<string, unknown> & { cookie?: unknown };
@@ -129,7 +130,33 @@ export interface PGStoreOptions {
    * Default: none (sessions are stored as JSON).
    */
   encryptionKeys?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /**
+   * Which user a session belongs to, for `userSessions`, `destroyUserSessions` and
+   * `destroySession` (schema 3 tables). A number is stored as its decimal string; `null` or
+   * `undefined` for none. Read when a session is loaded and when it is written; the row's user
+   * is written only when it changes (a new session, login, logout). Default: `session.userId`,
+   * else `session.passport.user` (Passport), else none.
+   */
+  userId?: UserIdOf;
+  /**
+   * Small metadata about the device, stored with the session's row when the row is created or
+   * its user changes, and listed by `userSessions` (such as the user agent, IP address, device
+   * name): flat, string/number/boolean/null values, at most 1 kB of JSON; never the session's
+   * data. `req` is the framework's request when the store can know it (express-session's
+   * sessions carry it), else undefined. Encrypted like the session with `encryptionKeys`.
+   * Default: none.
+   */
+  describe?: DescribeSession;
 }
+
+/** The `userId` option: which user a session belongs to. */
+export type UserIdOf = (session: SessionObject) => string | number | null | undefined;
+
+/** Metadata `describe` records about a session's device. */
+export type SessionDetails = Record<string, string | number | boolean | null>;
+
+/** The `describe` option: what to record about a session's device. */
+export type DescribeSession = (session: SessionObject, req?: unknown) => SessionDetails | undefined;
 
 export type DriverChoice =
   | { readonly kind: 'pool'; readonly pool: PgPoolLike }
@@ -165,6 +192,9 @@ export interface ResolvedOptions {
   readonly absoluteTimeoutSeconds: number | undefined;
   /** The encryption keys, the current one first; undefined without encryption. */
   readonly encryptionKeys: readonly Buffer[] | undefined;
+  /** The session's user id as stored: a non-empty string, or null for none (see user-id.ts). */
+  readonly userIdOf: (session: SessionObject) => string | null;
+  readonly describe: DescribeSession | undefined;
 }
 
 const ONE_DAY_SECONDS = 86_400;
@@ -307,6 +337,8 @@ const OPTION_TABLE = {
   sessionIdPepper: { check: pepper },
   absoluteTimeout: { check: ttlSeconds },
   encryptionKeys: { check: encryptionKeys },
+  userId: { check: fn<UserIdOf> },
+  describe: { check: fn<DescribeSession> },
 } as const satisfies Record<keyof PGStoreOptions, { readonly default?: unknown; readonly check: Check<unknown> }>;
 
 type OptionTable = typeof OPTION_TABLE;
@@ -459,5 +491,7 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     sessionIdPepper: checked.sessionIdPepper,
     absoluteTimeoutSeconds: checked.absoluteTimeout,
     encryptionKeys: checked.encryptionKeys,
+    userIdOf: userIdFunction(checked.userId),
+    describe: checked.describe,
   });
 }

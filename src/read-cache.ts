@@ -7,6 +7,8 @@ export interface CachedSession {
   readonly readAt: number;
   /** Clock time until which the row is known to exist, by what reads found. */
   readonly aliveUntil: number;
+  /** The row's user id as that read found it (schema 3); undefined when not known. */
+  readonly userId?: string | null | undefined;
 }
 
 export interface ReadCacheLimits {
@@ -73,19 +75,33 @@ export class ReadCache {
   }
 
   /** A read sent at `sentAt` found the row with `remainingSeconds` left. */
-  rememberRead(sid: string, text: string, remainingSeconds: number, sentAt: number, startedFrom?: CachedSession): void {
+  rememberRead(
+    sid: string,
+    text: string,
+    remainingSeconds: number,
+    sentAt: number,
+    startedFrom?: CachedSession,
+    userId?: string | null,
+  ): void {
     if (!this.#mayUpdate(sid, sentAt, startedFrom)) return;
-    this.#store(sid, { text, readAt: sentAt, aliveUntil: sentAt + remainingSeconds * 1000 });
+    this.#store(sid, { text, readAt: sentAt, aliveUntil: sentAt + remainingSeconds * 1000, userId });
   }
 
   /**
    * A write sent at `sentAt` stored `text` for `storedSeconds`, if the row was still alive. Only a
    * session read before is updated, and never made to live longer than reads showed.
    */
-  rememberWrite(sid: string, text: string, storedSeconds: number, sentAt: number, startedFrom?: CachedSession): void {
+  rememberWrite(
+    sid: string,
+    text: string,
+    storedSeconds: number,
+    sentAt: number,
+    startedFrom?: CachedSession,
+    userId?: string | null,
+  ): void {
     if (!this.#mayUpdate(sid, sentAt, startedFrom) || startedFrom === undefined) return;
     const aliveUntil = Math.min(startedFrom.aliveUntil, sentAt + storedSeconds * 1000);
-    this.#store(sid, { text, readAt: startedFrom.readAt, aliveUntil });
+    this.#store(sid, { text, readAt: startedFrom.readAt, aliveUntil, userId });
   }
 
   forget(sid: string): void {

@@ -41,9 +41,9 @@ export class ReplicaReads {
     this.#written = new WrittenSessions(undefined, settings.now);
   }
 
-  /** The row the replica holds for `sid`, when it may answer; undefined: ask the primary. */
-  async read(sid: string, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row | undefined> {
-    const required = this.#written.requiredPosition(sid);
+  /** The row the replica holds for the session stored as `storedId`, when it may answer; undefined: ask the primary. */
+  async read(storedId: string, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row | undefined> {
+    const required = this.#written.requiredPosition(storedId);
     if (required === undefined) return undefined;
     const { replica, statements, now } = this.#settings;
     const sentAt = now();
@@ -65,9 +65,9 @@ export class ReplicaReads {
     return fresh && row.sess !== null && row.sess !== undefined ? row : undefined;
   }
 
-  /** A write of `sid` ended (acknowledged or not): until a replica shows it, the primary answers for `sid`. */
-  wrote(sid: string): void {
-    this.#written.wrote(sid);
+  /** A write of the session stored as `storedId` ended (acknowledged or not): until a replica shows it, the primary answers for it. */
+  wrote(storedId: string): void {
+    this.#written.wrote(storedId);
     this.#sampleSoon();
   }
 

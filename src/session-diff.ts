@@ -39,13 +39,12 @@ export function diffSessions(baseText: string, text: string): SessionChange {
   const replaced: string[] = [];
   let cookieChanged = false;
   for (const key of Object.keys(current)) {
-    const value = JSON.stringify(current[key]);
-    if (Object.hasOwn(base, key) && JSON.stringify(base[key]) === value) continue;
+    if (Object.hasOwn(base, key) && sameJson(base[key], current[key])) continue;
     if (key === 'cookie' && sameCookieButExpiry(base.cookie, current.cookie)) {
       cookieChanged = true;
       continue;
     }
-    setEntries.push(`${JSON.stringify(key)}:${value}`);
+    setEntries.push(`${JSON.stringify(key)}:${JSON.stringify(current[key])}`);
     replaced.push(key);
   }
   for (const key of Object.keys(base)) {
@@ -61,14 +60,37 @@ export function diffSessions(baseText: string, text: string): SessionChange {
 }
 
 /**
+ * Whether two values parsed from JSON would be written as the same JSON text: keys in the same
+ * order, equal values. Cheaper than comparing `JSON.stringify` of both, which the store would
+ * otherwise do for every key on every write.
+ */
+function sameJson(a: unknown, b: unknown, skip?: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const aKeys = Object.keys(a).filter((key) => skip === undefined || !skip.has(key));
+  const bKeys = Object.keys(b).filter((key) => skip === undefined || !skip.has(key));
+  if (aKeys.length !== bKeys.length) return false;
+  for (let i = 0; i < aKeys.length; i++) {
+    const key = aKeys[i] as string;
+    if (key !== bKeys[i] || !sameJson((a as JsonObject)[key], (b as JsonObject)[key])) return false;
+  }
+  return true;
+}
+
+/**
  * The cookie's expiry, as the frameworks keep it: `expires`, and @fastify/session's
  * `originalExpires` (the expiry it loaded, which it stores back on every request).
  */
-const EXPIRY_FIELDS = { expires: undefined, originalExpires: undefined };
+const EXPIRY_FIELDS: ReadonlySet<string> = new Set(['expires', 'originalExpires']);
 
 function sameCookieButExpiry(base: unknown, current: unknown): boolean {
-  if (!isObject(base) || !isObject(current)) return false;
-  return JSON.stringify({ ...base, ...EXPIRY_FIELDS }) === JSON.stringify({ ...current, ...EXPIRY_FIELDS });
+  return isObject(base) && isObject(current) && sameJson(base, current, EXPIRY_FIELDS);
 }
 
 function isObject(value: unknown): value is JsonObject {

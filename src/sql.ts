@@ -57,6 +57,8 @@ export interface TableNames {
   readonly qualified: string;
   readonly primaryKey: string;
   readonly expireIndex: string;
+  /** The partial index on `user_id` (schema 3). */
+  readonly userIndex: string;
 }
 
 /** What an error calls the two names: the store's option names, or the CLI's flags. */
@@ -89,6 +91,7 @@ export function tableNames(tableName: string, schemaName?: string, labels: NameL
     qualified: quotedSchema === undefined ? table : `${quotedSchema}.${table}`,
     primaryKey: quoteIdentifier(derivedName(tableName, 'pkey')),
     expireIndex: quoteIdentifier(derivedName(tableName, 'expire_idx')),
+    userIndex: quoteIdentifier(derivedName(tableName, 'user_idx')),
   };
 }
 
@@ -110,9 +113,12 @@ function statement(purpose: string, text: string, quick = false): Statement {
 const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::float8)`;
 
 export interface StoreStatements {
-  /** $1 sid → sess (text), remaining (float8, seconds) */
+  /** $1 sid → sess (text), remaining (float8, seconds), and with `userColumns` user_id (text or null) */
   readonly get: Statement;
-  /** $1 sid, $2 sess, $3 seconds to live → inserts or replaces (a new session: its creation time is now) */
+  /**
+   * $1 sid, $2 sess, $3 seconds to live (and with `userColumns`: $4 user id, $5 details) →
+   * inserts or replaces (a new session: its creation time is now)
+   */
   readonly upsert: Statement;
   /** $1 sid, $2 sess, $3 seconds to live → replaces a live row only, never creates one */
   readonly update: Statement;
@@ -130,6 +136,11 @@ export interface StoreStatements {
   readonly updateKeys: Statement;
   /** $1 sid, $2 seconds wanted, $3 seconds to write → moves expiry only when it falls short */
   readonly touch: Statement;
+  /**
+   * Schema 3 only: $1 sid, $2 user id (text or null), $3 details (stored text or null) →
+   * records a live row's new user (login, logout) and its device's details; never creates a row
+   */
+  readonly setUser: Statement | undefined;
   readonly destroy: Statement;
   readonly all: Statement;
   readonly length: Statement;
@@ -168,6 +179,8 @@ export interface StatementSettings {
    * replaces a row of the same session in another form.
    */
   readonly idCandidates?: boolean | undefined;
+  /** The table has schema 3's columns (user_id, details, touched): writes keep them. */
+  readonly userColumns?: boolean;
 }
 
 /**
@@ -181,12 +194,28 @@ function candidateForTable(comment: string): string {
   return `CASE WHEN ${comment} = ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
 }
 
+/** SQL: which rows are alive, and when each one ends, with or without an absolute timeout (seconds). */
+function lifetimeSql(absolute: number | undefined) {
+  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
+  return {
+    absoluteEnd,
+    alive: absolute === undefined ? 'expire > now()' : `expire > now() AND now() < ${absoluteEnd('created')}`,
+    endsAt: absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`,
+  };
+}
+
 /** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
 const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')), 'hex')`;
 
 export function storeStatements(
   names: TableNames,
-  { synchronousCommit = true, absoluteTimeoutSeconds, legacyIds, idCandidates = false }: StatementSettings = {},
+  {
+    synchronousCommit = true,
+    absoluteTimeoutSeconds,
+    legacyIds,
+    idCandidates = false,
+    userColumns = false,
+  }: StatementSettings = {},
 ): StoreStatements {
   const t = names.qualified;
   // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
@@ -200,9 +229,7 @@ export function storeStatements(
       : 'sid = $1::text';
   // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
   const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
-  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
-  const alive = absolute === undefined ? 'expire > now()' : `expire > now() AND now() < ${absoluteEnd('created')}`;
-  const endsAt = absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`;
+  const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute);
   /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
   const expiryOf = (param: string, created = 'created') =>
     absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
@@ -217,25 +244,28 @@ export function storeStatements(
     ? `${relaxed === '' ? 'WITH ' : `${relaxed.trimEnd()}, `}new_id AS (SELECT ${newSid} AS sid), replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id)) `
     : relaxed;
   const insertedSid = idCandidates ? '(SELECT sid FROM new_id)' : newSid;
-  const upsert =
-    legacyIds === undefined
+  // Schema 3: every write and touch records when it happened (last activity).
+  const touched = userColumns ? ', touched = now()' : '';
+  const upsert = userColumns
+    ? `${before}INSERT INTO ${t} (sid, sess, expire, created, touched, user_id, details) SELECT ${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details`
+    : legacyIds === undefined
       ? `${before}INSERT INTO ${t} (sid, sess, expire, created) SELECT ${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
       : `${before}INSERT INTO ${t} (sid, sess, expire) SELECT ${insertedSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining FROM ${t} WHERE ${isSid} AND ${alive}`,
+      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining${userColumns ? ', user_id' : ''} FROM ${t} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     upsert: statement('upsert', upsert, true),
     update: statement(
       'update',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
+      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
       true,
     ),
     // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
@@ -249,15 +279,22 @@ export function storeStatements(
     UNION ALL
     SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
   ) kv
-), expire = ${expiryOf('$4')}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+), expire = ${expiryOf('$4')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
+      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
       true,
     ),
+    setUser: userColumns
+      ? statement(
+          'set_user',
+          `UPDATE ${t} SET user_id = $2::text, details = $3::text::json, touched = now() WHERE ${isSid} AND ${alive}`,
+          true,
+        )
+      : undefined,
     destroy: statement('destroy', `DELETE FROM ${t} WHERE ${isSid}`, true),
     // The same result type (and collation) before and after migrate turns a 10.x varchar column to
     // text COLLATE "C": otherwise a statement prepared before fails once after ("cached plan must
@@ -287,9 +324,67 @@ SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS d
   };
 }
 
+/** The statements of sessions per user (schema 3): see user-sessions.ts. */
+export interface UserSessionStatements {
+  /**
+   * $1 user id → handle, created_ms, touched_ms, expires_ms (float8, ms since the epoch), details
+   * (stored text or null): the user's live sessions, latest activity first
+   */
+  readonly list: Statement;
+  /** $1 user id → n (float8): deletes every session of the user; n counts the live ones */
+  readonly destroyAll: Statement;
+  /** $1 user id, $2 the stored id of a session id (or its candidates), $3 a handle → n: all but the session either names */
+  readonly destroyAllBut: Statement;
+  /** $1 handle → n (0 or 1) */
+  readonly destroyHandle: Statement;
+  /** $1 handle, $2 user id → n (0 or 1): only when the session belongs to that user */
+  readonly destroyUserHandle: Statement;
+}
+
+export interface UserSessionSettings {
+  readonly absoluteTimeoutSeconds?: number | undefined;
+  /**
+   * Whether the stored id is itself the handle (hashed ids); otherwise (plain ids) the handle is
+   * its SHA-256, so that a listing never shows an id that works as a cookie.
+   */
+  readonly storedIdIsHandle: boolean;
+  /** As in `StatementSettings`: the stored id a statement takes is the text array `IdCandidates`. */
+  readonly idCandidates?: boolean | undefined;
+}
+
+export function userSessionStatements(
+  names: TableNames,
+  { absoluteTimeoutSeconds, storedIdIsHandle, idCandidates = false }: UserSessionSettings,
+): UserSessionStatements {
+  const t = names.qualified;
+  const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds);
+  const handle = storedIdIsHandle ? 'sid' : sha256Hex('sid');
+  // Candidates hold a null for a form the table cannot hold: `<> ALL` of a null is never true.
+  const isNotSession = idCandidates ? 'sid <> ALL(array_remove($2::text[], NULL))' : 'sid <> $2::text';
+  const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+  const counted = (where: string) =>
+    `WITH gone AS (DELETE FROM ${t} WHERE ${where} RETURNING ${alive} AS live)
+SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone`;
+  return {
+    list: statement(
+      'user_list',
+      `SELECT ${handle} AS handle, ${epochMs('created')} AS created_ms, ${epochMs('touched')} AS touched_ms,
+  ${epochMs(endsAt)} AS expires_ms, details::text AS details
+FROM ${t} WHERE user_id = $1::text AND ${alive} ORDER BY touched DESC, created DESC`,
+    ),
+    destroyAll: statement('user_destroy', counted('user_id = $1::text')),
+    destroyAllBut: statement(
+      'user_destroy_but',
+      counted(`user_id = $1::text AND ${isNotSession} AND ${handle} <> $3::text`),
+    ),
+    destroyHandle: statement('handle_destroy', counted(`${handle} = $1::text`)),
+    destroyUserHandle: statement('user_handle_destroy', counted(`${handle} = $1::text AND user_id = $2::text`)),
+  };
+}
+
 /** The statements of the CLI's `reencrypt`: one batch read, one batch written, each its own transaction. */
 export interface ReencryptStatements {
-  /** $1 start after this id ('' first), $2 batch size → sid, sess (text) of live rows, in id order */
+  /** $1 start after this id ('' first), $2 batch size → sid, value (the column's text) of live rows, in id order */
   readonly readBatch: Statement;
   /**
    * $1 ids, $2 new stored texts, $3 the texts they replace (text arrays) → updated (count): a row
@@ -298,19 +393,23 @@ export interface ReencryptStatements {
   readonly writeBatch: Statement;
 }
 
-export function reencryptStatements(names: TableNames): ReencryptStatements {
+/** The encrypted columns: the session, and (schema 3) what `describe` recorded. */
+export type EncryptedColumn = 'sess' | 'details';
+
+export function reencryptStatements(names: TableNames, column: EncryptedColumn = 'sess'): ReencryptStatements {
   const t = names.qualified;
+  const c = quoteIdentifier(column);
   return {
     readBatch: statement(
-      'reencrypt_read',
-      `SELECT sid, sess::text AS sess FROM ${t} WHERE sid > $1::text AND expire > now() ORDER BY sid LIMIT $2::int`,
+      `reencrypt_read_${column}`,
+      `SELECT sid, ${c}::text AS value FROM ${t} WHERE sid > $1::text AND expire > now() AND ${c} IS NOT NULL ORDER BY sid LIMIT $2::int`,
     ),
     writeBatch: statement(
-      'reencrypt_write',
+      `reencrypt_write_${column}`,
       `WITH written AS (
-  UPDATE ${t} AS target SET sess = v.sess::json
-  FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sid, sess, old)
-  WHERE target.sid = v.sid AND target.sess::text = v.old
+  UPDATE ${t} AS target SET ${c} = v.value::json
+  FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sid, value, old)
+  WHERE target.sid = v.sid AND target.${c}::text = v.old
   RETURNING 1
 )
 SELECT count(*)::float8 AS updated FROM written`,
@@ -328,47 +427,67 @@ export const REKEYED_COLUMN = quoteIdentifier('cps_rekeyed');
 
 /** The statements of the CLI's `rekey`: one batch read, one batch moved, each its own transaction. */
 export interface RekeyStatements {
-  /** $1 start after this id ('' first), $2 batch size → sid, sess (text) of rows still to move, in id order */
+  /**
+   * $1 start after this id ('' first), $2 batch size → sid, sess (text), and with `details` details
+   * (text or null), of rows still to move, in id order
+   */
   readonly readBatch: Statement;
   /**
    * $1 old ids, $2 new ids, $3 new stored texts (null: keep the row's), $4 the texts they replace
-   * (null with a null $3) → moved, dropped (counts). A row whose text a store changed since it was
-   * read stays to move (the next sweep reads it again); a row whose new id a store already wrote
-   * (the same session written anew) is dropped, the store's row being the newer.
+   * (null with a null $3), and with `details` $5 and $6 the same for the details → moved, dropped
+   * (counts). A row whose text a store changed since it was read stays to move (the next sweep
+   * reads it again); a row whose new id a store already wrote (the same session written anew) is
+   * dropped, the store's row being the newer. The row's other columns (user, times) move with it.
    */
   readonly moveBatch: Statement;
-  /** → rows (to move), encrypted (of them, stored as an encryption envelope) */
+  /** → rows (to move), encrypted (of them, with a session or details stored as an encryption envelope) */
   readonly countLeft: Statement;
   /** → rows, encrypted: every row, for a table not yet re-keying */
   readonly countAll: Statement;
 }
 
-export function rekeyStatements(names: TableNames): RekeyStatements {
+/** `details`: the table has schema 3's details column, re-encrypted with the session (bound to its handle). */
+export function rekeyStatements(names: TableNames, { details = false }: { details?: boolean } = {}): RekeyStatements {
   const t = names.qualified;
   const left = `${REKEYED_COLUMN} IS NULL`;
   const taken = `EXISTS (SELECT FROM ${t} AS other WHERE other.sid = v.new)`;
+  const envelope = (column: string) =>
+    `left(${column}::text, ${ENVELOPE_START.length}) = ${quoteLiteral(ENVELOPE_START)}`;
+  const encrypted = details ? `${envelope('sess')} OR ${envelope('details')}` : envelope('sess');
   const counts = (where: string) =>
-    `SELECT count(*)::float8 AS rows, count(*) FILTER (WHERE left(sess::text, ${ENVELOPE_START.length}) = ${quoteLiteral(ENVELOPE_START)})::float8 AS encrypted FROM ${t}${where}`;
+    `SELECT count(*)::float8 AS rows, count(*) FILTER (WHERE ${encrypted})::float8 AS encrypted FROM ${t}${where}`;
+  const columns = details ? 'old, new, sess, base, details, details_base' : 'old, new, sess, base';
+  const arrays = details
+    ? '$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]'
+    : '$1::text[], $2::text[], $3::text[], $4::text[]';
+  // A re-encrypted value replaces the row's only while the row still holds the value it was made from.
+  const resealed = details ? 'v.sess IS NOT NULL OR v.details IS NOT NULL' : 'v.sess IS NOT NULL';
+  const setResealed = details
+    ? 'sess = coalesce(v.sess::json, target.sess), details = CASE WHEN v.details IS NULL THEN target.details ELSE v.details::json END'
+    : 'sess = v.sess::json';
+  const unchanged = details
+    ? '(v.sess IS NULL OR target.sess::text = v.base) AND (v.details IS NULL OR target.details::text = v.details_base)'
+    : 'target.sess::text = v.base';
   return {
     readBatch: statement(
       'rekey_read',
-      `SELECT sid, sess::text AS sess FROM ${t} WHERE ${left} AND sid > $1::text ORDER BY sid LIMIT $2::int`,
+      `SELECT sid, sess::text AS sess${details ? ', details::text AS details' : ''} FROM ${t} WHERE ${left} AND sid > $1::text ORDER BY sid LIMIT $2::int`,
     ),
     moveBatch: statement(
       'rekey_move',
       `WITH v AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(old, new, sess, base)
+  SELECT * FROM unnest(${arrays}) AS v(${columns})
 ), dropped AS (
   DELETE FROM ${t} AS target USING v
   WHERE target.sid = v.old AND target.${left} AND ${taken}
   RETURNING 1
 ), kept AS (
   UPDATE ${t} AS target SET sid = v.new, ${REKEYED_COLUMN} = true FROM v
-  WHERE v.sess IS NULL AND target.sid = v.old AND target.${left} AND NOT ${taken}
+  WHERE NOT (${resealed}) AND target.sid = v.old AND target.${left} AND NOT ${taken}
   RETURNING 1
 ), sealed AS (
-  UPDATE ${t} AS target SET sid = v.new, sess = v.sess::json, ${REKEYED_COLUMN} = true FROM v
-  WHERE v.sess IS NOT NULL AND target.sid = v.old AND target.${left} AND target.sess::text = v.base AND NOT ${taken}
+  UPDATE ${t} AS target SET sid = v.new, ${setResealed}, ${REKEYED_COLUMN} = true FROM v
+  WHERE (${resealed}) AND target.sid = v.old AND target.${left} AND ${unchanged} AND NOT ${taken}
   RETURNING 1
 )
 SELECT ((SELECT count(*) FROM kept) + (SELECT count(*) FROM sealed))::float8 AS moved, (SELECT count(*) FROM dropped)::float8 AS dropped`,
@@ -404,8 +523,8 @@ export function dollarQuote(body: string): string {
 /** The statements of `readPool` (see replica-reads.ts). */
 export interface ReplicaStatements {
   /**
-   * The primary's `get`, with its parameters, sent to a replica → one row always: sess and
-   * remaining (null on a miss), replayed (the WAL position the server had replayed, as text;
+   * The primary's `get`, with its parameters, sent to a replica → one row always: the columns
+   * of `get` (null on a miss), replayed (the WAL position the server had replayed, as text;
    * null on a server not in recovery), server (who answered: address, port, start time)
    */
   readonly get: Statement;
@@ -421,7 +540,7 @@ export function replicaStatements(get: Statement): ReplicaStatements {
   return {
     get: statement(
       'replica_get',
-      `SELECT found.sess, found.remaining, pg_last_wal_replay_lsn()::text AS replayed,
+      `SELECT found.*, pg_last_wal_replay_lsn()::text AS replayed,
   concat_ws(' ', inet_server_addr(), inet_server_port(), pg_postmaster_start_time()) AS server
 FROM (SELECT) AS probe LEFT JOIN (${get.text}) AS found ON true`,
       true,

@@ -4,6 +4,39 @@ import { type Callback, settle } from './callbacks.js';
 import { type CoreSettings, SessionCore } from './core.js';
 import { bindReceipt, receiptOf } from './load-receipt.js';
 import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
+import type { UserSession } from './user-sessions.js';
+
+export type { UserSession } from './user-sessions.js';
+
+/** Options of `destroyUserSessions`. */
+export interface DestroyUserSessionsOptions {
+  /** Keep this session: its session id (`req.sessionID`, "all other devices") or its handle. */
+  readonly except?: string;
+}
+
+/** Options of `destroySession`. */
+export interface DestroySessionOptions {
+  /**
+   * Revoke the session only if it belongs to this user: pass it, so a user can revoke only their
+   * own. Given as `undefined` or `null` (no signed-in user), the call is refused with a TypeError.
+   */
+  readonly userId?: string | number;
+}
+
+type OptionsOrCallback<O, T> = O | Callback<T> | undefined;
+
+/** `(options, callback)`, `(callback)` or `(options)`: the options and the callback. */
+function optionsAndCallback<O extends object, T>(
+  given: OptionsOrCallback<O, T>,
+  callback: Callback<T> | undefined,
+  method: string,
+): [O | undefined, Callback<T> | undefined] {
+  if (typeof given === 'function') return [undefined, given];
+  if (given !== undefined && given !== null && (typeof given !== 'object' || Array.isArray(given))) {
+    throw new TypeError(`connect-pg-simple: the options of ${method}() must be an object, got ${typeof given}`);
+  }
+  return [given ?? undefined, callback];
+}
 
 /** A stored session as `all()` lists it: the session's data and its id as the table stores it (hashed by default). */
 export type ListedSessionData = SessionData & { id: string };
@@ -38,6 +71,33 @@ export interface PGStoreMethods {
   /** Deletes expired sessions now; resolves with (or calls back with) how many. */
   pruneSessions(): Promise<number>;
   pruneSessions(callback: Callback<number>): void;
+  /**
+   * The user's live sessions (the `userId` option says whose a session is), latest activity
+   * first: each with a handle to show and to revoke it by. Needs a schema 3 table (`npx
+   * connect-pg-simple migrate`); rejects with a SchemaError before.
+   */
+  userSessions(userId: string | number): Promise<UserSession[]>;
+  userSessions(userId: string | number, callback: Callback<UserSession[]>): void;
+  /**
+   * The handle of the session with this id (`req.sessionID`), as `userSessions` lists it: to
+   * mark "this device". Synchronous; never the id itself.
+   */
+  sessionHandle(sid: string): string;
+  /**
+   * Revokes every session of the user ("log out everywhere"), or all but `except` ("log out
+   * other devices"); resolves with how many live sessions it revoked. Final like `destroy`: a
+   * request of a revoked session still in flight cannot bring it back.
+   */
+  destroyUserSessions(userId: string | number, options?: DestroyUserSessionsOptions): Promise<number>;
+  destroyUserSessions(userId: string | number, callback: Callback<number>): void;
+  destroyUserSessions(userId: string | number, options: DestroyUserSessionsOptions, callback: Callback<number>): void;
+  /**
+   * Revokes the session with this handle ("sign out this device"); resolves with whether it
+   * did. With `userId`, only a session of that user: pass it whenever a user names the handle.
+   */
+  destroySession(handle: string, options?: DestroySessionOptions): Promise<boolean>;
+  destroySession(handle: string, callback: Callback<boolean>): void;
+  destroySession(handle: string, options: DestroySessionOptions, callback: Callback<boolean>): void;
   /** Stops pruning, waits for operations in flight, and ends a pool the store created itself. */
   close(): Promise<void>;
 }
@@ -121,6 +181,53 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     pruneSessions(callback: Callback<number>): void;
     pruneSessions(callback?: Callback<number>): Promise<number> | undefined {
       return settle(() => this.#core.prune(), callback, 'pruneSessions');
+    }
+
+    userSessions(userId: string | number): Promise<UserSession[]>;
+    userSessions(userId: string | number, callback: Callback<UserSession[]>): void;
+    userSessions(userId: string | number, callback?: Callback<UserSession[]>): Promise<UserSession[]> | undefined {
+      return settle(() => this.#core.userSessions(userId), callback, 'userSessions');
+    }
+
+    sessionHandle(sid: string): string {
+      return this.#core.sessionHandle(sid);
+    }
+
+    destroyUserSessions(userId: string | number, options?: DestroyUserSessionsOptions): Promise<number>;
+    destroyUserSessions(userId: string | number, callback: Callback<number>): void;
+    destroyUserSessions(userId: string | number, options: DestroyUserSessionsOptions, callback: Callback<number>): void;
+    destroyUserSessions(
+      userId: string | number,
+      given?: OptionsOrCallback<DestroyUserSessionsOptions, number>,
+      callback?: Callback<number>,
+    ): Promise<number> | undefined {
+      const [options, done] = optionsAndCallback(given, callback, 'destroyUserSessions');
+      return settle(() => this.#core.destroyUserSessions(userId, options?.except), done, 'destroyUserSessions');
+    }
+
+    destroySession(handle: string, options?: DestroySessionOptions): Promise<boolean>;
+    destroySession(handle: string, callback: Callback<boolean>): void;
+    destroySession(handle: string, options: DestroySessionOptions, callback: Callback<boolean>): void;
+    destroySession(
+      handle: string,
+      given?: OptionsOrCallback<DestroySessionOptions, boolean>,
+      callback?: Callback<boolean>,
+    ): Promise<boolean> | undefined {
+      const [options, done] = optionsAndCallback(given, callback, 'destroySession');
+      // `{ userId: req.user?.id }` without a signed-in user must not revoke anybody's session.
+      if (options !== undefined && 'userId' in options && (options.userId === undefined || options.userId === null)) {
+        return settle(
+          () =>
+            Promise.reject(
+              new TypeError(
+                'connect-pg-simple: destroySession() was given userId undefined: pass the user whose session it must be, or leave the option out to revoke any session',
+              ),
+            ),
+          done,
+          'destroySession',
+        );
+      }
+      return settle(() => this.#core.destroySession(handle, options?.userId), done, 'destroySession');
     }
 
     close(): Promise<void> {

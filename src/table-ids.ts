@@ -30,6 +30,23 @@ export interface TableIds {
   readonly readBindings: (sid: string) => readonly string[];
   /** The ids a listed row's session may be bound to, from the id the row has. */
   readonly listedBindings: (storedId: string) => readonly string[];
+  /**
+   * The handle of a session (user-sessions.ts) as its row now written would have it: the row's id
+   * when ids are hashed, else that id's SHA-256 (a handle is never an id that works as a cookie).
+   */
+  readonly handleOf: StoredIdOf;
+  /** Whether a row's stored id is its handle (see `UserSessionSettings`). */
+  readonly storedIdIsHandle: boolean;
+  /** The handles a listed row's `details` may be bound to, from the handle the row has. */
+  readonly detailsBindings: (handle: string) => readonly string[];
+}
+
+/**
+ * The id this process remembers a session's writes by (see replica-reads.ts): its stored id, or,
+ * from its candidates, the hmac-sha256 one, the id the session keeps once the table is re-keyed.
+ */
+export function rememberedIdOf(parameter: IdParameter): string {
+  return typeof parameter === 'string' ? parameter : parameter[0];
 }
 
 const asGiven: StoredIdOf = (sid) => sid;
@@ -54,6 +71,7 @@ export function tableIdsFor(use: IdUse, tableVersion: number, rekeying: boolean,
   const legacy = tableVersion < 2;
   if (use.kind !== 'candidates') {
     const peppered = store.pepper !== undefined;
+    const hashed = store.form !== 'plain';
     return {
       legacyIds: legacy ? (store.form === 'sha256' ? 'plain-or-hashed' : 'plain') : undefined,
       idCandidates: false,
@@ -62,6 +80,9 @@ export function tableIdsFor(use: IdUse, tableVersion: number, rekeying: boolean,
       writeBinding: own,
       readBindings: peppered ? (sid) => [own(sid), sha256Of(sid), sid] : (sid) => [own(sid)],
       listedBindings: legacy ? (storedId) => [own(storedId)] : (storedId) => [storedId],
+      handleOf: hashed ? own : sha256Of,
+      storedIdIsHandle: hashed,
+      detailsBindings: (handle) => [handle],
     };
   }
   const pepper = store.pepper!;
@@ -75,5 +96,11 @@ export function tableIdsFor(use: IdUse, tableVersion: number, rekeying: boolean,
     writeBinding: rekeying ? own : storedIdFunction(oldForm),
     readBindings: (sid) => [own(sid), sha256Of(sid), sid],
     listedBindings: (storedId) => [storedId, keyed(storedId), sha256Of(storedId), keyed(sha256Of(storedId))],
+    // Before the re-keying, rows take the old form (their handle: the SHA-256 id, or the plain id's
+    // SHA-256), then hmac-sha256 ones. A table re-keyed from plain ids serves no handles meanwhile (core.ts).
+    handleOf: rekeying ? own : sha256Of,
+    storedIdIsHandle: use.from === 'sha256',
+    // A row not yet moved may hold details a store bound to the handle its row will have.
+    detailsBindings: (handle) => [handle, keyed(handle)],
   };
 }

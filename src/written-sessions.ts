@@ -43,7 +43,10 @@ export function parseLsn(text: string): bigint {
 export class WrittenSessions {
   readonly #limits: WrittenSessionsLimits;
   readonly #now: () => number;
-  /** When this process's last write of each id ended; oldest first (a write moves its id last). */
+  /**
+   * When this process's last write of each session ended, by the id as the table stores it
+   * (hashed by default: the cookie's id is not kept in memory); oldest first (a write moves its id last).
+   */
   readonly #writtenAt = new Map<string, number>();
   /** Writes that ended at or before this time apply to every id. */
   #floorAt = Number.NEGATIVE_INFINITY;
@@ -61,11 +64,11 @@ export class WrittenSessions {
     return this.#writtenAt.size;
   }
 
-  /** A write of `sid` ended now. */
-  wrote(sid: string): void {
+  /** A write of the session stored as `storedId` ended now. */
+  wrote(storedId: string): void {
     const now = this.#now();
-    this.#writtenAt.delete(sid);
-    this.#writtenAt.set(sid, now);
+    this.#writtenAt.delete(storedId);
+    this.#writtenAt.set(storedId, now);
     this.#latestWriteAt = now;
     this.#forgetOld(now);
   }
@@ -79,12 +82,12 @@ export class WrittenSessions {
   }
 
   /**
-   * The position a replica must have replayed to answer for `sid`: `ANY_POSITION` when no write
+   * The position a replica must have replayed to answer for the session stored as `storedId`: `ANY_POSITION` when no write
    * of this process applies; undefined when no sample covers the write yet (the primary answers).
    */
-  requiredPosition(sid: string): bigint | undefined {
+  requiredPosition(storedId: string): bigint | undefined {
     this.#forgetOld(this.#now());
-    const at = Math.max(this.#writtenAt.get(sid) ?? Number.NEGATIVE_INFINITY, this.#floorAt);
+    const at = Math.max(this.#writtenAt.get(storedId) ?? Number.NEGATIVE_INFINITY, this.#floorAt);
     if (at === Number.NEGATIVE_INFINITY) return ANY_POSITION;
     return this.#firstSentAfter(at)?.lsn;
   }
@@ -103,9 +106,9 @@ export class WrittenSessions {
   }
 
   #forgetOld(now: number): void {
-    for (const [sid, at] of this.#writtenAt) {
+    for (const [storedId, at] of this.#writtenAt) {
       if (this.#writtenAt.size <= this.#limits.maxSessions && now - at < this.#limits.maxAgeMs) break;
-      this.#writtenAt.delete(sid);
+      this.#writtenAt.delete(storedId);
       this.#raiseFloor(at);
     }
   }

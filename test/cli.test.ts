@@ -192,7 +192,7 @@ describe('the connect-pg-simple command', () => {
     await admin.query(named.stdout);
     assert.equal(
       (await cli(['migrate', ...target('made_by_schema')])).stdout,
-      `${table('made_by_schema')} is at schema version 2: nothing to do\n`,
+      `${table('made_by_schema')} is at schema version 3: nothing to do\n`,
     );
     const plain = await cli(['schema', '--session-ids', 'plain', ...target('plain_by_schema')]);
     assert.match(plain.stdout, /COMMENT ON COLUMN .*"sid" IS 'connect-pg-simple session ids: plain'/);
@@ -205,9 +205,9 @@ describe('the connect-pg-simple command', () => {
 
   it('migrate creates a table, then has nothing to do', async () => {
     const created = await cli(['migrate', ...target('created')]);
-    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 2\n`, stderr: '' });
+    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 3\n`, stderr: '' });
     const again = await cli(['migrate', ...target('created')]);
-    assert.equal(again.stdout, `${table('created')} is at schema version 2: nothing to do\n`);
+    assert.equal(again.stdout, `${table('created')} is at schema version 3: nothing to do\n`);
   });
 
   it('migrate --dry-run prints the SQL and changes nothing; migrate upgrades a 10.x table', async () => {
@@ -224,7 +224,7 @@ describe('the connect-pg-simple command', () => {
       )[0]!.t;
     const dry = await cli(['migrate', '--dry-run', ...target('legacy')]);
     assert.equal(dry.code, 0);
-    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 2 \(dry run: nothing was changed\)\n/);
+    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 3 \(dry run: nothing was changed\)\n/);
     assert.match(
       dry.stdout,
       /\n-- {3}10\.x expiry times read in TimeZone \S+, this connection's \(if the 10\.x app's connections used another, give --time-zone\)\n/,
@@ -244,7 +244,7 @@ describe('the connect-pg-simple command', () => {
     assert.equal(await typeOf(), 'timestamp without time zone', 'a bad --time-zone changed nothing');
     const run = await cli(['migrate', '--time-zone', 'Europe/Berlin', ...target('legacy')]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^migrated .* from schema version 0 to 2\n/);
+    assert.match(run.stdout, /^migrated .* from schema version 0 to 3\n/);
     assert.match(run.stdout, /\n {2}10\.x expiry times read in TimeZone Europe\/Berlin \(--time-zone\)\n$/);
     assert.equal(await typeOf(), 'timestamp with time zone');
   });
@@ -289,7 +289,7 @@ describe('the connect-pg-simple command', () => {
     const text = await cli(['stats', ...target('counted')]);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^table +"cps_cli_[0-9a-f]+"\."counted"\n/);
-    assert.match(text.stdout, /\nschema version +2 \(current\)\n/);
+    assert.match(text.stdout, /\nschema version +3 \(current\)\n/);
     assert.match(text.stdout, /\nsessions +7 live, 3 expired \(the oldest 3 h ago\)\n/);
     assert.match(text.stdout, /\nsize +\d+ (bytes|kB) table, \d+ (bytes|kB) indexes\n/);
     assert.match(text.stdout, /\nvacuum +never; auto never\n/);
@@ -298,8 +298,8 @@ describe('the connect-pg-simple command', () => {
 
     const json = JSON.parse((await cli(['stats', '--json', ...target('counted')])).stdout);
     assert.equal(json.table, table('counted'));
-    assert.equal(json.version, 2);
-    assert.equal(json.currentVersion, 2);
+    assert.equal(json.version, 3);
+    assert.equal(json.currentVersion, 3);
     assert.equal(json.liveSessions, 7);
     assert.equal(json.expiredSessions, 3);
     assert.ok(json.tableBytes > 0 && json.indexBytes > 0);
@@ -319,11 +319,11 @@ describe('the connect-pg-simple command', () => {
     const env = { DATABASE_URL: url.toString() };
     assert.equal(
       (await cli(['migrate', '--table', 'found'], env)).stdout,
-      `created ${table('found')} at schema version 2\n`,
+      `created ${table('found')} at schema version 3\n`,
     );
     assert.equal(
       (await cli(['migrate', '--table', 'found'], env)).stdout,
-      `${table('found')} is at schema version 2: nothing to do\n`,
+      `${table('found')} is at schema version 3: nothing to do\n`,
     );
     assert.match((await cli(['stats', '--table', 'found'], env)).stdout, /^table +"cps_cli_[0-9a-f]+"\."found"\n/);
     assert.equal(
@@ -421,11 +421,18 @@ describe('the connect-pg-simple command', () => {
     const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
     const storeWith = (keys?: Buffer[]) =>
-      new PGStore({ pool, schemaName, tableName: 'rotated', pruneSessionInterval: false, encryptionKeys: keys });
+      new PGStore({
+        pool,
+        schemaName,
+        tableName: 'rotated',
+        pruneSessionInterval: false,
+        encryptionKeys: keys,
+        describe: (s) => ({ device: `device ${s.i}` }),
+      });
     try {
       const before = storeWith([oldKey]);
-      for (let i = 0; i < 5; i++) await before.set(`s${i}`, { cookie: {}, i } as any);
-      await storeWith().set('plain', { cookie: {}, i: 'plain' } as any);
+      for (let i = 0; i < 5; i++) await before.set(`s${i}`, { cookie: {}, i, userId: 1 } as any);
+      await storeWith().set('plain', { cookie: {}, i: 'plain', userId: 1 } as any);
       await before.close();
 
       assertFailure(await cli(['reencrypt', ...target('rotated')]), 2, /set CPS_ENCRYPTION_KEYS/);
@@ -444,6 +451,11 @@ describe('the connect-pg-simple command', () => {
         { examined: totals.examined, reencrypted: totals.reencrypted, current: totals.current },
         { examined: 6, reencrypted: 6, current: 0 },
       );
+      assert.deepEqual(
+        { examined: totals.details.examined, reencrypted: totals.details.reencrypted },
+        { examined: 6, reencrypted: 6 },
+        'the details, too',
+      );
       assert.ok(!run.stdout.includes(newKey.toString('base64')) && !run.stderr.includes(oldKey.toString('base64')));
       const again = await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: keys });
       assert.match(again.stdout, /^re-encrypted 0 sessions of .* \(6 already current\)\n$/);
@@ -453,8 +465,91 @@ describe('the connect-pg-simple command', () => {
       assert.equal(((await after.get('plain')) as any)?.i, 'plain');
       const stored = await admin.query(`SELECT sess::text AS sess FROM ${table('rotated')}`);
       assert.ok(stored.every((r) => r.sess.startsWith('"cps:v1:') && !r.sess.includes('plain')));
+      const details = await admin.query(`SELECT details::text AS details FROM ${table('rotated')}`);
+      assert.ok(details.every((r) => r.details.startsWith('"cps:v1:') && !r.details.includes('device')));
+      assert.deepEqual((await after.userSessions(1)).map((s) => s.details?.device).sort(), [
+        'device 0',
+        'device 1',
+        'device 2',
+        'device 3',
+        'device 4',
+        'device plain',
+      ]);
       await after.close();
     } finally {
+      await pool.end();
+    }
+  });
+
+  it("sessions lists a user's sessions, as a table or JSON; revoke revokes all, all but one, or one", async () => {
+    await cli(['migrate', ...target('users')]);
+    const key = randomBytes(32);
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const store = new PGStore({
+      pool,
+      schemaName,
+      tableName: 'users',
+      pruneSessionInterval: false,
+      encryptionKeys: key,
+      describe: (session) => ({ device: String(session.device) }),
+    });
+    try {
+      const cookie = { originalMaxAge: 600_000, expires: new Date(Date.now() + 600_000).toISOString() };
+      for (const device of ['phone', 'laptop', 'tablet'])
+        await store.set(device, { cookie, userId: 42, device } as any);
+      await store.set('other', { cookie, userId: 7, device: 'desk' } as any);
+      const handles = ['phone', 'laptop', 'tablet'].map((sid) => store.sessionHandle(sid));
+
+      const json = await cli(['sessions', '--user', '42', '--json', ...target('users')], {
+        CPS_ENCRYPTION_KEYS: key.toString('base64'),
+      });
+      assert.equal(json.code, 0, json.stderr);
+      const listed = JSON.parse(json.stdout);
+      assert.deepEqual(listed.map((s: any) => s.handle).sort(), [...handles].sort());
+      assert.deepEqual(listed.map((s: any) => s.details.device).sort(), ['laptop', 'phone', 'tablet']);
+      for (const s of listed) assert.ok(Date.parse(s.expiresAt) > Date.now() && Date.parse(s.createdAt) <= Date.now());
+
+      const text = await cli(['sessions', '--user', '42', ...target('users')]);
+      assert.equal(text.code, 0);
+      assert.match(text.stdout, /^handle +created +last active +expires +details\n/);
+      for (const handle of handles) assert.match(text.stdout, new RegExp(`\\n${handle}  \\d{4}-`));
+      assert.match(text.stderr, /the details of 3 sessions are encrypted.*CPS_ENCRYPTION_KEYS/);
+      assert.equal(
+        (await cli(['sessions', '--user', 'nobody', ...target('users')])).stdout,
+        `user "nobody" has no live sessions in ${table('users')}\n`,
+      );
+
+      assert.deepEqual(await cli(['revoke', '--user', '42', '--except', handles[0]!, ...target('users')]), {
+        code: 0,
+        stdout: `revoked 2 sessions of user "42" (all but one) in ${table('users')}\n`,
+        stderr: '',
+      });
+      assert.equal(await store.get('laptop'), null);
+      assert.notEqual(await store.get('phone'), null);
+      const one = await cli(['revoke', '--handle', handles[0]!, '--user', '7', '--json', ...target('users')]);
+      assert.deepEqual(JSON.parse(one.stdout), { table: table('users'), revoked: 0 }, "not user 7's");
+      const mine = await cli(['revoke', '--handle', handles[0]!, '--json', ...target('users')]);
+      assert.deepEqual(JSON.parse(mine.stdout), { table: table('users'), revoked: 1 });
+      assert.equal(await store.get('phone'), null);
+      assert.equal(
+        (await cli(['revoke', '--user', '7', ...target('users')])).stdout,
+        `revoked 1 sessions of user "7" in ${table('users')}\n`,
+      );
+      assert.equal(await store.length(), 0);
+
+      assertFailure(await cli(['sessions', ...target('users')]), 2, /--user needs a value: --user ID/);
+      assertFailure(await cli(['revoke', ...target('users')]), 2, /--user needs a value/);
+      assertFailure(await cli(['revoke', '--handle', 'h', '--except', 'e', ...target('users')]), 2, /not both/);
+      assertFailure(await cli(['stats', '--user', '1', ...target('users')]), 2, /--user is not an option of stats/);
+      assertFailure(await cli(['sessions', '--user', '1', ...target('absent')]), 1, /does not exist/);
+      await admin.query(legacyTableSql(schemaName, 'old_users'));
+      assertFailure(
+        await cli(['revoke', '--user', '1', ...target('old_users')]),
+        1,
+        /schema version 0: sessions per user need version 3 \(run `connect-pg-simple migrate`\)/,
+      );
+    } finally {
+      await store.close();
       await pool.end();
     }
   });

@@ -41,7 +41,7 @@ function countingGets(pool: pg.Pool) {
   const counted = {
     gets: 0,
     query: (text: string, values: unknown[]) => {
-      if (/^SELECT (sess::text|found\.sess)/.test(text)) counted.gets++;
+      if (/^SELECT (sess::text|found\.)/.test(text)) counted.gets++;
       return pool.query(text, values);
     },
   };

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { type Session, sessionMiddleware } from 'hono-sessions';
-import pg from 'pg';
 import { HonoPGStore } from '../src/adapters/hono.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
-import { sessionRows } from './support/session-rows.js';
+import { changeConcurrently, signInAndCount } from './support/scenarios.js';
 import { storedId } from './support/sessions.js';
 
 type Env = { Variables: { session: Session; session_key_rotation: boolean } };
@@ -50,36 +49,29 @@ function honoServer(store: HonoPGStore, gates: Gates): Server {
 const sidOf = (browser: Browser) => /(?:^|; )session=([^;]+)/.exec(browser.cookie ?? '')?.[1];
 
 describe('Hono with hono-sessions', () => {
-  let pool: pg.Pool;
-  let schemaName: string;
-  let rows: ReturnType<typeof sessionRows>;
+  const db = useTestSchema('cps_hono', 6);
   let store: HonoPGStore;
   let http: Awaited<ReturnType<typeof listen>>;
   const gates = new Gates();
 
   before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 6 });
-    schemaName = uniqueName('cps_hono');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-    rows = sessionRows(async (text, values) => (await pool.query(text, values)).rows, `"${schemaName}"."session"`);
-    store = new HonoPGStore({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false });
+    store = new HonoPGStore({
+      pool: db.pool,
+      schemaName: db.schemaName,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+    });
     http = await listen(honoServer(store, gates));
   });
-  after(async () => {
+  db.onClose(async () => {
     await http.close();
     await store.close();
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
   });
 
   it('keeps a session across requests, each key a key of the row', async () => {
     const browser = new Browser(http.base);
-    assert.equal((await browser.get('/me')).body, 'anonymous');
-    await browser.get('/login');
-    assert.equal((await browser.get('/me')).body, 'ada');
-    assert.equal((await browser.get('/count')).body, '1');
-    assert.equal((await browser.get('/count')).body, '2');
-    const row = (await rows.of(sidOf(browser)!))!;
+    await signInAndCount(browser);
+    const row = (await db.rows.of(sidOf(browser)!))!;
     assert.deepEqual(row.sess.user, { value: 'ada', flash: false });
     assert.deepEqual(row.sess.count, { value: 2, flash: false });
     assert.ok(Date.parse(row.sess.cookie.expires) > Date.now(), 'hono-sessions’ _expire is kept');
@@ -88,7 +80,7 @@ describe('Hono with hono-sessions', () => {
   it('a new session lives expireAfterSeconds in the row, not the store’s default day', async () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
-    const left = (await rows.of(sidOf(browser)!))!.left;
+    const left = (await db.rows.of(sidOf(browser)!))!.left;
     assert.ok(left > 590 && left <= 660, `expireAfterSeconds (plus the touch window) left, got ${left}`);
   });
 
@@ -99,10 +91,10 @@ describe('Hono with hono-sessions', () => {
     await browser.get('/rotate');
     const newSid = sidOf(browser)!;
     assert.notEqual(newSid, oldSid);
-    assert.equal(await rows.of(oldSid), undefined);
+    assert.equal(await db.rows.of(oldSid), undefined);
     assert.equal((await browser.get('/me')).body, 'ada again');
     await browser.get('/logout');
-    assert.equal(await rows.of(newSid), undefined);
+    assert.equal(await db.rows.of(newSid), undefined);
     assert.equal((await browser.get('/me')).body, 'anonymous');
   });
 
@@ -110,7 +102,7 @@ describe('Hono with hono-sessions', () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
     const sid = sidOf(browser);
-    await rows.expireAll();
+    await db.rows.expireAll();
     assert.equal((await browser.get('/me')).body, 'anonymous');
     assert.notEqual(sidOf(browser), sid);
   });
@@ -118,8 +110,8 @@ describe('Hono with hono-sessions', () => {
   it('follows the row, not an _expire a skipped touch left behind, for whether a session is alive', async () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
-    await pool.query(
-      `UPDATE "${schemaName}"."session" SET sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($2::text))::json WHERE sid = $1`,
+    await db.pool.query(
+      `UPDATE "${db.schemaName}"."session" SET sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($2::text))::json WHERE sid = $1`,
       [sidOf(browser), new Date(Date.now() - 1000).toISOString()],
     );
     assert.equal((await browser.get('/me')).body, 'ada');
@@ -136,22 +128,14 @@ describe('Hono with hono-sessions', () => {
     await browser.get('/logout');
     gates.open('h1');
     await slow;
-    assert.equal(await rows.of(sid), undefined, 'the session stays deleted');
+    assert.equal(await db.rows.of(sid), undefined, 'the session stays deleted');
     assert.equal((await tab.get('/me')).body, 'anonymous');
   });
 
   it('concurrent requests keep each other’s changes', async () => {
     const browser = new Browser(http.base);
-    await browser.get('/login');
-    const first = browser.get('/slow/upload/uploadId');
-    const second = browser.get('/slow/cart/cart');
-    await gates.reached('upload');
-    await gates.reached('cart');
-    gates.open('upload');
-    await first;
-    gates.open('cart');
-    await second;
-    const row = (await rows.of(sidOf(browser)!))!;
+    await changeConcurrently(browser, gates);
+    const row = (await db.rows.of(sidOf(browser)!))!;
     assert.deepEqual([row.sess.user?.value, row.sess.uploadId?.value, row.sess.cart?.value], ['ada', 'upload', 'cart']);
   });
 
@@ -159,11 +143,11 @@ describe('Hono with hono-sessions', () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
     const sid = sidOf(browser)!;
-    const written = await rows.of(sid);
+    const written = await db.rows.of(sid);
     assert.equal((await browser.get('/me')).body, 'ada');
-    assert.equal((await rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
+    assert.equal((await db.rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
     await browser.get('/count');
-    assert.notEqual((await rows.of(sid))?.xmin, written?.xmin, 'a change is written');
+    assert.notEqual((await db.rows.of(sid))?.xmin, written?.xmin, 'a change is written');
   });
 });
 

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import Koa from 'koa';
 import session from 'koa-session';
 import pg from 'pg';
 import { KoaPGStore } from '../src/adapters/koa.js';
 import type { PGStoreOptions } from '../src/options.js';
+import { useTestSchema } from './support/apps.js';
 import { databaseUrl, uniqueName } from './support/database.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
+import { changeConcurrently, signInAndCount } from './support/scenarios.js';
 import { sessionRows } from './support/session-rows.js';
 
 /** Koa 3 + koa-session over HTTP, the session in PostgreSQL through KoaPGStore. */
@@ -37,15 +39,13 @@ function koaApp(store: KoaPGStore, gates: Gates, sessionOptions: Record<string, 
 const sidOf = (browser: Browser) => /(?:^|; )koa\.sess=([^;]+)/.exec(browser.cookie ?? '')?.[1];
 
 describe('Koa 3 with koa-session', () => {
-  let pool: pg.Pool;
-  let schemaName: string;
-  let rows: ReturnType<typeof sessionRows>;
+  const db = useTestSchema('cps_koa', 6);
   const gates = new Gates();
   const stores: KoaPGStore[] = [];
   const servers: Array<Awaited<ReturnType<typeof listen>>> = [];
   const storeOptions = (): PGStoreOptions => ({
-    pool,
-    schemaName,
+    pool: db.pool,
+    schemaName: db.schemaName,
     createTableIfMissing: true,
     pruneSessionInterval: false,
   });
@@ -59,27 +59,17 @@ describe('Koa 3 with koa-session', () => {
   let base: string;
 
   before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 6 });
-    schemaName = uniqueName('cps_koa');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-    rows = sessionRows(async (text, values) => (await pool.query(text, values)).rows, `"${schemaName}"."session"`);
     base = await serve();
   });
-  after(async () => {
+  db.onClose(async () => {
     for (const server of servers) await server.close();
     for (const store of stores) await store.close();
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
   });
 
   it('keeps a session across requests', async () => {
     const browser = new Browser(base);
-    assert.equal((await browser.get('/me')).body, 'anonymous');
-    await browser.get('/login');
-    assert.equal((await browser.get('/me')).body, 'ada');
-    assert.equal((await browser.get('/count')).body, '1');
-    assert.equal((await browser.get('/count')).body, '2');
-    const row = await rows.of(sidOf(browser)!);
+    await signInAndCount(browser);
+    const row = await db.rows.of(sidOf(browser)!);
     assert.deepEqual({ user: row?.sess.user, count: row?.sess.count }, { user: 'ada', count: 2 });
     assert.equal(row?.sess._expire, undefined, 'the expiry lives in the row, not in the data');
   });
@@ -91,18 +81,18 @@ describe('Koa 3 with koa-session', () => {
     await browser.get('/regenerate');
     const newSid = sidOf(browser)!;
     assert.notEqual(newSid, oldSid);
-    assert.equal(await rows.of(oldSid), undefined);
-    assert.equal((await rows.of(newSid))?.sess.user, 'ada again');
+    assert.equal(await db.rows.of(oldSid), undefined);
+    assert.equal((await db.rows.of(newSid))?.sess.user, 'ada again');
     assert.equal((await browser.get('/me')).body, 'ada again');
     await browser.get('/logout');
-    assert.equal(await rows.of(newSid), undefined);
+    assert.equal(await db.rows.of(newSid), undefined);
     assert.equal((await browser.get('/me')).body, 'anonymous');
   });
 
   it('gives an expired session a new one', async () => {
     const browser = new Browser(base);
     await browser.get('/login');
-    await rows.expireAll();
+    await db.rows.expireAll();
     assert.equal((await browser.get('/me')).body, 'anonymous');
   });
 
@@ -111,8 +101,8 @@ describe('Koa 3 with koa-session', () => {
     await browser.get('/login');
     const sid = sidOf(browser)!;
     // What a store that kept koa's `_expire` in the row would hand back after skipped touches.
-    await pool.query(
-      `UPDATE "${schemaName}"."session" SET sess = jsonb_set(sess::jsonb, '{_expire}', to_jsonb($2::float8))::json WHERE sid = $1`,
+    await db.pool.query(
+      `UPDATE "${db.schemaName}"."session" SET sess = jsonb_set(sess::jsonb, '{_expire}', to_jsonb($2::float8))::json WHERE sid = $1`,
       [sid, Date.now() - 1000],
     );
     assert.equal((await browser.get('/me')).body, 'ada');
@@ -130,23 +120,15 @@ describe('Koa 3 with koa-session', () => {
     await other.get('/logout');
     gates.open('k1');
     await slow;
-    assert.equal(await rows.of(sid), undefined, 'the session stays deleted');
+    assert.equal(await db.rows.of(sid), undefined, 'the session stays deleted');
     browser.cookie = other.cookie;
     assert.equal((await browser.get('/me')).body, 'anonymous');
   });
 
   it('concurrent requests keep each other’s changes', async () => {
     const browser = new Browser(base);
-    await browser.get('/login');
-    const first = browser.get('/slow/upload/uploadId');
-    const second = browser.get('/slow/cart/cart');
-    await gates.reached('upload');
-    await gates.reached('cart');
-    gates.open('upload');
-    await first;
-    gates.open('cart');
-    await second;
-    const row = await rows.of(sidOf(browser)!);
+    await changeConcurrently(browser, gates);
+    const row = await db.rows.of(sidOf(browser)!);
     assert.deepEqual(
       { user: row?.sess.user, uploadId: row?.sess.uploadId, cart: row?.sess.cart },
       { user: 'ada', uploadId: 'upload', cart: 'cart' },
@@ -158,18 +140,18 @@ describe('Koa 3 with koa-session', () => {
     const browser = new Browser(rollingBase);
     await browser.get('/login');
     const sid = sidOf(browser)!;
-    const written = await rows.of(sid);
+    const written = await db.rows.of(sid);
     assert.equal((await browser.get('/me')).body, 'ada');
-    assert.equal((await rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
+    assert.equal((await db.rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
     await browser.get('/count');
-    assert.notEqual((await rows.of(sid))?.xmin, written?.xmin, 'a change is written');
+    assert.notEqual((await db.rows.of(sid))?.xmin, written?.xmin, 'a change is written');
   });
 
   it("handles maxAge 'session': a browser-session cookie, the row lives the store's lifetime", async () => {
     const sessionBase = await serve({ maxAge: 'session' });
     const browser = new Browser(sessionBase);
     await browser.get('/login');
-    const row = await rows.of(sidOf(browser)!);
+    const row = await db.rows.of(sidOf(browser)!);
     assert.equal(row?.sess._session, true);
     assert.ok(row!.left > 86_000 && row!.left <= 86_400 + 60, `one day (and the touch window) left, got ${row?.left}`);
     assert.equal((await browser.get('/me')).body, 'ada');

@@ -121,14 +121,17 @@ describe('schema migrations', () => {
 
     assert.deepEqual(errors, []);
     assert.ok(before >= 20 && operations >= during + 20, 'the store worked before and after the migration');
-    assert.deepEqual({ from: result.from, to: result.to, applied: result.applied }, { from: 0, to: 2, applied: true });
+    assert.deepEqual({ from: result.from, to: result.to, applied: result.applied }, { from: 0, to: 3, applied: true });
     const shape = await shapeOf('session');
-    assert.equal(shape.comment, 'connect-pg-simple schema 2');
+    assert.equal(shape.comment, 'connect-pg-simple schema 3');
     assert.deepEqual(JSON.parse(shape.columns), {
       sid: 'text C true',
       sess: 'json - true',
       expire: 'timestamp(6) with time zone - true',
       created: 'timestamp(6) with time zone - true',
+      user_id: 'text C false',
+      details: 'json - false',
+      touched: 'timestamp(6) with time zone - true',
     });
     assert.equal(shape.options, '{fillfactor=90}');
     assert.equal(shape.expire_indexes, 1, "10.x's index on expire was kept, not doubled");
@@ -209,7 +212,7 @@ describe('schema migrations', () => {
     }
     assert.deepEqual(await expiries('raced'), hashedKeys(expected), 'ids hashed once, not once per migrator');
     assert.equal((await shapeOf('raced')).expire_indexes, 1);
-    assert.equal((await shapeOf('raced_new')).comment, 'connect-pg-simple schema 2');
+    assert.equal((await shapeOf('raced_new')).comment, 'connect-pg-simple schema 3');
   });
 
   it('takes a 10.x table and a new one to the same shape', async () => {
@@ -282,7 +285,7 @@ describe('schema migrations', () => {
       const { rows } = await db.query<any>(
         `SELECT extract(epoch FROM expire)::int AS at, obj_description('session'::regclass) AS comment FROM "session"`,
       );
-      assert.deepEqual(rows, [{ at: 1_700_000_000, comment: 'connect-pg-simple schema 2' }]);
+      assert.deepEqual(rows, [{ at: 1_700_000_000, comment: 'connect-pg-simple schema 3' }]);
       const [row] = (await db.query<any>('SELECT sid FROM "session"')).rows;
       assert.equal(row.sid, storedId('a'), "PGlite's sha256() hashes as node:crypto does");
     } finally {
@@ -338,8 +341,8 @@ describe('schema migrations', () => {
     assert.deepEqual(await shapeOf('dry_old'), before);
 
     await admin.query(planned.sql);
-    assert.equal((await shapeOf('dry_old')).comment, 'connect-pg-simple schema 2');
+    assert.equal((await shapeOf('dry_old')).comment, 'connect-pg-simple schema 3');
     const again = await migrate(db, names('dry_old'));
-    assert.deepEqual({ ...again }, { from: 2, to: 2, steps: [], sql: '', applied: false });
+    assert.deepEqual({ ...again }, { from: 3, to: 3, steps: [], sql: '', applied: false });
   });
 });

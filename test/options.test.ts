@@ -148,7 +148,7 @@ describe('options are checked at construction', () => {
 
   it('resolves every default from the one option table, without a database', () => {
     const queryable = { query: async () => [] };
-    const { driver, pruneDelay, errorLog, ...resolved } = resolveOptions({ pool: queryable }, {});
+    const { driver, pruneDelay, errorLog, userIdOf, ...resolved } = resolveOptions({ pool: queryable }, {});
     assert.deepEqual(driver, { kind: 'pool', pool: queryable });
     assert.deepEqual(resolved, {
       readDriver: undefined,
@@ -171,7 +171,12 @@ describe('options are checked at construction', () => {
       sessionIdPepper: undefined,
       absoluteTimeoutSeconds: undefined,
       encryptionKeys: undefined,
+      describe: undefined,
     });
+    assert.equal(userIdOf({ userId: 7, passport: { user: 'p' } }), '7');
+    assert.equal(userIdOf({ passport: { user: 'p' } }), 'p');
+    assert.equal(userIdOf({ passport: { user: { id: 1 } } }), null);
+    assert.equal(userIdOf({}), null);
     for (let i = 0; i < 20; i++) {
       const delay = pruneDelay(1000);
       assert.ok(delay >= 500 && delay <= 1500, `jittered 50–150 %: ${delay}`);

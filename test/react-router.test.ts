@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
 import { createCookie } from 'react-router';
 import { createPostgresSessionStorage, type PostgresSessionStorage } from '../src/adapters/react-router.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
-import { sessionRows } from './support/session-rows.js';
+import { changeConcurrently, signInAndCount } from './support/scenarios.js';
 import { storedId } from './support/sessions.js';
 
 /**
@@ -53,45 +52,33 @@ async function sidOf(browser: Browser): Promise<string | undefined> {
 }
 
 describe("React Router's session API with createPostgresSessionStorage", () => {
-  let pool: pg.Pool;
-  let schemaName: string;
-  let rows: ReturnType<typeof sessionRows>;
+  const db = useTestSchema('cps_rr', 6);
   let storage: PostgresSessionStorage;
   let http: Awaited<ReturnType<typeof listen>>;
   const gates = new Gates();
 
   before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 6 });
-    schemaName = uniqueName('cps_rr');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-    rows = sessionRows(async (text, values) => (await pool.query(text, values)).rows, `"${schemaName}"."session"`);
     storage = createPostgresSessionStorage({
       cookie,
-      pool,
-      schemaName,
+      pool: db.pool,
+      schemaName: db.schemaName,
       createTableIfMissing: true,
       pruneSessionInterval: false,
     });
     http = await listen(server(storage, gates));
   });
-  after(async () => {
+  db.onClose(async () => {
     await http.close();
     await storage.close();
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
   });
 
   it('keeps a session across requests, its id made by the store and signed in the cookie', async () => {
     const browser = new Browser(http.base);
-    assert.equal((await browser.get('/me')).body, 'anonymous');
-    await browser.get('/login');
-    assert.equal((await browser.get('/me')).body, 'ada');
-    assert.equal((await browser.get('/count')).body, '1');
-    assert.equal((await browser.get('/count')).body, '2');
+    await signInAndCount(browser);
     const sid = (await sidOf(browser))!;
     assert.match(sid, /^[\w-]{32}$/);
-    assert.deepEqual((await rows.of(sid))?.sess, { user: 'ada', count: 2 });
-    const left = (await rows.of(sid))!.left;
+    assert.deepEqual((await db.rows.of(sid))?.sess, { user: 'ada', count: 2 });
+    const left = (await db.rows.of(sid))!.left;
     assert.ok(left > 590 && left <= 660, `the cookie's maxAge (plus the touch window), got ${left}`);
   });
 
@@ -107,7 +94,7 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
     await browser.get('/login');
     const sid = (await sidOf(browser))!;
     await browser.get('/logout');
-    assert.equal(await rows.of(sid), undefined);
+    assert.equal(await db.rows.of(sid), undefined);
     assert.equal((await browser.get('/me')).body, 'anonymous');
   });
 
@@ -115,7 +102,7 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
     const sid = (await sidOf(browser))!;
-    await rows.expireAll();
+    await db.rows.expireAll();
     assert.equal((await browser.get('/me')).body, 'anonymous');
     const newSid = await sidOf(browser);
     assert.ok(newSid !== undefined && newSid !== sid, 'the expired id is not reused');
@@ -132,41 +119,40 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
     await browser.get('/logout');
     gates.open('r1');
     await slow;
-    assert.equal(await rows.of(sid), undefined, 'the session stays deleted');
+    assert.equal(await db.rows.of(sid), undefined, 'the session stays deleted');
     // The slow response set the old id again: it leads to a new, empty session.
     assert.equal((await tab.get('/me')).body, 'anonymous');
     assert.notEqual(await sidOf(tab), sid);
-    assert.equal(await rows.of(sid), undefined);
+    assert.equal(await db.rows.of(sid), undefined);
   });
 
   it('concurrent requests keep each other’s changes', async () => {
     const browser = new Browser(http.base);
-    await browser.get('/login');
-    const first = browser.get('/slow/upload/uploadId');
-    const second = browser.get('/slow/cart/cart');
-    await gates.reached('upload');
-    await gates.reached('cart');
-    gates.open('cart');
-    await second;
-    gates.open('upload');
-    await first;
-    assert.deepEqual((await rows.of((await sidOf(browser))!))?.sess, { user: 'ada', cart: 'cart', uploadId: 'upload' });
+    await changeConcurrently(browser, gates, 'cart');
+    assert.deepEqual((await db.rows.of((await sidOf(browser))!))?.sess, {
+      user: 'ada',
+      cart: 'cart',
+      uploadId: 'upload',
+    });
   });
 
   it('a commit that changes nothing skips the write (lazy touch)', async () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
     const sid = (await sidOf(browser))!;
-    const written = await rows.of(sid);
+    const written = await db.rows.of(sid);
     assert.equal((await browser.get('/me')).body, 'ada');
-    assert.equal((await rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
+    assert.equal((await db.rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
     await browser.get('/count');
-    assert.notEqual((await rows.of(sid))?.xmin, written?.xmin, 'a change is written');
+    assert.notEqual((await db.rows.of(sid))?.xmin, written?.xmin, 'a change is written');
   });
 
   it('checks its own option and the store options at creation', () => {
-    assert.throws(() => createPostgresSessionStorage({ pool, cookie: 'sid' as any }), /option "cookie"/);
-    assert.throws(() => createPostgresSessionStorage({ pool, tableNmae: 'x' } as any), /unknown option "tableNmae"/);
+    assert.throws(() => createPostgresSessionStorage({ pool: db.pool, cookie: 'sid' as any }), /option "cookie"/);
+    assert.throws(
+      () => createPostgresSessionStorage({ pool: db.pool, tableNmae: 'x' } as any),
+      /unknown option "tableNmae"/,
+    );
   });
 });
 

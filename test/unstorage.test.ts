@@ -1,36 +1,34 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
 import { createStorage, type Storage } from 'unstorage';
 import { type PostgresDriver, postgresDriver } from '../src/adapters/unstorage.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { useTestSchema } from './support/apps.js';
 import { sessionRows } from './support/session-rows.js';
 
 /** unstorage's own createStorage on the driver, as Nuxt's and Astro's session storage use it. */
 describe('unstorage with postgresDriver', () => {
-  let pool: pg.Pool;
-  let schemaName: string;
-  let rows: ReturnType<typeof sessionRows>;
+  const db = useTestSchema('cps_unstorage', 4);
   let driver: PostgresDriver;
   let storage: Storage;
+  // unstorage's keys are stored as given, not hashed.
+  const rows = sessionRows(
+    async (text, values) => (await db.pool.query(text, values)).rows,
+    `"${db.schemaName}"."session"`,
+    (key) => key,
+  );
 
   before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
-    schemaName = uniqueName('cps_unstorage');
-    await pool.query(`CREATE SCHEMA "${schemaName}"`);
-    rows = sessionRows(
-      async (text, values) => (await pool.query(text, values)).rows,
-      `"${schemaName}"."session"`,
-      (key) => key,
-    );
-    driver = postgresDriver({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false });
+    driver = postgresDriver({
+      pool: db.pool,
+      schemaName: db.schemaName,
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+    });
     storage = createStorage({ driver });
   });
-  after(async () => {
+  db.onClose(async () => {
     await storage.dispose();
-    await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
-    await pool.end();
   });
 
   it('declares the ttl flag', () => {
@@ -86,7 +84,10 @@ describe('unstorage with postgresDriver', () => {
   it('keeps keys as given, which unstorage lists, and refuses hashSessionIds: true', async () => {
     await storage.setItem('listed', 'v');
     assert.ok(await rows.of('listed'), 'the row is under the key itself');
-    assert.throws(() => postgresDriver({ pool, schemaName, hashSessionIds: true }), /"hashSessionIds" cannot be true/);
+    assert.throws(
+      () => postgresDriver({ pool: db.pool, schemaName: db.schemaName, hashSessionIds: true }),
+      /"hashSessionIds" cannot be true/,
+    );
   });
 
   it('refuses a ttl that is no positive number, naming it', async () => {
@@ -95,7 +96,7 @@ describe('unstorage with postgresDriver', () => {
   });
 
   it('checks the store options when the driver is made', () => {
-    assert.throws(() => postgresDriver({ pool, tableNmae: 'x' } as any), /unknown option "tableNmae"/);
+    assert.throws(() => postgresDriver({ pool: db.pool, tableNmae: 'x' } as any), /unknown option "tableNmae"/);
   });
 });
 

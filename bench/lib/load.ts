@@ -17,6 +17,8 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Operations completed inside the measured window. */
   readonly ops: number;
+  /** Operations completed in all, the warmup's included: what the CPU time is divided by. */
+  readonly completed: number;
   readonly seconds: number;
   readonly opsPerSec: number;
   readonly latency: Histogram;
@@ -68,7 +70,16 @@ export async function runLoad({ concurrency, warmupMs, durationMs, op, until }: 
   const cpu = process.cpuUsage(cpuBefore);
   const seconds = Math.max(1e-9, (deadline - measureFrom) / 1000);
   const cpuUsPerOp = completed === 0 ? 0 : (cpu.user + cpu.system) / completed;
-  return { ops: latency.count, seconds, opsPerSec: latency.count / seconds, latency, errors, firstError, cpuUsPerOp };
+  return {
+    ops: latency.count,
+    completed,
+    seconds,
+    opsPerSec: latency.count / seconds,
+    latency,
+    errors,
+    firstError,
+    cpuUsPerOp,
+  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -81,7 +92,9 @@ export function combine(results: readonly LoadResult[]): LoadResult {
   let errors = 0;
   let firstError: string | undefined;
   let cpu = 0;
+  let completed = 0;
   for (const r of results) {
+    completed += r.completed;
     cpu += r.cpuUsPerOp * r.ops;
     latency.merge(r.latency);
     ops += r.ops;
@@ -91,6 +104,7 @@ export function combine(results: readonly LoadResult[]): LoadResult {
   }
   return {
     ops,
+    completed,
     seconds,
     opsPerSec: seconds > 0 ? ops / seconds : 0,
     latency,

@@ -6,7 +6,9 @@ import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
 import { reencryptCommand } from './commands/reencrypt.js';
 import { rekeyCommand } from './commands/rekey.js';
+import { revokeCommand } from './commands/revoke.js';
 import { schemaCommand } from './commands/schema.js';
+import { sessionsCommand } from './commands/sessions.js';
 import { statsCommand } from './commands/stats.js';
 import { connect, secretsOf } from './connection.js';
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
@@ -23,6 +25,8 @@ const COMMAND_RUNNERS: Readonly<
   prune: pruneCommand,
   reencrypt: reencryptCommand,
   rekey: rekeyCommand,
+  sessions: sessionsCommand,
+  revoke: revokeCommand,
   stats: statsCommand,
 };
 

@@ -104,13 +104,45 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   reencrypt: {
     summary: 'encrypt every session with the current key (after a key rotation, or turning encryption on)',
     description:
-      "Reads the keys from the environment variable CPS_ENCRYPTION_KEYS (the store's encryptionKeys as comma-separated base64, the current key first; never from the command line, which other users can read in the process list), and re-encrypts every live session not yet under the current key, in batches, each its own transaction; a session a store writes meanwhile keeps the store's write. Needs schema version 2. Shows progress on stderr when it is a terminal, and prints the totals on stdout. Ctrl-C stops after the batch in flight.",
+      "Reads the keys from the environment variable CPS_ENCRYPTION_KEYS (the store's encryptionKeys as comma-separated base64, the current key first; never from the command line, which other users can read in the process list), and re-encrypts every live session (and its details, schema 3) not yet under the current key, in batches, each its own transaction; a session a store writes meanwhile keeps the store's write. Needs schema version 2. Shows progress on stderr when it is a terminal, and prints the totals on stdout. Ctrl-C stops after the batch in flight.",
     options: {
       'batch-size': { type: 'string', value: 'N', description: 'rows per batch (default: 500)' },
       json,
     },
     connects: true,
     examples: ['CPS_ENCRYPTION_KEYS="$NEW_KEY,$OLD_KEY" connect-pg-simple reencrypt'],
+  },
+  sessions: {
+    summary: "list a user's live sessions: handle, created, last active, expires, details",
+    description:
+      "Lists the live sessions of one user (as the stores' userId option records it), latest activity first. A handle names a session without being its id: give it to `revoke --handle`. Last activity is exact to within the stores' lazy-touch window. Details the stores encrypted are shown when CPS_ENCRYPTION_KEYS holds the keys (as for reencrypt). Needs schema version 3.",
+    options: {
+      user: { type: 'string', value: 'ID', description: 'the user whose sessions to list (required)' },
+      json,
+    },
+    connects: true,
+    examples: ['connect-pg-simple sessions --user 42', 'connect-pg-simple sessions --user 42 --json | jq length'],
+  },
+  revoke: {
+    summary: "revoke sessions: all of a user's (but one), or one by its handle",
+    description:
+      "Deletes every session of a user (after a password change, say), all but the one --except names, or the one session --handle names (with --user as well: only if it is that user's). Final: a request of a revoked session still in flight cannot bring it back. Prints how many live sessions it revoked. Needs schema version 3.",
+    options: {
+      user: { type: 'string', value: 'ID', description: 'revoke the sessions of this user' },
+      except: {
+        type: 'string',
+        value: 'HANDLE',
+        description: 'with --user: keep this session (its handle, as `sessions` lists it)',
+      },
+      handle: { type: 'string', value: 'HANDLE', description: 'revoke this one session' },
+      json,
+    },
+    connects: true,
+    examples: [
+      'connect-pg-simple revoke --user 42',
+      'connect-pg-simple revoke --user 42 --except 3f0a…',
+      'connect-pg-simple revoke --handle 3f0a…',
+    ],
   },
   rekey: {
     summary: 'key the stored session ids with the pepper (sha256 or plain ids to hmac-sha256), logging nobody out',

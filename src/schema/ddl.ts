@@ -11,9 +11,15 @@ import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '.
  * - `created timestamptz` (schema 2): when the session began, for `absoluteTimeout`.
  * - the `sid` column's comment (schema 2) says how ids are stored (see session-id.ts), so that
  *   a store configured otherwise refuses the table instead of missing every session.
+ * - `user_id text COLLATE "C"` (schema 3): which user the session belongs to (the `userId`
+ *   option), written only when it changes; a partial index finds a user's sessions, and holds
+ *   no entry for the many sessions that belong to nobody.
+ * - `details json` (schema 3): what `describe` recorded about the device (encrypted like `sess`).
+ * - `touched timestamptz` (schema 3): when the row was last written or touched: last activity,
+ *   exact to within the lazy-touch window.
  * - `fillfactor = 90`: leaves room on each page for updates that stay on the page (HOT).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const VERSION_MARK = 'connect-pg-simple schema ';
 
@@ -38,6 +44,11 @@ export function idFormStatement(names: TableNames, form: SessionIdForm): string 
   return `COMMENT ON COLUMN ${names.qualified}."sid" IS ${quoteLiteral(idFormComment(form))}`;
 }
 
+/** The partial index on `user_id`: only sessions that belong to a user have an entry. */
+export function userIndexStatement(names: TableNames, guard = ''): string {
+  return `CREATE INDEX ${guard}${names.userIndex} ON ${names.qualified} ("user_id") WHERE "user_id" IS NOT NULL`;
+}
+
 export interface CreateTableSettings {
   readonly ifNotExists?: boolean;
   /** How the new table stores ids. Default: `sha256`. */
@@ -57,9 +68,13 @@ export function createTableStatements(
   "sess" json NOT NULL,
   "expire" timestamptz(6) NOT NULL,
   "created" timestamptz(6) NOT NULL DEFAULT now(),
+  "user_id" text COLLATE "C",
+  "details" json,
+  "touched" timestamptz(6) NOT NULL DEFAULT now(),
   CONSTRAINT ${names.primaryKey} PRIMARY KEY ("sid")
 ) WITH (fillfactor = 90)`,
     `CREATE INDEX ${guard}${names.expireIndex} ON ${t} ("expire")`,
+    userIndexStatement(names, guard),
     idFormStatement(names, idForm),
     `COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`,
   ];

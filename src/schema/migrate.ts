@@ -138,7 +138,8 @@ export async function migrate(db: Database, names: TableNames, options: MigrateO
   }
   if (from === SCHEMA_VERSION) return { from, to: SCHEMA_VERSION, steps: [], sql: '', applied: false };
   const idForm = options.idForm ?? 'sha256';
-  if (from !== undefined && idForm === 'hmac-sha256') {
+  // From schema 2 on, ids are in their final form already: only an older table would be re-hashed.
+  if (from !== undefined && from < 2 && idForm === 'hmac-sha256') {
     throw new SchemaError(
       `connect-pg-simple: table ${names.qualified} cannot be upgraded to peppered ids (hmac-sha256) in SQL: that would need the pepper in a statement. Upgrade it with sha256 ids (the default) or plain ones, then re-key it with \`npx connect-pg-simple rekey\` (the pepper from CPS_SESSION_ID_PEPPER); stores with sessionIdPepper serve it meanwhile`,
       '0A000',

@@ -1,6 +1,6 @@
 import { idFormComment, type SessionIdForm } from '../session-id.js';
 import { quoteLiteral, type TableNames } from '../sql.js';
-import { idFormStatement } from './ddl.js';
+import { idFormStatement, userIndexStatement } from './ddl.js';
 
 /** What a migration may need besides the table's names. */
 export interface MigrationSettings {
@@ -111,5 +111,37 @@ END IF;`);
   },
 };
 
+/** SQL: does the table have a column of this name? */
+const hasColumn = (names: TableNames, column: string) =>
+  `EXISTS (SELECT FROM pg_attribute WHERE attrelid = ${relation(names)} AND attname = ${quoteLiteral(column)} AND NOT attisdropped)`;
+
+/** Sessions per user: the user column and its index, the device's details, the last activity. */
+const toVersion3: Migration = {
+  version: 3,
+  summary:
+    'adds the columns user_id, details and touched (nullable or with a constant default: no rewrite; existing sessions count as last active now) and a partial index on user_id (CREATE INDEX reads the whole table once, blocking writes meanwhile; to avoid that on a large table, first run CREATE INDEX CONCURRENTLY "<table>_user_idx" ON <table> ("user_id") WHERE "user_id" IS NOT NULL by hand: then this step skips it)',
+  statements: (names) => {
+    const t = names.qualified;
+    return [
+      `IF NOT ${hasColumn(names, 'user_id')} THEN
+  ALTER TABLE ${t} ADD COLUMN "user_id" text COLLATE "C";
+END IF;`,
+      `IF NOT ${hasColumn(names, 'details')} THEN
+  ALTER TABLE ${t} ADD COLUMN "details" json;
+END IF;`,
+      `IF NOT ${hasColumn(names, 'touched')} THEN
+  ALTER TABLE ${t} ADD COLUMN "touched" timestamptz(6) NOT NULL DEFAULT now();
+END IF;`,
+      // Any index led by user_id will do (one made by hand, CONCURRENTLY, included).
+      `IF NOT EXISTS (
+  SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  WHERE i.indrelid = ${relation(names)} AND a.attname = 'user_id' AND i.indisvalid
+) THEN
+  ${userIndexStatement(names)};
+END IF;`,
+    ];
+  },
+};
+
 /** Every migration, oldest first; the last one's version is SCHEMA_VERSION. */
-export const MIGRATIONS: readonly Migration[] = [toVersion1, toVersion2];
+export const MIGRATIONS: readonly Migration[] = [toVersion1, toVersion2, toVersion3];

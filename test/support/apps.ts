@@ -4,11 +4,14 @@ import fastifySession from '@fastify/session';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { databaseUrl, uniqueName } from './database.js';
+import { type SessionRows, sessionRows } from './session-rows.js';
 
 /** A test file's own schema and pool, and what to close before they go. Call at the top of a `describe`. */
 export interface TestSchema {
   readonly pool: pg.Pool;
   readonly schemaName: string;
+  /** The rows of table `session` in this schema, read outside the store. */
+  readonly rows: SessionRows;
   /** Closed in reverse order of adding, before the schema is dropped. */
   onClose(close: () => Promise<unknown>): void;
   /** What a store needs to use table `tableName` in this schema. */
@@ -26,6 +29,7 @@ export function useTestSchema(prefix: string, maxConnections = 8): TestSchema {
   const schema = {
     pool: undefined as unknown as pg.Pool,
     schemaName: uniqueName(prefix),
+    rows: undefined as unknown as SessionRows,
     onClose: (close: () => Promise<unknown>) => void closers.push(close),
     storeOptions: (tableName = 'session') => ({
       pool: schema.pool,
@@ -35,6 +39,10 @@ export function useTestSchema(prefix: string, maxConnections = 8): TestSchema {
       pruneSessionInterval: false as const,
     }),
   };
+  schema.rows = sessionRows(
+    async (text, values) => (await schema.pool.query(text, values)).rows,
+    `"${schema.schemaName}"."session"`,
+  );
   before(async () => {
     schema.pool = new pg.Pool({ connectionString: databaseUrl(), max: maxConnections });
     await schema.pool.query(`CREATE SCHEMA "${schema.schemaName}"`);

@@ -611,7 +611,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string): void 
       await Promise.all(racers.map((s, i) => s.set(`r${i}`, inSeconds(60) as any)));
       assert.equal(await racers[0]!.length(), 6);
       const [comment] = await q(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [table(name)]);
-      assert.equal(comment!.c, 'connect-pg-simple schema 2');
+      assert.equal(comment!.c, 'connect-pg-simple schema 3');
     });
 
     it('retries a failed table creation on the next call', async () => {

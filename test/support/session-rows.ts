@@ -25,3 +25,5 @@ export function sessionRows(
     },
   };
 }
+
+export type SessionRows = ReturnType<typeof sessionRows>;

@@ -56,3 +56,35 @@ export async function typeTests(): Promise<void> {
   // @ts-expect-error ttl is seconds, not a string
   new PgSession({ pool, ttl: '1d' });
 }
+
+/** Sessions per user: the options, the methods in both forms, and the listed session's type. */
+export async function userSessionTypes(): Promise<void> {
+  const PgSession = connectPgSimple(session);
+  const store = new PgSession({
+    userId: (s) => (s.passport as { user?: string } | undefined)?.user,
+    describe: (_s, req) => ({ agent: (req as express.Request | undefined)?.get('user-agent') ?? null, mobile: false }),
+  });
+  const listed: connectPgSimple.UserSession[] = await store.userSessions(42);
+  const first = listed[0];
+  if (first) {
+    const at: Date = first.lastActiveAt;
+    const handle: string = first.handle;
+    const details: Record<string, unknown> | null = first.details;
+    void [at, handle, details];
+  }
+  const mine: string = store.sessionHandle('sid');
+  const revoked: number = await store.destroyUserSessions('ada', { except: mine });
+  const one: boolean = await store.destroySession(mine, { userId: 'ada' });
+  store.userSessions('ada', (error, sessions) => void [error, sessions?.length]);
+  store.destroyUserSessions('ada', (error, n) => void [error, n]);
+  store.destroySession(mine, { userId: 1 }, (error, done) => void [error, done]);
+  new PGStore({ userId: () => null }).sessionHandle('sid');
+  void [revoked, one];
+
+  // @ts-expect-error details are flat: no nested objects
+  new PgSession({ describe: () => ({ nested: { a: 1 } }) });
+  // @ts-expect-error a user id is a string or a number
+  new PgSession({ userId: () => ({ id: 1 }) });
+  // @ts-expect-error except is one session id or handle
+  await store.destroyUserSessions('ada', { except: ['a', 'b'] });
+}

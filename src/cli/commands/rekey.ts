@@ -26,6 +26,7 @@ interface Totals {
   moved: number;
   dropped: number;
   undecryptable: number;
+  undecryptableDetails: number;
   passes: number;
 }
 
@@ -74,10 +75,11 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
   const pepper = pepperFrom(env, line);
   const pepperId = pepperIdOf(pepper);
   const cipher = env[KEYS_VARIABLE]?.trim() ? new SessionCipher(keysFrom(env, command)) : undefined;
-  const statements = rekeyStatements(names);
   return async (maybeDb, io) => {
     const db = maybeDb!;
     const version = await requireTable(db, names);
+    const withDetails = version >= 3;
+    const statements = rekeyStatements(names, { details: withDetails });
     if (version < 2) {
       throw new OperationalError(
         `table ${names.qualified} is at schema version ${version}: run \`connect-pg-simple migrate\` first (\`--session-ids plain\` keeps its ids as they are, for rekey to hash and key in one pass)`,
@@ -121,7 +123,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
       // Counted again: stores may have written rows between the count and the mark.
       left = await leftNow();
     }
-    const totals: Totals = { moved: 0, dropped: 0, undecryptable: 0, passes: 0 };
+    const totals: Totals = { moved: 0, dropped: 0, undecryptable: 0, undecryptableDetails: 0, passes: 0 };
     const interruption = new Interruption(io);
     try {
       while (left > 0 && totals.passes < MAX_PASSES && !interruption.stopRequested) {
@@ -132,7 +134,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
           {
             read: statements.readBatch,
             batchSize,
-            handle: (rows) => moveBatch(db, statements, rows, { from, pepper, cipher, command }, totals),
+            handle: (rows) => moveBatch(db, statements, rows, { from, pepper, cipher, command, withDetails }, totals),
             progress: () => `re-keyed ${count(totals.moved)} sessions`,
           },
           interruption,
@@ -161,6 +163,9 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
       totals.undecryptable > 0
         ? `${count(totals.undecryptable)} encrypted with none of these keys, moved as they are`
         : '',
+      totals.undecryptableDetails > 0
+        ? `the details of ${count(totals.undecryptableDetails)} encrypted with none of these keys, moved as they are`
+        : '',
     ].filter((note) => note !== '');
     report(
       `re-keyed ${count(totals.moved)} sessions of ${names.qualified} from ${from} to hmac-sha256 ids (pepper id ${pepperId})${notes.length > 0 ? ` (${notes.join('; ')})` : ''}; the table now records hmac-sha256`,
@@ -175,24 +180,28 @@ interface MoveSettings {
   readonly pepper: Buffer;
   readonly cipher: SessionCipher | undefined;
   readonly command: string;
+  /** The table has schema 3's details, moved and re-encrypted with the session. */
+  readonly withDetails: boolean;
 }
 
 async function moveBatch(
   db: Database,
   statements: RekeyStatements,
   rows: BatchRows,
-  { from, pepper, cipher, command }: MoveSettings,
+  { from, pepper, cipher, command, withDetails }: MoveSettings,
   totals: Totals,
 ): Promise<void> {
   if (rows.length === 0) return;
   const moves = planMoves(rows, from, pepper, cipher, command);
   const values = [moves.olds, moves.news, moves.texts, moves.bases];
+  if (withDetails) values.push(moves.details, moves.detailsBases);
   for (let attempt = 1; ; attempt++) {
     try {
       const [result] = await db.query(statements.moveBatch, values);
       totals.moved += Number(result?.moved ?? 0);
       totals.dropped += Number(result?.dropped ?? 0);
       totals.undecryptable += moves.undecryptable;
+      totals.undecryptableDetails += moves.undecryptableDetails;
       return;
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
