@@ -464,7 +464,7 @@ export class SessionCore {
     receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    // A table check between the load and this write may have found the table older: then no user.
+    // This write's statements may be of the table before a migration the store has seen since: the next request records the user.
     if (statements.setUser === undefined) return;
     await this.#write(statements.setUser, [id, userId, details], deadline);
     receipt.userId = userId;

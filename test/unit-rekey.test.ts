@@ -13,7 +13,7 @@ import {
   rekeyingForm,
   storedIdFunction,
 } from '../src/session-id.js';
-import { tableNames } from '../src/sql.js';
+import { storeStatements, tableNames, userSessionStatements } from '../src/sql.js';
 import { tableIdsFor } from '../src/table-ids.js';
 
 // Pure: no database. (That re-keying works on a live table is test/rekey.test.ts's job.)
@@ -139,6 +139,33 @@ describe('planMoves: one batch of rows, re-keyed in memory', () => {
     assert.equal(cipher.decrypt(moves.texts[0]!, keyed('p1')), '{"p":1}');
     assert.equal(cipher.decrypt(moves.texts[1]!, keyed('p2')), '{"p":2}');
     assert.equal(moves.undecryptable, 0);
+  });
+
+  it('re-binds encrypted details (schema 3) from the old handle to the new id, with the session or alone', () => {
+    const rows = [
+      { sid: sha256('d1'), sess: '{}', details: cipher.encrypt('{"device":"a"}', `details:${sha256('d1')}`) },
+      { sid: sha256('d2'), sess: '{}', details: cipher.encrypt('{"device":"b"}', `details:${keyed('d2')}`) },
+      { sid: 'd3', sess: '{}', details: cipher.encrypt('{"device":"c"}', `details:${sha256('d3')}`) },
+      { sid: sha256('d4'), sess: '{}', details: null },
+    ];
+    const fromSha256 = planMoves(rows.slice(0, 2).concat(rows[3]!), 'sha256', pepper, cipher, 'rekey');
+    assert.equal(cipher.decrypt(fromSha256.details[0]!, `details:${keyed('d1')}`), '{"device":"a"}');
+    assert.deepEqual(fromSha256.detailsBases, [rows[0]!.details, null, null], 'bound already, or none');
+    assert.deepEqual(fromSha256.texts, [null, null, null]);
+    const fromPlain = planMoves([rows[2]!], 'plain', pepper, cipher, 'rekey');
+    assert.equal(cipher.decrypt(fromPlain.details[0]!, `details:${keyed('d3')}`), '{"device":"c"}');
+    assert.equal(fromPlain.undecryptableDetails, 0);
+  });
+
+  it('the SQL: the candidates upsert writes schema 3’s columns; a kept session’s candidates skip the null', () => {
+    const names = tableNames('s');
+    const upsert = storeStatements(names, { idCandidates: true, userColumns: true }).upsert.text;
+    assert.match(upsert, /new_id AS .*replaced AS \(DELETE/s);
+    assert.match(upsert, /\(sid, sess, expire, created, touched, user_id, details\) SELECT \(SELECT sid FROM new_id\)/);
+    const setUser = storeStatements(names, { idCandidates: true, userColumns: true }).setUser!.text;
+    assert.match(setUser, /sid = ANY\(\$1::text\[\]\)/);
+    const but = userSessionStatements(names, { storedIdIsHandle: true, idCandidates: true }).destroyAllBut.text;
+    assert.match(but, /sid <> ALL\(array_remove\(\$2::text\[\], NULL\)\)/);
   });
 
   it('asks for the keys when it meets an encrypted session without them', () => {
