@@ -13,12 +13,11 @@ import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
-import { ensureTable, SchemaError } from './schema/ensure.js';
+import { ensureTable, idUseFor, SchemaError, type StoreIds } from './schema/ensure.js';
 import { maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
-import { type StoredIdOf, storedIdFunction } from './session-id.js';
+import { parseRekeyingForm, pepperIdOf } from './session-id.js';
 import {
-  type LegacyIds,
   PRUNE_FROM_START,
   replicaStatements,
   type Statement,
@@ -29,6 +28,7 @@ import {
   type UserSessionStatements,
   userSessionStatements,
 } from './sql.js';
+import { type IdParameter, rememberedIdOf, type TableIds, tableIdsFor } from './table-ids.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import { detailsText } from './user-id.js';
 import {
@@ -44,10 +44,16 @@ import {
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
-/** How often a store on a table before the current schema looks again, to notice a migration. */
-const OLD_TABLE_RECHECK_MS = 60_000;
-
-const asGiven: StoredIdOf = (sid) => sid;
+/**
+ * How often a store looks at its table again, to notice a migration or a re-keying (`rekey`), while
+ * one may come: unless the table is at the current schema and of hmac-sha256 ids, the last form it can take.
+ */
+const TABLE_RECHECK_MS = 60_000;
+/**
+ * As often, for a store with a pepper on a table not yet of its form: only until the table is
+ * re-keyed, and the sooner it sees the re-keying begin, the fewer sessions it binds to the old form.
+ */
+const REKEY_RECHECK_MS = 5_000;
 
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
@@ -120,24 +126,30 @@ export class SessionCore {
   readonly options: ResolvedOptions;
   readonly names: TableNames;
   #statements: StoreStatements;
-  /** The row's id for a session id: as the table stores them (plain until a table is migrated). */
-  #idOf: StoredIdOf = asGiven;
-  /** The id encrypted sessions are bound to: the store's own id form, whatever the table's now. */
-  readonly #boundIdOf: StoredIdOf;
+  /** How ids are stored, as this store makes them. */
+  readonly #storeIds: StoreIds;
+  /** How the table's rows are found and encrypted sessions bound, as the last table check found it. */
+  #ids: TableIds;
+  /** What the last table check found, to log a change of it once. */
+  #idMode: string | undefined;
   readonly #cipher: SessionCipher | undefined;
   /** The table's schema version, as the last table check saw it. */
   #tableVersion = 0;
-  /** Schema 3's statements of sessions per user; undefined while the table is older. */
+  /** Schema 3's statements of sessions per user; undefined while the table cannot serve them. */
   #userStatements: UserSessionStatements | undefined;
-  readonly #handles: SessionHandles;
-  /** Set while the table is before the current schema: when to look at it again. */
+  /** Why `#userStatements` is undefined, when it is not the schema version. */
+  #userStatementsRefusal: string | undefined;
+  /** Handles and `details`, as the last table check found the table's ids. */
+  #handles: SessionHandles;
+  /** Set while the table may still change (a migration, a re-keying): when to look at it again. */
   #recheckAt: number | undefined;
-  /** The table is before schema 2: it holds ids as given. */
-  #legacyIds = false;
   /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
   #partitioning: Partitioning | undefined;
   /** What was said once about the table's layout, so that a recheck does not repeat it. */
   #layoutNoted = false;
+  #recheckInterval = TABLE_RECHECK_MS;
+  /** Set by the last `#readable`: see there. */
+  #boundElsewhere = false;
   readonly #db: Database;
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
@@ -164,9 +176,11 @@ export class SessionCore {
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     // Until the table check says which ones the table needs: the check's own statement.
     this.#statements = storeStatements(this.names);
-    this.#boundIdOf = storedIdFunction(options.idForm, options.sessionIdPepper);
+    const pepper = options.sessionIdPepper;
+    this.#storeIds = { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) };
+    this.#ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper });
     this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
-    this.#handles = new SessionHandles(options.idForm, this.#boundIdOf, this.#cipher);
+    this.#handles = new SessionHandles(this.#ids.handleOf, this.#cipher);
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -206,13 +220,15 @@ export class SessionCore {
       const sentAt = this.#now();
       const row =
         this.#replica === undefined
-          ? (await this.#query(this.#statements.get, [this.#idOf(sid)], deadline))[0]
+          ? (await this.#query(this.#statements.get, [this.#ids.parameter(sid)], deadline))[0]
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const userId = row.user_id as string | null | undefined;
       const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
-      if (session !== null) cache?.rememberRead(sid, row.sess as string, remainingSeconds, sentAt, startedFrom, userId);
+      if (session === null) return null;
+      const stored = this.#boundElsewhere ? await this.#rebind(sid, session, deadline) : (row.sess as string);
+      cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -231,7 +247,7 @@ export class SessionCore {
     at: number,
     userId: string | null | undefined,
   ): SessionObject | null {
-    const text = this.#readable(stored, sid, this.#boundIdOf);
+    const text = this.#readable(stored, sid, this.#ids.readBindings);
     const session = text === null ? null : this.#sessionFrom(text);
     if (session === null) return null;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
@@ -250,16 +266,47 @@ export class SessionCore {
   }
 
   /**
-   * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
-   * `boundIdOf(id)`). A row that does not decrypt is logged and treated as missing (null). With
-   * encryption on, a plain row (written before it was turned on) is read as it is.
+   * A session bound to another form of its id than the table's (written by a store that had not
+   * yet seen the table re-keyed) is bound to its row's id when it is read: `all()` and `reencrypt`
+   * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
+   * write. Resolves with the row's stored text.
    */
-  #readable(stored: unknown, id: string, boundIdOf: StoredIdOf): unknown {
+  async #rebind(sid: string, session: SessionObject, deadline: Deadline | undefined): Promise<string> {
+    const receipt = receiptFor(session, sid)!;
+    const stored = receipt.stored!;
+    const rebound = this.#storable(receipt.text, sid);
+    const values = [this.#ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
+    const swapped = await this.#write(this.#statements.updateIfUnchanged, values, deadline);
+    if (swapped.length === 0) return stored;
+    receipt.stored = rebound;
+    return rebound;
+  }
+
+  /**
+   * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
+   * one of `bindings(id)`). A row that does not decrypt is logged and treated as missing (null).
+   * With encryption on, a plain row (written before it was turned on) is read as it is.
+   * Sets `#boundElsewhere` when only another binding than the table's own form decrypted it.
+   */
+  #readable(stored: unknown, id: string, bindings: (id: string) => readonly string[]): unknown {
+    this.#boundElsewhere = false;
     if (typeof stored !== 'string' || !isEnvelopeText(stored)) return stored;
+    let failure: unknown;
     try {
       if (this.#cipher === undefined)
         throw new DecryptionError('stored session is encrypted, and encryptionKeys is not set');
-      return this.#cipher.decrypt(stored, boundIdOf(id));
+      const candidates = bindings(id);
+      for (const binding of candidates) {
+        try {
+          const text = this.#cipher.decrypt(stored, binding);
+          this.#boundElsewhere = binding !== candidates[0] && !this.#ids.idCandidates;
+          return text;
+        } catch (error) {
+          failure ??= error;
+          if (!(error instanceof DecryptionError)) throw error;
+        }
+      }
+      throw failure;
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
       this.#log('connect-pg-simple: a stored session could not be decrypted and was treated as missing:', error);
@@ -269,7 +316,7 @@ export class SessionCore {
 
   /** A session's JSON text as the row stores it: encrypted when encryption is on. */
   #storable(text: string, sid: string): string {
-    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, this.#boundIdOf(sid));
+    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, this.#ids.writeBinding(sid));
   }
 
   /** A stored session's text as a session; a corrupt one is logged and treated as missing. */
@@ -302,14 +349,16 @@ export class SessionCore {
       const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
-      const id = this.#idOf(sid);
+      // Taken together: a look at the table between two statements of this write may change both.
+      const id = this.#ids.parameter(sid);
+      const statements = this.#statements;
       const sentAt = this.#now();
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
         const values: unknown[] = [id, stored, lifetime];
-        const userId = this.#userStatements === undefined ? undefined : this.options.userIdOf(session);
+        const userId = statements.setUser === undefined ? undefined : this.options.userIdOf(session);
         if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
-        await this.#write(this.#statements.upsert, values, deadline);
+        await this.#write(statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
         if (userId !== undefined) written.userId = userId;
@@ -320,10 +369,10 @@ export class SessionCore {
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
-        await this.#recordUserChange(sid, id, session, receipt, deadline);
+        await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#write(this.#statements.touch, [id, enough, lifetime], deadline);
+        await this.#write(statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -337,18 +386,18 @@ export class SessionCore {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
         const unchanged = [id, text, lifetime, receipt.text];
-        if ((await this.#write(this.#statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+        if ((await this.#write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
           const values = [id, change.set, change.replaced, lifetime];
-          await this.#write(this.#statements.updateKeys, values, deadline);
+          await this.#write(statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#write(this.#statements.update, [id, text, lifetime], deadline);
+        await this.#write(statements.update, [id, text, lifetime], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
-      if (userChange !== undefined) await this.#writeUserChange(id, userChange, receipt, deadline);
+      if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#readCache?.forget(sid);
     } finally {
@@ -362,7 +411,7 @@ export class SessionCore {
    * (see merged-write.ts); a whole session replaces the row's, as without encryption.
    */
   async #writeEncrypted(
-    id: string,
+    id: IdParameter,
     sid: string,
     receipt: LoadReceipt,
     change: SessionChange,
@@ -384,7 +433,7 @@ export class SessionCore {
           (await this.#write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
-          const current = this.#readable(stored, sid, this.#boundIdOf);
+          const current = this.#readable(stored, sid, this.#ids.readBindings);
           return typeof current === 'string' ? current : undefined;
         },
         storable: (plain) => this.#storable(plain, sid),
@@ -410,24 +459,28 @@ export class SessionCore {
    * else: once per session that was stored before the table had a user column.
    */
   async #recordUserChange(
+    statements: StoreStatements,
     sid: string,
-    id: string,
+    id: IdParameter,
     session: SessionObject,
     receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
     const userChange = this.#userChange(session, sid, receipt);
-    if (userChange !== undefined) await this.#writeUserChange(id, userChange, receipt, deadline);
+    if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
   }
 
   /** Login or logout: the one write that records the row's user (never on the hot path). */
   async #writeUserChange(
-    id: string,
+    statements: StoreStatements,
+    id: IdParameter,
     { userId, details }: { userId: string | null; details: string | null },
     receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    await this.#write(this.#statements.setUser!, [id, userId, details], deadline);
+    // This write's statements may be of the table before a migration the store has seen since: the next request records the user.
+    if (statements.setUser === undefined) return;
+    await this.#write(statements.setUser, [id, userId, details], deadline);
     receipt.userId = userId;
   }
 
@@ -472,7 +525,7 @@ export class SessionCore {
           ? undefined
           : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
       const context = await this.#userContext(deadline);
-      return this.#revoking(() => destroyUserSessions(context, user, kept && this.#boundIdOf(kept), kept));
+      return this.#revoking(() => destroyUserSessions(context, user, kept && this.#ids.parameter(kept), kept));
     });
   }
 
@@ -505,6 +558,9 @@ export class SessionCore {
   async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext> {
     if (this.#userStatements === undefined) await this.#checkTable();
     const statements = this.#userStatements;
+    if (statements === undefined && this.#userStatementsRefusal !== undefined) {
+      throw new SchemaError(this.#userStatementsRefusal, '55000');
+    }
     if (statements === undefined) {
       throw new SchemaError(
         `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
@@ -528,13 +584,16 @@ export class SessionCore {
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
-      if (receipt !== undefined) await this.#recordUserChange(sid, this.#idOf(sid), session, receipt, deadline);
+      // Taken together, as in set().
+      const id = this.#ids.parameter(sid);
+      const statements = this.#statements;
+      if (receipt !== undefined) await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
       const enough = this.#enoughSeconds(lifetime);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#write(this.#statements.touch, [this.#idOf(sid), enough, lifetime], deadline);
+      await this.#write(statements.touch, [id, enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -549,7 +608,7 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       this.#readCache?.forget(sid);
-      await this.#write(this.#statements.destroy, [this.#idOf(sid)], deadline);
+      await this.#write(this.#statements.destroy, [this.#ids.parameter(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -564,7 +623,7 @@ export class SessionCore {
     return this.#operation('destroyStoredId()', async (deadline) => {
       checkSid(storedId);
       this.#readCache?.clear();
-      await this.#query(this.#statements.destroy, [storedId], deadline);
+      await this.#query(this.#statements.destroy, [this.#ids.storedParameter(storedId)], deadline);
       this.#readCache?.clear();
     });
   }
@@ -573,11 +632,10 @@ export class SessionCore {
     return this.#operation('all()', async (deadline) => {
       const rows = await this.#query(this.#statements.all, [], deadline);
       const sessions: ListedSession[] = [];
-      // Before schema 2 the table holds ids as given: encryption binds to their hashed form.
-      const boundIdOf = this.#legacyIds ? this.#boundIdOf : asGiven;
+      const bindings = this.#ids.listedBindings;
       for (const row of rows) {
         try {
-          const text = this.#readable(row.sess, row.sid as string, boundIdOf);
+          const text = this.#readable(row.sess, row.sid as string, bindings);
           if (text === null) continue;
           sessions.push({ sid: row.sid as string, session: decodeSession(text) });
         } catch (error) {
@@ -733,27 +791,30 @@ export class SessionCore {
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
-    if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckOldTable();
+    if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckTable();
     return this.#inFlight.begin(what);
   }
 
   /**
-   * A session's write. Every write statement's first parameter is the id as the table stores it:
-   * with `readPool`, that id's write is remembered, so that this process reads it back.
+   * A session's write. Every write statement's first parameter is the session's id as the table
+   * stores it (or its candidates): with `readPool`, that id's write is remembered, so that this
+   * process reads it back.
    */
   #write(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
     const written = this.#query(statement, values, deadline);
     const replica = this.#replica;
-    return replica === undefined ? written : written.finally(() => replica.wrote(values[0] as string));
+    return replica === undefined
+      ? written
+      : written.finally(() => replica.wrote(rememberedIdOf(values[0] as IdParameter)));
   }
 
   /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
   async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
     if (deadline?.expired !== undefined) throw deadline.expired;
-    const storedId = this.#idOf(sid);
-    const values = [storedId];
-    const row = await replica.read(storedId, values, deadline);
-    return row ?? (await this.#query(this.#statements.get, values, deadline))[0];
+    const values = [this.#ids.parameter(sid)];
+    const get = this.#statements.get;
+    const row = await replica.read(rememberedIdOf(values[0]!), values, deadline);
+    return row ?? (await this.#query(get, values, deadline))[0];
   }
 
   /** The replica's statements, made again when the table check changes the store's own. */
@@ -814,35 +875,52 @@ export class SessionCore {
         this.#statements,
         this.names,
         options.createTableIfMissing,
-        options.idForm,
+        this.#storeIds,
         deadline,
         options.partitioning,
       );
       const partitioning = state.partitioned ? state.partitioning : undefined;
       this.#noteLayout(partitioning);
       this.#partitioning = partitioning;
-      const legacyIds: LegacyIds | undefined =
-        state.version >= 2 ? undefined : options.idForm === 'sha256' ? 'plain-or-hashed' : 'plain';
-      if (legacyIds !== undefined && !this.#legacyIds) this.#logLegacyTable(state.version);
-      this.#legacyIds = legacyIds !== undefined;
-      this.#recheckAt = state.version < SCHEMA_VERSION ? this.#now() + OLD_TABLE_RECHECK_MS : undefined;
+      const use = idUseFor(this.names, state, this.#storeIds);
+      const rekeying = parseRekeyingForm(state.idForm);
+      const pepper = options.sessionIdPepper;
+      const ids = tableIdsFor(use, state.version, rekeying !== undefined, { form: options.idForm, pepper });
+      const mode =
+        ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
+      if (mode !== this.#idMode) {
+        this.#logTableMode(mode, state.version, use.kind === 'candidates' && !rekeying ? state.idForm : undefined);
+      }
+      this.#idMode = mode;
+      const settled = state.version >= SCHEMA_VERSION && mode === 'own' && options.idForm === 'hmac-sha256';
+      this.#recheckInterval = ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS;
+      this.#recheckAt = settled ? undefined : this.#now() + this.#recheckInterval;
       const userColumns = state.version >= 3;
       this.#statements = storeStatements(this.names, {
         synchronousCommit: options.synchronousCommit,
         absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
-        legacyIds,
+        legacyIds: ids.legacyIds,
+        idCandidates: ids.idCandidates,
         partitioned: partitioning !== undefined,
         userColumns,
       });
+      this.#ids = ids;
       this.#tableVersion = state.version;
-      this.#userStatements = userColumns
-        ? userSessionStatements(this.names, {
-            absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
-            partitioned: partitioning !== undefined,
-            storedIdIsHandle: options.idForm !== 'plain',
-          })
-        : undefined;
-      this.#idOf = legacyIds === undefined ? this.#boundIdOf : asGiven;
+      this.#handles = new SessionHandles(ids.handleOf, this.#cipher, ids.detailsBindings);
+      // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
+      this.#userStatementsRefusal =
+        rekeying?.from === 'plain'
+          ? `connect-pg-simple: sessions per user wait for the re-keying of ${this.names.qualified} from plain ids to end (\`npx connect-pg-simple rekey\`): until its rows have moved, their handles are not yet known`
+          : undefined;
+      this.#userStatements =
+        userColumns && this.#userStatementsRefusal === undefined
+          ? userSessionStatements(this.names, {
+              absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
+              partitioned: partitioning !== undefined,
+              storedIdIsHandle: ids.storedIdIsHandle,
+              idCandidates: ids.idCandidates,
+            })
+          : undefined;
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -868,6 +946,16 @@ export class SessionCore {
     this.#layoutNoted = true;
   }
 
+  /** Says once what waits for the table to be migrated or re-keyed. */
+  #logTableMode(mode: string, version: number, formBeforeRekey: string | undefined): void {
+    if (mode === 'legacy' && this.#idMode === undefined) this.#logLegacyTable(version);
+    else if (formBeforeRekey !== undefined) {
+      this.#log(
+        `connect-pg-simple: table ${this.names.qualified} stores session ids as ${formBeforeRekey}, not keyed with sessionIdPepper: this store finds sessions in either form and writes the table's, until \`npx connect-pg-simple rekey\` re-keys it (every store that uses the table needs sessionIdPepper first)`,
+      );
+    }
+  }
+
   #logLegacyTable(version: number): void {
     const { options } = this;
     const waits = [
@@ -876,22 +964,20 @@ export class SessionCore {
     ].filter((line) => line !== undefined);
     if (waits.length === 0) return;
     const pepperNote =
-      options.idForm === 'hmac-sha256'
-        ? ' (sessionIdPepper needs a table created with it: an existing table cannot be re-keyed in SQL)'
-        : '';
+      options.idForm === 'hmac-sha256' ? ', then re-keyed for sessionIdPepper with `npx connect-pg-simple rekey`' : '';
     this.#log(
       `connect-pg-simple: table ${this.names.qualified} is at schema version ${version}: ${waits.join(', and ')} until it is migrated with \`npx connect-pg-simple migrate\`${pepperNote}`,
     );
   }
 
   /**
-   * An older table may be migrated while the store runs: look again, in the background. Until
-   * then, before schema 2, the statements find a row by its id or its hash, so no session is
-   * missed meanwhile; before schema 3, rows are written without a user, recorded by their next
-   * request once the store uses schema 3's statements.
+   * The table may be migrated or re-keyed while the store runs: look again, in the background.
+   * Until then the statements find a row in any form it may have, so no session is missed
+   * meanwhile; before schema 3, rows are written without a user, recorded by their next request
+   * once the store uses schema 3's statements.
    */
-  #recheckOldTable(): void {
-    this.#recheckAt = this.#now() + OLD_TABLE_RECHECK_MS;
+  #recheckTable(): void {
+    this.#recheckAt = this.#now() + this.#recheckInterval;
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;

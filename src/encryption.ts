@@ -27,9 +27,12 @@ interface SessionKey {
 
 const keyIdOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 8);
 
+/** How the stored text (the `sess` column's, a JSON string) of an encrypted session begins. */
+export const ENVELOPE_START = `"${ENVELOPE_PREFIX}`;
+
 /** Is the stored text (the `sess` column's) an encrypted envelope? */
 export function isEnvelopeText(text: string): boolean {
-  return text.startsWith(`"${ENVELOPE_PREFIX}`);
+  return text.startsWith(ENVELOPE_START);
 }
 
 export class SessionCipher {
@@ -106,6 +109,22 @@ export class SessionCipher {
  * One key of `encryptionKeys`: a 32-byte Buffer (or Uint8Array), or its base64 text. Undefined
  * when it is neither; the message never shows the key.
  */
+/** The text and the binding it decrypted with, trying each binding in turn; undefined when none does. */
+export function decryptWithAny(
+  cipher: SessionCipher,
+  stored: string,
+  bindings: readonly string[],
+): { text: string; binding: string } | undefined {
+  for (const binding of bindings) {
+    try {
+      return { text: cipher.decrypt(stored, binding), binding };
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+    }
+  }
+  return undefined;
+}
+
 export function sessionKeyFrom(value: unknown): Buffer | string {
   if (value instanceof Uint8Array) {
     return value.length === KEY_BYTES ? Buffer.from(value) : `a ${value.length}-byte Buffer`;

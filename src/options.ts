@@ -113,8 +113,10 @@ export interface PGStoreOptions {
   hashSessionIds?: boolean;
   /**
    * A secret (at least 16 bytes: a string or Buffer) that keys the id hash (HMAC-SHA-256), so
-   * that even guessable ids cannot be checked against a stolen table without it. Needs a table
-   * created with it (its ids cannot be re-keyed in SQL). Default: none (plain SHA-256).
+   * that even guessable ids cannot be checked against a stolen table without it. A table created
+   * with it stores such ids; on a table of plain or SHA-256 ids the store finds sessions in either
+   * form until `npx connect-pg-simple rekey` re-keys the table. It cannot change once a table is
+   * keyed with it. Default: none (plain SHA-256).
    */
   sessionIdPepper?: string | Uint8Array;
   /**
@@ -258,7 +260,7 @@ const pruneDelay: Check<(delayMs: number) => number> = (value, name) => {
 };
 
 /** The shortest pepper accepted: a secret shorter than this can be guessed. */
-const MIN_PEPPER_BYTES = 16;
+export const MIN_PEPPER_BYTES = 16;
 
 const pepper: Check<Buffer> = (value, name) => {
   const bytes =

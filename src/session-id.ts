@@ -44,10 +44,66 @@ export function storedIdFunction(form: SessionIdForm, pepper?: Buffer): StoredId
     case 'sha256':
       return sha256Hex;
     case 'hmac-sha256': {
-      if (pepper === undefined) throw new TypeError('connect-pg-simple: hmac-sha256 ids need a pepper');
-      return (sid) => crypto.createHmac('sha256', pepper).update(sha256Hex(sid), 'utf8').digest('hex');
+      const keyed = keyedSha256Function(pepper);
+      return (sid) => keyed(sha256Hex(sid));
     }
   }
+}
+
+/**
+ * Turns a stored `sha256` id into the `hmac-sha256` id of the same session: what lets a table be
+ * re-keyed without the session ids (see `connect-pg-simple rekey`).
+ */
+export function keyedSha256Function(pepper: Buffer | undefined): (sha256Id: string) => string {
+  if (pepper === undefined) throw new TypeError('connect-pg-simple: hmac-sha256 ids need a pepper');
+  return (sha256Id) => crypto.createHmac('sha256', pepper).update(sha256Id, 'utf8').digest('hex');
+}
+
+/**
+ * Names a pepper without revealing it, as a key id names an encryption key: the hex of the first
+ * 4 bytes of an HMAC keyed with it. A re-keying table records it, so that a store with another
+ * pepper refuses the table instead of writing ids nobody else finds.
+ */
+export function pepperIdOf(pepper: Buffer): string {
+  return crypto.createHmac('sha256', pepper).update('connect-pg-simple pepper id', 'utf8').digest('hex').slice(0, 8);
+}
+
+/** The forms a table can be re-keyed from: its ids, or their SHA-256, are what the HMAC needs. */
+export type RekeyableForm = 'plain' | 'sha256';
+
+/** A table between two id forms: `connect-pg-simple rekey` is moving its rows to `hmac-sha256`. */
+export interface Rekeying {
+  readonly from: RekeyableForm;
+  /** `pepperIdOf` the pepper the rows are being keyed with. */
+  readonly pepperId: string;
+}
+
+/** The id form a re-keying table's `sid` column records (after ID_FORM_MARK). */
+export function rekeyingForm({ from, pepperId }: Rekeying): string {
+  return `re-keying ${from} to hmac-sha256 (pepper ${pepperId})`;
+}
+
+const REKEYING = /^re-keying (plain|sha256) to hmac-sha256 \(pepper ([0-9a-f]{8})\)$/;
+
+/** What a `rekeyingForm` says; undefined for any other form. */
+export function parseRekeyingForm(form: string | undefined): Rekeying | undefined {
+  const match = form === undefined ? null : REKEYING.exec(form);
+  return match === null ? undefined : { from: match[1] as RekeyableForm, pepperId: match[2]! };
+}
+
+/**
+ * What a store with a pepper sends as `$1` while its table is not (yet) of `hmac-sha256` ids: the
+ * forms a session's row may have, `[hmac-sha256, sha256, plain]`, the plain id only when the table
+ * held plain ids (on a table of hashed ids it would let a stored hash work as a cookie's id).
+ */
+export type IdCandidates = readonly [string, string, string | null];
+
+export function idCandidatesFunction(pepper: Buffer, from: RekeyableForm): (sid: string) => IdCandidates {
+  const keyed = keyedSha256Function(pepper);
+  return (sid) => {
+    const sha256Id = sha256Hex(sid);
+    return [keyed(sha256Id), sha256Id, from === 'plain' ? sid : null];
+  };
 }
 
 /** The id form a store writes to a table at schema 2, from its options. */

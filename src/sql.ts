@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { idFormComment } from './session-id.js';
+import { ENVELOPE_START } from './encryption.js';
+import { ID_FORM_MARK, idFormComment } from './session-id.js';
 
 /**
  * Every SQL text the store sends is built here, once per store, from the table's names.
@@ -185,8 +186,27 @@ export interface StatementSettings {
    * its id and inserts, in one statement; `get` reads the newest row of an id.
    */
   readonly partitioned?: boolean;
+  /**
+   * For a store with `sessionIdPepper` on a table not (yet) of `hmac-sha256` ids: `$1` is the
+   * text array `IdCandidates` (session-id.ts) instead of one id, and each statement finds the row
+   * by any of them. A new row takes the form the table's `sid` column names at that moment (so a
+   * store that has not looked at the table since `rekey` began still writes the new form), and
+   * replaces a row of the same session in another form.
+   */
+  readonly idCandidates?: boolean | undefined;
   /** The table has schema 3's columns (user_id, details, touched): writes keep them. */
   readonly userColumns?: boolean;
+}
+
+/**
+ * SQL: which of the `IdCandidates` in `$1` a new row takes, by the `sid` comment (`comment`, SQL)
+ * when the statement runs: hmac-sha256 once the table is re-keying or re-keyed, else the
+ * table's own form (plain for a table before schema 2, whose comment is empty).
+ */
+function candidateForTable(comment: string): string {
+  const hmac = quoteLiteral(idFormComment('hmac-sha256'));
+  const rekeying = quoteLiteral(`${ID_FORM_MARK}re-keying %`);
+  return `CASE WHEN ${comment} = ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
 }
 
 /**
@@ -220,6 +240,7 @@ export function storeStatements(
     legacyIds,
     userColumns = false,
     partitioned = false,
+    idCandidates = false,
   }: StatementSettings = {},
 ): StoreStatements {
   const t = names.qualified;
@@ -229,7 +250,11 @@ export function storeStatements(
   const relaxed = synchronousCommit ? '' : `WITH ${relaxedCte} `;
   const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
   const hashing = legacyIds === 'plain-or-hashed';
-  const isSid = hashing ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])` : 'sid = $1::text';
+  const isSid = idCandidates
+    ? 'sid = ANY($1::text[])'
+    : hashing
+      ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])`
+      : 'sid = $1::text';
   // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
   const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
   const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute, partitioned);
@@ -237,25 +262,43 @@ export function storeStatements(
   const expiryOf = (param: string, created = 'created') =>
     absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
   const sidComment = `col_description(${quoteLiteral(t)}::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = ${quoteLiteral(t)}::regclass AND attname = 'sid')::int)`;
-  const newSid = hashing
-    ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
-    : '$1::text';
+  const newSid = idCandidates
+    ? candidateForTable(sidComment)
+    : hashing
+      ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
+      : '$1::text';
+  // What a new session's write does first, in the same statement: with candidates, pick the id
+  // its row takes and delete the session's row in another form; partitioned (no unique index on
+  // sid), delete any row of the session.
+  const firstSteps = [
+    ...(synchronousCommit ? [] : [relaxedCte]),
+    ...(idCandidates ? [`new_id AS (SELECT ${newSid} AS sid)`] : []),
+    ...(partitioned
+      ? [`replaced AS (DELETE FROM ${t} WHERE ${isSid})`]
+      : idCandidates
+        ? [`replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id))`]
+        : []),
+  ];
+  const before = firstSteps.length === 0 ? '' : `WITH ${firstSteps.join(', ')} `;
+  const insertedSid = idCandidates ? '(SELECT sid FROM new_id)' : newSid;
   // Schema 3: every write and touch records when it happened (last activity).
   const touched = userColumns ? ', touched = now()' : '';
-  const inserted = userColumns
-    ? {
-        columns: 'sid, sess, expire, created, touched, user_id, details',
-        values: `$1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json`,
-      }
-    : { columns: 'sid, sess, expire, created', values: `$1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()` };
-  const upsert = partitioned
-    ? `WITH ${synchronousCommit ? '' : `${relaxedCte}, `}replaced AS (DELETE FROM ${t} WHERE sid = $1::text)
-INSERT INTO ${t} (${inserted.columns}) SELECT ${inserted.values}${fromRelaxed}`
-    : userColumns
-      ? `${relaxed}INSERT INTO ${t} (${inserted.columns}) SELECT ${inserted.values}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details`
-      : legacyIds === undefined
-        ? `${relaxed}INSERT INTO ${t} (sid, sess, expire, created) SELECT $1::text, $2::text::json, ${expiryOf('$3', 'now()')}, now()${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire, created = excluded.created`
-        : `${relaxed}INSERT INTO ${t} (sid, sess, expire) SELECT ${newSid}, $2::text::json, ${expiryIn('$3')}${fromRelaxed} ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`;
+  const columns = userColumns
+    ? 'sid, sess, expire, created, touched, user_id, details'
+    : legacyIds === undefined
+      ? 'sid, sess, expire, created'
+      : 'sid, sess, expire';
+  const values = userColumns
+    ? `${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json`
+    : legacyIds === undefined
+      ? `${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now()`
+      : `${insertedSid}, $2::text::json, ${expiryIn('$3')}`;
+  const replacedByConflict = columns
+    .split(', ')
+    .filter((column) => column !== 'sid')
+    .map((column) => `${column} = excluded.${column}`)
+    .join(', ');
+  const upsert = `${before}INSERT INTO ${t} (${columns}) SELECT ${values}${fromRelaxed}${partitioned ? '' : ` ON CONFLICT (sid) DO UPDATE SET ${replacedByConflict}`}`;
   return {
     get: statement(
       'get',
@@ -340,7 +383,7 @@ export interface UserSessionStatements {
   readonly list: Statement;
   /** $1 user id → n (float8): deletes every session of the user; n counts the live ones */
   readonly destroyAll: Statement;
-  /** $1 user id, $2 the stored id of a session id, $3 a handle → n: all but the session either names */
+  /** $1 user id, $2 the stored id of a session id (or its candidates), $3 a handle → n: all but the session either names */
   readonly destroyAllBut: Statement;
   /** $1 handle → n (0 or 1) */
   readonly destroyHandle: Statement;
@@ -357,15 +400,19 @@ export interface UserSessionSettings {
    * its SHA-256, so that a listing never shows an id that works as a cookie.
    */
   readonly storedIdIsHandle: boolean;
+  /** As in `StatementSettings`: the stored id a statement takes is the text array `IdCandidates`. */
+  readonly idCandidates?: boolean | undefined;
 }
 
 export function userSessionStatements(
   names: TableNames,
-  { absoluteTimeoutSeconds, storedIdIsHandle, partitioned = false }: UserSessionSettings,
+  { absoluteTimeoutSeconds, storedIdIsHandle, partitioned = false, idCandidates = false }: UserSessionSettings,
 ): UserSessionStatements {
   const t = names.qualified;
   const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds, partitioned);
   const handle = storedIdIsHandle ? 'sid' : sha256Hex('sid');
+  // Candidates hold a null for a form the table cannot hold: `<> ALL` of a null is never true.
+  const isNotSession = idCandidates ? 'sid <> ALL(array_remove($2::text[], NULL))' : 'sid <> $2::text';
   const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
   const counted = (where: string) =>
     `WITH gone AS (DELETE FROM ${t} WHERE ${where} RETURNING ${alive} AS live)
@@ -380,7 +427,7 @@ FROM ${t} WHERE user_id = $1::text AND ${alive} ORDER BY touched DESC, created D
     destroyAll: statement('user_destroy', counted('user_id = $1::text')),
     destroyAllBut: statement(
       'user_destroy_but',
-      counted(`user_id = $1::text AND sid <> $2::text AND ${handle} <> $3::text`),
+      counted(`user_id = $1::text AND ${isNotSession} AND ${handle} <> $3::text`),
     ),
     destroyHandle: statement('handle_destroy', counted(`${handle} = $1::text`)),
     destroyUserHandle: statement('user_handle_destroy', counted(`${handle} = $1::text AND user_id = $2::text`)),
@@ -419,6 +466,86 @@ export function reencryptStatements(names: TableNames, column: EncryptedColumn =
 )
 SELECT count(*)::float8 AS updated FROM written`,
     ),
+  };
+}
+
+/**
+ * The column `rekey` adds to a table while it re-keys it, and drops at the end: null on every row
+ * that was there when it began (ids of the old form), true on every row moved since and on every
+ * row written since (its default: stores write the new form from then on). It tells the rows to
+ * move from the rest, which no id's shape could: SHA-256 and HMAC ids are both 64 hex digits.
+ */
+export const REKEYED_COLUMN = quoteIdentifier('cps_rekeyed');
+
+/** The statements of the CLI's `rekey`: one batch read, one batch moved, each its own transaction. */
+export interface RekeyStatements {
+  /**
+   * $1 start after this id ('' first), $2 batch size → sid, sess (text), and with `details` details
+   * (text or null), of rows still to move, in id order
+   */
+  readonly readBatch: Statement;
+  /**
+   * $1 old ids, $2 new ids, $3 new stored texts (null: keep the row's), $4 the texts they replace
+   * (null with a null $3), and with `details` $5 and $6 the same for the details → moved, dropped
+   * (counts). A row whose text a store changed since it was read stays to move (the next sweep
+   * reads it again); a row whose new id a store already wrote (the same session written anew) is
+   * dropped, the store's row being the newer. The row's other columns (user, times) move with it.
+   */
+  readonly moveBatch: Statement;
+  /** → rows (to move), encrypted (of them, with a session or details stored as an encryption envelope) */
+  readonly countLeft: Statement;
+  /** → rows, encrypted: every row, for a table not yet re-keying */
+  readonly countAll: Statement;
+}
+
+/** `details`: the table has schema 3's details column, re-encrypted with the session (bound to its handle). */
+export function rekeyStatements(names: TableNames, { details = false }: { details?: boolean } = {}): RekeyStatements {
+  const t = names.qualified;
+  const left = `${REKEYED_COLUMN} IS NULL`;
+  const taken = `EXISTS (SELECT FROM ${t} AS other WHERE other.sid = v.new)`;
+  const envelope = (column: string) =>
+    `left(${column}::text, ${ENVELOPE_START.length}) = ${quoteLiteral(ENVELOPE_START)}`;
+  const encrypted = details ? `${envelope('sess')} OR ${envelope('details')}` : envelope('sess');
+  const counts = (where: string) =>
+    `SELECT count(*)::float8 AS rows, count(*) FILTER (WHERE ${encrypted})::float8 AS encrypted FROM ${t}${where}`;
+  const columns = details ? 'old, new, sess, base, details, details_base' : 'old, new, sess, base';
+  const arrays = details
+    ? '$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]'
+    : '$1::text[], $2::text[], $3::text[], $4::text[]';
+  // A re-encrypted value replaces the row's only while the row still holds the value it was made from.
+  const resealed = details ? 'v.sess IS NOT NULL OR v.details IS NOT NULL' : 'v.sess IS NOT NULL';
+  const setResealed = details
+    ? 'sess = coalesce(v.sess::json, target.sess), details = CASE WHEN v.details IS NULL THEN target.details ELSE v.details::json END'
+    : 'sess = v.sess::json';
+  const unchanged = details
+    ? '(v.sess IS NULL OR target.sess::text = v.base) AND (v.details IS NULL OR target.details::text = v.details_base)'
+    : 'target.sess::text = v.base';
+  return {
+    readBatch: statement(
+      'rekey_read',
+      `SELECT sid, sess::text AS sess${details ? ', details::text AS details' : ''} FROM ${t} WHERE ${left} AND sid > $1::text ORDER BY sid LIMIT $2::int`,
+    ),
+    moveBatch: statement(
+      'rekey_move',
+      `WITH v AS (
+  SELECT * FROM unnest(${arrays}) AS v(${columns})
+), dropped AS (
+  DELETE FROM ${t} AS target USING v
+  WHERE target.sid = v.old AND target.${left} AND ${taken}
+  RETURNING 1
+), kept AS (
+  UPDATE ${t} AS target SET sid = v.new, ${REKEYED_COLUMN} = true FROM v
+  WHERE NOT (${resealed}) AND target.sid = v.old AND target.${left} AND NOT ${taken}
+  RETURNING 1
+), sealed AS (
+  UPDATE ${t} AS target SET sid = v.new, ${setResealed}, ${REKEYED_COLUMN} = true FROM v
+  WHERE (${resealed}) AND target.sid = v.old AND target.${left} AND ${unchanged} AND NOT ${taken}
+  RETURNING 1
+)
+SELECT ((SELECT count(*) FROM kept) + (SELECT count(*) FROM sealed))::float8 AS moved, (SELECT count(*) FROM dropped)::float8 AS dropped`,
+    ),
+    countLeft: statement('rekey_count_left', counts(` WHERE ${left}`)),
+    countAll: statement('rekey_count_all', counts('')),
   };
 }
 

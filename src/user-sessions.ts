@@ -1,7 +1,8 @@
 import type { Row } from './drivers/database.js';
-import { DecryptionError, isEnvelopeText, type SessionCipher } from './encryption.js';
-import { type SessionIdForm, type StoredIdOf, storedIdFunction } from './session-id.js';
+import { DecryptionError, decryptWithAny, isEnvelopeText, type SessionCipher } from './encryption.js';
+import type { StoredIdOf } from './session-id.js';
 import type { Statement, UserSessionStatements } from './sql.js';
+import type { IdParameter } from './table-ids.js';
 
 /**
  * Sessions per user (schema 3): a user's live sessions listed by handle, and revoked in one
@@ -63,6 +64,11 @@ export function textArgument(value: unknown, method: string, what: string): stri
   return value;
 }
 
+/** What `details` are bound to: the handle, with a prefix of its own (see `SessionHandles`). */
+export function detailsBinding(handle: string): string {
+  return `details:${handle}`;
+}
+
 /**
  * Handles, and the encryption of `details`: bound to the handle (with a prefix of its own, so a
  * details value copied into `sess` never decrypts as a session).
@@ -70,10 +76,20 @@ export function textArgument(value: unknown, method: string, what: string): stri
 export class SessionHandles {
   readonly #handleOf: StoredIdOf;
   readonly #cipher: SessionCipher | undefined;
+  readonly #bindingsOf: (handle: string) => readonly string[];
 
-  constructor(idForm: SessionIdForm, storedIdOf: StoredIdOf, cipher: SessionCipher | undefined) {
-    this.#handleOf = idForm === 'plain' ? storedIdFunction('sha256') : storedIdOf;
+  /**
+   * `handleOf` a session id (see `TableIds.handleOf`); `bindingsOf` a listed handle, the handles
+   * its details may be bound to, the likeliest first.
+   */
+  constructor(
+    handleOf: StoredIdOf,
+    cipher: SessionCipher | undefined,
+    bindingsOf: (handle: string) => readonly string[] = (handle) => [handle],
+  ) {
+    this.#handleOf = handleOf;
     this.#cipher = cipher;
+    this.#bindingsOf = bindingsOf;
   }
 
   /** The handle of the session with this (cookie) id. */
@@ -84,7 +100,13 @@ export class SessionHandles {
   /** `details` as the column stores it: encrypted with `encryptionKeys`. */
   storable(detailsText: string | null, handle: string): string | null {
     if (detailsText === null || this.#cipher === undefined) return detailsText;
-    return this.#cipher.encrypt(detailsText, `details:${handle}`);
+    return this.#cipher.encrypt(detailsText, detailsBinding(handle));
+  }
+
+  #decrypted(cipher: SessionCipher, stored: string, handle: string): string {
+    const found = decryptWithAny(cipher, stored, this.#bindingsOf(handle).map(detailsBinding));
+    if (found === undefined) throw new DecryptionError('stored details do not decrypt with these keys for this handle');
+    return found.text;
   }
 
   /** The stored `details` read back; null (and logged) when they do not decrypt or parse. */
@@ -95,7 +117,7 @@ export class SessionHandles {
       if (isEnvelopeText(stored)) {
         if (this.#cipher === undefined)
           throw new DecryptionError('stored details are encrypted, and encryptionKeys is not set');
-        text = this.#cipher.decrypt(stored, `details:${handle}`);
+        text = this.#decrypted(this.#cipher, stored, handle);
       }
       const details: unknown = JSON.parse(text);
       return typeof details === 'object' && details !== null && !Array.isArray(details)
@@ -127,7 +149,7 @@ export async function listUserSessions(context: UserSessionsContext, userId: str
 export async function destroyUserSessions(
   context: UserSessionsContext,
   userId: string,
-  exceptStoredId: string | undefined,
+  exceptStoredId: IdParameter | undefined,
   except: string | undefined,
 ): Promise<number> {
   const { statements } = context;

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SessionCipher } from '../src/encryption.js';
-import { storedIdFunction } from '../src/session-id.js';
+import { type SessionIdForm, storedIdFunction } from '../src/session-id.js';
 import { storeStatements, tableNames, userSessionStatements } from '../src/sql.js';
+import { tableIdsFor } from '../src/table-ids.js';
 import { detailsText, MAX_DETAILS_BYTES, userIdFunction } from '../src/user-id.js';
 import { SessionHandles, textArgument, userIdArgument } from '../src/user-sessions.js';
 
@@ -65,16 +66,18 @@ describe('userId and describe (no database)', () => {
 
 describe('handles (no database)', () => {
   it('are the stored id with hashed ids, and the id’s SHA-256 with plain ids: never the id', () => {
-    const sha = storedIdFunction('sha256');
-    assert.equal(new SessionHandles('sha256', sha, undefined).of('abc'), sha256('abc'));
-    assert.equal(new SessionHandles('plain', (id) => id, undefined).of('abc'), sha256('abc'));
-    const hmac = storedIdFunction('hmac-sha256', Buffer.from('a pepper of sixteen bytes'));
-    assert.equal(new SessionHandles('hmac-sha256', hmac, undefined).of('abc'), hmac('abc'));
+    const pepper = Buffer.from('a pepper of sixteen bytes');
+    const handleOf = (form: SessionIdForm) =>
+      new SessionHandles(tableIdsFor({ kind: 'own' }, 3, false, { form, pepper }).handleOf, undefined);
+    assert.equal(handleOf('sha256').of('abc'), sha256('abc'));
+    assert.equal(handleOf('plain').of('abc'), sha256('abc'));
+    const hmac = storedIdFunction('hmac-sha256', pepper);
+    assert.equal(handleOf('hmac-sha256').of('abc'), hmac('abc'));
   });
 
   it('bind encrypted details to the handle, apart from the session', () => {
     const cipher = new SessionCipher([Buffer.alloc(32, 1)]);
-    const handles = new SessionHandles('sha256', storedIdFunction('sha256'), cipher);
+    const handles = new SessionHandles(storedIdFunction('sha256'), cipher);
     const logged: unknown[] = [];
     const stored = handles.storable('{"device":"phone"}', 'h1')!;
     assert.doesNotMatch(stored, /phone/);

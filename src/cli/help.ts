@@ -28,7 +28,7 @@ export function mainHelp(version: string): string {
     ...optionLines(GENERAL_OPTIONS),
     '',
     `Run \`${BIN} <command> --help\` for a command's options.`,
-    'Exit codes: 0 done, 1 failed (database, network, environment), 2 bad command line.',
+    'Exit codes: 0 done, 1 failed (database, network, environment), 2 bad command line (or a secret missing from the environment), 130 stopped by Ctrl-C after the batch in flight.',
     '',
   ].join('\n');
 }

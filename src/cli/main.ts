@@ -5,6 +5,7 @@ import { type CommandLine, parseCommandLine } from './args.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pruneCommand } from './commands/prune.js';
 import { reencryptCommand } from './commands/reencrypt.js';
+import { rekeyCommand } from './commands/rekey.js';
 import { revokeCommand } from './commands/revoke.js';
 import { schemaCommand } from './commands/schema.js';
 import { sessionsCommand } from './commands/sessions.js';
@@ -23,6 +24,7 @@ const COMMAND_RUNNERS: Readonly<
   migrate: migrateCommand,
   prune: pruneCommand,
   reencrypt: reencryptCommand,
+  rekey: rekeyCommand,
   sessions: sessionsCommand,
   revoke: revokeCommand,
   stats: statsCommand,

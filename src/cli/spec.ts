@@ -101,7 +101,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
         type: 'string',
         value: 'FORM',
         description:
-          'how the table stores session ids from schema 2 on, as the stores that use it are configured: sha256 (the default; upgrading hashes the stored ids in place), plain (stores with hashSessionIds: false), or hmac-sha256 (stores with sessionIdPepper; a new table only)',
+          'how the table stores session ids from schema 2 on, as the stores that use it are configured: sha256 (the default; upgrading hashes the stored ids in place), plain (stores with hashSessionIds: false), or hmac-sha256 (stores with sessionIdPepper; a new table only: `rekey` keys an existing one)',
       },
       ...partitionOptions('a new table: create it'),
     },
@@ -162,10 +162,38 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       'connect-pg-simple revoke --handle 3f0a…',
     ],
   },
-  stats: {
-    summary: 'show session counts, sizes, vacuum state and schema version, with advice',
+  rekey: {
+    summary: 'key the stored session ids with the pepper (sha256 or plain ids to hmac-sha256), logging nobody out',
     description:
-      "Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, the schema version and the layout (for a partitioned table: each partition, its range, estimated rows and whether a prune will drop it), with advice when something looks wrong. Counting reads the whole table: above 1,000,000 rows the counts are the planner's estimates instead (say so), unless --exact.",
+      "Reads the pepper from the environment variable CPS_SESSION_ID_PEPPER (the stores' sessionIdPepper; never from the command line, which other users can read in the process list) and re-keys a table (schema 2 or later) of sha256 or plain ids to hmac-sha256 ids in JavaScript, so the pepper never enters SQL. First give every store that uses the table the pepper: until the table is re-keyed they find sessions in either form and write the table's. rekey marks the table as re-keying (stores with the pepper then write the new form; stores without it refuse the table within a minute), moves the rows in batches, each its own transaction, then records hmac-sha256. Encrypted sessions (and from schema 3 their details, with the user and activity times moving with the row) are bound to their new id, which needs the keys in CPS_ENCRYPTION_KEYS. Safe to run again: interrupted (Ctrl-C stops after the batch in flight, exit code 130), it goes on where it stopped. A pepper cannot be changed later: the table no longer holds what a new one would key.",
+    options: {
+      'dry-run': { type: 'boolean', description: 'say what would be re-keyed, and change nothing' },
+      'batch-size': { type: 'string', value: 'N', description: 'rows per batch (default: 500)' },
+      'pepper-encoding': {
+        type: 'string',
+        value: 'ENCODING',
+        description:
+          'how CPS_SESSION_ID_PEPPER holds the pepper: utf8 (the default: the text a store is given), base64 or hex (the bytes of a Buffer a store is given)',
+      },
+      'lock-timeout': {
+        type: 'string',
+        value: 'SECONDS',
+        description:
+          'give up when other sessions keep the table locked this long, at the start and the end; 0 waits forever (default: 10)',
+      },
+      json,
+    },
+    connects: true,
+    examples: [
+      'CPS_SESSION_ID_PEPPER="$PEPPER" connect-pg-simple rekey --dry-run',
+      'CPS_SESSION_ID_PEPPER="$PEPPER" CPS_ENCRYPTION_KEYS="$KEYS" connect-pg-simple rekey --batch-size 2000',
+    ],
+  },
+  stats: {
+    summary:
+      'show session counts, sizes, vacuum state, schema version and how ids and sessions are stored, with advice',
+    description:
+      "Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, the schema version and the layout (for a partitioned table: each partition, its range, estimated rows and whether a prune will drop it), with advice when something looks wrong; and how the table stores session ids (plain, sha256, hmac-sha256, or re-keying, with the rows left) and sessions (encrypted, by key id, or plain JSON: counted from the stored text, without keys). Counting reads the whole table: above 1,000,000 rows the session counts are the planner's estimates instead (say so), unless --exact, and the encryption figures are estimated from a sample.",
     options: {
       json,
       exact: { type: 'boolean', description: 'count every row, however large the table (reads the whole table)' },

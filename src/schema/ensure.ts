@@ -1,5 +1,5 @@
 import type { Database } from '../drivers/database.js';
-import type { SessionIdForm } from '../session-id.js';
+import { parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
 import type { StoreStatements, TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
 import { createTableIfMissingStatement, parseIdFormComment, parseVersionComment, SCHEMA_VERSION } from './ddl.js';
@@ -91,10 +91,11 @@ export async function ensureTable(
   statements: StoreStatements,
   names: TableNames,
   createIfMissing: boolean,
-  idForm: SessionIdForm,
+  ids: StoreIds,
   deadline?: Deadline,
   partitioning?: Partitioning,
 ): Promise<TableState> {
+  const idForm = ids.form;
   let state = await readTableState(db, statements, names, deadline);
   if (!state.exists && createIfMissing) {
     try {
@@ -125,7 +126,8 @@ export async function ensureTable(
       '0A000',
     );
   }
-  const problem = idFormProblem(names, state, idForm) ?? partitioningProblem(names, state);
+  const use = idUseFor(names, state, ids);
+  const problem = use.kind === 'refused' ? use.problem : partitioningProblem(names, state);
   if (problem !== undefined) throw new SchemaError(`connect-pg-simple: ${problem}`, '55000');
   return state;
 }
@@ -135,6 +137,50 @@ export function partitioningProblem(names: TableNames, state: TableState): strin
   if (!state.partitioned || state.partitioning !== undefined) return undefined;
   const example = partitioningComment({ widthSeconds: ONE_DAY_SECONDS, lifetimeSeconds: 30 * ONE_DAY_SECONDS });
   return `table ${names.qualified} is partitioned, but its "created" column's comment does not say how (a partitioned session table is partitioned by range of created, and its sessions end at most a fixed time after creation): record it, such as COMMENT ON COLUMN ${names.qualified}."created" IS '${example}'`;
+}
+
+/** How a store makes ids: its form (from its options) and, with a pepper, `pepperIdOf` it. */
+export interface StoreIds {
+  readonly form: SessionIdForm;
+  readonly pepperId?: string | undefined;
+}
+
+/**
+ * How a store uses the table's ids:
+ * - `own`: they are of the store's form (or, before schema 2, as given: see core.ts);
+ * - `candidates`: a store with a pepper on a table not (yet) of hmac-sha256 ids, plain or sha256
+ *   ones (`from`), or being re-keyed from them: it finds a row by either form, and writes the form
+ *   the table names (see `idCandidates` in sql.ts), so it serves the table before, while and
+ *   after `connect-pg-simple rekey` moves its rows;
+ * - `refused`: it would miss sessions; `problem` says why and what to do.
+ */
+export type IdUse =
+  | { readonly kind: 'own' }
+  | { readonly kind: 'candidates'; readonly from: RekeyableForm }
+  | { readonly kind: 'refused'; readonly problem: string };
+
+export function idUseFor(names: TableNames, state: TableState, ids: StoreIds): IdUse {
+  const peppered = ids.form === 'hmac-sha256';
+  if (state.version < 2) return peppered ? { kind: 'candidates', from: 'plain' } : { kind: 'own' };
+  if (state.idForm === ids.form) return { kind: 'own' };
+  if (peppered && (state.idForm === 'sha256' || state.idForm === 'plain')) {
+    return { kind: 'candidates', from: state.idForm };
+  }
+  const rekeying = parseRekeyingForm(state.idForm);
+  if (rekeying === undefined) return { kind: 'refused', problem: idFormProblem(names, state, ids.form)! };
+  if (!peppered) {
+    return {
+      kind: 'refused',
+      problem: `table ${names.qualified} is being re-keyed from ${rekeying.from} to hmac-sha256 ids (\`connect-pg-simple rekey\`), and this store has no sessionIdPepper: it would miss every session already moved. Give it the pepper the re-keying uses (sessionIdPepper, as CPS_SESSION_ID_PEPPER for rekey), as every store that uses the table`,
+    };
+  }
+  if (rekeying.pepperId !== ids.pepperId) {
+    return {
+      kind: 'refused',
+      problem: `table ${names.qualified} is being re-keyed to hmac-sha256 ids with another pepper (pepper id ${rekeying.pepperId}; this store's sessionIdPepper has id ${ids.pepperId}): it would miss every session already moved. Give every store the pepper the re-keying uses`,
+    };
+  }
+  return { kind: 'candidates', from: rekeying.from };
 }
 
 /** What the options say about ids, for a message. */
@@ -154,8 +200,10 @@ export function idFormProblem(names: TableNames, state: TableState, wanted: Sess
   if (state.version < 2 || state.idForm === wanted) return undefined;
   const stored = state.idForm ?? 'an unrecorded form (its sid column has no connect-pg-simple comment)';
   const fix =
-    state.idForm !== undefined && state.idForm in ID_FORM_OPTIONS
-      ? `configure the store as the others that use it (${ID_FORM_OPTIONS[state.idForm as SessionIdForm]})`
-      : 'check tableName and schemaName';
+    state.idForm === 'hmac-sha256'
+      ? 'set sessionIdPepper to the pepper the table was keyed with, as the other stores that use it have it (a table of hmac-sha256 ids cannot go back: its ids are keyed hashes)'
+      : state.idForm !== undefined && state.idForm in ID_FORM_OPTIONS
+        ? `configure the store as the others that use it (${ID_FORM_OPTIONS[state.idForm as SessionIdForm]})`
+        : 'check tableName and schemaName';
   return `table ${names.qualified} stores session ids as ${stored}, but this store's options (${ID_FORM_OPTIONS[wanted]}) make them ${wanted}: it would miss every session. ${fix[0]?.toUpperCase()}${fix.slice(1)}`;
 }

@@ -17,7 +17,7 @@ export interface MigrateOptions {
    * How the table stores session ids from schema 2 on. Default `sha256` (the store's default,
    * `hashSessionIds: true` without a pepper). `plain` for stores with `hashSessionIds: false`.
    * `hmac-sha256` (stores with `sessionIdPepper`) only for a new table: upgrading would need the
-   * pepper in SQL.
+   * pepper in SQL (`connect-pg-simple rekey` re-keys a table in JavaScript instead).
    */
   readonly idForm?: SessionIdForm;
   /**
@@ -159,7 +159,7 @@ export async function migrate(db: Database, names: TableNames, options: MigrateO
   // From schema 2 on, ids are in their final form already: only an older table would be re-hashed.
   if (from !== undefined && from < 2 && idForm === 'hmac-sha256') {
     throw new SchemaError(
-      `connect-pg-simple: table ${names.qualified} cannot be upgraded to peppered ids (hmac-sha256): hashing its stored ids in place would need the pepper in SQL. Upgrade it with sha256 ids (the default), or start a new table for a store with sessionIdPepper`,
+      `connect-pg-simple: table ${names.qualified} cannot be upgraded to peppered ids (hmac-sha256) in SQL: that would need the pepper in a statement. Upgrade it with sha256 ids (the default) or plain ones, then re-key it with \`npx connect-pg-simple rekey\` (the pepper from CPS_SESSION_ID_PEPPER); stores with sessionIdPepper serve it meanwhile`,
       '0A000',
     );
   }

@@ -1,39 +1,19 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from '../../drivers/database.js';
-import { DecryptionError, isEnvelopeText, SessionCipher, sessionKeyFrom } from '../../encryption.js';
+import { decryptWithAny, isEnvelopeText, SessionCipher } from '../../encryption.js';
 import { readTableState } from '../../schema/ensure.js';
-import { storedIdFunction } from '../../session-id.js';
+import { parseRekeyingForm, storedIdFunction } from '../../session-id.js';
 import { type ReencryptStatements, reencryptStatements, storeStatements, type TableNames } from '../../sql.js';
+import { detailsBinding } from '../../user-sessions.js';
 import { type CommandLine, integerOption } from '../args.js';
-import { EXIT_INTERRUPTED, EXIT_OK, OperationalError, UsageError } from '../errors.js';
+import { type BatchRows, Interruption, keysetPass } from '../batches.js';
+import { keysFrom } from '../env-secrets.js';
+import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
 import { count } from '../format.js';
 import type { Io, Runner } from '../io.js';
 import { requireTable } from './require-table.js';
 
 const MAX_BATCH_SIZE = 100_000;
 const DEFAULT_BATCH_SIZE = 500;
-const PROGRESS_INTERVAL_MS = 200;
-
-/** The environment variable that holds the keys: never argv, which other users can read in the process list. */
-export const KEYS_VARIABLE = 'CPS_ENCRYPTION_KEYS';
-
-/** The keys from CPS_ENCRYPTION_KEYS (comma-separated base64, the current one first); never echoed. */
-export function keysFrom(env: NodeJS.ProcessEnv, command: string): Buffer[] {
-  const raw = env[KEYS_VARIABLE];
-  if (raw === undefined || raw.trim() === '') {
-    throw new UsageError(
-      `set ${KEYS_VARIABLE} to the store's encryptionKeys as comma-separated base64, the current key first (keys are never taken from the command line)`,
-      command,
-    );
-  }
-  return raw.split(',').map((text, index) => {
-    const key = sessionKeyFrom(text.trim());
-    if (typeof key === 'string') {
-      throw new UsageError(`${KEYS_VARIABLE}: key ${index + 1} must be 32 bytes in base64, got ${key}`, command);
-    }
-    return key;
-  });
-}
 
 interface Totals {
   examined: number;
@@ -45,22 +25,34 @@ interface Totals {
 
 const noTotals = (): Totals => ({ examined: 0, reencrypted: 0, current: 0, changedMeanwhile: 0, undecryptable: 0 });
 
-/** One encrypted column, re-encrypted batch by batch; `bindingOf` says what each row's value is bound to. */
+/** One encrypted column, re-encrypted batch by batch; `bindingsOf` says what each row's value may be bound to. */
 interface ColumnPass {
   readonly statements: ReencryptStatements;
-  readonly bindingOf: (storedId: string) => string;
+  readonly bindingsOf: (storedId: string) => readonly string[];
   /** What progress calls the values: "sessions", "details". */
   readonly label: string;
 }
 
-/** The passes for the table: the sessions, and from schema 3 what `describe` recorded (bound to the handle). */
+/**
+ * The passes for the table: the sessions, and from schema 3 what `describe` recorded, bound to
+ * the handle: the stored id, or a plain id's SHA-256 (mid re-keying from plain ids, a row may be
+ * either: both are tried).
+ */
 function columnPasses(names: TableNames, version: number, idForm: string | undefined): ColumnPass[] {
-  const passes: ColumnPass[] = [{ statements: reencryptStatements(names), bindingOf: (id) => id, label: 'sessions' }];
+  const passes: ColumnPass[] = [
+    { statements: reencryptStatements(names), bindingsOf: (id) => [id], label: 'sessions' },
+  ];
   if (version >= 3) {
-    const handleOf = idForm === 'plain' ? storedIdFunction('sha256') : (id: string) => id;
+    const sha256Of = storedIdFunction('sha256');
+    const handlesOf: (id: string) => readonly string[] =
+      idForm === 'plain'
+        ? (id) => [sha256Of(id)]
+        : parseRekeyingForm(idForm)?.from === 'plain'
+          ? (id) => [id, sha256Of(id)]
+          : (id) => [id];
     passes.push({
       statements: reencryptStatements(names, 'details'),
-      bindingOf: (id) => `details:${handleOf(id)}`,
+      bindingsOf: (id) => handlesOf(id).map(detailsBinding),
       label: 'details',
     });
   }
@@ -87,21 +79,17 @@ export function reencryptCommand(line: CommandLine, names: TableNames, env: Node
       );
     }
     const { idForm } = await readTableState(db, storeStatements(names), names);
-    let interrupted = false;
-    const onInterrupt = () => {
-      interrupted = true;
-      if (io.errIsTTY) io.err('\ninterrupted: stopping after this batch\n');
-    };
-    process.once('SIGINT', onInterrupt);
     const [totals, details] = [noTotals(), noTotals()];
+    const interruption = new Interruption(io);
     try {
       for (const [index, pass] of columnPasses(names, version, idForm).entries()) {
-        if (interrupted) break;
-        await reencryptColumn(db, io, cipher, pass, index === 0 ? totals : details, batchSize, () => interrupted);
+        if (interruption.stopRequested) break;
+        await reencryptColumn(db, io, cipher, pass, index === 0 ? totals : details, batchSize, interruption);
       }
     } finally {
-      process.off('SIGINT', onInterrupt);
+      interruption.end();
     }
+    const interrupted = interruption.stopRequested;
     if (json) {
       io.out(
         `${JSON.stringify({ table: names.qualified, keyId: cipher.currentKeyId, ...totals, details, interrupted })}\n`,
@@ -124,56 +112,55 @@ export function reencryptCommand(line: CommandLine, names: TableNames, env: Node
   };
 }
 
-async function reencryptColumn(
+/** One column's pass over the table (see batches.ts), each row re-encrypted with the binding it decrypted with. */
+function reencryptColumn(
   db: Database,
   io: Io,
   cipher: SessionCipher,
-  { statements, bindingOf, label }: ColumnPass,
+  { statements, bindingsOf, label }: ColumnPass,
   totals: Totals,
   batchSize: number,
-  interrupted: () => boolean,
+  interruption: Interruption,
 ): Promise<void> {
-  let shownAt = 0;
-  let after = '';
-  try {
-    for (;;) {
-      const rows = await db.query(statements.readBatch, [after, batchSize]);
-      const ids: string[] = [];
-      const texts: string[] = [];
-      const olds: string[] = [];
-      for (const row of rows) {
-        const [sid, stored] = [String(row.sid), String(row.value)];
-        totals.examined++;
-        if (cipher.keyIdOf(stored) === cipher.currentKeyId) {
-          totals.current++;
-          continue;
-        }
-        try {
-          const plain = isEnvelopeText(stored) ? cipher.decrypt(stored, bindingOf(sid)) : stored;
-          ids.push(sid);
-          texts.push(cipher.encrypt(plain, bindingOf(sid)));
-          olds.push(stored);
-        } catch (error) {
-          if (!(error instanceof DecryptionError)) throw error;
-          totals.undecryptable++;
-        }
+  const reencryptBatch = async (rows: BatchRows) => {
+    const ids: string[] = [];
+    const texts: string[] = [];
+    const olds: string[] = [];
+    for (const row of rows) {
+      const [sid, stored] = [String(row.sid), String(row.value)];
+      totals.examined++;
+      if (cipher.keyIdOf(stored) === cipher.currentKeyId) {
+        totals.current++;
+        continue;
       }
-      if (ids.length > 0) {
-        const [written] = await db.query(statements.writeBatch, [ids, texts, olds]);
-        const updated = Number(written?.updated ?? 0);
-        totals.reencrypted += updated;
-        totals.changedMeanwhile += ids.length - updated;
+      const bindings = bindingsOf(sid);
+      const found = isEnvelopeText(stored)
+        ? decryptWithAny(cipher, stored, bindings)
+        : { text: stored, binding: bindings[0]! };
+      if (found === undefined) {
+        totals.undecryptable++;
+        continue;
       }
-      if (io.errIsTTY && Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
-        io.err(`\rre-encrypted ${count(totals.reencrypted)} of ${count(totals.examined)} ${label}…`);
-        shownAt = Date.now();
-      }
-      if (rows.length < batchSize || interrupted()) break;
-      after = String(rows.at(-1)!.sid);
-      await nextTurn();
+      ids.push(sid);
+      texts.push(cipher.encrypt(found.text, found.binding));
+      olds.push(stored);
     }
-  } finally {
-    if (io.errIsTTY && shownAt > 0)
-      io.err(`\rre-encrypted ${count(totals.reencrypted)} of ${count(totals.examined)} ${label}\n`);
-  }
+    if (ids.length > 0) {
+      const [written] = await db.query(statements.writeBatch, [ids, texts, olds]);
+      const updated = Number(written?.updated ?? 0);
+      totals.reencrypted += updated;
+      totals.changedMeanwhile += ids.length - updated;
+    }
+  };
+  return keysetPass(
+    db,
+    io,
+    {
+      read: statements.readBatch,
+      batchSize,
+      handle: reencryptBatch,
+      progress: () => `re-encrypted ${count(totals.reencrypted)} of ${count(totals.examined)} ${label}`,
+    },
+    interruption,
+  );
 }

@@ -1,9 +1,9 @@
 import type { TableNames } from '../../sql.js';
 import { listUserSessions, type UserSession } from '../../user-sessions.js';
 import type { CommandLine } from '../args.js';
+import { KEYS_VARIABLE } from '../env-secrets.js';
 import { EXIT_OK } from '../errors.js';
 import type { Runner } from '../io.js';
-import { KEYS_VARIABLE } from './reencrypt.js';
 import { textOption, userSessionsContext } from './user-tables.js';
 
 const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');

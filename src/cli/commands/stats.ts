@@ -1,5 +1,6 @@
 import { SCHEMA_VERSION } from '../../schema/ddl.js';
 import { type PartitionStats, readTableStats, type TableStats } from '../../schema/stats.js';
+import { readStorageForms, type StorageForms } from '../../schema/storage-forms.js';
 import type { TableNames } from '../../sql.js';
 import { adviceFor, deadTupleRatio } from '../advice.js';
 import type { CommandLine } from '../args.js';
@@ -31,12 +32,13 @@ function layoutAsJson(stats: TableStats) {
   };
 }
 
-function asJson(stats: TableStats, advice: string[]): string {
+function asJson(stats: TableStats, advice: string[], forms: StorageForms): string {
   const { now, lastVacuum, lastAutovacuum, lastAnalyze, lastAutoanalyze, partitions, ...figures } = stats;
   return `${JSON.stringify(
     {
       ...figures,
       ...layoutAsJson(stats),
+      ...storageJson(forms),
       currentVersion: SCHEMA_VERSION,
       deadTupleRatio: deadTupleRatio(stats),
       lastVacuum: isoTime(lastVacuum),
@@ -51,7 +53,46 @@ function asJson(stats: TableStats, advice: string[]): string {
   )}\n`;
 }
 
-function asText(stats: TableStats, advice: string[]): string {
+/** How ids and sessions are stored, for --json: `sessionIds` and `encryption`. */
+function storageJson(forms: StorageForms) {
+  const { rekeying } = forms;
+  return {
+    sessionIds: {
+      form: rekeying === undefined ? forms.idForm : 're-keying',
+      ...(rekeying === undefined
+        ? {}
+        : {
+            rekeying: {
+              from: rekeying.from,
+              to: 'hmac-sha256',
+              pepperId: rekeying.pepperId,
+              rowsLeft: rekeying.rowsLeft,
+            },
+          }),
+    },
+    encryption: forms.encryption,
+  };
+}
+
+/** How ids and sessions are stored, as lines of the text output. */
+function storageRows(forms: StorageForms): Array<[string, string]> {
+  const { rekeying, encryption } = forms;
+  const ids =
+    rekeying === undefined
+      ? forms.idForm
+      : `re-keying from ${rekeying.from} to hmac-sha256 (pepper id ${rekeying.pepperId}), ${count(rekeying.rowsLeft)} rows left to move: run \`connect-pg-simple rekey\` to finish`;
+  const keys = Object.entries(encryption.byKeyId)
+    .sort(([, a], [, b]) => b - a)
+    .map(([keyId, n]) => `key ${keyId}: ${count(n)}`);
+  const about = encryption.sampled ? 'about ' : '';
+  const stored = `${about}${count(encryption.encrypted)} encrypted${keys.length > 0 ? ` (${keys.join(', ')})` : ''}, ${about}${count(encryption.plain)} plain JSON${encryption.sampled ? ' (estimated from a sample of the table)' : ''}`;
+  return [
+    ['session ids', ids],
+    ['live sessions', stored],
+  ];
+}
+
+function asText(stats: TableStats, advice: string[], forms: StorageForms): string {
   const version =
     stats.version === SCHEMA_VERSION
       ? `${stats.version} (current)`
@@ -74,6 +115,7 @@ function asText(stats: TableStats, advice: string[]): string {
     ['vacuum', `${when(stats.lastVacuum, stats.now)}; auto ${when(stats.lastAutovacuum, stats.now)}`],
     ['analyze', `${when(stats.lastAnalyze, stats.now)}; auto ${when(stats.lastAutoanalyze, stats.now)}`],
     ['storage', stats.storageOptions.length > 0 ? stats.storageOptions.join(', ') : 'defaults'],
+    ...storageRows(forms),
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`);
@@ -121,8 +163,10 @@ export function statsCommand(line: CommandLine, names: TableNames): Runner {
     const db = maybeDb!;
     const stats = await readTableStats(db, names, { exact });
     if (stats === undefined) throw missingTable(names);
+    const forms = await readStorageForms(db, names);
+    if (forms === undefined) throw missingTable(names);
     const advice = adviceFor(stats);
-    io.out(json ? asJson(stats, advice) : asText(stats, advice));
+    io.out(json ? asJson(stats, advice, forms) : asText(stats, advice, forms));
     return EXIT_OK;
   };
 }

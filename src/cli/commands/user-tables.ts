@@ -1,12 +1,12 @@
 import type { Database } from '../../drivers/database.js';
 import { SessionCipher } from '../../encryption.js';
 import { readTableState } from '../../schema/ensure.js';
-import { isSessionIdForm } from '../../session-id.js';
+import { isSessionIdForm, parseRekeyingForm } from '../../session-id.js';
 import { storeStatements, type TableNames, userSessionStatements } from '../../sql.js';
 import { SessionHandles, type UserSessionsContext } from '../../user-sessions.js';
 import type { CommandLine } from '../args.js';
+import { KEYS_VARIABLE, keysFrom } from '../env-secrets.js';
 import { OperationalError, UsageError } from '../errors.js';
-import { KEYS_VARIABLE, keysFrom } from './reencrypt.js';
 import { requireTable } from './require-table.js';
 
 /** A required text option's value: a usage error when it is missing or empty. */
@@ -37,12 +37,19 @@ export async function userSessionsContext(
     );
   }
   const { idForm } = await readTableState(db, storeStatements(names), names);
+  const rekeying = parseRekeyingForm(idForm);
+  if (rekeying?.from === 'plain') {
+    throw new OperationalError(
+      `table ${names.qualified} is being re-keyed from plain ids: a session's handle is known once its row has moved. Run \`connect-pg-simple rekey\` to the end first`,
+    );
+  }
   const cipher = env[KEYS_VARIABLE]?.trim() ? new SessionCipher(keysFrom(env, line.command!)) : undefined;
+  // Mid re-keying from sha256 ids, every row's id is a hash: its handle.
   const form = idForm !== undefined && isSessionIdForm(idForm) ? idForm : 'sha256';
   return {
     statements: userSessionStatements(names, { storedIdIsHandle: form !== 'plain' }),
     // Handles come from the table here; no session id is ever turned into one.
-    handles: new SessionHandles(form, (id) => id, cipher),
+    handles: new SessionHandles((id) => id, cipher),
     query: (statement, values) => db.query(statement, values),
     log,
   };
