@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
@@ -135,6 +136,17 @@ export function storedForm(options: Record<string, unknown>) {
   };
 }
 
+/**
+ * What a baseline build stores for the seeded sessions: hashed ids (SHA-256) from the build that
+ * made them its default (it has dist/session-id.js), plain ids before.
+ */
+function baselineStoredForm(): { id?: (sid: string) => string } {
+  const file = baselineDir === undefined ? undefined : resolve(baselineDir, 'dist/session-id.js');
+  if (file === undefined || !existsSync(file)) return {};
+  const { storedIdFunction } = require(file) as typeof import('../../src/session-id.js');
+  return { id: storedIdFunction('sha256') };
+}
+
 function baselineStoreClass(dir: string) {
   const load = require(resolve(dir, 'dist/index.js')) as ConnectPgSimple;
   return load(session as unknown as import('../../src/index.js').SessionModule);
@@ -162,7 +174,13 @@ function oursContender(
       // The window a store with these options leaves (touchAfter 60 by default, 0 when false).
       const window = options.touchAfter === false ? 0 : LAZY_TOUCH_WINDOW_SECONDS;
       const padded = isBaseline && process.env.BENCH_BASELINE_PADDED === '1';
-      const { sids } = await admin.seed(name, count, window, padded, isBaseline ? {} : storedForm(options));
+      const { sids } = await admin.seed(
+        name,
+        count,
+        window,
+        padded,
+        isBaseline ? baselineStoredForm() : storedForm(options),
+      );
       const Store = storeClass();
       if (driver === 'owned') {
         const store = new Store({
