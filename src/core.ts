@@ -13,10 +13,10 @@ import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
-import { ensureTable, idUseFor, SchemaError, type StoreIds } from './schema/ensure.js';
+import { ensureTable, SchemaError, type StoreIds } from './schema/ensure.js';
 import { maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
-import { parseRekeyingForm, pepperIdOf } from './session-id.js';
+import { pepperIdOf } from './session-id.js';
 import {
   PRUNE_FROM_START,
   replicaStatements,
@@ -26,9 +26,9 @@ import {
   type TableNames,
   tableNames,
   type UserSessionStatements,
-  userSessionStatements,
 } from './sql.js';
 import { type IdParameter, rememberedIdOf, type TableIds, tableIdsFor } from './table-ids.js';
+import { layoutNote, TABLE_RECHECK_MS, tableModeNote, tableSetup } from './table-setup.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import { detailsText } from './user-id.js';
 import {
@@ -44,28 +44,8 @@ import {
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
 
-/**
- * How often a store looks at its table again, to notice a migration or a re-keying (`rekey`), while
- * one may come: unless the table is at the current schema and of hmac-sha256 ids, the last form it can take.
- */
-const TABLE_RECHECK_MS = 60_000;
-/**
- * As often, for a store with a pepper on a table not yet of its form: only until the table is
- * re-keyed, and the sooner it sees the re-keying begin, the fewer sessions it binds to the old form.
- */
-const REKEY_RECHECK_MS = 5_000;
-
 /** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
 const MAX_SID_BYTES = 1024;
-
-/**
- * The absolute timeout the statements enforce: on a partitioned table, never longer than its
- * partitions keep sessions (and that long without one of the store's own).
- */
-function effectiveAbsoluteTimeout(own: number | undefined, partitioning: Partitioning | undefined): number | undefined {
-  if (partitioning === undefined) return own;
-  return Math.min(own ?? partitioning.lifetimeSeconds, partitioning.lifetimeSeconds);
-}
 
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
@@ -147,7 +127,8 @@ export class SessionCore {
   #partitioning: Partitioning | undefined;
   /** What was said once about the table's layout, so that a recheck does not repeat it. */
   #layoutNoted = false;
-  #recheckInterval = TABLE_RECHECK_MS;
+  /** How soon to look at the table again while it may change. */
+  #recheckMs = TABLE_RECHECK_MS;
   /** Set by the last `#readable`: see there. */
   #boundElsewhere = false;
   readonly #db: Database;
@@ -879,95 +860,27 @@ export class SessionCore {
         deadline,
         options.partitioning,
       );
-      const partitioning = state.partitioned ? state.partitioning : undefined;
-      this.#noteLayout(partitioning);
-      this.#partitioning = partitioning;
-      const use = idUseFor(this.names, state, this.#storeIds);
-      const rekeying = parseRekeyingForm(state.idForm);
-      const pepper = options.sessionIdPepper;
-      const ids = tableIdsFor(use, state.version, rekeying !== undefined, { form: options.idForm, pepper });
-      const mode =
-        ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
-      if (mode !== this.#idMode) {
-        this.#logTableMode(mode, state.version, use.kind === 'candidates' && !rekeying ? state.idForm : undefined);
+      const setup = tableSetup(this.names, state, this.#storeIds, options);
+      if (!this.#layoutNoted) {
+        const note = layoutNote(this.names, options, setup);
+        if (note !== undefined) this.#log(note);
+        this.#layoutNoted = note !== undefined;
       }
-      this.#idMode = mode;
-      const settled = state.version >= SCHEMA_VERSION && mode === 'own' && options.idForm === 'hmac-sha256';
-      this.#recheckInterval = ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS;
-      this.#recheckAt = settled ? undefined : this.#now() + this.#recheckInterval;
-      const userColumns = state.version >= 3;
-      this.#statements = storeStatements(this.names, {
-        synchronousCommit: options.synchronousCommit,
-        absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
-        legacyIds: ids.legacyIds,
-        idCandidates: ids.idCandidates,
-        partitioned: partitioning !== undefined,
-        userColumns,
-      });
-      this.#ids = ids;
-      this.#tableVersion = state.version;
-      this.#handles = new SessionHandles(ids.handleOf, this.#cipher, ids.detailsBindings);
-      // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
-      this.#userStatementsRefusal =
-        rekeying?.from === 'plain'
-          ? `connect-pg-simple: sessions per user wait for the re-keying of ${this.names.qualified} from plain ids to end (\`npx connect-pg-simple rekey\`): until its rows have moved, their handles are not yet known`
-          : undefined;
-      this.#userStatements =
-        userColumns && this.#userStatementsRefusal === undefined
-          ? userSessionStatements(this.names, {
-              absoluteTimeoutSeconds: effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning),
-              partitioned: partitioning !== undefined,
-              storedIdIsHandle: ids.storedIdIsHandle,
-              idCandidates: ids.idCandidates,
-            })
-          : undefined;
+      const modeNote = tableModeNote(this.names, options, setup, this.#idMode);
+      if (modeNote !== undefined) this.#log(modeNote);
+      this.#idMode = setup.idMode;
+      this.#partitioning = setup.partitioning;
+      this.#recheckMs = setup.recheckMs ?? TABLE_RECHECK_MS;
+      this.#recheckAt = setup.recheckMs === undefined ? undefined : this.#now() + setup.recheckMs;
+      this.#statements = setup.statements;
+      this.#ids = setup.ids;
+      this.#tableVersion = setup.version;
+      this.#handles = new SessionHandles(setup.ids.handleOf, this.#cipher, setup.ids.detailsBindings);
+      this.#userStatementsRefusal = setup.userStatementsRefusal;
+      this.#userStatements = setup.userStatements;
     } finally {
       this.#inFlight.end(deadline);
     }
-  }
-
-  /** Says once when the table's layout is not what the options describe. */
-  #noteLayout(partitioning: Partitioning | undefined): void {
-    if (this.#layoutNoted) return;
-    const { options } = this;
-    const own = options.absoluteTimeoutSeconds;
-    const t = this.names.qualified;
-    if (partitioning !== undefined && own !== undefined && own > partitioning.lifetimeSeconds) {
-      this.#log(
-        `connect-pg-simple: table ${t} is partitioned for sessions that end ${partitioning.lifetimeSeconds} s after creation (its partitions are dropped then): this store's absoluteTimeout of ${own} s is cut to that`,
-      );
-    } else if (partitioning === undefined && options.partitioning !== undefined) {
-      this.#log(
-        `connect-pg-simple: table ${t} already exists and is not partitioned: partitionBy only shapes a table the store creates (see docs/scaling.md to move to the partitioned layout)`,
-      );
-    } else {
-      return;
-    }
-    this.#layoutNoted = true;
-  }
-
-  /** Says once what waits for the table to be migrated or re-keyed. */
-  #logTableMode(mode: string, version: number, formBeforeRekey: string | undefined): void {
-    if (mode === 'legacy' && this.#idMode === undefined) this.#logLegacyTable(version);
-    else if (formBeforeRekey !== undefined) {
-      this.#log(
-        `connect-pg-simple: table ${this.names.qualified} stores session ids as ${formBeforeRekey}, not keyed with sessionIdPepper: this store finds sessions in either form and writes the table's, until \`npx connect-pg-simple rekey\` re-keys it (every store that uses the table needs sessionIdPepper first)`,
-      );
-    }
-  }
-
-  #logLegacyTable(version: number): void {
-    const { options } = this;
-    const waits = [
-      options.idForm === 'plain' ? undefined : 'session ids are stored as given, not hashed',
-      options.absoluteTimeoutSeconds === undefined ? undefined : 'absoluteTimeout is not enforced',
-    ].filter((line) => line !== undefined);
-    if (waits.length === 0) return;
-    const pepperNote =
-      options.idForm === 'hmac-sha256' ? ', then re-keyed for sessionIdPepper with `npx connect-pg-simple rekey`' : '';
-    this.#log(
-      `connect-pg-simple: table ${this.names.qualified} is at schema version ${version}: ${waits.join(', and ')} until it is migrated with \`npx connect-pg-simple migrate\`${pepperNote}`,
-    );
   }
 
   /**
@@ -977,7 +890,7 @@ export class SessionCore {
    * once the store uses schema 3's statements.
    */
   #recheckTable(): void {
-    this.#recheckAt = this.#now() + this.#recheckInterval;
+    this.#recheckAt = this.#now() + this.#recheckMs;
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;

@@ -1,0 +1,155 @@
+import type { ResolvedOptions } from './options.js';
+import { SCHEMA_VERSION } from './schema/ddl.js';
+import { idUseFor, type StoreIds, type TableState } from './schema/ensure.js';
+import type { Partitioning } from './schema/partitions.js';
+import { parseRekeyingForm } from './session-id.js';
+import {
+  type StoreStatements,
+  storeStatements,
+  type TableNames,
+  type UserSessionStatements,
+  userSessionStatements,
+} from './sql.js';
+import { type TableIds, tableIdsFor } from './table-ids.js';
+
+/**
+ * How often a store looks at its table again, to notice a migration or a re-keying (`rekey`), while
+ * one may come: unless the table is at the current schema and of hmac-sha256 ids, the last form it can take.
+ */
+export const TABLE_RECHECK_MS = 60_000;
+/**
+ * As often, for a store with a pepper on a table not yet of its form: only until the table is
+ * re-keyed, and the sooner it sees the re-keying begin, the fewer sessions it binds to the old form.
+ */
+const REKEY_RECHECK_MS = 5_000;
+
+/** What of the store's options decides how it uses its table. */
+export type SetupOptions = Pick<
+  ResolvedOptions,
+  'idForm' | 'sessionIdPepper' | 'synchronousCommit' | 'absoluteTimeoutSeconds' | 'partitioning'
+>;
+
+/** How a store uses the table a check found: what the core applies, and what it says once. */
+export interface TableSetup {
+  readonly version: number;
+  /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
+  readonly partitioning: Partitioning | undefined;
+  /** How the table's rows are found and encrypted sessions bound. */
+  readonly ids: TableIds;
+  /** `own`, `legacy` or `candidates <form>`: a change of it is logged once. */
+  readonly idMode: string;
+  /** The form of a table not yet re-keyed that a store with a pepper serves by candidates. */
+  readonly formBeforeRekey: string | undefined;
+  /** When to look at the table again, in ms; undefined when it can change no more. */
+  readonly recheckMs: number | undefined;
+  readonly statements: StoreStatements;
+  /** Schema 3's statements of sessions per user; undefined while the table cannot serve them. */
+  readonly userStatements: UserSessionStatements | undefined;
+  /** Why `userStatements` is undefined, when it is not the schema version. */
+  readonly userStatementsRefusal: string | undefined;
+}
+
+/**
+ * The absolute timeout the statements enforce: on a partitioned table, never longer than its
+ * partitions keep sessions (and that long without one of the store's own).
+ */
+export function effectiveAbsoluteTimeout(
+  own: number | undefined,
+  partitioning: Partitioning | undefined,
+): number | undefined {
+  if (partitioning === undefined) return own;
+  return Math.min(own ?? partitioning.lifetimeSeconds, partitioning.lifetimeSeconds);
+}
+
+export function tableSetup(
+  names: TableNames,
+  state: TableState,
+  storeIds: StoreIds,
+  options: SetupOptions,
+): TableSetup {
+  const partitioning = state.partitioned ? state.partitioning : undefined;
+  const partitioned = partitioning !== undefined;
+  const absoluteTimeoutSeconds = effectiveAbsoluteTimeout(options.absoluteTimeoutSeconds, partitioning);
+  const use = idUseFor(names, state, storeIds);
+  const rekeying = parseRekeyingForm(state.idForm);
+  const ids = tableIdsFor(use, state.version, rekeying !== undefined, {
+    form: options.idForm,
+    pepper: options.sessionIdPepper,
+  });
+  const idMode =
+    ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
+  const settled = state.version >= SCHEMA_VERSION && idMode === 'own' && options.idForm === 'hmac-sha256';
+  const userColumns = state.version >= 3;
+  // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
+  const userStatementsRefusal =
+    rekeying?.from === 'plain'
+      ? `connect-pg-simple: sessions per user wait for the re-keying of ${names.qualified} from plain ids to end (\`npx connect-pg-simple rekey\`): until its rows have moved, their handles are not yet known`
+      : undefined;
+  return {
+    version: state.version,
+    partitioning,
+    ids,
+    idMode,
+    formBeforeRekey: use.kind === 'candidates' && rekeying === undefined ? state.idForm : undefined,
+    recheckMs: settled ? undefined : ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS,
+    statements: storeStatements(names, {
+      synchronousCommit: options.synchronousCommit,
+      absoluteTimeoutSeconds,
+      legacyIds: ids.legacyIds,
+      idCandidates: ids.idCandidates,
+      partitioned,
+      userColumns,
+    }),
+    userStatements:
+      userColumns && userStatementsRefusal === undefined
+        ? userSessionStatements(names, {
+            absoluteTimeoutSeconds,
+            partitioned,
+            storedIdIsHandle: ids.storedIdIsHandle,
+            idCandidates: ids.idCandidates,
+          })
+        : undefined,
+    userStatementsRefusal,
+  };
+}
+
+/** What to say when the table's layout is not what the options describe; undefined: nothing. */
+export function layoutNote(names: TableNames, options: SetupOptions, setup: TableSetup): string | undefined {
+  const { partitioning } = setup;
+  const own = options.absoluteTimeoutSeconds;
+  const t = names.qualified;
+  if (partitioning !== undefined && own !== undefined && own > partitioning.lifetimeSeconds) {
+    return `connect-pg-simple: table ${t} is partitioned for sessions that end ${partitioning.lifetimeSeconds} s after creation (its partitions are dropped then): this store's absoluteTimeout of ${own} s is cut to that`;
+  }
+  if (partitioning === undefined && options.partitioning !== undefined) {
+    return `connect-pg-simple: table ${t} already exists and is not partitioned: partitionBy only shapes a table the store creates (see docs/scaling.md to move to the partitioned layout)`;
+  }
+  return undefined;
+}
+
+/**
+ * What waits for the table to be migrated or re-keyed, when `setup` differs from what the store
+ * used before (`previousMode`, undefined at the first check); undefined: nothing to say.
+ */
+export function tableModeNote(
+  names: TableNames,
+  options: SetupOptions,
+  setup: TableSetup,
+  previousMode: string | undefined,
+): string | undefined {
+  if (setup.idMode === previousMode) return undefined;
+  if (setup.idMode === 'legacy' && previousMode === undefined) return legacyTableNote(names, options, setup);
+  if (setup.formBeforeRekey === undefined) return undefined;
+  return `connect-pg-simple: table ${names.qualified} stores session ids as ${setup.formBeforeRekey}, not keyed with sessionIdPepper: this store finds sessions in either form and writes the table's, until \`npx connect-pg-simple rekey\` re-keys it (every store that uses the table needs sessionIdPepper first)`;
+}
+
+function legacyTableNote(names: TableNames, options: SetupOptions, setup: TableSetup): string | undefined {
+  const waits = [
+    options.idForm === 'plain' ? undefined : 'session ids are stored as given, not hashed',
+    options.absoluteTimeoutSeconds === undefined ? undefined : 'absoluteTimeout is not enforced',
+  ].filter((line) => line !== undefined);
+  if (waits.length === 0) return undefined;
+  const pepperNote =
+    options.idForm === 'hmac-sha256' ? ', then re-keyed for sessionIdPepper with `npx connect-pg-simple rekey`' : '';
+  return `connect-pg-simple: table ${names.qualified} is at schema version ${setup.version}: ${waits.join(', and ')} until it is migrated with \`npx connect-pg-simple migrate\`${pepperNote}`;
+}
