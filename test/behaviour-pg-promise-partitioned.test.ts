@@ -1,0 +1,3 @@
+import { behaviourSuite } from './support/behaviour.js';
+
+behaviourSuite('pg-promise', 'partitioned');
