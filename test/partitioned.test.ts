@@ -324,4 +324,21 @@ describe('the partitioned layout', () => {
     assert.equal((await store.userSessions('u1')).length, 1);
     assert.equal((await q(`SELECT count(*)::int AS n FROM ${t} WHERE touched IS NOT NULL`))[0].n, 4);
   });
+
+  it('rekey moves a partitioned table to peppered ids: every session found by its cookie, with its user', async () => {
+    const pepper = 'the pepper of the partitioned re-keying';
+    const before = newStore('rekeyed', PARTITIONED);
+    const sids = Array.from({ length: 12 }, (_, i) => `partitioned-session-${i}`);
+    for (const sid of sids) await before.set(sid, { ...inSeconds(600), userId: 'u1', n: sid } as never);
+    const run = await cli(['rekey', '--batch-size', '5', '--schema', schema.schemaName, '--table', 'rekeyed'], {
+      CPS_SESSION_ID_PEPPER: pepper,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const after = newStore('rekeyed', { ...PARTITIONED, sessionIdPepper: pepper });
+    for (const sid of sids) assert.equal(((await after.get(sid)) as { n?: string } | null)?.n, sid, sid);
+    assert.equal((await after.userSessions('u1')).length, sids.length);
+    const stored = await q(`SELECT sid FROM ${qualified('rekeyed')}`);
+    assert.equal(stored.length, sids.length, 'one row per session: none left behind in the old form');
+    for (const { sid } of stored) assert.ok(!sids.map(storedId).includes(sid), 'no row keeps its SHA-256 id');
+  });
 });
