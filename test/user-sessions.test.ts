@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { SessionCore } from '../src/core.js';
 import connectPgSimple from '../src/index.js';
@@ -8,7 +8,7 @@ import { resolveOptions } from '../src/options.js';
 import { migrationStatement } from '../src/schema/migrate.js';
 import { tableNames } from '../src/sql.js';
 import { databaseUrl, eventually, uniqueName } from './support/database.js';
-import { type DriverHarness, drivers } from './support/drivers.js';
+import { useDriverStores } from './support/driver-stores.js';
 import { storedId } from './support/sessions.js';
 
 /**
@@ -18,7 +18,6 @@ import { storedId } from './support/sessions.js';
  */
 
 const { PGStore } = connectPgSimple;
-type Store = InstanceType<typeof PGStore>;
 
 const inSeconds = (s: number) => ({
   cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
@@ -35,47 +34,22 @@ const PARTITIONED = { partitionBy: { days: 1 }, absoluteTimeout: 30 * 86_400 };
 
 for (const [driverName, layout] of RUNS) {
   describe(`sessions per user over ${driverName}${layout === 'plain' ? '' : `, ${layout} tables`}`, () => {
-    let harness: DriverHarness;
-    let schemaName: string;
-    const stores: Store[] = [];
-    const logged: unknown[][] = [];
     let described = 0;
-
-    const newStore = (options: Record<string, unknown> = {}): Store => {
-      const store = new PGStore({
-        ...harness.storeOptions,
-        schemaName,
-        createTableIfMissing: true,
-        pruneSessionInterval: false,
-        errorLog: (...args: unknown[]) => logged.push(args),
+    const suite = useDriverStores(
+      driverName,
+      `cps_users_${driverName.replace('-', '_')}`,
+      {
         describe: (session: Record<string, unknown>) => {
           described++;
           return { device: String(session.device ?? 'unknown') };
         },
         ...(layout === 'partitioned' ? PARTITIONED : {}),
-        ...options,
-      });
-      stores.push(store);
-      return store;
-    };
-    const q = (text: string, values?: unknown[]) => harness.admin.query(text, values);
-    const table = (name: string) => `"${schemaName}"."${name}"`;
+      },
+      { nothingLogged: true },
+    );
+    const { newStore, q, table, logged } = suite;
     const userOf = async (name: string, sid: string, id = storedId(sid)) =>
       (await q(`SELECT user_id FROM ${table(name)} WHERE sid = $1`, [id]))[0]?.user_id as string | null | undefined;
-
-    before(async () => {
-      harness = await drivers[driverName]!();
-      schemaName = uniqueName(`cps_users_${driverName.replace('-', '_')}`);
-      await q(`CREATE SCHEMA "${schemaName}"`);
-    });
-    afterEach(async () => {
-      await Promise.all(stores.splice(0).map((s) => s.close()));
-      assert.deepEqual(logged.splice(0), [], 'nothing was logged');
-    });
-    after(async () => {
-      await q(`DROP SCHEMA "${schemaName}" CASCADE`);
-      await harness.close();
-    });
 
     it("lists a user's live sessions, latest activity first, by handle, with their details", async () => {
       const store = newStore({ tableName: 'listing', ttl: 600 });
@@ -334,14 +308,14 @@ for (const [driverName, layout] of RUNS) {
       await q(`COMMENT ON TABLE ${table(name)} IS 'connect-pg-simple schema 2'`);
     };
     const migrateTo3 = (name: string) =>
-      q(migrationStatement(tableNames(name, schemaName), 2, { legacyTimeZone: 'UTC', idForm: 'sha256' }).sql);
+      q(migrationStatement(tableNames(name, suite.schemaName), 2, { legacyTimeZone: 'UTC', idForm: 'sha256' }).sql);
 
     it('a store running on a schema 2 table notices its migration by itself, within a minute', async () => {
       await schema2Table('noticed');
       let now = 0;
       const options = resolveOptions({
-        ...harness.storeOptions,
-        schemaName,
+        ...suite.harness.storeOptions,
+        schemaName: suite.schemaName,
         tableName: 'noticed',
         pruneSessionInterval: false,
       });
@@ -406,7 +380,7 @@ for (const [driverName, layout] of RUNS) {
       assert.equal((await store.userSessions('ada')).length, 2);
       const [index] = await q(
         `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexdef LIKE '%(user_id) WHERE (user_id IS NOT NULL)%'`,
-        [schemaName, name],
+        [suite.schemaName, name],
       );
       assert.equal(index!.n, 1, 'the partial index on user_id');
     });

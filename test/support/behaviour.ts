@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import connectPgSimple from '../../src/index.js';
+import { describe, it } from 'node:test';
 import { eventually, holdTableLock, uniqueName } from './database.js';
-import { type DriverHarness, drivers } from './drivers.js';
+import { useDriverStores } from './driver-stores.js';
+import type { drivers } from './drivers.js';
 import { assertSameSession, storedId } from './sessions.js';
-
-const { PGStore } = connectPgSimple;
-type Store = InstanceType<typeof PGStore>;
 
 const inSeconds = (s: number) => ({
   cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
@@ -28,31 +25,13 @@ const LAYOUT_OPTIONS: Record<TableLayout, Record<string, unknown>> = {
 export function behaviourSuite(driverName: keyof typeof drivers & string, layout: TableLayout = 'plain'): void {
   const layoutLabel = layout === 'plain' ? '' : `, ${layout} tables`;
   describe(`store behaviour over ${driverName}${layoutLabel}`, () => {
-    let harness: DriverHarness;
-    let schemaName: string;
-    const stores: Store[] = [];
-    const logged: unknown[][] = [];
-
-    const newStore = (options: Record<string, unknown> = {}): Store => {
-      const store = new PGStore({
-        ...harness.storeOptions,
-        schemaName,
-        createTableIfMissing: true,
-        pruneSessionInterval: false,
-        errorLog: (...args: unknown[]) => logged.push(args),
-        ...LAYOUT_OPTIONS[layout],
-        ...options,
-      });
-      stores.push(store);
-      return store;
-    };
-    const q = (text: string, values?: unknown[]) => harness.admin.query(text, values);
+    const suite = useDriverStores(driverName, `cps_${driverName.replace('-', '_')}`, LAYOUT_OPTIONS[layout]);
+    const { newStore, q, table, logged } = suite;
     /** Tests that hold a lock from another connection cannot run on PGlite. */
     const skippedInProcess = (t: { skip(message: string): void }) => {
-      if (harness.inProcess) t.skip('PGlite runs in-process: no other connection can hold a lock against it');
-      return harness.inProcess === true;
+      if (suite.harness.inProcess) t.skip('PGlite runs in-process: no other connection can hold a lock against it');
+      return suite.harness.inProcess === true;
     };
-    const table = (name = 'session') => `"${schemaName}"."${name}"`;
     const rowOf = async (sid: string, name = 'session') =>
       (
         await q(
@@ -60,21 +39,6 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
           [storedId(sid)],
         )
       )[0];
-
-    before(async () => {
-      harness = await drivers[driverName]!();
-      schemaName = uniqueName(`cps_${driverName.replace('-', '_')}`);
-      await q(`CREATE SCHEMA "${schemaName}"`);
-    });
-    // Each test's stores end with it: they hold connections (a pipelined store, one for good).
-    afterEach(async () => {
-      await Promise.all(stores.splice(0).map((s) => s.close()));
-    });
-    after(async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await q(`DROP SCHEMA "${schemaName}" CASCADE`);
-      await harness.close();
-    });
 
     it('stores and reads back a session faithfully', async () => {
       const store = newStore();
@@ -605,12 +569,15 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
     });
 
     it('quotes hostile table and schema names as names', async () => {
-      const hostile = `x"; DROP TABLE ${schemaName}.victim; --`;
+      const hostile = `x"; DROP TABLE ${suite.schemaName}.victim; --`;
       await q(`CREATE TABLE ${table('victim')} (id int)`);
       const store = newStore({ tableName: hostile });
       await store.set('h', inSeconds(60) as any);
       assert.ok(await store.get('h'));
-      assert.equal((await q(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`"${schemaName}"."victim"`]))[0]!.ok, true);
+      assert.equal(
+        (await q(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`"${suite.schemaName}"."victim"`]))[0]!.ok,
+        true,
+      );
     });
 
     it('keeps two tables in one schema apart, names and all', async () => {
@@ -720,7 +687,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
           ['get', store.get('other')],
           ['set', store.set('new2', inSeconds(600) as any)],
         ];
-        const pipelined = harness.storeOptions.pipeline === true;
+        const pipelined = suite.harness.storeOptions.pipeline === true;
         for (const [index, [method, operation]] of operations.entries()) {
           await assert.rejects(operation, (error: any) => {
             // On a pipelined connection, the quick statements queued behind the first one out of
@@ -773,7 +740,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
         for (const error of errors.slice(1)) {
           // On a pipelined connection, the statements queued behind the one out of time end with
           // its connection; anywhere else, each runs out of time on its own.
-          if (harness.storeOptions.pipeline === true && error?.name !== 'TimeoutError') {
+          if (suite.harness.storeOptions.pipeline === true && error?.name !== 'TimeoutError') {
             assert.ok(error instanceof Error, 'failed');
           } else {
             assert.equal(error?.name, 'TimeoutError');
@@ -802,7 +769,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.ok(await pending, 'work in flight finished before close resolved');
       await assert.rejects(() => store.get('c1'), /closed/);
       await store.close();
-      await harness.probe(); // the user's driver object was not ended
+      await suite.harness.probe(); // the user's driver object was not ended
     });
   });
 }
