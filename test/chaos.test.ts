@@ -6,6 +6,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import connectPgSimple from '../src/index.js';
 import { type BlinkingServer, startBlinkingServer } from './support/blinking-server.js';
+import { AckedWrites, CallbackLedger } from './support/load-ledgers.js';
 import { storedId } from './support/sessions.js';
 
 /**
@@ -37,36 +38,6 @@ interface Cycle {
 interface Outage {
   readonly stopped: number;
   readonly up: number;
-}
-
-/** Every callback the load hands out, and how often each was called. */
-class CallbackLedger {
-  #next = 0;
-  readonly calls = new Map<number, number>();
-  lost = 0;
-
-  call<T>(invoke: (callback: (error: unknown, value?: T) => void) => void): Promise<{ error: unknown; value?: T }> {
-    const id = this.#next++;
-    this.calls.set(id, 0);
-    return new Promise((resolve) => {
-      const watchdog = setTimeout(() => {
-        this.lost++;
-        resolve({ error: new Error('callback lost') });
-      }, LOST_AFTER_MS);
-      invoke((error, value) => {
-        this.calls.set(id, (this.calls.get(id) ?? 0) + 1);
-        clearTimeout(watchdog);
-        resolve({ error, value });
-      });
-    });
-  }
-}
-
-/** What the load wrote to one session: the last acknowledged value, and attempts since. */
-interface WriteRecord {
-  acked: number;
-  since: number[];
-  ackedCount: number;
 }
 
 describe('chaos: PostgreSQL restarts under load', () => {
@@ -112,12 +83,11 @@ describe('chaos: PostgreSQL restarts under load', () => {
       ['user pg.Pool', new PGStore({ ...options, pool: userPool })],
       ['postgres.js', new PGStore({ ...options, postgres: sql })],
     );
-    const ledger = new CallbackLedger();
-    const writes = new Map<string, WriteRecord>();
+    const ledger = new CallbackLedger(LOST_AFTER_MS);
+    const writes = new AckedWrites();
     const cycles: Cycle[] = [];
     let missing = 0;
     let running = true;
-    let counter = 0;
     const session = (n: number) => ({
       cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString() },
       n,
@@ -128,7 +98,7 @@ describe('chaos: PostgreSQL restarts under load', () => {
         for (let k = 0; k < SIDS_PER_WORKER; k++) {
           const sid = `${label}/${w}/${k}`;
           await store.set(sid, session(0) as any);
-          writes.set(sid, { acked: 0, since: [], ackedCount: 0 });
+          writes.add(sid);
         }
       }
     }
@@ -141,15 +111,8 @@ describe('chaos: PostgreSQL restarts under load', () => {
         return false;
       }
       if (Math.random() < 0.1) {
-        const record = writes.get(sid)!;
-        const n = ++counter;
-        record.since.push(n);
-        const { error } = await ledger.call((cb) => store.set(sid, { ...loaded.value, n }, cb));
-        if (error) return false;
-        record.acked = n;
-        record.since = [];
-        record.ackedCount++;
-        return true;
+        const error = await writes.write(sid, (n) => ledger.call((cb) => store.set(sid, { ...loaded.value, n }, cb)));
+        return !error;
       }
       const { error } = await ledger.call((cb) => store.touch(sid, loaded.value, cb));
       return !error;
@@ -202,7 +165,6 @@ describe('chaos: PostgreSQL restarts under load', () => {
       (await check.query('SELECT sid, (sess->>$1)::int AS n FROM session', ['n'])).rows.map((r) => [r.sid, r.n]),
     );
     await check.end();
-    const acknowledged = [...writes.values()].reduce((sum, r) => sum + r.ackedCount, 0);
 
     const ms = (x: number) => `${Math.round(x)} ms`;
     console.log(
@@ -217,7 +179,7 @@ describe('chaos: PostgreSQL restarts under load', () => {
       );
     });
     console.log(
-      `# chaos: ${acknowledged} acknowledged sets on ${writes.size} sessions checked; ${poolErrors.length} idle-connection errors on the user pool, ${logged.length} errorLog lines`,
+      `# chaos: ${writes.acknowledged} acknowledged sets on ${writes.sessions} sessions checked; ${poolErrors.length} idle-connection errors on the user pool, ${logged.length} errorLog lines`,
     );
 
     // Every callback exactly once; nothing unhandled; no session lost.
@@ -231,9 +193,10 @@ describe('chaos: PostgreSQL restarts under load', () => {
     // Service back within the bound, for each store after each restart.
     for (const r of recoveries.flat()) assert.ok(r <= RECOVERY_BOUND_MS, `recovered in ${ms(r)}`);
     // Every acknowledged write is there (or a later attempt that failed, yet landed).
-    for (const [sid, record] of writes) {
-      const n = stored.get(storedId(sid)); // the table holds the hash of each id
-      assert.ok(n === record.acked || record.since.includes(n), `${sid}: stored ${n}, acknowledged ${record.acked}`);
-    }
+    // The table holds the hash of each id.
+    assert.deepEqual(
+      writes.lostWrites((sid) => stored.get(storedId(sid))),
+      [],
+    );
   });
 });

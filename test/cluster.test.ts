@@ -13,6 +13,7 @@ import {
   dropClusters,
 } from './support/cluster.js';
 import { eventually } from './support/database.js';
+import { AckedWrites, CallbackLedger } from './support/load-ledgers.js';
 import { type PgBouncer, pgbouncerMissing, startPgBouncer } from './support/pgbouncer.js';
 import { storedId } from './support/sessions.js';
 
@@ -46,33 +47,6 @@ function countingGets(pool: pg.Pool) {
     },
   };
   return counted;
-}
-
-/** Every callback handed out, and how often each was called. */
-class CallbackLedger {
-  #next = 0;
-  readonly calls = new Map<number, number>();
-  /** How long each call that failed took, in ms. */
-  readonly failedAfterMs: number[] = [];
-  lost = 0;
-
-  call<T>(invoke: (callback: (error: unknown, value?: T) => void) => void): Promise<{ error: unknown; value?: T }> {
-    const id = this.#next++;
-    this.calls.set(id, 0);
-    const started = performance.now();
-    return new Promise((resolve) => {
-      const watchdog = setTimeout(() => {
-        this.lost++;
-        resolve({ error: new Error('callback lost') });
-      }, LOST_AFTER_MS);
-      invoke((error, value) => {
-        this.calls.set(id, (this.calls.get(id) ?? 0) + 1);
-        clearTimeout(watchdog);
-        if (error) this.failedAfterMs.push(performance.now() - started);
-        resolve({ error, value });
-      });
-    });
-  }
 }
 
 describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, () => {
@@ -217,7 +191,7 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
     } else {
       console.log(`# cluster: failover through PgBouncer skipped: ${pgbouncerMissing()}`);
     }
-    const ledger = new CallbackLedger();
+    const ledger = new CallbackLedger(LOST_AFTER_MS);
     interface Cycle {
       readonly instance: string;
       readonly started: number;
@@ -225,15 +199,14 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
       readonly error: unknown;
     }
     const cycles: Cycle[] = [];
-    const writes = new Map<string, { acked: number; since: number[]; count: number }>();
-    let counter = 0;
+    const writes = new AckedWrites();
     let running = true;
     try {
       for (const { label, store } of instances) {
         for (let k = 0; k < 40; k++) {
           const sid = `${label}/${k}`;
           await store.set(sid, session({ n: 0 }));
-          writes.set(sid, { acked: 0, since: [], count: 0 });
+          writes.add(sid);
         }
       }
       const cycle = async (store: PGStore, sid: string): Promise<unknown> => {
@@ -241,15 +214,7 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
         if (loaded.error) return loaded.error;
         if (loaded.value === null) return new Error(`${sid} went missing`);
         if (Math.random() < 0.3) {
-          const record = writes.get(sid)!;
-          const n = ++counter;
-          record.since.push(n);
-          const { error } = await ledger.call((cb) => store.set(sid, { ...loaded.value, n }, cb));
-          if (error) return error;
-          record.acked = n;
-          record.since = [];
-          record.count++;
-          return undefined;
+          return writes.write(sid, (n) => ledger.call((cb) => store.set(sid, { ...loaded.value, n }, cb)));
         }
         return (await ledger.call((cb) => store.touch(sid, loaded.value, cb))).error;
       };
@@ -291,7 +256,6 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
       }
       const rows = await replica.query('SELECT sid, (sess->>$1)::int AS n FROM session', ['n']);
       const stored = new Map(rows.map((r) => [r.sid as string, r.n as number]));
-      const acknowledged = [...writes.values()].reduce((sum, r) => sum + r.count, 0);
       const ms = (x: number) => `${Math.round(x)} ms`;
       console.log(
         `# cluster: failover: ${cycles.length} request cycles on ${instances.length} instances, ${failed.length} failed (${[...codes].map(([c, n]) => `${c} ×${n}`).join(', ')})`,
@@ -310,7 +274,7 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
         `# cluster: failover: old primary down ${ms(DETECTION_MS)} before the promotion, which took ${ms(promotedAt - fencedAt - DETECTION_MS)}; first success after it: ${recovery.map(ms).join(', ')}; last failure ${ms(lastFailure)} after it; slowest failing operation ${ms(slowestFailure)} (operationTimeout ${OPERATION_TIMEOUT_MS} ms)`,
       );
       console.log(
-        `# cluster: failover: ${acknowledged} acknowledged writes on ${writes.size} sessions checked on the new primary; ${logged.length} errorLog lines`,
+        `# cluster: failover: ${writes.acknowledged} acknowledged writes on ${writes.sessions} sessions checked on the new primary; ${logged.length} errorLog lines`,
       );
 
       assert.equal(ledger.lost, 0, 'no callback lost');
@@ -329,10 +293,11 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
           `${label}: its last cycles all succeeded, without a restart`,
         );
       }
-      for (const [sid, record] of writes) {
-        const n = stored.get(storedId(sid)); // the table holds the hash of each id
-        assert.ok(n === record.acked || record.since.includes(n!), `${sid}: stored ${n}, acknowledged ${record.acked}`);
-      }
+      // The table holds the hash of each id.
+      assert.deepEqual(
+        writes.lostWrites((sid) => stored.get(storedId(sid))),
+        [],
+      );
     } finally {
       running = false;
       process.off('unhandledRejection', onUnhandled);

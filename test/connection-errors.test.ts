@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
 import { connectionStringProblem, explainConnectionError } from '../src/drivers/connection-errors.js';
 import { PGStore } from '../src/index.js';
-import { databaseUrl, serverAdmin, uniqueName } from './support/database.js';
+import { databaseUrl } from './support/database.js';
+import { useSchemaStores } from './support/driver-stores.js';
 import { closedPort, silentServer } from './support/servers.js';
-
-type Store = InstanceType<typeof PGStore>;
 
 /** The connection phase's mistakes: each fails soon, says what to do, and keeps the driver's error as its cause. */
 describe('connection errors say what to do', () => {
-  const admin = serverAdmin();
-  const schema = uniqueName('cps_connect');
-  const stores: Store[] = [];
-  const newStore = (options: Record<string, unknown>) => {
-    const store = new PGStore({
-      schemaName: schema,
-      createTableIfMissing: true,
-      pruneSessionInterval: false,
-      ...options,
-    });
-    stores.push(store);
-    return store;
-  };
-
-  before(() => admin.query(`CREATE SCHEMA "${schema}"`));
-  after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-    await admin.close();
-  });
+  const { admin, newStore } = useSchemaStores('cps_connect');
 
   it('a pg.Client never connected fails at once, saying to connect it or pass a pg.Pool', async () => {
     const client = new pg.Client({ connectionString: databaseUrl() });

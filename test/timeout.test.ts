@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import connectPgSimple from '../src/index.js';
-import { databaseUrl, eventually, holdTableLock, serverAdmin, uniqueName } from './support/database.js';
+import { databaseUrl, eventually, holdTableLock, uniqueName } from './support/database.js';
+import { useSchemaStores } from './support/driver-stores.js';
 import { silentServer } from './support/servers.js';
 
 const { PGStore } = connectPgSimple;
-type Store = InstanceType<typeof PGStore>;
 
 const session = (seconds = 600) => ({
   cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
@@ -15,28 +15,7 @@ const session = (seconds = 600) => ({
 const isTimeout = (error: any) => error?.name === 'TimeoutError' && error.code === 'ETIMEDOUT';
 
 describe('operationTimeout', () => {
-  const admin = serverAdmin();
-  const schema = uniqueName('cps_timeout');
-  const stores: Store[] = [];
-  const newStore = (options: Record<string, unknown>) => {
-    const store = new PGStore({
-      schemaName: schema,
-      createTableIfMissing: true,
-      pruneSessionInterval: false,
-      errorLog: () => {},
-      ...options,
-    });
-    stores.push(store);
-    return store;
-  };
-  const table = (name: string) => `"${schema}"."${name}"`;
-
-  before(() => admin.query(`CREATE SCHEMA "${schema}"`));
-  after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-    await admin.close();
-  });
+  const { newStore, table } = useSchemaStores('cps_timeout', { errorLog: () => {} });
 
   it('is validated like every other option', () => {
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '100', true, 2 ** 31, null]) {

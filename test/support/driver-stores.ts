@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before } from 'node:test';
 import connectPgSimple from '../../src/index.js';
-import { uniqueName } from './database.js';
+import { serverAdmin, uniqueName } from './database.js';
 import { type DriverHarness, drivers } from './drivers.js';
 
 const { PGStore } = connectPgSimple;
@@ -68,5 +68,38 @@ export function useDriverStores(
     },
     q,
     table: (name = 'session') => `"${schemaName}"."${name}"`,
+  };
+}
+
+/**
+ * Stores a suite makes with connection options of its own (a pool, a URL, a server that stalls),
+ * in a schema of the suite's, and an admin connection beside them. Call at the top of a `describe`.
+ */
+export function useSchemaStores(schemaPrefix: string, defaults: Record<string, unknown> = {}) {
+  const admin = serverAdmin();
+  const schemaName = uniqueName(schemaPrefix);
+  const stores: Store[] = [];
+  before(() => admin.query(`CREATE SCHEMA "${schemaName}"`));
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await admin.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await admin.close();
+  });
+  return {
+    admin,
+    schemaName,
+    /** A store in the suite's schema, closed at its end: `defaults`, then `options` (its connection). */
+    newStore(options: Record<string, unknown>): Store {
+      const store = new PGStore({
+        schemaName,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+        ...defaults,
+        ...options,
+      });
+      stores.push(store);
+      return store;
+    },
+    table: (name: string) => `"${schemaName}"."${name}"`,
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Gates } from './gates.js';
 import type { Browser } from './http.js';
+import type { SessionRows } from './session-rows.js';
 
 /**
  * What every framework's test app does (routes `/me`, `/login` as ada, `/count`, and
@@ -34,4 +35,22 @@ export async function changeConcurrently(
   await requests[first];
   gates.open(second);
   await requests[second];
+}
+
+/**
+ * Lazy touch, seen in the row: once signed in, a request that only reads leaves the row as it
+ * was (its xmin), and one that counts writes it. `sidOf` reads the session id from the cookie.
+ */
+export async function readsSkipTheWrite(
+  browser: Browser,
+  rows: SessionRows,
+  sidOf: (browser: Browser) => string | undefined | Promise<string | undefined>,
+): Promise<void> {
+  await browser.get('/login');
+  const sid = (await sidOf(browser))!;
+  const written = await rows.of(sid);
+  assert.equal((await browser.get('/me')).body, 'ada');
+  assert.equal((await rows.of(sid))?.xmin, written?.xmin, 'covered touch wrote nothing');
+  await browser.get('/count');
+  assert.notEqual((await rows.of(sid))?.xmin, written?.xmin, 'a change is written');
 }
