@@ -520,7 +520,10 @@ export class SessionCore {
     });
   }
 
-  /** A delete of sessions whose ids this process does not know: no cache may answer for any of them. */
+  /**
+   * A delete of sessions by something other than their cookie's id (a user, a handle, a stored id,
+   * all of them): neither this process's cache nor, with `readPool`, a replica may answer for any of them.
+   */
   async #revoking<T>(work: () => Promise<T>): Promise<T> {
     this.#readCache?.clear();
     try {
@@ -603,9 +606,9 @@ export class SessionCore {
   destroyStoredId(storedId: string): Promise<void> {
     return this.#operation('destroyStoredId()', async (deadline) => {
       checkSid(storedId);
-      this.#readCache?.clear();
-      await this.#query(this.#statements.destroy, [this.#ids.storedParameter(storedId)], deadline);
-      this.#readCache?.clear();
+      await this.#revoking(() =>
+        this.#query(this.#statements.destroy, [this.#ids.storedParameter(storedId)], deadline),
+      );
     });
   }
 
@@ -637,13 +640,7 @@ export class SessionCore {
 
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
-      this.#readCache?.clear();
-      try {
-        await this.#query(this.#statements.clear, [], deadline);
-      } finally {
-        this.#replica?.wroteAll();
-      }
-      this.#readCache?.clear();
+      await this.#revoking(() => this.#query(this.#statements.clear, [], deadline));
     });
   }
 

@@ -35,6 +35,8 @@ describe('readPool', () => {
     return store;
   };
 
+  const row = `($1, $2::json, now() + interval '1 hour')`;
+
   before(async () => {
     for (const schema of [primarySchema, staleSchema]) {
       await admin.query(`CREATE SCHEMA "${schema}"`);
@@ -44,7 +46,6 @@ describe('readPool', () => {
     }
     primary = new pg.Pool({ connectionString: databaseUrlIn(primarySchema), max: 4 });
     stale = new pg.Pool({ connectionString: databaseUrlIn(staleSchema), max: 4 });
-    const row = `($1, $2::json, now() + interval '1 hour')`;
     // What another instance wrote, already on the replica too.
     for (const pool of [primary, stale]) {
       await pool.query(`INSERT INTO session VALUES ${row}`, ['elsewhere', JSON.stringify(inSeconds(3600, { v: 1 }))]);
@@ -124,5 +125,19 @@ describe('readPool', () => {
     const length = await store.length();
     assert.equal((await store.all()).length, length);
     assert.deepEqual(replicaReads, []);
+  });
+
+  it('never serves a session destroyed by its stored id, nor any after clear()', async () => {
+    for (const pool of [primary, stale]) {
+      await pool.query(`INSERT INTO session VALUES ${row}`, ['listed', JSON.stringify(inSeconds(3600, { v: 1 }))]);
+    }
+    const store = open();
+    assert.equal(((await store.get('listed')) as any).v, 1, 'the replica answers at first');
+    // The table predates hashed ids: the stored id is the id itself.
+    await store.destroyStoredId('listed');
+    assert.equal(await store.get('listed'), null, 'the replica holds it still, and must not answer');
+    assert.equal(((await store.get('elsewhere')) as any).v, 1);
+    await store.clear();
+    assert.equal(await store.get('elsewhere'), null, 'after clear(), no replica answers');
   });
 });
