@@ -110,10 +110,11 @@ describe('Hono with hono-sessions', () => {
   it('follows the row, not an _expire a skipped touch left behind, for whether a session is alive', async () => {
     const browser = new Browser(http.base);
     await browser.get('/login');
-    await db.pool.query(
+    const stale = await db.pool.query(
       `UPDATE "${db.schemaName}"."session" SET sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($2::text))::json WHERE sid = $1`,
-      [sidOf(browser), new Date(Date.now() - 1000).toISOString()],
+      [storedId(sidOf(browser)!), new Date(Date.now() - 1000).toISOString()],
     );
+    assert.equal(stale.rowCount, 1, 'the stored expiry is in the past');
     assert.equal((await browser.get('/me')).body, 'ada');
   });
 

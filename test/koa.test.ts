@@ -13,6 +13,7 @@ import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 import { changeConcurrently, readsSkipTheWrite, signInAndCount } from './support/scenarios.js';
 import { sessionRows } from './support/session-rows.js';
+import { storedId } from './support/sessions.js';
 
 /** Koa 3 + koa-session over HTTP, the session in PostgreSQL through KoaPGStore. */
 function koaApp(store: KoaPGStore, gates: Gates, sessionOptions: Record<string, unknown> = {}) {
@@ -101,10 +102,11 @@ describe('Koa 3 with koa-session', () => {
     await browser.get('/login');
     const sid = sidOf(browser)!;
     // What a store that kept koa's `_expire` in the row would hand back after skipped touches.
-    await db.pool.query(
+    const stale = await db.pool.query(
       `UPDATE "${db.schemaName}"."session" SET sess = jsonb_set(sess::jsonb, '{_expire}', to_jsonb($2::float8))::json WHERE sid = $1`,
-      [sid, Date.now() - 1000],
+      [storedId(sid), Date.now() - 1000],
     );
+    assert.equal(stale.rowCount, 1, 'the stored _expire is in the past');
     assert.equal((await browser.get('/me')).body, 'ada');
   });
 
