@@ -341,4 +341,24 @@ describe('the partitioned layout', () => {
     assert.equal(stored.length, sids.length, 'one row per session: none left behind in the old form');
     for (const { sid } of stored) assert.ok(!sids.map(storedId).includes(sid), 'no row keeps its SHA-256 id');
   });
+
+  it("CLI: sessions and revoke hold a user's sessions to the table lifetime, as its stores do", async () => {
+    const store = newStore('cli_users', PARTITIONED);
+    await store.set('fresh', { ...inSeconds(7200), userId: 'u9' } as never);
+    await store.set('past', { ...inSeconds(7200), userId: 'u9' } as never);
+    // Created longer ago than the table's lifetime, though its idle expiry is later: dead.
+    await q(`UPDATE ${qualified('cli_users')} SET created = now() - interval '61 minutes' WHERE sid = $1`, [
+      storedId('past'),
+    ]);
+    const target = ['--schema', schema.schemaName, '--table', 'cli_users'];
+    const listed = await cli(['sessions', '--user', 'u9', '--json', ...target]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((s: { handle: string }) => s.handle),
+      [store.sessionHandle('fresh')],
+    );
+    const revoked = await cli(['revoke', '--user', 'u9', '--json', ...target]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal(JSON.parse(revoked.stdout).revoked, 1, 'the live one: the dead one is not counted');
+  });
 });

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from '../../drivers/database.js';
 import { DEFAULTS } from '../../options.js';
-import { partitioningProblem, readTableState } from '../../schema/ensure.js';
+import { partitioningProblem, type TableState } from '../../schema/ensure.js';
 import { type MaintenanceResult, maintainPartitions } from '../../schema/partitions.js';
 import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
@@ -22,8 +22,7 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
   const json = line.options.json === true;
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    await requireTable(db, names);
-    const partitions = await dropExpiredPartitions(db, names);
+    const partitions = await dropExpiredPartitions(db, names, await requireTable(db, names));
     const { pruneBatch } = storeStatements(names, { partitioned: partitions !== undefined });
     let interrupted = false;
     const onInterrupt = () => {
@@ -68,11 +67,14 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
  * On a partitioned table: drops the partitions of dead sessions and creates the next ones, under
  * the prune lock (a store pruning now does the same); undefined for a plain table.
  */
-async function dropExpiredPartitions(db: Database, names: TableNames): Promise<MaintenanceResult | undefined> {
-  const state = await readTableState(db, storeStatements(names), names);
+async function dropExpiredPartitions(
+  db: Database,
+  names: TableNames,
+  state: TableState,
+): Promise<MaintenanceResult | undefined> {
   if (!state.partitioned) return undefined;
-  const problem = partitioningProblem(names, state);
-  if (problem !== undefined || state.partitioning === undefined) throw new OperationalError(problem ?? '');
+  // A partitioned table without its comment has no partitioning: the problem says what to add.
+  if (state.partitioning === undefined) throw new OperationalError(partitioningProblem(names, state)!);
   return maintainPartitions(db, names, state.partitioning, { lock: true });
 }
 

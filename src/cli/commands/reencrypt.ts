@@ -1,8 +1,7 @@
 import type { Database } from '../../drivers/database.js';
 import { decryptWithAny, isEnvelopeText, SessionCipher } from '../../encryption.js';
-import { readTableState } from '../../schema/ensure.js';
 import { parseRekeyingForm, storedIdFunction } from '../../session-id.js';
-import { type ReencryptStatements, reencryptStatements, storeStatements, type TableNames } from '../../sql.js';
+import { type ReencryptStatements, reencryptStatements, type TableNames } from '../../sql.js';
 import { detailsBinding } from '../../user-sessions.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { type BatchRows, Interruption, keysetPass } from '../batches.js';
@@ -72,13 +71,12 @@ export function reencryptCommand(line: CommandLine, names: TableNames, env: Node
   const cipher = new SessionCipher(keysFrom(env, command));
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    const version = await requireTable(db, names);
+    const { version, idForm } = await requireTable(db, names);
     if (version < 2) {
       throw new OperationalError(
         `table ${names.qualified} is before schema version 2: run \`connect-pg-simple migrate\` first (encryption binds each session to its stored id)`,
       );
     }
-    const { idForm } = await readTableState(db, storeStatements(names), names);
     const [totals, details] = [noTotals(), noTotals()];
     const interruption = new Interruption(io);
     try {

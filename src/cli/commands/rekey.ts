@@ -1,9 +1,8 @@
 import type { Database } from '../../drivers/database.js';
 import { SessionCipher } from '../../encryption.js';
-import { readTableState } from '../../schema/ensure.js';
 import { beginRekeyStatement, finishRekeyStatement } from '../../schema/rekey.js';
 import { parseRekeyingForm, pepperIdOf, type Rekeying } from '../../session-id.js';
-import { type RekeyStatements, rekeyStatements, storeStatements, type TableNames } from '../../sql.js';
+import { type RekeyStatements, rekeyStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption, secondsOption } from '../args.js';
 import { type BatchRows, Interruption, keysetPass } from '../batches.js';
 import { KEYS_VARIABLE, keysFrom, pepperFrom } from '../env-secrets.js';
@@ -77,7 +76,8 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
   const cipher = env[KEYS_VARIABLE]?.trim() ? new SessionCipher(keysFrom(env, command)) : undefined;
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    const version = await requireTable(db, names);
+    const state = await requireTable(db, names);
+    const { version } = state;
     const withDetails = version >= 3;
     const statements = rekeyStatements(names, { details: withDetails });
     if (version < 2) {
@@ -85,7 +85,6 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
         `table ${names.qualified} is at schema version ${version}: run \`connect-pg-simple migrate\` first (\`--session-ids plain\` keeps its ids as they are, for rekey to hash and key in one pass)`,
       );
     }
-    const state = await readTableState(db, storeStatements(names), names);
     const plan = planFor(names, state.idForm, pepperId);
     const report = (text: string, fields: Record<string, unknown>) =>
       io.out(json ? `${JSON.stringify({ table: names.qualified, pepperId, dryRun, ...fields })}\n` : `${text}\n`);

@@ -1,6 +1,6 @@
 import type { Database } from '../../drivers/database.js';
 import { SCHEMA_VERSION } from '../../schema/ddl.js';
-import { notSessionTableMessage, readTableState } from '../../schema/ensure.js';
+import { notSessionTableMessage, readTableState, type TableState } from '../../schema/ensure.js';
 import { storeStatements, type TableNames } from '../../sql.js';
 import { OperationalError } from '../errors.js';
 
@@ -9,8 +9,8 @@ export const missingTable = (names: TableNames) =>
     `table ${names.qualified} does not exist (check --schema and --table, or create it with \`connect-pg-simple migrate\`)`,
   );
 
-/** The table's version, after making sure it exists, is a session table and is not newer than this package. */
-export async function requireTable(db: Database, names: TableNames, { allowNewer = false } = {}): Promise<number> {
+/** What the table is (its version, id form, layout), after making sure it exists, is a session table and is not newer than this package. */
+export async function requireTable(db: Database, names: TableNames, { allowNewer = false } = {}): Promise<TableState> {
   const state = await readTableState(db, storeStatements(names), names);
   if (!state.exists) throw missingTable(names);
   if (state.columnProblem !== undefined) {
@@ -21,5 +21,5 @@ export async function requireTable(db: Database, names: TableNames, { allowNewer
       `table ${names.qualified} has schema version ${state.version}, newer than this package understands (${SCHEMA_VERSION}): upgrade connect-pg-simple`,
     );
   }
-  return state.version;
+  return state;
 }

@@ -1,8 +1,7 @@
 import type { Database } from '../../drivers/database.js';
 import { SessionCipher } from '../../encryption.js';
-import { readTableState } from '../../schema/ensure.js';
 import { isSessionIdForm, parseRekeyingForm } from '../../session-id.js';
-import { storeStatements, type TableNames, userSessionStatements } from '../../sql.js';
+import { type TableNames, userSessionStatements } from '../../sql.js';
 import { SessionHandles, type UserSessionsContext } from '../../user-sessions.js';
 import type { CommandLine } from '../args.js';
 import { KEYS_VARIABLE, keysFrom } from '../env-secrets.js';
@@ -30,13 +29,12 @@ export async function userSessionsContext(
   env: NodeJS.ProcessEnv,
   log: (...args: unknown[]) => void,
 ): Promise<UserSessionsContext> {
-  const version = await requireTable(db, names);
+  const { version, idForm, partitioning } = await requireTable(db, names);
   if (version < 3) {
     throw new OperationalError(
       `table ${names.qualified} is at schema version ${version}: sessions per user need version 3 (run \`connect-pg-simple migrate\`)`,
     );
   }
-  const { idForm } = await readTableState(db, storeStatements(names), names);
   const rekeying = parseRekeyingForm(idForm);
   if (rekeying?.from === 'plain') {
     throw new OperationalError(
@@ -47,7 +45,12 @@ export async function userSessionsContext(
   // Mid re-keying from sha256 ids, every row's id is a hash: its handle.
   const form = idForm !== undefined && isSessionIdForm(idForm) ? idForm : 'sha256';
   return {
-    statements: userSessionStatements(names, { storedIdIsHandle: form !== 'plain' }),
+    // A partitioned table's sessions end at its lifetime, as its stores enforce (the CLI knows no store's own).
+    statements: userSessionStatements(names, {
+      storedIdIsHandle: form !== 'plain',
+      partitioned: partitioning !== undefined,
+      absoluteTimeoutSeconds: partitioning?.lifetimeSeconds,
+    }),
     // Handles come from the table here; no session id is ever turned into one.
     handles: new SessionHandles((id) => id, cipher),
     query: (statement, values) => db.query(statement, values),
