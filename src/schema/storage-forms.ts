@@ -3,9 +3,8 @@ import { ENVELOPE_START } from '../encryption.js';
 import { parseRekeyingForm, type Rekeying } from '../session-id.js';
 import { quoteLiteral, REKEYED_COLUMN, storeStatements, type TableNames } from '../sql.js';
 import { readTableState } from './ensure.js';
+import { EXACT_COUNT_LIMIT } from './stats.js';
 
-/** Above this many rows (by the planner's estimate), the encryption figures come from a sample. */
-export const EXACT_COUNT_LIMIT = 1_000_000;
 /** About how many rows the sample holds. */
 const SAMPLE_ROWS = 100_000;
 
@@ -30,6 +29,15 @@ export interface StorageForms {
   };
 }
 
+/** The planner's estimate of a plain table's rows (-1 before its first ANALYZE). */
+async function plannerRowEstimate(db: Database, table: string): Promise<number> {
+  const [size] = await db.query(
+    { name: '', text: 'SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1::text)' },
+    [table],
+  );
+  return Number(size?.n ?? 0);
+}
+
 /** The key id of a stored text that is an envelope (`"cps:v1:<key id>:…`), else ''; counted without decrypting. */
 const keyIdOfStored = `CASE WHEN left(sess::text, ${ENVELOPE_START.length}) = ${quoteLiteral(ENVELOPE_START)} THEN split_part(substr(sess::text, ${ENVELOPE_START.length + 1}, 64), ':', 1) ELSE '' END`;
 
@@ -39,27 +47,26 @@ const byKeyQuery = (t: string) =>
 
 export interface StorageCountLimits {
   /** Above this many rows (the planner's estimate), count in a sample. */
-  readonly exactCountLimit: number;
+  readonly exactCountLimit?: number;
   /** About how many rows the sample holds. */
-  readonly sampleRows: number;
+  readonly sampleRows?: number;
+  /**
+   * The planner's estimate of the table's rows, when the caller has it (`stats` does, summed over
+   * the partitions of a partitioned table, whose own estimate PostgreSQL leaves at -1).
+   */
+  readonly rowEstimate?: number;
 }
-
-const DEFAULT_LIMITS: StorageCountLimits = { exactCountLimit: EXACT_COUNT_LIMIT, sampleRows: SAMPLE_ROWS };
 
 /** The table's id form and the storage of its live sessions; undefined when the table does not exist. */
 export async function readStorageForms(
   db: Database,
   names: TableNames,
-  { exactCountLimit, sampleRows }: StorageCountLimits = DEFAULT_LIMITS,
+  { exactCountLimit = EXACT_COUNT_LIMIT, sampleRows = SAMPLE_ROWS, rowEstimate }: StorageCountLimits = {},
 ): Promise<StorageForms | undefined> {
   const state = await readTableState(db, storeStatements(names), names);
   if (!state.exists) return undefined;
   const t = names.qualified;
-  const [size] = await db.query(
-    { name: '', text: 'SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1::text)' },
-    [t],
-  );
-  const estimatedRows = Number(size?.n ?? 0);
+  const estimatedRows = rowEstimate ?? (await plannerRowEstimate(db, t));
   const sampled = estimatedRows > exactCountLimit;
   const percent = sampled ? Math.min(100, Math.max(0.01, (100 * sampleRows) / estimatedRows)) : 100;
   const rows = await db.query({ name: '', text: byKeyQuery(t) }, [percent]);

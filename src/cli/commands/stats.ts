@@ -163,7 +163,10 @@ export function statsCommand(line: CommandLine, names: TableNames): Runner {
     const db = maybeDb!;
     const stats = await readTableStats(db, names, { exact });
     if (stats === undefined) throw missingTable(names);
-    const forms = await readStorageForms(db, names);
+    // A partitioned table's own row estimate stays -1: the partitions' sum is the table's.
+    const forms = await readStorageForms(db, names, {
+      ...(stats.partitions === undefined ? {} : { rowEstimate: stats.liveTuples }),
+    });
     if (forms === undefined) throw missingTable(names);
     const advice = adviceFor(stats);
     io.out(json ? asJson(stats, advice, forms) : asText(stats, advice, forms));
