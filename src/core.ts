@@ -395,7 +395,7 @@ export class SessionCore {
     id: IdParameter,
     sid: string,
     receipt: LoadReceipt,
-    change: SessionChange,
+    change: Exclude<SessionChange, { kind: 'expiry' }>,
     text: string,
     lifetime: number,
     deadline: Deadline | undefined,

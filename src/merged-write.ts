@@ -1,4 +1,4 @@
-import { applySessionChange, type SessionChange } from './session-diff.js';
+import { applySessionChange, type KeysChange } from './session-diff.js';
 
 /** How many times a write of changed keys re-reads a row changed meanwhile, before it gives up. */
 export const MAX_MERGE_ATTEMPTS = 5;
@@ -31,7 +31,7 @@ export interface MergedWrite {
  */
 export async function writeMerged(
   steps: MergeSteps,
-  change: SessionChange,
+  change: KeysChange,
   text: string,
   base: string,
 ): Promise<MergedWrite | undefined> {
@@ -52,7 +52,7 @@ export async function writeMerged(
         `connect-pg-simple: the session changed under this write ${MAX_MERGE_ATTEMPTS} times in a row: the changes were not written`,
       );
     }
-    plain = applySessionChange(current, change, text);
+    plain = applySessionChange(current, change);
     stored = steps.storable(plain);
     base = now;
   }

@@ -12,6 +12,9 @@ export type SessionChange =
   /** The change cannot go key by key (a `\u0000` PostgreSQL's json functions refuse): write the whole session. */
   | { readonly kind: 'whole' };
 
+/** A change the store writes key by key: what `applySessionChange` applies. */
+export type KeysChange = Extract<SessionChange, { kind: 'keys' }>;
+
 const WHOLE: SessionChange = { kind: 'whole' };
 const EXPIRY: SessionChange = { kind: 'expiry' };
 
@@ -100,10 +103,9 @@ function isObject(value: unknown): value is JsonObject {
 /**
  * `change` applied to a session's JSON text in JavaScript, as the `updateKeys` statement applies it
  * in SQL: the keys it names are taken out, the keys it sets follow the others. For sessions the
- * database cannot merge (encrypted). A `whole` change is `wholeText` itself.
+ * database cannot merge (encrypted).
  */
-export function applySessionChange(currentText: string, change: SessionChange, wholeText: string): string {
-  if (change.kind !== 'keys') return change.kind === 'whole' ? wholeText : currentText;
+export function applySessionChange(currentText: string, change: KeysChange): string {
   const current = JSON.parse(currentText) as JsonObject;
   const replaced = new Set(JSON.parse(change.replaced) as string[]);
   // No prototype: a key named __proto__ is a key like any other.

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DecryptionError, SessionCipher, sessionKeyFrom } from '../src/encryption.js';
 import { MAX_MERGE_ATTEMPTS, type MergeSteps, writeMerged } from '../src/merged-write.js';
-import { applySessionChange, diffSessions } from '../src/session-diff.js';
+import { applySessionChange, diffSessions, type KeysChange } from '../src/session-diff.js';
 import { storedIdFunction } from '../src/session-id.js';
 
 const TEXT = '{"cookie":{"expires":"2030-01-01T00:00:00.000Z"},"token":"secret value"}';
@@ -72,16 +72,17 @@ describe('applying a key-level change in JavaScript (encrypted sessions)', () =>
     const mine = '{"cookie":{},"a":1,"b":0}';
     const theirs = '{"cookie":{},"a":0,"b":2,"c":1,"d":3}';
     const change = diffSessions(base, mine);
-    assert.deepEqual(JSON.parse(applySessionChange(theirs, change, mine)), { cookie: {}, a: 1, b: 2, d: 3 });
+    assert.equal(change.kind, 'keys');
+    if (change.kind !== 'keys') return;
+    assert.deepEqual(JSON.parse(applySessionChange(theirs, change)), { cookie: {}, a: 1, b: 2, d: 3 });
   });
   it('treats __proto__ as a key like any other', () => {
     const change = diffSessions('{"cookie":{}}', '{"cookie":{},"__proto__":{"polluted":1}}');
-    const merged = applySessionChange('{"cookie":{},"x":1}', change, '');
+    assert.equal(change.kind, 'keys');
+    if (change.kind !== 'keys') return;
+    const merged = applySessionChange('{"cookie":{},"x":1}', change);
     assert.equal(merged, '{"cookie":{},"x":1,"__proto__":{"polluted":1}}');
     assert.equal(({} as any).polluted, undefined);
-  });
-  it('a whole change is the new text', () => {
-    assert.equal(applySessionChange('{"a":1}', { kind: 'whole' }, '{"b":2}'), '{"b":2}');
   });
 });
 
@@ -107,8 +108,9 @@ describe('a merged write (compare-and-swap), without a database', () => {
   }
   const base = '{"cookie":{},"a":0,"b":0}';
   const mine = '{"cookie":{},"a":1,"b":0}';
-  const change = diffSessions(base, mine);
+  const change = diffSessions(base, mine) as KeysChange;
 
+  it('is given a key-level change', () => assert.equal(change.kind, 'keys'));
   it('writes at once when the row still holds what the request loaded', async () => {
     const r = row(base);
     assert.deepEqual(await writeMerged(r.steps, change, mine, base), { text: mine, stored: mine });
