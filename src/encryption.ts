@@ -105,10 +105,6 @@ export class SessionCipher {
   }
 }
 
-/**
- * One key of `encryptionKeys`: a 32-byte Buffer (or Uint8Array), or its base64 text. Undefined
- * when it is neither; the message never shows the key.
- */
 /** The text and the binding it decrypted with, trying each binding in turn; undefined when none does. */
 export function decryptWithAny(
   cipher: SessionCipher,
@@ -125,6 +121,10 @@ export function decryptWithAny(
   return undefined;
 }
 
+/**
+ * One key of `encryptionKeys` (a 32-byte Buffer or Uint8Array, or its base64 text) as a Buffer;
+ * when it is neither, a description of what it is instead, for the error (never the key itself).
+ */
 export function sessionKeyFrom(value: unknown): Buffer | string {
   if (value instanceof Uint8Array) {
     return value.length === KEY_BYTES ? Buffer.from(value) : `a ${value.length}-byte Buffer`;

@@ -53,10 +53,7 @@ export interface TableSetup {
  * The absolute timeout the statements enforce: on a partitioned table, never longer than its
  * partitions keep sessions (and that long without one of the store's own).
  */
-export function effectiveAbsoluteTimeout(
-  own: number | undefined,
-  partitioning: Partitioning | undefined,
-): number | undefined {
+function effectiveAbsoluteTimeout(own: number | undefined, partitioning: Partitioning | undefined): number | undefined {
   if (partitioning === undefined) return own;
   return Math.min(own ?? partitioning.lifetimeSeconds, partitioning.lifetimeSeconds);
 }
