@@ -16,6 +16,7 @@ import { eventually } from './support/database.js';
 import { AckedWrites, CallbackLedger } from './support/load-ledgers.js';
 import { type PgBouncer, pgbouncerMissing, startPgBouncer } from './support/pgbouncer.js';
 import { storedId } from './support/sessions.js';
+import { skipUnlessInstalled } from './support/system-tools.js';
 
 /**
  * A real primary and streaming replica (pg_createcluster, pg_basebackup -R) on loopback ports:
@@ -49,7 +50,7 @@ function countingGets(pool: pg.Pool) {
   return counted;
 }
 
-describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, () => {
+describe('a primary and a streaming replica', { skip: skipUnlessInstalled(clusterToolsMissing()) }, () => {
   let primary: ClusterNode;
   let replica: ClusterNode;
   const cleanUp = () => dropClusters(PREFIX);
@@ -177,7 +178,8 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
     );
     // pg through PgBouncer, which the failover manager (here: the test) points at the new primary.
     let bouncer: PgBouncer | undefined;
-    if (pgbouncerMissing() === undefined) {
+    const noBouncer = skipUnlessInstalled(pgbouncerMissing(), 'failover path');
+    if (noBouncer === undefined) {
       // After a failed login to a server PgBouncer waits server_login_retry (15 s by default) before
       // the next: a failover should not wait that long.
       bouncer = await startPgBouncer(primary.url(), { poolSize: 4, serverLoginRetrySeconds: 1 });
@@ -189,7 +191,7 @@ describe('a primary and a streaming replica', { skip: clusterToolsMissing() }, (
         end: () => pool.end(),
       });
     } else {
-      console.log(`# cluster: failover through PgBouncer skipped: ${pgbouncerMissing()}`);
+      console.log(`# cluster: failover through PgBouncer skipped: ${noBouncer}`);
     }
     const ledger = new CallbackLedger(LOST_AFTER_MS);
     interface Cycle {
