@@ -5,17 +5,13 @@ import { PGStore } from '../src/index.js';
 import { storedIdFunction } from '../src/session-id.js';
 import { uniqueName } from './support/database.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
-import { storedId } from './support/sessions.js';
+import { inSeconds, storedId } from './support/sessions.js';
 
 /**
  * Security at rest and session lifetimes (schema 2): hashed ids, encryption, the absolute timeout.
  * Every time here is the database's: rows are aged with SQL, never with an app clock.
  */
 
-const inSeconds = (s: number, data: Record<string, unknown> = {}) => ({
-  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
-  ...data,
-});
 const key = () => randomBytes(32);
 const SECRET = 'the-oauth-token-nobody-may-read';
 
