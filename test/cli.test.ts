@@ -10,7 +10,7 @@ import { redact } from '../src/cli/errors.js';
 import { PGStore } from '../src/index.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
-import { type CliRun, runCli as cli } from './support/cli.js';
+import { assertCliFailure, type CliRun, runCli as cli, cliEnv } from './support/cli.js';
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import { legacyTableSql } from './support/legacy.js';
 import { silentServer } from './support/servers.js';
@@ -29,25 +29,12 @@ function child(script: string, args: string[], env: Record<string, string | unde
       process.execPath,
       [script, ...args],
       {
-        env: Object.fromEntries(
-          Object.entries({ PATH: process.env.PATH, DATABASE_URL: databaseUrl(), ...env }).filter(
-            ([, v]) => v !== undefined,
-          ),
-        ),
+        env: cliEnv(env),
         cwd: root,
       },
       (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
   });
-}
-
-/** An error as scripts should see it: exit code, one line on stderr, no stack trace, nothing on stdout. */
-function assertFailure(run: Run, code: number, message: RegExp): void {
-  assert.equal(run.code, code, `exit code (stderr: ${run.stderr})`);
-  assert.equal(run.stdout, '');
-  assert.match(run.stderr, /^connect-pg-simple: [^\n]+\n$/);
-  assert.match(run.stderr, message);
-  assert.doesNotMatch(run.stderr, /\n\s+at /);
 }
 
 describe('the connect-pg-simple command', () => {
@@ -74,10 +61,10 @@ describe('the connect-pg-simple command', () => {
   });
 
   it('sets the exit code as a process: 2 for the command line, 1 for the work, never a stack trace', async () => {
-    assertFailure(await child(bin, ['stats', '--frobnicate']), 2, /unknown option --frobnicate/);
+    assertCliFailure(await child(bin, ['stats', '--frobnicate']), 2, /unknown option --frobnicate/);
     const password = 'Sup3r-s3cret';
     const run = await child(bin, ['stats', '--url', `postgres://someone:${password}@127.0.0.1:1/test`]);
-    assertFailure(run, 1, /cannot connect to the database: could not connect to 127\.0\.0\.1:1: connection refused/);
+    assertCliFailure(run, 1, /cannot connect to the database: could not connect to 127\.0\.0\.1:1: connection refused/);
     assert.ok(!run.stderr.includes(password));
   });
 
@@ -87,7 +74,7 @@ describe('the connect-pg-simple command', () => {
       const run = await cli(['stats', '--url', `postgres://someone@127.0.0.1:${silent.port}/db`], {
         PGCONNECT_TIMEOUT: '0.2',
       });
-      assertFailure(
+      assertCliFailure(
         run,
         1,
         new RegExp(
@@ -102,7 +89,7 @@ describe('the connect-pg-simple command', () => {
   it('without --url or DATABASE_URL, says to give one', async () => {
     // A process of its own: pg reads the PG* variables (and the OS user) from the process environment.
     const run = await child(bin, ['stats'], { DATABASE_URL: undefined });
-    assertFailure(
+    assertCliFailure(
       run,
       1,
       /no database was named: give --url postgres:\/\/user@host:port\/database, or set DATABASE_URL/,
@@ -156,7 +143,7 @@ describe('the connect-pg-simple command', () => {
     ];
     for (const [args, message] of cases) {
       const run = await cli(args);
-      assertFailure(run, 2, message);
+      assertCliFailure(run, 2, message);
       assert.doesNotMatch(run.stderr, /ambiguous|argument missing/, 'no parser jargon');
     }
   });
@@ -175,7 +162,7 @@ describe('the connect-pg-simple command', () => {
     );
     const plain = await cli(['schema', '--session-ids', 'plain', ...target('plain_by_schema')]);
     assert.match(plain.stdout, /COMMENT ON COLUMN .*"sid" IS 'connect-pg-simple session ids: plain'/);
-    assertFailure(
+    assertCliFailure(
       await cli(['schema', '--session-ids', 'md5']),
       2,
       /--session-ids must be one of plain, sha256, hmac-sha256/,
@@ -215,7 +202,7 @@ describe('the connect-pg-simple command', () => {
     assert.equal(stats.version, 0);
     assert.ok(stats.advice.some((line: string) => /connect-pg-simple migrate/.test(line)));
 
-    assertFailure(
+    assertCliFailure(
       await cli(['migrate', '--time-zone', 'Mars/Olympus_Mons', ...target('legacy')]),
       2,
       /--time-zone: PostgreSQL knows no time zone "Mars\/Olympus_Mons" .* \(see `connect-pg-simple migrate --help`\)/,
@@ -231,8 +218,8 @@ describe('the connect-pg-simple command', () => {
   it('migrate refuses a table made by a newer version', async () => {
     await cli(['migrate', ...target('future')]);
     await admin.query(`COMMENT ON TABLE ${table('future')} IS 'connect-pg-simple schema 42'`);
-    assertFailure(await cli(['migrate', ...target('future')]), 1, /schema version 42, newer than this package/);
-    assertFailure(await cli(['prune', ...target('future')]), 1, /schema version 42/);
+    assertCliFailure(await cli(['migrate', ...target('future')]), 1, /schema version 42, newer than this package/);
+    assertCliFailure(await cli(['prune', ...target('future')]), 1, /schema version 42/);
   });
 
   it('prune deletes expired sessions in batches and says how many', async () => {
@@ -312,8 +299,12 @@ describe('the connect-pg-simple command', () => {
   });
 
   it('exits 1 on a missing table, naming it', async () => {
-    assertFailure(await cli(['stats', ...target('absent')]), 1, /table "cps_cli_[0-9a-f]+"\."absent" does not exist/);
-    assertFailure(await cli(['prune', ...target('absent')]), 1, /does not exist/);
+    assertCliFailure(
+      await cli(['stats', ...target('absent')]),
+      1,
+      /table "cps_cli_[0-9a-f]+"\."absent" does not exist/,
+    );
+    assertCliFailure(await cli(['prune', ...target('absent')]), 1, /does not exist/);
   });
 
   it('prune and migrate refuse a table that is not a session table, and delete nothing', async () => {
@@ -321,8 +312,8 @@ describe('the connect-pg-simple command', () => {
     await admin.query(`INSERT INTO ${table('invites')} VALUES (1, now() - interval '1 day')`);
     const refused =
       /table "cps_cli_[0-9a-f]+"\."invites" is not a session table: it has no "sid" column.*check --schema and --table/;
-    assertFailure(await cli(['prune', ...target('invites')]), 1, refused);
-    assertFailure(await cli(['migrate', ...target('invites')]), 1, /"invites" is not a session table/);
+    assertCliFailure(await cli(['prune', ...target('invites')]), 1, refused);
+    assertCliFailure(await cli(['migrate', ...target('invites')]), 1, /"invites" is not a session table/);
     assert.equal((await admin.query(`SELECT count(*)::int AS n FROM ${table('invites')}`))[0]!.n, 1);
   });
 
@@ -341,7 +332,7 @@ describe('the connect-pg-simple command', () => {
       await cli(['stats', '--url', `postgres://no_such_role_cps:${password}@${new URL(databaseUrl()).host}/test`]),
     ];
     for (const run of runs) {
-      assertFailure(run, 1, /cannot connect|not valid|not a valid URL|not a postgres/);
+      assertCliFailure(run, 1, /cannot connect|not valid|not a valid URL|not a postgres/);
       for (const secret of [password, decodeURIComponent(password), 's3cret']) {
         assert.ok(!run.stderr.includes(secret), `no password in: ${run.stderr}`);
       }
@@ -414,8 +405,8 @@ describe('the connect-pg-simple command', () => {
       await storeWith().set('plain', { cookie: {}, i: 'plain', userId: 1 } as any);
       await before.close();
 
-      assertFailure(await cli(['reencrypt', ...target('rotated')]), 2, /set CPS_ENCRYPTION_KEYS/);
-      assertFailure(
+      assertCliFailure(await cli(['reencrypt', ...target('rotated')]), 2, /set CPS_ENCRYPTION_KEYS/);
+      assertCliFailure(
         await cli(['reencrypt', ...target('rotated')], { CPS_ENCRYPTION_KEYS: 'c2hvcnQ=' }),
         2,
         /key 1 must be 32 bytes in base64, got base64 of 5 bytes/,
@@ -516,13 +507,13 @@ describe('the connect-pg-simple command', () => {
       );
       assert.equal(await store.length(), 0);
 
-      assertFailure(await cli(['sessions', ...target('users')]), 2, /--user needs a value: --user ID/);
-      assertFailure(await cli(['revoke', ...target('users')]), 2, /--user needs a value/);
-      assertFailure(await cli(['revoke', '--handle', 'h', '--except', 'e', ...target('users')]), 2, /not both/);
-      assertFailure(await cli(['stats', '--user', '1', ...target('users')]), 2, /--user is not an option of stats/);
-      assertFailure(await cli(['sessions', '--user', '1', ...target('absent')]), 1, /does not exist/);
+      assertCliFailure(await cli(['sessions', ...target('users')]), 2, /--user needs a value: --user ID/);
+      assertCliFailure(await cli(['revoke', ...target('users')]), 2, /--user needs a value/);
+      assertCliFailure(await cli(['revoke', '--handle', 'h', '--except', 'e', ...target('users')]), 2, /not both/);
+      assertCliFailure(await cli(['stats', '--user', '1', ...target('users')]), 2, /--user is not an option of stats/);
+      assertCliFailure(await cli(['sessions', '--user', '1', ...target('absent')]), 1, /does not exist/);
       await admin.query(legacyTableSql(schemaName, 'old_users'));
-      assertFailure(
+      assertCliFailure(
         await cli(['revoke', '--user', '1', ...target('old_users')]),
         1,
         /schema version 0: sessions per user need version 3 \(run `connect-pg-simple migrate`\)/,

@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
-import { connectionStringProblem, explainConnectionError } from '../src/drivers/connection-errors.js';
+import {
+  connectionStringProblem,
+  explainConnectionError,
+  explainWaitForConnection,
+} from '../src/drivers/connection-errors.js';
 import { PGStore } from '../src/index.js';
+import { OperationTimeoutError } from '../src/time-limit.js';
 import { databaseUrl } from './support/database.js';
 import { useSchemaStores } from './support/driver-stores.js';
 import { closedPort, silentServer } from './support/servers.js';
@@ -200,5 +205,51 @@ describe('connection errors, without a database', () => {
     );
     const plain = new pg.Pool({ connectionString: 'postgres://u@no-such-host.example/x' });
     assert.match((explainConnectionError(notFound, plain) as Error).message, /: check the host name$/);
+    // pg-pool's own wait for a free connection, out of its connectionTimeoutMillis.
+    const waiting = new pg.Pool({
+      connectionString: 'postgres://u@db.example.com:6543/x',
+      connectionTimeoutMillis: 400,
+    });
+    const poolWait = new Error('timeout exceeded when trying to connect');
+    const noneFree = explainConnectionError(poolWait, waiting) as any;
+    assert.equal(noneFree.name, 'TimeoutError');
+    assert.equal(noneFree.code, 'ETIMEDOUT');
+    assert.match(
+      noneFree.message,
+      /^connect-pg-simple: no connection of the pool was free within 400 ms: the server did not answer, or all of the pool's connections stayed busy \(raise "max", or look for connections never released\)$/,
+    );
+    assert.equal(noneFree.cause, poolWait);
+    assert.equal(explainConnectionError(noneFree, waiting), noneFree, 'explained once');
+    const untimed = explainConnectionError(poolWait, plain) as any;
+    assert.match(untimed.message, /^connect-pg-simple: no connection of the pool was free: the server did not answer/);
+    assert.equal(untimed.cause, poolWait);
+  });
+
+  it('an operation out of time waiting for a pg pool: says the server did not answer only when no one queued before it', () => {
+    const expired = () => new OperationTimeoutError('get()', 300);
+    const idle = new pg.Pool({ connectionString: 'postgres://u@db.example.com:6543/x' });
+    assert.equal(idle.waitingCount, 0);
+    const first = expired();
+    const explained = explainWaitForConnection(first, idle);
+    assert.notEqual(explained, first);
+    assert.ok(explained instanceof OperationTimeoutError);
+    assert.equal(explained.name, 'TimeoutError');
+    assert.equal(explained.code, 'ETIMEDOUT');
+    assert.equal(explained.what, 'get()');
+    assert.equal(explained.timeoutMs, 300);
+    assert.equal(
+      explained.message,
+      'connect-pg-simple: get() took longer than operationTimeout (300 ms): could not connect to db.example.com:6543 in that time; is the server up, and is that its address?',
+    );
+    // Queued behind busy connections: the wait says nothing of the server, so the plain timeout stays.
+    const busy = new pg.Pool({ connectionString: 'postgres://u@db.example.com:6543/x' });
+    Object.defineProperty(busy, 'waitingCount', { value: 2 });
+    assert.equal(busy.waitingCount, 2);
+    const queued = expired();
+    assert.equal(explainWaitForConnection(queued, busy), queued, 'the same error, unexplained');
+    assert.equal(queued.message, 'connect-pg-simple: get() took longer than operationTimeout (300 ms)');
+    // Anything that is not a pg pool has no waitingCount: the plain timeout too.
+    const other = expired();
+    assert.equal(explainWaitForConnection(other, {}), other);
   });
 });

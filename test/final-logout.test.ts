@@ -10,6 +10,7 @@ import { resolveOptions } from '../src/options.js';
 import { fastifyWithSession, useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
+import { inSeconds } from './support/sessions.js';
 
 /**
  * A logout is final: whatever a process remembers or has forgotten, no write of a request that
@@ -17,10 +18,6 @@ import { Browser, listen } from './support/http.js';
  */
 
 const ExpressStore = connectPgSimple(session);
-const inSeconds = (s: number) => ({
-  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
-});
-
 /** The same browser (one cookie) talking to two app instances. */
 function twoTabs(first: string, second: string): [Browser, Browser] {
   const a = new Browser(first);

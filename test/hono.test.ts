@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { before, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { type Session, sessionMiddleware } from 'hono-sessions';
@@ -9,6 +8,7 @@ import { HonoPGStore } from '../src/adapters/hono.js';
 import { useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
+import { newPGlite } from './support/pglite.js';
 import { changeConcurrently, readsSkipTheWrite, signInAndCount } from './support/scenarios.js';
 import { storedId } from './support/sessions.js';
 
@@ -148,7 +148,7 @@ describe('Hono with hono-sessions', () => {
 
 describe('Hono with hono-sessions on PGlite', () => {
   it('keeps a session across requests, and deleteSession removes it', async () => {
-    const pglite = new PGlite();
+    const pglite = await newPGlite();
     const store = new HonoPGStore({ pglite, createTableIfMissing: true, pruneSessionInterval: false });
     const http = await listen(honoServer(store, new Gates()));
     try {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { before, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import Koa from 'koa';
 import session from 'koa-session';
 import pg from 'pg';
@@ -11,6 +10,7 @@ import { useTestSchema } from './support/apps.js';
 import { databaseUrl, uniqueName } from './support/database.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
+import { newPGlite } from './support/pglite.js';
 import { changeConcurrently, readsSkipTheWrite, signInAndCount } from './support/scenarios.js';
 import { sessionRows } from './support/session-rows.js';
 import { storedId } from './support/sessions.js';
@@ -187,7 +187,7 @@ describe('Koa with koa-session: the store’s ttl option', () => {
 
 describe('Koa with koa-session on PGlite', () => {
   it('keeps a session across requests, and a logout removes it', async () => {
-    const pglite = new PGlite();
+    const pglite = await newPGlite();
     const store = new KoaPGStore({ pglite, createTableIfMissing: true, pruneSessionInterval: false });
     const server = await listen(createServer(koaApp(store, new Gates()).callback()));
     try {

@@ -8,14 +8,10 @@ import { tableNames } from '../src/sql.js';
 import { useTestSchema } from './support/apps.js';
 import { runCli as cli } from './support/cli.js';
 import { uniqueName } from './support/database.js';
-import { storedId } from './support/sessions.js';
+import { inSeconds, storedId } from './support/sessions.js';
 
 const HOUR = 3600;
 const PARTITIONED = { partitionBy: { days: 1 }, absoluteTimeout: HOUR } as const;
-const inSeconds = (s: number) => ({
-  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
-});
-
 describe('the partitioned layout', () => {
   const schema = useTestSchema('cps_partitioned');
   const q = async (text: string, values?: unknown[]) => (await schema.pool.query(text, values)).rows;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { before, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import { createCookie } from 'react-router';
 import { createPostgresSessionStorage, type PostgresSessionStorage } from '../src/adapters/react-router.js';
 import { useTestSchema } from './support/apps.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
+import { newPGlite } from './support/pglite.js';
 import { changeConcurrently, readsSkipTheWrite, signInAndCount } from './support/scenarios.js';
 import { storedId } from './support/sessions.js';
 
@@ -152,7 +152,7 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
 
 describe('React Router sessions on PGlite', () => {
   it('keeps a session across requests, and destroySession removes it', async () => {
-    const pglite = new PGlite();
+    const pglite = await newPGlite();
     const storage = createPostgresSessionStorage({
       cookie,
       pglite,

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { PGStore } from '../src/index.js';
 import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
+import { inSeconds } from './support/sessions.js';
 
 /**
  * `readPool` on one server (the real two-server tests are in scripts/test-cluster.mjs): the
@@ -11,9 +12,6 @@ import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
  * only for sessions this process has not written; everything else, and every miss, goes to the
  * primary.
  */
-const inSeconds = (s: number, extra: Record<string, unknown> = {}) =>
-  ({ cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() }, ...extra }) as any;
-
 describe('readPool', () => {
   const admin = serverAdmin();
   const primarySchema = uniqueName('cps_primary');
@@ -83,8 +81,8 @@ describe('readPool', () => {
 
   it('never serves an older version of a session this process wrote, nor one it destroyed', async () => {
     const store = open();
-    await store.set('mine', inSeconds(3600, { v: 'new' }));
-    await store.set('gone', inSeconds(3600, { v: 'new' }));
+    await store.set('mine', inSeconds(3600, { v: 'new' }) as any);
+    await store.set('gone', inSeconds(3600, { v: 'new' }) as any);
     await store.destroy('gone');
     // Long enough for the primary's WAL position to be sampled: the requirement is then known.
     for (let i = 0; i < 3; i++) {
@@ -97,7 +95,7 @@ describe('readPool', () => {
   it('falls back to the primary on a miss: a login just written elsewhere is found', async () => {
     const other = open();
     const store = open();
-    await other.set('login', inSeconds(3600, { user: 7 }));
+    await other.set('login', inSeconds(3600, { user: 7 }) as any);
     replicaReads.length = 0;
     assert.equal(((await store.get('login')) as any).user, 7);
     assert.deepEqual(replicaReads, ['login'], 'asked the replica first, which did not have it');

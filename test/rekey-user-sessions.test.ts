@@ -8,15 +8,11 @@ import { pepperIdOf, type RekeyableForm, storedIdFunction } from '../src/session
 import { tableNames } from '../src/sql.js';
 import { useTestSchema } from './support/apps.js';
 import { runCli } from './support/cli.js';
+import { inSeconds } from './support/sessions.js';
 
 const PEPPER = 'the pepper of the per-user re-keying tests';
 const keyed = storedIdFunction('hmac-sha256', Buffer.from(PEPPER));
 const sha256 = storedIdFunction('sha256');
-
-const inSeconds = (seconds: number, data: object) => ({
-  cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
-  ...data,
-});
 
 describe('sessions per user on a table re-keyed to hmac-sha256 ids', () => {
   const schema = useTestSchema('cps_rekey_users', 4);

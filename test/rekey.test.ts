@@ -13,16 +13,12 @@ import { assertCliFailure, runCli, spawnCli } from './support/cli.js';
 import { eventually, uniqueName } from './support/database.js';
 import { drivers } from './support/drivers.js';
 import { databaseOf, fillWithLegacySessions, legacyStore, legacyTableSql } from './support/legacy.js';
+import { inSeconds } from './support/sessions.js';
 
 const PEPPER = 'the pepper of the re-keying tests';
 const keyed = storedIdFunction('hmac-sha256', Buffer.from(PEPPER));
 const sha256 = storedIdFunction('sha256');
 const withPepper = { CPS_SESSION_ID_PEPPER: PEPPER };
-
-const inSeconds = (seconds: number, data: object = {}) => ({
-  cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
-  ...data,
-});
 
 describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody logged out', () => {
   const schema = useTestSchema('cps_rekey', 12);

@@ -5,17 +5,13 @@ import { PGStore } from '../src/index.js';
 import { storedIdFunction } from '../src/session-id.js';
 import { uniqueName } from './support/database.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
-import { storedId } from './support/sessions.js';
+import { inSeconds, storedId } from './support/sessions.js';
 
 /**
  * Security at rest and session lifetimes (schema 2): hashed ids, encryption, the absolute timeout.
  * Every time here is the database's: rows are aged with SQL, never with an app clock.
  */
 
-const inSeconds = (s: number, data: Record<string, unknown> = {}) => ({
-  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
-  ...data,
-});
 const key = () => randomBytes(32);
 const SECRET = 'the-oauth-token-nobody-may-read';
 
@@ -198,6 +194,44 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
       assert.equal(lines.length, 4);
       assert.ok(lines.every((line) => /could not be decrypted/.test(line) && !line.includes(SECRET)));
       assert.match(lines[3]!, /a key not in encryptionKeys/);
+    });
+
+    it('a store without encryptionKeys reads an encrypted row as missing, and its details as null, and says why', async () => {
+      const name = uniqueName('keyless');
+      const DEVICE = 'the-device-nobody-may-read';
+      const describeSession = (session: Record<string, unknown>) => ({ device: String(session.device) });
+      const keyed = newStore({ tableName: name, encryptionKeys: [key()], describe: describeSession });
+      await keyed.set('k1', inSeconds(60, { userId: 'ada', token: SECRET, device: DEVICE }) as any);
+      assert.equal(((await keyed.get('k1')) as any).token, SECRET);
+      assert.deepEqual(
+        (await keyed.userSessions('ada')).map((s) => s.details),
+        [{ device: DEVICE }],
+      );
+      const [row] = await q(`SELECT sess::text AS sess, details::text AS details FROM ${table(name)}`);
+      assert.match(row!.sess, /^"cps:v1:/, 'the session is stored encrypted');
+      assert.match(row!.details, /^"cps:v1:/, 'and so are its details');
+
+      const keyless = newStore({ tableName: name, describe: describeSession });
+      const before = logged.length;
+      assert.equal(await keyless.get('k1'), null);
+      const listed = await keyless.userSessions('ada');
+      assert.equal(listed.length, 1, 'the session is still listed for its user');
+      assert.equal(listed[0]!.handle, keyed.sessionHandle('k1'));
+      assert.equal(listed[0]!.details, null);
+      const lines = logged.slice(before);
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(
+        lines[0]!,
+        /a stored session could not be decrypted.*stored session is encrypted, and encryptionKeys is not set/,
+      );
+      assert.match(
+        lines[1]!,
+        /the details of a session could not be read.*stored details are encrypted, and encryptionKeys is not set/,
+      );
+      for (const line of lines) {
+        assert.ok(!line.includes(SECRET) && !line.includes(DEVICE) && !line.includes('cps:v1:'), line);
+      }
+      assert.equal(((await keyed.get('k1')) as any).token, SECRET, 'the row is left as it was');
     });
 
     it('encrypted sessions: concurrent requests keep each other’s keys, and a logout stays final', async () => {

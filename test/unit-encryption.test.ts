@@ -21,22 +21,39 @@ describe('the session cipher, without a database', () => {
     assert.equal(new SessionCipher([k2, k1]).decrypt(a, 'row'), TEXT);
   });
 
-  it('refuses another row, an altered or cut value, and an unknown key, with a DecryptionError', () => {
+  it('refuses another row, an altered or cut value, and an unknown key, with a DecryptionError that says which', () => {
     const cipher = new SessionCipher([k1]);
     const stored = cipher.encrypt(TEXT, 'row');
     const body = stored.slice(0, -1);
     const flipped = `${body.slice(0, 40)}${body[40] === 'A' ? 'B' : 'A'}${body.slice(41)}"`;
-    for (const [label, run] of [
-      ['another row', () => cipher.decrypt(stored, 'other-row')],
-      ['altered', () => cipher.decrypt(flipped, 'row')],
-      ['cut short', () => cipher.decrypt(`${stored.slice(0, 30)}"`, 'row')],
-      ['cut at the end', () => cipher.decrypt(`${stored.slice(0, -5)}"`, 'row')],
-      ['unknown key', () => new SessionCipher([k2]).decrypt(stored, 'row')],
-      ['not encrypted', () => cipher.decrypt(TEXT, 'row')],
+    const id = cipher.currentKeyId;
+    const failedAuthentication = new RegExp(
+      `^stored session failed authentication with key ${id}: altered, cut short, or moved from another session id$`,
+    );
+    for (const [label, run, message] of [
+      ['another row', () => cipher.decrypt(stored, 'other-row'), failedAuthentication],
+      ['altered', () => cipher.decrypt(flipped, 'row'), failedAuthentication],
+      ['cut short', () => cipher.decrypt(`${stored.slice(0, 30)}"`, 'row'), /^stored session is cut short$/],
+      ['cut at the end', () => cipher.decrypt(`${stored.slice(0, -5)}"`, 'row'), failedAuthentication],
+      [
+        'unknown key',
+        () => new SessionCipher([k2]).decrypt(stored, 'row'),
+        new RegExp(`^stored session is encrypted with a key not in encryptionKeys \\(key id "${id}"\\)$`),
+      ],
+      [
+        'not encrypted',
+        () => cipher.decrypt(TEXT, 'row'),
+        /^stored session is not encrypted \(encryptionKeys is set\)$/,
+      ],
     ] as const) {
       assert.throws(
         run,
-        (error: unknown) => error instanceof DecryptionError && !String(error).includes('secret'),
+        (error: unknown) => {
+          assert.ok(error instanceof DecryptionError, `${label}: a DecryptionError`);
+          assert.match(error.message, message, label);
+          assert.ok(!String(error).includes('secret'), `${label}: names no content`);
+          return true;
+        },
         label,
       );
     }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { UsageError } from '../src/cli/errors.js';
 import { planMoves } from '../src/cli/rekey-rows.js';
 import { SessionCipher } from '../src/encryption.js';
-import { idUseFor, type TableState } from '../src/schema/ensure.js';
+import { idUseFor } from '../src/schema/ensure.js';
 import {
   idCandidatesFunction,
   keyedSha256Function,
@@ -15,6 +15,7 @@ import {
 } from '../src/session-id.js';
 import { storeStatements, tableNames, userSessionStatements } from '../src/sql.js';
 import { tableIdsFor } from '../src/table-ids.js';
+import { tableState } from './support/table-state.js';
 
 // Pure: no database. (That re-keying works on a live table is test/rekey.test.ts's job.)
 const pepper = Buffer.from('a pepper for the unit tests');
@@ -58,39 +59,31 @@ describe('re-keying forms and ids', () => {
 
 describe('how a store uses a table, by its form and the store’s options', () => {
   const names = tableNames('session');
-  const state = (version: number, idForm?: string): TableState => ({
-    exists: true,
-    version,
-    columnProblem: undefined,
-    idForm,
-    partitioned: false,
-    partitioning: undefined,
-  });
   const peppered = { form: 'hmac-sha256' as const, pepperId: pepperIdOf(pepper) };
   const plainSha = { form: 'sha256' as const };
   const rekeying = `re-keying sha256 to hmac-sha256 (pepper ${peppered.pepperId})`;
 
   it('a store with the pepper serves tables of any form it can be re-keyed from, and the re-keying', () => {
-    assert.deepEqual(idUseFor(names, state(2, 'hmac-sha256'), peppered), { kind: 'own' });
-    assert.deepEqual(idUseFor(names, state(2, 'sha256'), peppered), { kind: 'candidates', from: 'sha256' });
-    assert.deepEqual(idUseFor(names, state(2, 'plain'), peppered), { kind: 'candidates', from: 'plain' });
-    assert.deepEqual(idUseFor(names, state(0), peppered), { kind: 'candidates', from: 'plain' });
-    assert.deepEqual(idUseFor(names, state(2, rekeying), peppered), { kind: 'candidates', from: 'sha256' });
+    assert.deepEqual(idUseFor(names, tableState(2, 'hmac-sha256'), peppered), { kind: 'own' });
+    assert.deepEqual(idUseFor(names, tableState(2, 'sha256'), peppered), { kind: 'candidates', from: 'sha256' });
+    assert.deepEqual(idUseFor(names, tableState(2, 'plain'), peppered), { kind: 'candidates', from: 'plain' });
+    assert.deepEqual(idUseFor(names, tableState(0), peppered), { kind: 'candidates', from: 'plain' });
+    assert.deepEqual(idUseFor(names, tableState(2, rekeying), peppered), { kind: 'candidates', from: 'sha256' });
   });
 
   it('refuses a re-keying table to a store without the pepper or with another, saying what to do', () => {
-    const without = idUseFor(names, state(2, rekeying), plainSha);
+    const without = idUseFor(names, tableState(2, rekeying), plainSha);
     assert.equal(without.kind, 'refused');
     assert.match(
       (without as { problem: string }).problem,
       /being re-keyed .* has no sessionIdPepper.* Give it the pepper/,
     );
-    const other = idUseFor(names, state(2, rekeying), { form: 'hmac-sha256', pepperId: '00000000' });
+    const other = idUseFor(names, tableState(2, rekeying), { form: 'hmac-sha256', pepperId: '00000000' });
     assert.match(
       (other as { problem: string }).problem,
       /with another pepper \(pepper id [0-9a-f]{8}; this store's sessionIdPepper has id 00000000\)/,
     );
-    const after = idUseFor(names, state(2, 'hmac-sha256'), plainSha);
+    const after = idUseFor(names, tableState(2, 'hmac-sha256'), plainSha);
     assert.match((after as { problem: string }).problem, /Set sessionIdPepper to the pepper the table was keyed with/);
   });
 

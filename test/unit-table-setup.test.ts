@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TableState } from '../src/schema/ensure.js';
 import { pepperIdOf } from '../src/session-id.js';
 import { tableNames } from '../src/sql.js';
 import { layoutNote, type SetupOptions, tableModeNote, tableSetup } from '../src/table-setup.js';
+import { tableState } from './support/table-state.js';
 
 const names = tableNames('session', 'app');
-const state = (version: number, idForm: string | undefined, partitioning?: TableState['partitioning']): TableState => ({
-  exists: true,
-  version,
-  columnProblem: undefined,
-  idForm,
-  partitioned: partitioning !== undefined,
-  partitioning,
-});
 const defaults: SetupOptions = {
   idForm: 'sha256',
   sessionIdPepper: undefined,
@@ -30,7 +22,7 @@ const ids = (options: SetupOptions) => ({
 
 describe('how a store uses the table a check found, without a database', () => {
   it('a default store on a current table: its own ids, sessions per user, and a look again every minute', () => {
-    const setup = tableSetup(names, state(3, 'sha256'), ids(defaults), defaults);
+    const setup = tableSetup(names, tableState(3, 'sha256'), ids(defaults), defaults);
     assert.equal(setup.idMode, 'own');
     assert.equal(setup.recheckMs, 60_000, 'a rekey may start: the store must notice it');
     assert.notEqual(setup.userStatements, undefined);
@@ -39,13 +31,13 @@ describe('how a store uses the table a check found, without a database', () => {
   });
 
   it('a store with the pepper on a re-keyed table: settled, no more looks', () => {
-    const setup = tableSetup(names, state(3, 'hmac-sha256'), ids(peppered), peppered);
+    const setup = tableSetup(names, tableState(3, 'hmac-sha256'), ids(peppered), peppered);
     assert.equal(setup.idMode, 'own');
     assert.equal(setup.recheckMs, undefined);
   });
 
   it('a store with the pepper on a table of sha256 ids: candidates, looked at every 5 s, said once', () => {
-    const setup = tableSetup(names, state(3, 'sha256'), ids(peppered), peppered);
+    const setup = tableSetup(names, tableState(3, 'sha256'), ids(peppered), peppered);
     assert.equal(setup.idMode, 'candidates sha256');
     assert.equal(setup.recheckMs, 5_000);
     assert.match(setup.statements.get.text, /sid = ANY\(\$1::text\[\]\)/);
@@ -55,7 +47,7 @@ describe('how a store uses the table a check found, without a database', () => {
 
   it('a table before schema 2: legacy ids, no sessions per user, and a note of what waits for the migration', () => {
     const options = { ...defaults, absoluteTimeoutSeconds: 3600 };
-    const setup = tableSetup(names, state(1, undefined), ids(options), options);
+    const setup = tableSetup(names, tableState(1, undefined), ids(options), options);
     assert.equal(setup.idMode, 'legacy');
     assert.equal(setup.userStatements, undefined);
     assert.match(
@@ -67,12 +59,12 @@ describe('how a store uses the table a check found, without a database', () => {
   it("a partitioned table cuts a longer absoluteTimeout to its partitions' lifetime, and says so", () => {
     const partitioning = { widthSeconds: 86_400, lifetimeSeconds: 7 * 86_400 };
     const options = { ...defaults, absoluteTimeoutSeconds: 30 * 86_400 };
-    const setup = tableSetup(names, state(3, 'sha256', partitioning), ids(options), options);
+    const setup = tableSetup(names, tableState(3, 'sha256', partitioning), ids(options), options);
     assert.deepEqual(setup.partitioning, partitioning);
     assert.match(setup.statements.get.text, /make_interval\(secs => 604800::float8\)/);
     assert.match(layoutNote(names, options, setup) ?? '', /absoluteTimeout of 2592000 s is cut to that/);
     const asked = { ...defaults, partitioning };
-    const plain = tableSetup(names, state(3, 'sha256'), ids(asked), asked);
+    const plain = tableSetup(names, tableState(3, 'sha256'), ids(asked), asked);
     assert.match(layoutNote(names, asked, plain) ?? '', /already exists and is not partitioned/);
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import { createStorage, type Storage } from 'unstorage';
 import { type PostgresDriver, postgresDriver } from '../src/adapters/unstorage.js';
 import { useTestSchema } from './support/apps.js';
+import { newPGlite } from './support/pglite.js';
 import { sessionRows } from './support/session-rows.js';
 
 /** unstorage's own createStorage on the driver, as Nuxt's and Astro's session storage use it. */
@@ -102,7 +102,7 @@ describe('unstorage with postgresDriver', () => {
 
 describe('unstorage with postgresDriver on PGlite', () => {
   it('stores, reads and removes an item', async () => {
-    const pglite = new PGlite();
+    const pglite = await newPGlite();
     const storage = createStorage({
       driver: postgresDriver({ pglite, createTableIfMissing: true, pruneSessionInterval: false }),
     });

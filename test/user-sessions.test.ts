@@ -9,7 +9,7 @@ import { migrationStatement } from '../src/schema/migrate.js';
 import { tableNames } from '../src/sql.js';
 import { databaseUrl, eventually, uniqueName } from './support/database.js';
 import { useDriverStores } from './support/driver-stores.js';
-import { storedId } from './support/sessions.js';
+import { inSeconds, storedId } from './support/sessions.js';
 
 /**
  * Sessions per user, on every driver: listing, revoking (all, all but one, one), the user
@@ -19,9 +19,6 @@ import { storedId } from './support/sessions.js';
 
 const { PGStore } = connectPgSimple;
 
-const inSeconds = (s: number) => ({
-  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
-});
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const KEY = Buffer.alloc(32, 7);
 const PEPPER = 'a pepper of sixteen bytes or more';

@@ -3,11 +3,7 @@ import { describe, it } from 'node:test';
 import { eventually, holdTableLock, uniqueName } from './database.js';
 import { useDriverStores } from './driver-stores.js';
 import type { drivers } from './drivers.js';
-import { assertSameSession, storedId } from './sessions.js';
-
-const inSeconds = (s: number) => ({
-  cookie: { originalMaxAge: s * 1000, expires: new Date(Date.now() + s * 1000).toISOString() },
-});
+import { assertSameSession, inSeconds, storedId } from './sessions.js';
 
 /** How the tables the suite's stores create are laid out. */
 export type TableLayout = 'plain' | 'partitioned';

@@ -27,17 +27,23 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   return { code, stdout, stderr };
 }
 
+/**
+ * The environment of the CLI as a child process: PATH and this suite's DATABASE_URL, then `env` over them;
+ * a variable set to undefined in `env` is left out.
+ */
+export function cliEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries({ PATH: process.env.PATH, DATABASE_URL: databaseUrl(), ...env }).filter(([, v]) => v !== undefined),
+  ) as NodeJS.ProcessEnv;
+}
+
 /** The built CLI as a child process (`npm run build` first), for signals and exit codes. */
 export function spawnCli(
   args: string[],
   env: Record<string, string | undefined> = {},
 ): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [resolve(__dirname, '../../dist/cli/main.js'), ...args], {
-    env: Object.fromEntries(
-      Object.entries({ PATH: process.env.PATH, DATABASE_URL: databaseUrl(), ...env }).filter(
-        ([, v]) => v !== undefined,
-      ),
-    ) as NodeJS.ProcessEnv,
+    env: cliEnv(env),
   });
   let stdout = '';
   let stderr = '';

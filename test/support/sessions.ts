@@ -19,3 +19,22 @@ export function assertSameSession(got: unknown, expected: unknown, message?: str
 
 /** The id the table holds for a session id, with the defaults (hashed ids, no pepper). */
 export const storedId = storedIdFunction('sha256');
+
+/** A session's cookie as express-session hands it to the store, in its JSON form. */
+export interface StoredCookie {
+  originalMaxAge: number;
+  expires: string;
+}
+
+/**
+ * A session as express-session hands it to the store, its cookie expiring `seconds` from now (by
+ * this process's clock), with `data` beside the cookie.
+ */
+export function inSeconds(seconds: number): { cookie: StoredCookie };
+export function inSeconds<T extends object>(seconds: number, data: T): { cookie: StoredCookie } & T;
+export function inSeconds(seconds: number, data: object = {}): { cookie: StoredCookie } {
+  return {
+    cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
+    ...data,
+  };
+}
