@@ -11,14 +11,25 @@ const MAX_USER_ID_BYTES = 1024;
 /** Largest `describe` result, as JSON text, in UTF-8 bytes: metadata, not a second session. */
 export const MAX_DETAILS_BYTES = 1024;
 
-/** A user id as the column stores it, or null; `strict` throws on a value of another type. */
-function storedUserId(value: unknown, strict: boolean): string | null {
-  if (value === null || value === undefined) return null;
+/**
+ * A user id as the `user_id` column holds it (a number as its decimal text): the one rule for ids
+ * the `userId` option returns and for ids given to the per-user methods. Undefined when the value
+ * is none the column can hold (of another type, empty, with NUL or a lone surrogate, too long).
+ */
+export function userIdText(value: unknown): string | undefined {
   let text: string | undefined;
   if (typeof value === 'string' && value.length > 0) text = value;
   else if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
   else if (typeof value === 'bigint') text = value.toString();
-  if (text === undefined || text.includes('\0') || Buffer.byteLength(text) > MAX_USER_ID_BYTES) {
+  if (text === undefined || text.includes('\0') || Buffer.byteLength(text) > MAX_USER_ID_BYTES) return undefined;
+  return (text as string & { isWellFormed(): boolean }).isWellFormed() ? text : undefined;
+}
+
+/** A user id as the column stores it, or null; `strict` throws on a value of another type. */
+function storedUserId(value: unknown, strict: boolean): string | null {
+  if (value === null || value === undefined) return null;
+  const text = userIdText(value);
+  if (text === undefined) {
     if (!strict) return null;
     throw new TypeError(
       `connect-pg-simple: option "userId" must return a non-empty string (at most ${MAX_USER_ID_BYTES} bytes, no NUL characters), a finite number, null or undefined, got ${describeValue(value)}`,

@@ -3,6 +3,7 @@ import { DecryptionError, decryptWithAny, isEnvelopeText, type SessionCipher } f
 import type { StoredIdOf } from './session-id.js';
 import type { Statement, UserSessionStatements } from './sql.js';
 import type { IdParameter } from './table-ids.js';
+import { userIdText } from './user-id.js';
 
 /**
  * Sessions per user (schema 3): a user's live sessions listed by handle, and revoked in one
@@ -39,13 +40,13 @@ const MAX_ARGUMENT_BYTES = 1024;
 
 /** A user id given to a method, as the column stores it (a number as its decimal string). */
 export function userIdArgument(userId: unknown, method: string): string {
-  const text =
-    typeof userId === 'number' && Number.isFinite(userId)
-      ? String(userId)
-      : typeof userId === 'bigint'
-        ? userId.toString()
-        : userId;
-  return textArgument(text, method, 'a user id (a non-empty string or a finite number)');
+  const text = userIdText(userId);
+  if (text === undefined) {
+    throw new TypeError(
+      `connect-pg-simple: ${method} takes a user id (a non-empty string or a finite number), got ${describeArgument(userId)}`,
+    );
+  }
+  return text;
 }
 
 /** A handle or session id given to a method: a non-empty string the column could hold. */
@@ -57,11 +58,17 @@ export function textArgument(value: unknown, method: string, what: string): stri
     !(value as string & { isWellFormed(): boolean }).isWellFormed() ||
     Buffer.byteLength(value) > MAX_ARGUMENT_BYTES
   ) {
-    const got =
-      typeof value === 'string' ? (value.length === 0 ? 'an empty string' : 'a string it cannot hold') : typeof value;
-    throw new TypeError(`connect-pg-simple: ${method} takes ${what}, got ${got}`);
+    throw new TypeError(`connect-pg-simple: ${method} takes ${what}, got ${describeArgument(value)}`);
   }
   return value;
+}
+
+function describeArgument(value: unknown): string {
+  return typeof value === 'string'
+    ? value.length === 0
+      ? 'an empty string'
+      : 'a string it cannot hold'
+    : typeof value;
 }
 
 /** What `details` are bound to: the handle, with a prefix of its own (see `SessionHandles`). */

@@ -5,7 +5,7 @@ import { SessionCipher } from '../src/encryption.js';
 import { type SessionIdForm, storedIdFunction } from '../src/session-id.js';
 import { storeStatements, tableNames, userSessionStatements } from '../src/sql.js';
 import { tableIdsFor } from '../src/table-ids.js';
-import { detailsText, MAX_DETAILS_BYTES, userIdFunction } from '../src/user-id.js';
+import { detailsText, MAX_DETAILS_BYTES, userIdFunction, userIdText } from '../src/user-id.js';
 import { SessionHandles, textArgument, userIdArgument } from '../src/user-sessions.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -20,6 +20,16 @@ describe('userId and describe (no database)', () => {
     assert.equal(byDefault({ userId: '' }), null);
     assert.equal(byDefault({ passport: null }), null);
     assert.equal(byDefault({}), null);
+  });
+
+  it('one rule for a user id, stored or given: a lone surrogate is none, whichever way it comes', () => {
+    assert.equal(userIdText(42), '42');
+    assert.equal(userIdText('ada'), 'ada');
+    for (const bad of ['', 'a\u0000b', '\uD800', 'x'.repeat(1025), Number.NaN, {}, true]) {
+      assert.equal(userIdText(bad), undefined, JSON.stringify(bad));
+    }
+    assert.equal(userIdFunction(undefined)({ userId: '\uD800' } as never), null, 'the default records no user');
+    assert.throws(() => userIdArgument('\uD800', 'userSessions()'), /userSessions\(\) takes a user id/);
   });
 
   it('an app’s userId function is checked on every call', () => {
