@@ -514,6 +514,13 @@ describe('the connect-pg-simple command', () => {
       assertCliFailure(await cli(['sessions', '--user', '1', ...target('absent')]), 1, /does not exist/);
       await admin.query(legacyTableSql(schemaName, 'old_users'));
       assertCliFailure(
+        await cli(['reencrypt', ...target('old_users')], {
+          CPS_ENCRYPTION_KEYS: Buffer.alloc(32, 1).toString('base64'),
+        }),
+        1,
+        /is before schema version 2: run `connect-pg-simple migrate` first/,
+      );
+      assertCliFailure(
         await cli(['revoke', '--user', '1', ...target('old_users')]),
         1,
         /schema version 0: sessions per user need version 3 \(run `connect-pg-simple migrate`\)/,

@@ -26,6 +26,10 @@ describe('options are checked at construction', () => {
     rejects({ pgPromise: {} }, /"pgPromise" must be a pg-promise database/);
     rejects({ postgres: pool }, /"postgres" must be a postgres.js sql instance/);
     rejects({ pglite: pool }, /"pglite" must be a PGlite instance/);
+    rejects(
+      { pglite: { query() {}, exec() {} }, readPool: pool },
+      /option "readPool" needs a PostgreSQL server with replicas; PGlite has none/,
+    );
     rejects({ pool, ttl: '1d' }, /"ttl" must be a number > 0, got "1d"/);
     rejects({ pool, ttl: -5 }, /"ttl"/);
     rejects({ pool, ttl: Number.NaN }, /"ttl"/);

@@ -231,6 +231,9 @@ describe('the partitioned layout', () => {
     const withoutTimeout = await cli(['schema', ...base, 'by_cli', '--partition-days', '1']);
     assert.notEqual(withoutTimeout.code, 0);
     assert.match(withoutTimeout.stderr, /--partition-days needs --absolute-timeout/);
+    const withoutDays = await cli(['schema', ...base, 'by_cli', '--absolute-timeout', '3600']);
+    assert.equal(withoutDays.code, 2);
+    assert.match(withoutDays.stderr, /--absolute-timeout goes with --partition-days/);
 
     const made = await cli(['migrate', ...base, 'by_cli', '--partition-days', '1', '--absolute-timeout', '3600']);
     assert.equal(made.code, 0, made.stderr);
