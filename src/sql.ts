@@ -232,6 +232,15 @@ function lifetimeSql(absolute: number | undefined, partitioned = false) {
 /** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
 const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')), 'hex')`;
 
+/**
+ * SQL: the `sid` column's comment (how the table stores ids: see session-id.ts), read when the
+ * statement runs. The one place it is read in SQL: statements, migrations and `rekey` use it.
+ */
+export function sidCommentSql(names: TableNames): string {
+  const relation = `${quoteLiteral(names.qualified)}::regclass`;
+  return `col_description(${relation}, (SELECT attnum FROM pg_attribute WHERE attrelid = ${relation} AND attname = 'sid' AND NOT attisdropped)::int)`;
+}
+
 export function storeStatements(
   names: TableNames,
   {
@@ -261,7 +270,7 @@ export function storeStatements(
   /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
   const expiryOf = (param: string, created = 'created') =>
     absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
-  const sidComment = `col_description(${quoteLiteral(t)}::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = ${quoteLiteral(t)}::regclass AND attname = 'sid')::int)`;
+  const sidComment = sidCommentSql(names);
   const newSid = idCandidates
     ? candidateForTable(sidComment)
     : hashing

@@ -1,5 +1,5 @@
 import { idFormComment, type SessionIdForm } from '../session-id.js';
-import { quoteLiteral, type TableNames } from '../sql.js';
+import { quoteLiteral, sidCommentSql, type TableNames } from '../sql.js';
 import { idFormStatement, userIndexStatement } from './ddl.js';
 
 /** What a migration may need besides the table's names. */
@@ -80,10 +80,6 @@ END IF;`,
   },
 };
 
-/** The sid column's comment, in PL/pgSQL. */
-const sidComment = (names: TableNames) =>
-  `col_description(${relation(names)}, (SELECT attnum FROM pg_attribute WHERE attrelid = ${relation(names)} AND attname = 'sid'))`;
-
 /** Adds each session's creation time, and hashes the stored ids (unless kept plain). */
 const toVersion2: Migration = {
   version: 2,
@@ -98,11 +94,11 @@ END IF;`,
     ];
     if (idForm === 'sha256') {
       // Hashing is deterministic: the cookie's id, hashed by the store, finds its row again.
-      statements.push(`IF ${sidComment(names)} IS DISTINCT FROM ${quoteLiteral(idFormComment('sha256'))} THEN
+      statements.push(`IF ${sidCommentSql(names)} IS DISTINCT FROM ${quoteLiteral(idFormComment('sha256'))} THEN
   UPDATE ${t} SET "sid" = encode(sha256(convert_to("sid", 'UTF8')), 'hex');
 END IF;`);
     } else {
-      statements.push(`IF ${sidComment(names)} IS NOT NULL AND ${sidComment(names)} <> ${quoteLiteral(idFormComment('plain'))} THEN
+      statements.push(`IF ${sidCommentSql(names)} IS NOT NULL AND ${sidCommentSql(names)} <> ${quoteLiteral(idFormComment('plain'))} THEN
   RAISE EXCEPTION 'connect-pg-simple: table % already stores hashed ids: they cannot be turned back into plain ones', ${quoteLiteral(t)} USING ERRCODE = '0A000';
 END IF;`);
     }

@@ -1,5 +1,12 @@
 import { ID_FORM_MARK, idFormComment, type Rekeying, rekeyingForm } from '../session-id.js';
-import { doBlock, quoteLiteral, REKEYED_COLUMN, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
+import {
+  doBlock,
+  quoteLiteral,
+  REKEYED_COLUMN,
+  SCHEMA_LOCK_NAMESPACE,
+  sidCommentSql,
+  type TableNames,
+} from '../sql.js';
 import { idFormStatement } from './ddl.js';
 
 /**
@@ -7,10 +14,6 @@ import { idFormStatement } from './ddl.js';
  * batches, from the CLI: the pepper never enters SQL). Each is one DO block under the schema lock,
  * and checks that the `sid` column still records what the step was planned for.
  */
-
-/** The sid column's comment, in PL/pgSQL. */
-const sidComment = (names: TableNames) =>
-  `col_description(${quoteLiteral(names.qualified)}::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = ${quoteLiteral(names.qualified)}::regclass AND attname = 'sid' AND NOT attisdropped)::int)`;
 
 function lockedStep(names: TableNames, expectedComment: string, body: string, lockTimeoutSeconds?: number): string {
   const table = quoteLiteral(names.qualified);
@@ -20,7 +23,7 @@ function lockedStep(names: TableNames, expectedComment: string, body: string, lo
       ? ''
       : `PERFORM set_config('lock_timeout', ${quoteLiteral(`${Math.max(1, Math.round(lockTimeoutSeconds * 1000))}ms`)}, true);\n  `;
   return doBlock(`  ${lockTimeout}PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${table}));
-  IF ${sidComment(names)} IS DISTINCT FROM ${quoteLiteral(expectedComment)} THEN
+  IF ${sidCommentSql(names)} IS DISTINCT FROM ${quoteLiteral(expectedComment)} THEN
     RAISE EXCEPTION 'connect-pg-simple: table % changed its session id form meanwhile: run rekey again', ${table} USING ERRCODE = '40001';
   END IF;
 ${body}`);
