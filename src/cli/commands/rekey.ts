@@ -2,7 +2,7 @@ import type { Database } from '../../drivers/database.js';
 import { SessionCipher } from '../../encryption.js';
 import { beginRekeyStatement, finishRekeyStatement } from '../../schema/rekey.js';
 import { parseRekeyingForm, pepperIdOf, type Rekeying } from '../../session-id.js';
-import { type RekeyStatements, rekeyStatements, type TableNames } from '../../sql.js';
+import { type RekeyStatements, rekeyStatements, type Statement, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption, secondsOption } from '../args.js';
 import { type BatchRows, Interruption, keysetPass } from '../batches.js';
 import { KEYS_VARIABLE, keysFrom, pepperFrom } from '../env-secrets.js';
@@ -52,8 +52,9 @@ function planFor(names: TableNames, idForm: string | undefined, pepperId: string
   return { kind: 'resume', rekeying };
 }
 
-async function countRows(db: Database, statements: RekeyStatements, plan: Plan) {
-  const [row] = await db.query(plan.kind === 'resume' ? statements.countLeft : statements.countAll, []);
+/** The rows `count` (countLeft or countAll) counts, and how many of them are encrypted. */
+async function countRows(db: Database, count: Statement) {
+  const [row] = await db.query(count, []);
   return { rows: Number(row?.rows ?? 0), encrypted: Number(row?.encrypted ?? 0) };
 }
 
@@ -96,7 +97,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
       return EXIT_OK;
     }
     const { from } = plan.rekeying;
-    const toMove = await countRows(db, statements, plan);
+    const toMove = await countRows(db, plan.kind === 'resume' ? statements.countLeft : statements.countAll);
     const keysMissing = toMove.encrypted > 0 && cipher === undefined;
     const needKeys = `set ${KEYS_VARIABLE} to the stores' encryptionKeys (re-keying binds each encrypted session to its new id)`;
     if (dryRun) {
@@ -115,7 +116,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
     }
     if (keysMissing)
       throw new UsageError(`${count(toMove.encrypted)} sessions to re-key are encrypted: ${needKeys}`, command);
-    const leftNow = async () => (await countRows(db, statements, { kind: 'resume', rekeying: plan.rekeying })).rows;
+    const leftNow = async () => (await countRows(db, statements.countLeft)).rows;
     let left = toMove.rows;
     if (plan.kind === 'start') {
       await db.query({ name: '', text: beginRekeyStatement(names, plan.rekeying, lockTimeoutSeconds) }, []);
