@@ -511,10 +511,16 @@ export class SessionCore {
   }
 
   /** Revokes the session with this handle (only if it is `userId`'s, when given); whether it did. */
-  destroySession(handle: string, userId?: string | number): Promise<boolean> {
+  destroySession(handle: string, options: { readonly userId?: unknown } = {}): Promise<boolean> {
     return this.#operation('destroySession()', async (deadline) => {
       const named = textArgument(handle, 'destroySession()', 'a handle (as userSessions() lists it)');
-      const user = userId === undefined ? undefined : userIdArgument(userId, 'destroySession()');
+      // `{ userId: req.user?.id }` without a signed-in user must not revoke anybody's session.
+      if ('userId' in options && (options.userId === undefined || options.userId === null)) {
+        throw new TypeError(
+          'connect-pg-simple: destroySession() was given userId undefined: pass the user whose session it must be, or leave the option out to revoke any session',
+        );
+      }
+      const user = options.userId === undefined ? undefined : userIdArgument(options.userId, 'destroySession()');
       const context = await this.#userContext(deadline);
       return this.#revoking(() => destroyHandle(context, named, user));
     });

@@ -218,20 +218,7 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
       callback?: Callback<boolean>,
     ): Promise<boolean> | undefined {
       const [options, done] = optionsAndCallback(given, callback, 'destroySession');
-      // `{ userId: req.user?.id }` without a signed-in user must not revoke anybody's session.
-      if (options !== undefined && 'userId' in options && (options.userId === undefined || options.userId === null)) {
-        return settle(
-          () =>
-            Promise.reject(
-              new TypeError(
-                'connect-pg-simple: destroySession() was given userId undefined: pass the user whose session it must be, or leave the option out to revoke any session',
-              ),
-            ),
-          done,
-          'destroySession',
-        );
-      }
-      return settle(() => this.#core.destroySession(handle, options?.userId), done, 'destroySession');
+      return settle(() => this.#core.destroySession(handle, options), done, 'destroySession');
     }
 
     close(): Promise<void> {
