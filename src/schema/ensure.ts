@@ -167,7 +167,7 @@ export function idUseFor(names: TableNames, state: TableState, ids: StoreIds): I
     return { kind: 'candidates', from: state.idForm };
   }
   const rekeying = parseRekeyingForm(state.idForm);
-  if (rekeying === undefined) return { kind: 'refused', problem: idFormProblem(names, state, ids.form)! };
+  if (rekeying === undefined) return { kind: 'refused', problem: idFormProblem(names, state, ids.form) };
   if (!peppered) {
     return {
       kind: 'refused',
@@ -191,13 +191,11 @@ const ID_FORM_OPTIONS: Readonly<Record<SessionIdForm, string>> = {
 };
 
 /**
- * Why a store whose options make ids of `wanted` form cannot use the table: at schema 2 the
- * table's ids are of one form, and a store hashing otherwise would miss every session (and
- * write sessions the others miss). Undefined when it can (a table before schema 2 holds plain ids,
- * and the store uses them as they are until it is migrated).
+ * Why a store whose options make ids of `wanted` form cannot use a table (schema 2 or later) of
+ * another form: its ids are of one form, and a store hashing otherwise would miss every session
+ * (and write sessions the others miss). `idUseFor` asks only for such a table.
  */
-export function idFormProblem(names: TableNames, state: TableState, wanted: SessionIdForm): string | undefined {
-  if (state.version < 2 || state.idForm === wanted) return undefined;
+function idFormProblem(names: TableNames, state: TableState, wanted: SessionIdForm): string {
   const stored = state.idForm ?? 'an unrecorded form (its sid column has no connect-pg-simple comment)';
   const fix =
     state.idForm === 'hmac-sha256'
