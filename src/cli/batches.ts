@@ -44,27 +44,47 @@ export class Interruption {
   }
 }
 
+/** A progress line on stderr, when it is a terminal: redrawn at most every 200 ms, ended once. */
+export class ProgressLine {
+  #shownAt = 0;
+  readonly #io: Io;
+  readonly #text: () => string;
+
+  constructor(io: Io, text: () => string) {
+    this.#io = io;
+    this.#text = text;
+  }
+
+  tick(): void {
+    if (!this.#io.errIsTTY || Date.now() - this.#shownAt < PROGRESS_INTERVAL_MS) return;
+    this.#io.err(`\r${this.#text()}…`);
+    this.#shownAt = Date.now();
+  }
+
+  /** The last line, complete, when one was shown. */
+  finish(): void {
+    if (this.#io.errIsTTY && this.#shownAt > 0) this.#io.err(`\r${this.#text()}\n`);
+  }
+}
+
 /**
  * One pass over the table in id order (keyset: each batch starts after the last id of the one
  * before), each batch read and handled in its own statements, with a progress line on stderr when
  * it is a terminal. Resolves when the rows run out or an interruption asks it to stop.
  */
 export async function keysetPass(db: Database, io: Io, pass: KeysetPass, interruption: Interruption): Promise<void> {
-  let shownAt = 0;
+  const progress = new ProgressLine(io, pass.progress);
   let after = '';
   try {
     for (;;) {
       const rows = await db.query(pass.read, [after, pass.batchSize]);
       await pass.handle(rows);
-      if (io.errIsTTY && Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
-        io.err(`\r${pass.progress()}…`);
-        shownAt = Date.now();
-      }
+      progress.tick();
       if (rows.length < pass.batchSize || interruption.stopRequested) break;
       after = String(rows.at(-1)!.sid);
       await nextTurn();
     }
   } finally {
-    if (io.errIsTTY && shownAt > 0) io.err(`\r${pass.progress()}\n`);
+    progress.finish();
   }
 }

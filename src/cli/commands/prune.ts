@@ -5,14 +5,13 @@ import { partitioningProblem, type TableState } from '../../schema/ensure.js';
 import { type MaintenanceResult, maintainPartitions } from '../../schema/partitions.js';
 import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
+import { Interruption, ProgressLine } from '../batches.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
 import { count } from '../format.js';
 import type { Runner } from '../io.js';
 import { requireTable } from './require-table.js';
 
 const MAX_BATCH_SIZE = 1_000_000;
-const PROGRESS_INTERVAL_MS = 200;
-
 export function pruneCommand(line: CommandLine, names: TableNames): Runner {
   const batchSize = integerOption(line, 'batch-size', {
     fallback: DEFAULTS.pruneBatchSize,
@@ -24,14 +23,9 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
     const db = maybeDb!;
     const partitions = await dropExpiredPartitions(db, names, await requireTable(db, names));
     const { pruneBatch } = storeStatements(names, { partitioned: partitions !== undefined });
-    let interrupted = false;
-    const onInterrupt = () => {
-      interrupted = true;
-      if (io.errIsTTY) io.err('\ninterrupted: stopping after this batch\n');
-    };
-    process.once('SIGINT', onInterrupt);
+    const interruption = new Interruption(io);
     let deleted = 0;
-    let shownAt = 0;
+    const progress = new ProgressLine(io, () => `deleted ${count(deleted)} expired sessions`);
     let from = PRUNE_FROM_START;
     try {
       for (;;) {
@@ -40,17 +34,15 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
         const batch = Number(row?.deleted ?? 0);
         if (typeof row?.upto === 'string') from = row.upto;
         deleted += batch;
-        if (io.errIsTTY && Date.now() - shownAt >= PROGRESS_INTERVAL_MS) {
-          io.err(`\rdeleted ${count(deleted)} expired sessions…`);
-          shownAt = Date.now();
-        }
-        if (batch < batchSize || interrupted) break;
+        progress.tick();
+        if (batch < batchSize || interruption.stopRequested) break;
         await nextTurn();
       }
     } finally {
-      process.off('SIGINT', onInterrupt);
-      if (io.errIsTTY && shownAt > 0) io.err(`\rdeleted ${count(deleted)} expired sessions\n`);
+      interruption.end();
+      progress.finish();
     }
+    const interrupted = interruption.stopRequested;
     if (json)
       io.out(`${JSON.stringify({ table: names.qualified, deleted, interrupted, ...droppedAsJson(partitions) })}\n`);
     else {
