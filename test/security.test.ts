@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { PGStore } from '../src/index.js';
 import { storedIdFunction } from '../src/session-id.js';
 import { uniqueName } from './support/database.js';
+import { useDriverStores } from './support/driver-stores.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
 import { inSeconds, storedId } from './support/sessions.js';
 
@@ -17,36 +18,12 @@ const SECRET = 'the-oauth-token-nobody-may-read';
 
 for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
   describe(`security at rest over ${driverName}`, () => {
-    let harness: DriverHarness;
-    let schemaName: string;
-    const stores: Array<{ close(): Promise<void> }> = [];
     const logged: string[] = [];
-    const q = (text: string, values?: unknown[]) => harness.admin.query(text, values);
-    const table = (name: string) => `"${schemaName}"."${name}"`;
-    const newStore = (options: Record<string, unknown>) => {
-      const store = new PGStore({
-        ...harness.storeOptions,
-        schemaName,
-        createTableIfMissing: true,
-        pruneSessionInterval: false,
-        errorLog: (...args: unknown[]) => logged.push(args.map(String).join(' ')),
-        ...options,
-      } as any);
-      stores.push(store);
-      return store;
-    };
+    const suite = useDriverStores(driverName, `cps_security_${driverName}`, {
+      errorLog: (...args: unknown[]) => logged.push(args.map(String).join(' ')),
+    });
+    const { newStore, q, table } = suite;
     const rowsOf = async (name: string) => q(`SELECT sid, sess::text AS sess FROM ${table(name)} ORDER BY sid`);
-
-    before(async () => {
-      harness = await drivers[driverName]!();
-      schemaName = uniqueName(`cps_security_${driverName}`);
-      await q(`CREATE SCHEMA "${schemaName}"`);
-    });
-    after(async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await q(`DROP SCHEMA "${schemaName}" CASCADE`);
-      await harness.close();
-    });
 
     it('stores the SHA-256 of each session id, never the id, by default', async () => {
       const name = uniqueName('hashed');
