@@ -1,10 +1,12 @@
+import { CorruptSessionError, rangeError, typeError } from './errors.js';
 import type { SessionObject } from './options.js';
 
 /** Session object ⇄ the JSON text stored in the `sess` column. */
 
 export function encodeSession(session: unknown, maxBytes: number | undefined): string {
   if (typeof session !== 'object' || session === null || Array.isArray(session)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_SESSION',
       `connect-pg-simple: a session must be an object, got ${session === null ? 'null' : Array.isArray(session) ? 'an array' : typeof session}`,
     );
   }
@@ -12,20 +14,24 @@ export function encodeSession(session: unknown, maxBytes: number | undefined): s
   try {
     text = JSON.stringify(session);
   } catch (error) {
-    throw new TypeError(`connect-pg-simple: the session cannot be stored as JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw typeError(
+      'ERR_INVALID_SESSION',
+      `connect-pg-simple: the session cannot be stored as JSON: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   // An object's own toJSON() may turn it into anything: only an object's text is a session.
   if (text?.[0] !== '{') {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_SESSION',
       `connect-pg-simple: the session's toJSON() must return an object, got ${jsonKind(text)}: nothing was stored`,
     );
   }
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(text);
     if (bytes > maxBytes) {
-      throw new RangeError(
+      throw rangeError(
+        'ERR_SESSION_TOO_LARGE',
         `connect-pg-simple: the session is ${bytes} bytes as JSON, more than maxSessionSize (${maxBytes})`,
       );
     }
@@ -44,10 +50,6 @@ const JSON_KINDS: Readonly<Record<string, string>> = {
 
 function jsonKind(text: string | undefined): string {
   return text === undefined ? 'undefined' : (JSON_KINDS[text[0] ?? ''] ?? 'a number');
-}
-
-export class CorruptSessionError extends Error {
-  override readonly name = 'CorruptSessionError';
 }
 
 /** The stored text as a session object; a row that is not a JSON object is corrupt. */

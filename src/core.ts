@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
+import { decodeSession, encodeSession } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
-import { DecryptionError, isEnvelopeText, SessionCipher } from './encryption.js';
+import { isEnvelopeText, SessionCipher } from './encryption.js';
+import { CorruptSessionError, DecryptionError, SchemaError, StoreClosedError, typeError } from './errors.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
@@ -13,7 +14,7 @@ import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
-import { ensureTable, SchemaError, type StoreIds } from './schema/ensure.js';
+import { ensureTable, type StoreIds } from './schema/ensure.js';
 import { maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { pepperIdOf } from './session-id.js';
@@ -70,31 +71,29 @@ export interface ListedSession {
   readonly session: SessionObject;
 }
 
-export class StoreClosedError extends Error {
-  override readonly name = 'StoreClosedError';
-  constructor() {
-    super('connect-pg-simple: the store is closed');
-  }
-}
-
 function checkSid(sid: unknown): asserts sid is string {
   if (typeof sid !== 'string' || sid.length === 0) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       `connect-pg-simple: a session id must be a non-empty string, got ${sid === '' ? 'an empty string' : typeof sid}`,
     );
   }
-  if (sid.includes('\0')) throw new TypeError('connect-pg-simple: a session id must not contain NUL characters');
+  if (sid.includes('\0'))
+    throw typeError('ERR_INVALID_ARG', 'connect-pg-simple: a session id must not contain NUL characters');
   if (!(sid as string & { isWellFormed(): boolean }).isWellFormed()) {
-    throw new TypeError('connect-pg-simple: a session id must be well-formed Unicode (it has a lone surrogate)');
+    throw typeError(
+      'ERR_INVALID_ARG',
+      'connect-pg-simple: a session id must be well-formed Unicode (it has a lone surrogate)',
+    );
   }
   if (sid.length > MAX_SID_BYTES / 3 && Buffer.byteLength(sid) > MAX_SID_BYTES) {
-    throw new TypeError(`connect-pg-simple: a session id must be at most ${MAX_SID_BYTES} bytes long`);
+    throw typeError('ERR_INVALID_ARG', `connect-pg-simple: a session id must be at most ${MAX_SID_BYTES} bytes long`);
   }
 }
 
 function checkSessionObject(session: unknown): asserts session is SessionObject {
   if (typeof session !== 'object' || session === null || Array.isArray(session)) {
-    throw new TypeError('connect-pg-simple: a session must be an object');
+    throw typeError('ERR_INVALID_SESSION', 'connect-pg-simple: a session must be an object');
   }
 }
 
@@ -516,7 +515,8 @@ export class SessionCore {
       const named = textArgument(handle, 'destroySession()', 'a handle (as userSessions() lists it)');
       // `{ userId: req.user?.id }` without a signed-in user must not revoke anybody's session.
       if ('userId' in options && (options.userId === undefined || options.userId === null)) {
-        throw new TypeError(
+        throw typeError(
+          'ERR_INVALID_ARG',
           'connect-pg-simple: destroySession() was given userId undefined: pass the user whose session it must be, or leave the option out to revoke any session',
         );
       }
@@ -752,7 +752,10 @@ export class SessionCore {
         ? given
         : sessionLifetimeSeconds(session, this.options.ttl, DEFAULTS.ttlSeconds);
     if (!Number.isFinite(lifetime)) {
-      throw new TypeError(`connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`);
+      throw typeError(
+        'ERR_INVALID_SESSION',
+        `connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`,
+      );
     }
     return lifetime;
   }

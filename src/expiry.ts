@@ -1,3 +1,4 @@
+import { typeError } from './errors.js';
 import type { SessionObject } from './options.js';
 
 /**
@@ -14,7 +15,10 @@ export function sessionLifetimeSeconds(
   if (typeof ttl === 'function') {
     const seconds = ttl(session);
     if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
-      throw new TypeError(`connect-pg-simple: the ttl function must return a number of seconds, got ${typeof seconds}`);
+      throw typeError(
+        'ERR_INVALID_RETURN_VALUE',
+        `connect-pg-simple: the ttl function must return a number of seconds, got ${typeof seconds}`,
+      );
     }
     return seconds;
   }

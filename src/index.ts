@@ -1,3 +1,4 @@
+import { typeError } from './errors.js';
 import { type ExpressPGStoreConstructor, expressStoreClass, PGStore as PlainPGStore } from './store.js';
 
 /**
@@ -9,7 +10,8 @@ function connectPgSimple(session: connectPgSimple.SessionModule): ExpressPGStore
     (session as { Store?: unknown } | null | undefined)?.Store ??
     (session as { session?: { Store?: unknown } } | null | undefined)?.session?.Store;
   if (typeof Store !== 'function') {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       'connect-pg-simple: pass express-session (or Connect) to the function: require("connect-pg-simple")(session)',
     );
   }

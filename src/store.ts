@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
 import { type CoreSettings, SessionCore } from './core.js';
+import { typeError } from './errors.js';
 import { bindReceipt, receiptOf } from './load-receipt.js';
 import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
 import type { UserSession } from './user-sessions.js';
@@ -33,7 +34,10 @@ function optionsAndCallback<O extends object, T>(
 ): [O | undefined, Callback<T> | undefined] {
   if (typeof given === 'function') return [undefined, given];
   if (given !== undefined && given !== null && (typeof given !== 'object' || Array.isArray(given))) {
-    throw new TypeError(`connect-pg-simple: the options of ${method}() must be an object, got ${typeof given}`);
+    throw typeError(
+      'ERR_INVALID_ARG',
+      `connect-pg-simple: the options of ${method}() must be an object, got ${typeof given}`,
+    );
   }
   return [given ?? undefined, callback];
 }
@@ -249,7 +253,8 @@ export const PGStore: PGStoreConstructor = class PGStore extends PlainPGStore {
    * one request and then fail: refuse it at once, saying what to use.
    */
   set generate(_generate: unknown) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       'connect-pg-simple: the named export PGStore is for @fastify/session and direct use. With express-session, use the class the default export makes: `const PGStore = require("connect-pg-simple")(session)` (ESM: `import connectPgSimple from "connect-pg-simple"; const PGStore = connectPgSimple(session)`)',
     );
   }

@@ -1,5 +1,6 @@
 import type { SessionData, Store } from 'hono-sessions';
 import type { SessionCore } from '../core.js';
+import { typeError } from '../errors.js';
 import { receiptOf } from '../load-receipt.js';
 import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
@@ -74,7 +75,10 @@ export class HonoPGStore implements Store {
 function toStored(session: SessionData): SessionObject {
   const data = session._data ?? {};
   if (Object.hasOwn(data, EXPIRY_KEY)) {
-    throw new TypeError(`connect-pg-simple: the session key "${EXPIRY_KEY}" is reserved by the store`);
+    throw typeError(
+      'ERR_INVALID_SESSION',
+      `connect-pg-simple: the session key "${EXPIRY_KEY}" is reserved by the store`,
+    );
   }
   return { ...data, [EXPIRY_KEY]: { expires: session._expire ?? null } };
 }

@@ -7,6 +7,7 @@ import {
   type SessionData,
   type SessionStorage,
 } from 'react-router';
+import { typeError } from '../errors.js';
 import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 import { newSessionId } from './session-id.js';
@@ -42,7 +43,7 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
   options?: PostgresSessionStorageOptions,
 ): PostgresSessionStorage<Data, FlashData> {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new TypeError('connect-pg-simple: options must be an object');
+    throw typeError('ERR_INVALID_OPTION', 'connect-pg-simple: options must be an object');
   }
   const { cookie: cookieOption, ...storeOptions } = options ?? {};
   const cookie = sessionIdCookie(cookieOption);
@@ -84,7 +85,8 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
 function sessionIdCookie(option: PostgresSessionStorageOptions['cookie']): Cookie {
   if (isCookie(option)) return option;
   if (option !== undefined && (typeof option !== 'object' || option === null || Array.isArray(option))) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: option "cookie" must be a Cookie from createCookie() or its options, got ${option === null ? 'null' : typeof option}`,
     );
   }

@@ -1,4 +1,5 @@
 import type { Driver } from 'unstorage';
+import { typeError } from '../errors.js';
 import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore } from './request-receipts.js';
 
@@ -36,7 +37,8 @@ export interface PostgresDriver extends Driver<PGStoreOptions | undefined> {
 export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
   // unstorage lists keys (`getKeys`), so the table must keep them as given, not hashed.
   if (options?.hashSessionIds === true) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple/unstorage: option "hashSessionIds" cannot be true: unstorage lists its keys, so they are stored as given (give the driver a table of its own)',
     );
   }
@@ -83,7 +85,8 @@ function ttlSeconds(itemOptions: ItemOptions): number | undefined {
   const ttl = itemOptions.ttl;
   if (ttl === undefined) return undefined;
   if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       `connect-pg-simple: setItem option "ttl" must be a positive number of seconds, got ${String(ttl)}`,
     );
   }

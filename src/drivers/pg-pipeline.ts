@@ -1,3 +1,4 @@
+import { ConnectionError, typeError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
@@ -34,7 +35,8 @@ type PgWithClient = { Client: new (config: Record<string, unknown>) => Pipelined
 export function createPipelinedPg(settings: OwnedPoolSettings): Database {
   const pg = loadPg<PgWithClient>();
   if (!hasPipelineMode(pg)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "pipeline" needs pg 8.23 or later (its pipeline mode): npm install pg@latest',
     );
   }
@@ -116,7 +118,9 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
       : { text: statement.text, values: values as unknown[] };
     if (current?.open === true) return send(current, config, deadline);
     return untilDeadline(connect(), deadline).then(() =>
-      current?.open === true ? send(current, config, deadline) : Promise.reject(new Error(LOST)),
+      current?.open === true
+        ? send(current, config, deadline)
+        : Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST')),
     );
   });
 
@@ -140,7 +144,7 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
   };
 }
 
-const LOST = 'connect-pg-simple: the pipelined connection was lost before the statement could be sent';
+const LOST = 'the pipelined connection was lost before the statement could be sent';
 
 interface Connection {
   readonly client: PipelinedClient;

@@ -1,3 +1,4 @@
+import { ConnectionError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
@@ -65,7 +66,11 @@ function queryConfig(statement: Statement, values: readonly unknown[], named: bo
 function leaseFrom(pool: PgPool, done: Done<Lease>): void {
   const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
     if (error || client === undefined) {
-      done(error ? explainConnectionError(error, pool) : new Error('connect-pg-simple: the pool gave no connection'));
+      done(
+        error
+          ? explainConnectionError(error, pool)
+          : new ConnectionError('the pool gave no connection', undefined, 'ERR_NO_CONNECTION'),
+      );
       return;
     }
     // A checked-out client reports a broken connection as an 'error' event as well as to its
@@ -166,9 +171,11 @@ export function loadPg<T>(): T {
   try {
     return require('pg') as T;
   } catch (error) {
-    throw new Error('connect-pg-simple: conString, conObject and DATABASE_URL need the "pg" package: npm install pg', {
-      cause: error,
-    });
+    throw new PGStoreError(
+      'ERR_MISSING_DEPENDENCY',
+      'connect-pg-simple: conString, conObject and DATABASE_URL need the "pg" package: npm install pg',
+      { cause: error },
+    );
   }
 }
 
