@@ -1,3 +1,4 @@
+import * as errors from './errors.js';
 import { typeError } from './errors.js';
 import { type ExpressPGStoreConstructor, expressStoreClass, PGStore as PlainPGStore } from './store.js';
 
@@ -40,6 +41,25 @@ namespace connectPgSimple {
   export type DescribeSession = import('./options.js').DescribeSession;
   export type SessionDetails = import('./options.js').SessionDetails;
   export type Callback<T = void> = import('./callbacks.js').Callback<T>;
+  // The errors it raises, to catch by type (instanceof) and by `code`: see docs/errors.md.
+  export const ConnectionError = errors.ConnectionError;
+  export type ConnectionError = errors.ConnectionError;
+  export const ConnectTimeoutError = errors.ConnectTimeoutError;
+  export type ConnectTimeoutError = errors.ConnectTimeoutError;
+  export const CorruptSessionError = errors.CorruptSessionError;
+  export type CorruptSessionError = errors.CorruptSessionError;
+  export const DecryptionError = errors.DecryptionError;
+  export type DecryptionError = errors.DecryptionError;
+  export const OperationTimeoutError = errors.OperationTimeoutError;
+  export type OperationTimeoutError = errors.OperationTimeoutError;
+  export const PGStoreError = errors.PGStoreError;
+  export type PGStoreError = errors.PGStoreError;
+  export const SchemaError = errors.SchemaError;
+  export type SchemaError = errors.SchemaError;
+  export const StoreClosedError = errors.StoreClosedError;
+  export type StoreClosedError = errors.StoreClosedError;
+  export type MistakeCode = errors.MistakeCode;
+  export type MistakeError = errors.MistakeError;
 }
 
 export = connectPgSimple;

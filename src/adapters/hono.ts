@@ -5,6 +5,18 @@ import { receiptOf } from '../load-receipt.js';
 import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** The stored form keeps hono-sessions' `_expire` where the core reads an expiry: `cookie.expires`. */

@@ -3,6 +3,18 @@ import { receiptOf } from '../load-receipt.js';
 import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** A session as koa-session hands it to its store: the session's `toJSON()` plus `_expire` and `_maxAge` (or `_session`). */

@@ -12,6 +12,18 @@ import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 import { newSessionId } from './session-id.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** The root store's options, plus the cookie that holds the session id. */

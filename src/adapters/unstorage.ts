@@ -3,6 +3,18 @@ import { typeError } from '../errors.js';
 import type { PGStoreOptions, SessionObject } from '../options.js';
 import { openCore } from './request-receipts.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** The name the driver gives unstorage. */
