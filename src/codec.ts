@@ -1,5 +1,5 @@
 import { CorruptSessionError, rangeError, typeError } from './errors.js';
-import type { SessionObject } from './options.js';
+import type { SessionObject } from './types.js';
 
 /** Session object ⇄ the JSON text stored in the `sess` column. */
 

@@ -8,7 +8,7 @@ import { CorruptSessionError, DecryptionError, SchemaError, StoreClosedError, ty
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
-import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
+import { DEFAULTS, type ResolvedOptions } from './options.js';
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
@@ -31,6 +31,7 @@ import {
 import { type IdParameter, rememberedIdOf, type TableIds, tableIdsFor } from './table-ids.js';
 import { layoutNote, TABLE_RECHECK_MS, tableModeNote, tableSetup } from './table-setup.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
+import type { SessionObject } from './types.js';
 import { detailsText } from './user-id.js';
 import {
   destroyHandle,

@@ -1,5 +1,5 @@
 import { typeError } from './errors.js';
-import type { SessionObject } from './options.js';
+import type { SessionObject } from './types.js';
 
 /**
  * How long a session should live, in seconds, from now. Only a duration leaves the app: the

@@ -29,7 +29,7 @@ namespace connectPgSimple {
   export type PGStore = import('./store.js').PGStore;
   export type PGStoreConstructor = import('./store.js').PGStoreConstructor;
   export type PGStoreOptions = import('./options.js').PGStoreOptions;
-  export type SessionObject = import('./options.js').SessionObject;
+  export type SessionObject = import('./types.js').SessionObject;
   export type ExpressPGStore = import('./store.js').ExpressPGStore;
   export type ExpressPGStoreConstructor = import('./store.js').ExpressPGStoreConstructor;
   export type PGStoreMethods = import('./store.js').PGStoreMethods;
@@ -37,9 +37,9 @@ namespace connectPgSimple {
   export type UserSession = import('./store.js').UserSession;
   export type DestroyUserSessionsOptions = import('./store.js').DestroyUserSessionsOptions;
   export type DestroySessionOptions = import('./store.js').DestroySessionOptions;
-  export type UserIdOf = import('./options.js').UserIdOf;
-  export type DescribeSession = import('./options.js').DescribeSession;
-  export type SessionDetails = import('./options.js').SessionDetails;
+  export type UserIdOf = import('./types.js').UserIdOf;
+  export type DescribeSession = import('./types.js').DescribeSession;
+  export type SessionDetails = import('./types.js').SessionDetails;
   export type Callback<T = void> = import('./callbacks.js').Callback<T>;
   // The errors it raises, to catch by type (instanceof) and by `code`: see docs/errors.md.
   export const ConnectionError = errors.ConnectionError;

@@ -1,5 +1,6 @@
 import { didYouMean, suggest } from './did-you-mean.js';
 import { connectionStringProblem } from './drivers/connection-errors.js';
+import type { DriverChoice } from './drivers/open.js';
 import { isQueryable, type PgPoolLike } from './drivers/pg.js';
 import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
 import { isPGlite, type PGliteLike } from './drivers/pglite.js';
@@ -23,12 +24,8 @@ import {
 import type { Partitioning } from './schema/partitions.js';
 import { idFormFor, type SessionIdForm } from './session-id.js';
 import { MAX_TIMER_MS } from './time-limit.js';
+import type { DescribeSession, ErrorLog, SessionObject, UserIdOf } from './types.js';
 import { userIdFunction } from './user-id.js';
-
-/** The session object as the store sees it: whatever the framework hands over. */
-export type SessionObject = Record<string, unknown> & { cookie?: unknown };
-
-export type ErrorLog = (...args: unknown[]) => void;
 
 export interface PGStoreOptions {
   /** A `pg.Pool` (recommended), a `pg.Client`, or any object whose `query(text, values)` resolves with `{ rows }` or rows. Never ended by the store. */
@@ -158,22 +155,6 @@ export interface PGStoreOptions {
    */
   describe?: DescribeSession;
 }
-
-/** The `userId` option: which user a session belongs to. */
-export type UserIdOf = (session: SessionObject) => string | number | null | undefined;
-
-/** Metadata `describe` records about a session's device. */
-export type SessionDetails = Record<string, string | number | boolean | null>;
-
-/** The `describe` option: what to record about a session's device. */
-export type DescribeSession = (session: SessionObject, req?: unknown) => SessionDetails | undefined;
-
-export type DriverChoice =
-  | { readonly kind: 'pool'; readonly pool: PgPoolLike }
-  | { readonly kind: 'pgPromise'; readonly db: PgPromiseDatabaseLike }
-  | { readonly kind: 'postgres'; readonly sql: PostgresJsSqlLike }
-  | { readonly kind: 'pglite'; readonly db: PGliteLike }
-  | { readonly kind: 'owned'; readonly config: Readonly<Record<string, unknown>> };
 
 export interface ResolvedOptions {
   readonly driver: DriverChoice;

@@ -4,7 +4,8 @@ import { type Callback, settle } from './callbacks.js';
 import { type CoreSettings, SessionCore } from './core.js';
 import { typeError } from './errors.js';
 import { bindReceipt, receiptOf } from './load-receipt.js';
-import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
+import { type PGStoreOptions, resolveOptions } from './options.js';
+import type { SessionObject } from './types.js';
 import type { UserSession } from './user-sessions.js';
 
 export type { UserSession } from './user-sessions.js';

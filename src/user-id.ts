@@ -1,5 +1,5 @@
 import { typeError } from './errors.js';
-import type { DescribeSession, SessionObject, UserIdOf } from './options.js';
+import type { DescribeSession, SessionObject, UserIdOf } from './types.js';
 
 /**
  * Which user a session belongs to, and what the app records about its device (`userId` and

@@ -2,7 +2,8 @@ import type { SessionData, Store } from 'hono-sessions';
 import type { SessionCore } from '../core.js';
 import { typeError } from '../errors.js';
 import { receiptOf } from '../load-receipt.js';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 
 export {

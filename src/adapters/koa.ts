@@ -1,6 +1,7 @@
 import type { SessionCore } from '../core.js';
 import { receiptOf } from '../load-receipt.js';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 
 export {

@@ -8,7 +8,8 @@ import {
   type SessionStorage,
 } from 'react-router';
 import { typeError } from '../errors.js';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 import { newSessionId } from './session-id.js';
 

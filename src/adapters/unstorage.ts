@@ -1,6 +1,7 @@
 import type { Driver } from 'unstorage';
 import { typeError } from '../errors.js';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore } from './request-receipts.js';
 
 export {
