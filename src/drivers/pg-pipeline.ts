@@ -1,14 +1,13 @@
 import { ConnectionError, typeError } from '../errors.js';
-import type { Statement } from '../sql.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
 import { explainConnectionError } from './connection-errors.js';
 import { type Database, type Row, withPreparedFallback } from './database.js';
-import { createOwnedPgPool, loadPg, type OwnedPoolSettings } from './pg.js';
+import { createOwnedPgPool, loadPg, type OwnedPoolSettings, type PgQueryConfig, queryConfig } from './pg.js';
 
 interface PipelinedClient {
   connect(): Promise<unknown>;
-  query(config: { name?: string; text: string; values: unknown[] }): Promise<unknown>;
+  query(config: PgQueryConfig): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
@@ -106,16 +105,13 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
     }
   };
 
-  type Config = { name?: string; text: string; values: unknown[] };
-  const send = (entry: Connection, config: Config, deadline: Deadline | undefined) => {
+  const send = (entry: Connection, config: PgQueryConfig, deadline: Deadline | undefined) => {
     const running = entry.client.query(config);
     return deadline === undefined ? running : untilDeadline(running, deadline, () => expired(entry));
   };
 
-  const pipelined = withPreparedFallback(settings.prepare, (statement: Statement, values, named, deadline) => {
-    const config: Config = named
-      ? { name: statement.name, text: statement.text, values: values as unknown[] }
-      : { text: statement.text, values: values as unknown[] };
+  const pipelined = withPreparedFallback(settings.prepare, (statement, values, named, deadline) => {
+    const config = queryConfig(statement, values, named);
     if (current?.open === true) return send(current, config, deadline);
     return untilDeadline(connect(), deadline).then(() =>
       current?.open === true
