@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { decodeSession, encodeSession } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
@@ -9,17 +8,17 @@ import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions } from './options.js';
+import { pruneSessions } from './prune-sessions.js';
 import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
 import { ensureTable, type StoreIds } from './schema/ensure.js';
-import { maintainPartitions, type Partitioning } from './schema/partitions.js';
+import type { Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { pepperIdOf } from './session-id.js';
 import {
-  PRUNE_FROM_START,
   replicaStatements,
   type Statement,
   type StoreStatements,
@@ -685,49 +684,32 @@ export class SessionCore {
     }
   }
 
+  /**
+   * A prune; each step (a batch, the partitions' upkeep) has its own time limit. A dropped
+   * partition's rows count as the planner's statistics estimate them.
+   */
   async #prune(): Promise<number> {
     if (!this.#isReady) await this.#whenReady();
-    const batchSize = this.options.pruneBatchSize;
-    let total = this.#partitioning === undefined ? 0 : await this.#maintainPartitions(this.#partitioning);
-    let from = PRUNE_FROM_START;
-    for (;;) {
-      const values = [batchSize, this.names.qualified, this.options.pruneLock, from];
-      const deadline = this.#inFlight.begin('pruning sessions');
-      let row: Row | undefined;
-      try {
-        [row] = await this.#query(this.#statements.pruneBatch, values, deadline);
-      } finally {
-        this.#inFlight.end(deadline);
-      }
-      // Another instance holds the prune lock: it is doing this work now.
-      if (row?.held !== true) break;
-      const deleted = Number(row.deleted);
-      total += deleted;
-      if (typeof row.upto === 'string') from = row.upto;
-      if (deleted < batchSize || this.closed) break;
-      await nextTurn();
-    }
-    return total;
-  }
-
-  /**
-   * The partitioned layout's share of a prune: drops the partitions of dead sessions (their rows
-   * counted as the planner's statistics estimate them) and creates the next ones. The rows of the
-   * live partitions are left to their partition's drop, expired or not: deleting them would bring
-   * back the dead row versions this layout is there to avoid. The DEFAULT partition's expired
-   * rows are deleted in batches by the caller, as in a plain table.
-   */
-  async #maintainPartitions(partitioning: Partitioning): Promise<number> {
-    const deadline = this.#inFlight.begin('pruning sessions');
-    try {
-      const result = await maintainPartitions(this.#db, this.names, partitioning, {
-        lock: this.options.pruneLock,
-        deadline,
-      });
-      return Math.round(result.droppedRowEstimate);
-    } finally {
-      this.#inFlight.end(deadline);
-    }
+    const { deleted, partitions } = await pruneSessions(
+      this.#db,
+      this.names,
+      this.#statements.pruneBatch,
+      this.#partitioning,
+      {
+        batchSize: this.options.pruneBatchSize,
+        lock: { partitions: this.options.pruneLock, batches: this.options.pruneLock },
+        step: async (run) => {
+          const deadline = this.#inFlight.begin('pruning sessions');
+          try {
+            return await run(deadline);
+          } finally {
+            this.#inFlight.end(deadline);
+          }
+        },
+        stopRequested: () => this.closed,
+      },
+    );
+    return deleted + Math.round(partitions?.droppedRowEstimate ?? 0);
   }
 
   /**
