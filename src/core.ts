@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { decodeSession, encodeSession } from './codec.js';
+import { decodeSession, encodeSession, SessionCodec } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
-import { isEnvelopeText, SessionCipher } from './encryption.js';
-import { CorruptSessionError, DecryptionError, SchemaError, StoreClosedError, typeError } from './errors.js';
+import { SessionCipher } from './encryption.js';
+import { CorruptSessionError, SchemaError, StoreClosedError, typeError } from './errors.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
@@ -15,7 +15,6 @@ import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
 import { ensureTable, type StoreIds } from './schema/ensure.js';
-import type { Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { pepperIdOf } from './session-id.js';
 import {
@@ -25,10 +24,9 @@ import {
   storeStatements,
   type TableNames,
   tableNames,
-  type UserSessionStatements,
 } from './sql.js';
 import { type IdParameter, rememberedIdOf, type TableIds, tableIdsFor } from './table-ids.js';
-import { layoutNote, TABLE_RECHECK_MS, tableModeNote, tableSetup } from './table-setup.js';
+import { layoutNote, TABLE_RECHECK_MS, type TableSetup, tableModeNote, tableSetup } from './table-setup.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import type { SessionObject } from './types.js';
 import { detailsText } from './user-id.js';
@@ -71,6 +69,17 @@ export interface ListedSession {
   readonly session: SessionObject;
 }
 
+/**
+ * What the store knows of its table, as a check found it: made whole by each check and swapped
+ * whole, never changed in place.
+ */
+interface TableSnapshot extends Omit<TableSetup, 'idMode'> {
+  /** Undefined until the first check. */
+  readonly idMode: string | undefined;
+  /** Handles and `details`, for the table's ids. */
+  readonly handles: SessionHandles;
+}
+
 function checkSid(sid: unknown): asserts sid is string {
   if (typeof sid !== 'string' || sid.length === 0) {
     throw typeError(
@@ -104,34 +113,17 @@ function checkSessionObject(session: unknown): asserts session is SessionObject 
 export class SessionCore {
   readonly options: ResolvedOptions;
   readonly names: TableNames;
-  #statements: StoreStatements;
   /** How ids are stored, as this store makes them. */
   readonly #storeIds: StoreIds;
-  /** How the table's rows are found and encrypted sessions bound, as the last table check found it. */
-  #ids: TableIds;
-  /** What the last table check found, to log a change of it once. */
-  #idMode: string | undefined;
+  /** What the last table check found, swapped whole: an operation reads it once, when it starts. */
+  #table: TableSnapshot;
   readonly #cipher: SessionCipher | undefined;
-  /** The table's schema version, as the last table check saw it. */
-  #tableVersion = 0;
-  /** Schema 3's statements of sessions per user; undefined while the table cannot serve them. */
-  #userStatements: UserSessionStatements | undefined;
-  /** Why `#userStatements` is undefined, when it is not the schema version. */
-  #userStatementsRefusal: string | undefined;
-  /** Handles and `details`, as the last table check found the table's ids. */
-  #handles: SessionHandles;
+  readonly #codec: SessionCodec;
   /** Set while the table may still change (a migration, a re-keying): when to look at it again. */
   #recheckAt: number | undefined;
-  /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
-  #partitioning: Partitioning | undefined;
   /** What was said once about the table's layout, so that a recheck does not repeat it. */
   #layoutNoted = false;
-  /** How soon to look at the table again while it may change. */
-  #recheckMs = TABLE_RECHECK_MS;
-  /** Set by the last `#readable`: see there. */
-  #boundElsewhere = false;
   readonly #db: Database;
-  readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
   readonly #readCache: ReadCache | undefined;
   /** The opt-in `readPool`; undefined when it is off, as by default. */
@@ -146,7 +138,6 @@ export class SessionCore {
 
   constructor(options: ResolvedOptions, settings: CoreSettings) {
     this.options = options;
-    this.#settings = settings;
     this.#now = settings.now ?? (() => performance.now());
     this.#readCache =
       options.readCacheMs === false
@@ -154,13 +145,24 @@ export class SessionCore {
         : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs: options.readCacheMs }, this.#now);
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
-    // Until the table check says which ones the table needs: the check's own statement.
-    this.#statements = storeStatements(this.names);
     const pepper = options.sessionIdPepper;
     this.#storeIds = { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) };
-    this.#ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper });
     this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
-    this.#handles = new SessionHandles(this.#ids.handleOf, this.#cipher);
+    this.#codec = new SessionCodec(this.#cipher, settings.requireCookie, (...args) => this.#log(...args));
+    const ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper });
+    this.#table = {
+      version: 0,
+      partitioning: undefined,
+      ids,
+      idMode: undefined,
+      formBeforeRekey: undefined,
+      recheckMs: undefined,
+      // Until the table check says which ones the table needs: the check's own statement.
+      statements: storeStatements(this.names),
+      userStatements: undefined,
+      userStatementsRefusal: undefined,
+      handles: new SessionHandles(ids.handleOf, this.#cipher),
+    };
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -189,25 +191,28 @@ export class SessionCore {
       const cached = cache.recall(sid);
       if (cached !== undefined) {
         const now = this.#now();
-        return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now, cached.userId);
+        const remaining = (cached.aliveUntil - now) / 1000;
+        return this.#loadedSession(this.#table, sid, cached.text, remaining, now, cached.userId)?.session ?? null;
       }
     }
     const deadline = this.#begin('get()');
     try {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
+      const table = this.#table;
       const startedFrom = cache?.peek(sid);
       const sentAt = this.#now();
       const row =
         this.#replica === undefined
-          ? (await this.#query(this.#statements.get, [this.#ids.parameter(sid)], deadline))[0]
-          : await this.#readFromReplica(this.#replica, sid, deadline);
+          ? (await this.#query(table.statements.get, [table.ids.parameter(sid)], deadline))[0]
+          : await this.#readFromReplica(this.#replica, table, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const userId = row.user_id as string | null | undefined;
-      const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
-      if (session === null) return null;
-      const stored = this.#boundElsewhere ? await this.#rebind(sid, session, deadline) : (row.sess as string);
+      const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
+      if (loaded === null) return null;
+      const { session } = loaded;
+      const stored = loaded.boundElsewhere ? await this.#rebind(table, sid, session, deadline) : (row.sess as string);
       cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
       return session;
     } finally {
@@ -218,18 +223,22 @@ export class SessionCore {
   /**
    * A stored session handed to a request, with the receipt its writes will carry. Its cookie's
    * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
-   * rewriting the stored text, so the stored value may be older.
+   * rewriting the stored text, so the stored value may be older. `boundElsewhere`: it was bound
+   * to another form of its id than the table's (see `#rebind`).
    */
   #loadedSession(
+    table: TableSnapshot,
     sid: string,
     stored: unknown,
     remainingSeconds: number,
     at: number,
     userId: string | null | undefined,
-  ): SessionObject | null {
-    const text = this.#readable(stored, sid, this.#ids.readBindings);
-    const session = text === null ? null : this.#sessionFrom(text);
+  ): { session: SessionObject; boundElsewhere: boolean } | null {
+    const readable = this.#codec.readable(stored, () => table.ids.readBindings(sid));
+    if (readable === null) return null;
+    const session = this.#codec.session(readable.text);
     if (session === null) return null;
+    const { text } = readable;
     const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
     if (text !== stored) receipt.stored = stored as string;
     // The row's user, as stored: a write records the session's user when it differs.
@@ -242,7 +251,7 @@ export class SessionCore {
       const sentAtWallClock = Date.now() - (this.#now() - at);
       cookie.expires = new Date(sentAtWallClock + remainingSeconds * 1000).toISOString();
     }
-    return session;
+    return { session, boundElsewhere: readable.boundElsewhere && !table.ids.idCandidates };
   }
 
   /**
@@ -251,67 +260,25 @@ export class SessionCore {
    * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
    * write. Resolves with the row's stored text.
    */
-  async #rebind(sid: string, session: SessionObject, deadline: Deadline | undefined): Promise<string> {
+  async #rebind(
+    table: TableSnapshot,
+    sid: string,
+    session: SessionObject,
+    deadline: Deadline | undefined,
+  ): Promise<string> {
     const receipt = receiptFor(session, sid)!;
     const stored = receipt.stored!;
-    const rebound = this.#storable(receipt.text, sid);
-    const values = [this.#ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
-    const swapped = await this.#write(this.#statements.updateIfUnchanged, values, deadline);
+    const rebound = this.#storable(table, receipt.text, sid);
+    const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
+    const swapped = await this.#write(table.statements.updateIfUnchanged, values, deadline);
     if (swapped.length === 0) return stored;
     receipt.stored = rebound;
     return rebound;
   }
 
-  /**
-   * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
-   * one of `bindings(id)`). A row that does not decrypt is logged and treated as missing (null).
-   * With encryption on, a plain row (written before it was turned on) is read as it is.
-   * Sets `#boundElsewhere` when only another binding than the table's own form decrypted it.
-   */
-  #readable(stored: unknown, id: string, bindings: (id: string) => readonly string[]): unknown {
-    this.#boundElsewhere = false;
-    if (typeof stored !== 'string' || !isEnvelopeText(stored)) return stored;
-    let failure: unknown;
-    try {
-      if (this.#cipher === undefined)
-        throw new DecryptionError('stored session is encrypted, and encryptionKeys is not set');
-      const candidates = bindings(id);
-      for (const binding of candidates) {
-        try {
-          const text = this.#cipher.decrypt(stored, binding);
-          this.#boundElsewhere = binding !== candidates[0] && !this.#ids.idCandidates;
-          return text;
-        } catch (error) {
-          failure ??= error;
-          if (!(error instanceof DecryptionError)) throw error;
-        }
-      }
-      throw failure;
-    } catch (error) {
-      if (!(error instanceof DecryptionError)) throw error;
-      this.#log('connect-pg-simple: a stored session could not be decrypted and was treated as missing:', error);
-      return null;
-    }
-  }
-
   /** A session's JSON text as the row stores it: encrypted when encryption is on. */
-  #storable(text: string, sid: string): string {
-    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, this.#ids.writeBinding(sid));
-  }
-
-  /** A stored session's text as a session; a corrupt one is logged and treated as missing. */
-  #sessionFrom(text: unknown): SessionObject | null {
-    try {
-      const session = decodeSession(text);
-      if (this.#settings.requireCookie && (typeof session.cookie !== 'object' || session.cookie === null)) {
-        throw new CorruptSessionError('stored session has no cookie object');
-      }
-      return session;
-    } catch (error) {
-      if (!(error instanceof CorruptSessionError)) throw error;
-      this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
-      return null;
-    }
+  #storable(table: TableSnapshot, text: string, sid: string): string {
+    return this.#codec.storable(text, () => table.ids.writeBinding(sid));
   }
 
   /**
@@ -329,15 +296,16 @@ export class SessionCore {
       const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
       const startedFrom = this.#readCache?.peek(sid);
-      // Taken together: a look at the table between two statements of this write may change both.
-      const id = this.#ids.parameter(sid);
-      const statements = this.#statements;
+      // One snapshot for the whole write: a table check between two of its statements may swap it.
+      const table = this.#table;
+      const { statements } = table;
+      const id = table.ids.parameter(sid);
       const sentAt = this.#now();
       if (receipt === undefined) {
-        const stored = this.#storable(text, sid);
+        const stored = this.#storable(table, text, sid);
         const values: unknown[] = [id, stored, lifetime];
         const userId = statements.setUser === undefined ? undefined : this.options.userIdOf(session);
-        if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
+        if (userId !== undefined) values.push(userId, this.#storableDetails(table, session, sid));
         await this.#write(statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
@@ -349,7 +317,7 @@ export class SessionCore {
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
-        await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
+        await this.#recordUserChange(table, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
         await this.#write(statements.touch, [id, enough, lifetime], deadline);
@@ -359,9 +327,9 @@ export class SessionCore {
         return;
       }
       // Before the write: a userId or describe that throws fails the write, not half of it.
-      const userChange = this.#userChange(session, sid, receipt);
-      if (this.#cipher !== undefined) {
-        await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
+      const userChange = this.#userChange(table, session, sid, receipt);
+      if (this.#codec.encrypts) {
+        await this.#writeEncrypted(table, id, sid, receipt, change, text, lifetime, deadline);
       } else if (change.kind === 'keys') {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
@@ -391,6 +359,7 @@ export class SessionCore {
    * (see merged-write.ts); a whole session replaces the row's, as without encryption.
    */
   async #writeEncrypted(
+    table: TableSnapshot,
     id: IdParameter,
     sid: string,
     receipt: LoadReceipt,
@@ -399,24 +368,24 @@ export class SessionCore {
     lifetime: number,
     deadline: Deadline | undefined,
   ): Promise<void> {
+    const { statements } = table;
     if (change.kind === 'whole') {
-      const stored = this.#storable(text, sid);
-      await this.#write(this.#statements.update, [id, stored, lifetime], deadline);
+      const stored = this.#storable(table, text, sid);
+      await this.#write(statements.update, [id, stored, lifetime], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
     }
-    const statements = this.#statements;
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
           (await this.#write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
-          const current = this.#readable(stored, sid, this.#ids.readBindings);
-          return typeof current === 'string' ? current : undefined;
+          const current = this.#codec.readable(stored, () => table.ids.readBindings(sid));
+          return typeof current?.text === 'string' ? current.text : undefined;
         },
-        storable: (plain) => this.#storable(plain, sid),
+        storable: (plain) => this.#storable(table, plain, sid),
       },
       change,
       text,
@@ -429,9 +398,9 @@ export class SessionCore {
   }
 
   /** What `describe` says of the session's device, as the `details` column stores it. */
-  #storableDetails(session: SessionObject, sid: string): string | null {
+  #storableDetails(table: TableSnapshot, session: SessionObject, sid: string): string | null {
     const text = detailsText(this.options.describe, session);
-    return text === null ? null : this.#handles.storable(text, this.#handles.of(sid));
+    return text === null ? null : table.handles.storable(text, table.handles.of(sid));
   }
 
   /**
@@ -439,15 +408,15 @@ export class SessionCore {
    * else: once per session that was stored before the table had a user column.
    */
   async #recordUserChange(
-    statements: StoreStatements,
+    table: TableSnapshot,
     sid: string,
     id: IdParameter,
     session: SessionObject,
     receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    const userChange = this.#userChange(session, sid, receipt);
-    if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
+    const userChange = this.#userChange(table, session, sid, receipt);
+    if (userChange !== undefined) await this.#writeUserChange(table.statements, id, userChange, receipt, deadline);
   }
 
   /** Login or logout: the one write that records the row's user (never on the hot path). */
@@ -466,14 +435,15 @@ export class SessionCore {
 
   /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
   #userChange(
+    table: TableSnapshot,
     session: SessionObject,
     sid: string,
     receipt: LoadReceipt,
   ): { userId: string | null; details: string | null } | undefined {
-    if (this.#statements.setUser === undefined) return undefined;
+    if (table.statements.setUser === undefined) return undefined;
     const userId = this.options.userIdOf(session);
     if (userId === receipt.userId) return undefined;
-    return { userId, details: this.#storableDetails(session, sid) };
+    return { userId, details: this.#storableDetails(table, session, sid) };
   }
 
   /**
@@ -482,7 +452,7 @@ export class SessionCore {
    */
   sessionHandle(sid: string): string {
     checkSid(sid);
-    return this.#handles.of(sid);
+    return this.#table.handles.of(sid);
   }
 
   /** The user's live sessions, latest activity first. */
@@ -505,7 +475,7 @@ export class SessionCore {
           ? undefined
           : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
       const context = await this.#userContext(deadline);
-      return this.#revoking(() => destroyUserSessions(context, user, kept && this.#ids.parameter(kept), kept));
+      return this.#revoking(() => destroyUserSessions(context, user, kept && context.ids.parameter(kept), kept));
     });
   }
 
@@ -545,21 +515,23 @@ export class SessionCore {
    * The per-user queries, once the table has schema 3. A store that saw an older table looks
    * again first: it may have been migrated while the store ran.
    */
-  async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext> {
-    if (this.#userStatements === undefined) await this.#checkTable();
-    const statements = this.#userStatements;
-    if (statements === undefined && this.#userStatementsRefusal !== undefined) {
-      throw new SchemaError(this.#userStatementsRefusal, '55000');
+  async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext & { readonly ids: TableIds }> {
+    if (this.#table.userStatements === undefined) await this.#checkTable();
+    const table = this.#table;
+    const statements = table.userStatements;
+    if (statements === undefined && table.userStatementsRefusal !== undefined) {
+      throw new SchemaError(table.userStatementsRefusal, '55000');
     }
     if (statements === undefined) {
       throw new SchemaError(
-        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
+        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${table.version}: migrate it with \`npx connect-pg-simple migrate\``,
         '0A000',
       );
     }
     return {
       statements,
-      handles: this.#handles,
+      handles: table.handles,
+      ids: table.ids,
       query: (statement, values) => this.#query(statement, values, deadline),
       log: (...args) => this.#log(...args),
     };
@@ -574,16 +546,16 @@ export class SessionCore {
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, undefined);
       const receipt = receiptFor(session, sid);
-      // Taken together, as in set().
-      const id = this.#ids.parameter(sid);
-      const statements = this.#statements;
-      if (receipt !== undefined) await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
+      // One snapshot, as in set().
+      const table = this.#table;
+      const id = table.ids.parameter(sid);
+      if (receipt !== undefined) await this.#recordUserChange(table, sid, id, session, receipt, deadline);
       const enough = this.#enoughSeconds(lifetime);
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#write(statements.touch, [id, enough, lifetime], deadline);
+      await this.#write(table.statements.touch, [id, enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -597,8 +569,9 @@ export class SessionCore {
   destroy(sid: string): Promise<void> {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
+      const { statements, ids } = this.#table;
       this.#readCache?.forget(sid);
-      await this.#write(this.#statements.destroy, [this.#ids.parameter(sid)], deadline);
+      await this.#write(statements.destroy, [ids.parameter(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
       this.#readCache?.forget(sid);
     });
@@ -612,22 +585,22 @@ export class SessionCore {
   destroyStoredId(storedId: string): Promise<void> {
     return this.#operation('destroyStoredId()', async (deadline) => {
       checkSid(storedId);
-      await this.#revoking(() =>
-        this.#query(this.#statements.destroy, [this.#ids.storedParameter(storedId)], deadline),
-      );
+      const { statements, ids } = this.#table;
+      await this.#revoking(() => this.#query(statements.destroy, [ids.storedParameter(storedId)], deadline));
     });
   }
 
   all(): Promise<ListedSession[]> {
     return this.#operation('all()', async (deadline) => {
-      const rows = await this.#query(this.#statements.all, [], deadline);
+      const { statements, ids } = this.#table;
+      const rows = await this.#query(statements.all, [], deadline);
       const sessions: ListedSession[] = [];
-      const bindings = this.#ids.listedBindings;
       for (const row of rows) {
+        const sid = row.sid as string;
         try {
-          const text = this.#readable(row.sess, row.sid as string, bindings);
-          if (text === null) continue;
-          sessions.push({ sid: row.sid as string, session: decodeSession(text) });
+          const readable = this.#codec.readable(row.sess, () => ids.listedBindings(sid));
+          if (readable === null) continue;
+          sessions.push({ sid, session: decodeSession(readable.text) });
         } catch (error) {
           if (!(error instanceof CorruptSessionError)) throw error;
           this.#log('connect-pg-simple: a stored session is corrupt and was left out:', error);
@@ -639,14 +612,15 @@ export class SessionCore {
 
   length(): Promise<number> {
     return this.#operation('length()', async (deadline) => {
-      const [row] = await this.#query(this.#statements.length, [], deadline);
+      const [row] = await this.#query(this.#table.statements.length, [], deadline);
       return Number(row?.n ?? 0);
     });
   }
 
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
-      await this.#revoking(() => this.#query(this.#statements.clear, [], deadline));
+      const { statements } = this.#table;
+      await this.#revoking(() => this.#query(statements.clear, [], deadline));
     });
   }
 
@@ -690,11 +664,12 @@ export class SessionCore {
    */
   async #prune(): Promise<number> {
     if (!this.#isReady) await this.#whenReady();
+    const table = this.#table;
     const { deleted, partitions } = await pruneSessions(
       this.#db,
       this.names,
-      this.#statements.pruneBatch,
-      this.#partitioning,
+      table.statements.pruneBatch,
+      table.partitioning,
       {
         batchSize: this.options.pruneBatchSize,
         lock: { partitions: this.options.pruneLock, batches: this.options.pruneLock },
@@ -779,17 +754,21 @@ export class SessionCore {
   }
 
   /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
-  async #readFromReplica(replica: ReplicaReads, sid: string, deadline: Deadline | undefined): Promise<Row | undefined> {
+  async #readFromReplica(
+    replica: ReplicaReads,
+    table: TableSnapshot,
+    sid: string,
+    deadline: Deadline | undefined,
+  ): Promise<Row | undefined> {
     if (deadline?.expired !== undefined) throw deadline.expired;
-    const values = [this.#ids.parameter(sid)];
-    const get = this.#statements.get;
+    const values = [table.ids.parameter(sid)];
     const row = await replica.read(rememberedIdOf(values[0]!), values, deadline);
-    return row ?? (await this.#query(get, values, deadline))[0];
+    return row ?? (await this.#query(table.statements.get, values, deadline))[0];
   }
 
   /** The replica's statements, made again when the table check changes the store's own. */
   #replicaStatements(): ReturnType<typeof replicaStatements> {
-    const get = this.#statements.get;
+    const get = this.#table.statements.get;
     if (this.#replicaStatementsMade?.from !== get) {
       this.#replicaStatementsMade = { from: get, statements: replicaStatements(get) };
     }
@@ -842,7 +821,7 @@ export class SessionCore {
       const { options } = this;
       const state = await ensureTable(
         this.#db,
-        this.#statements,
+        this.#table.statements,
         this.names,
         options.createTableIfMissing,
         this.#storeIds,
@@ -855,18 +834,13 @@ export class SessionCore {
         if (note !== undefined) this.#log(note);
         this.#layoutNoted = note !== undefined;
       }
-      const modeNote = tableModeNote(this.names, options, setup, this.#idMode);
+      const modeNote = tableModeNote(this.names, options, setup, this.#table.idMode);
       if (modeNote !== undefined) this.#log(modeNote);
-      this.#idMode = setup.idMode;
-      this.#partitioning = setup.partitioning;
-      this.#recheckMs = setup.recheckMs ?? TABLE_RECHECK_MS;
+      this.#table = {
+        ...setup,
+        handles: new SessionHandles(setup.ids.handleOf, this.#cipher, setup.ids.detailsBindings),
+      };
       this.#recheckAt = setup.recheckMs === undefined ? undefined : this.#now() + setup.recheckMs;
-      this.#statements = setup.statements;
-      this.#ids = setup.ids;
-      this.#tableVersion = setup.version;
-      this.#handles = new SessionHandles(setup.ids.handleOf, this.#cipher, setup.ids.detailsBindings);
-      this.#userStatementsRefusal = setup.userStatementsRefusal;
-      this.#userStatements = setup.userStatements;
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -879,7 +853,7 @@ export class SessionCore {
    * once the store uses schema 3's statements.
    */
   #recheckTable(): void {
-    this.#recheckAt = this.#now() + this.#recheckMs;
+    this.#recheckAt = this.#now() + (this.#table.recheckMs ?? TABLE_RECHECK_MS);
     this.#checkTable().catch((error: unknown) => {
       this.#log('connect-pg-simple: the session table cannot be used any more:', error);
       this.#isReady = false;
