@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { decodeSession, encodeSession, SessionCodec } from './codec.js';
-import type { Database, Row } from './drivers/database.js';
+import type { Database } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
 import { CorruptSessionError, SchemaError, StoreClosedError, typeError } from './errors.js';
@@ -10,22 +10,14 @@ import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions } from './options.js';
 import { pruneSessions } from './prune-sessions.js';
 import { PruneSchedule } from './pruner.js';
-import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
+import { ReadPath } from './read-path.js';
 import { redactForLog } from './redact.js';
-import { ReplicaReads } from './replica-reads.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
 import { ensureTable, type StoreIds } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { pepperIdOf } from './session-id.js';
-import {
-  replicaStatements,
-  type Statement,
-  type StoreStatements,
-  storeStatements,
-  type TableNames,
-  tableNames,
-} from './sql.js';
-import { type IdParameter, rememberedIdOf, type TableIds, tableIdsFor } from './table-ids.js';
+import { type StoreStatements, storeStatements, type TableNames, tableNames } from './sql.js';
+import { type IdParameter, type TableIds, tableIdsFor } from './table-ids.js';
 import { layoutNote, TABLE_RECHECK_MS, type TableSetup, tableModeNote, tableSetup } from './table-setup.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import type { SessionObject } from './types.js';
@@ -124,11 +116,8 @@ export class SessionCore {
   /** What was said once about the table's layout, so that a recheck does not repeat it. */
   #layoutNoted = false;
   readonly #db: Database;
-  /** The opt-in `readCache`; undefined when it is off, as by default. */
-  readonly #readCache: ReadCache | undefined;
-  /** The opt-in `readPool`; undefined when it is off, as by default. */
-  readonly #replica: ReplicaReads | undefined;
-  #replicaStatementsMade: { from: Statement; statements: ReturnType<typeof replicaStatements> } | undefined;
+  /** Where reads find their rows (readCache, readPool), and every statement its way to the primary. */
+  readonly #reads: ReadPath;
   readonly #now: () => number;
   readonly #pruneSchedule: PruneSchedule;
   readonly #inFlight: OperationsInFlight;
@@ -139,10 +128,6 @@ export class SessionCore {
   constructor(options: ResolvedOptions, settings: CoreSettings) {
     this.options = options;
     this.#now = settings.now ?? (() => performance.now());
-    this.#readCache =
-      options.readCacheMs === false
-        ? undefined
-        : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs: options.readCacheMs }, this.#now);
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     const pepper = options.sessionIdPepper;
@@ -171,7 +156,14 @@ export class SessionCore {
       timeoutMs: options.operationTimeoutMs,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
     });
-    this.#replica = this.#openReplica();
+    this.#reads = new ReadPath({
+      options,
+      primary: this.#db,
+      getStatement: () => this.#table.statements.get,
+      inFlight: this.#inFlight,
+      now: this.#now,
+      log: (...args) => this.#log(...args),
+    });
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
@@ -185,7 +177,7 @@ export class SessionCore {
   }
 
   async get(sid: string): Promise<SessionObject | null> {
-    const cache = this.#readCache;
+    const { cache } = this.#reads;
     if (cache !== undefined && this.#isReady && !this.closed) {
       checkSid(sid);
       const cached = cache.recall(sid);
@@ -202,10 +194,7 @@ export class SessionCore {
       const table = this.#table;
       const startedFrom = cache?.peek(sid);
       const sentAt = this.#now();
-      const row =
-        this.#replica === undefined
-          ? (await this.#query(table.statements.get, [table.ids.parameter(sid)], deadline))[0]
-          : await this.#readFromReplica(this.#replica, table, sid, deadline);
+      const row = await this.#reads.row(table.statements.get, table.ids.parameter(sid), deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const userId = row.user_id as string | null | undefined;
@@ -270,7 +259,7 @@ export class SessionCore {
     const stored = receipt.stored!;
     const rebound = this.#storable(table, receipt.text, sid);
     const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
-    const swapped = await this.#write(table.statements.updateIfUnchanged, values, deadline);
+    const swapped = await this.#reads.write(table.statements.updateIfUnchanged, values, deadline);
     if (swapped.length === 0) return stored;
     receipt.stored = rebound;
     return rebound;
@@ -295,7 +284,7 @@ export class SessionCore {
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session, write);
       const receipt = receiptFor(session, sid);
-      const startedFrom = this.#readCache?.peek(sid);
+      const startedFrom = this.#reads.cache?.peek(sid);
       // One snapshot for the whole write: a table check between two of its statements may swap it.
       const table = this.#table;
       const { statements } = table;
@@ -306,12 +295,12 @@ export class SessionCore {
         const values: unknown[] = [id, stored, lifetime];
         const userId = statements.setUser === undefined ? undefined : this.options.userIdOf(session);
         if (userId !== undefined) values.push(userId, this.#storableDetails(table, session, sid));
-        await this.#write(statements.upsert, values, deadline);
+        await this.#reads.write(statements.upsert, values, deadline);
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
         if (userId !== undefined) written.userId = userId;
         bindReceipt(session, written);
-        this.#readCache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
+        this.#reads.cache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
         return;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
@@ -320,7 +309,7 @@ export class SessionCore {
         await this.#recordUserChange(table, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#write(statements.touch, [id, enough, lifetime], deadline);
+        await this.#reads.write(statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -334,20 +323,20 @@ export class SessionCore {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
         const unchanged = [id, text, lifetime, receipt.text];
-        if ((await this.#write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+        if ((await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
           const values = [id, change.set, change.replaced, lifetime];
-          await this.#write(statements.updateKeys, values, deadline);
+          await this.#reads.write(statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#write(statements.update, [id, text, lifetime], deadline);
+        await this.#reads.write(statements.update, [id, text, lifetime], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
       receipt.at = sentAt;
       if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
-      this.#readCache?.forget(sid);
+      this.#reads.cache?.forget(sid);
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -371,7 +360,7 @@ export class SessionCore {
     const { statements } = table;
     if (change.kind === 'whole') {
       const stored = this.#storable(table, text, sid);
-      await this.#write(statements.update, [id, stored, lifetime], deadline);
+      await this.#reads.write(statements.update, [id, stored, lifetime], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -379,8 +368,8 @@ export class SessionCore {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
-        reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
+          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+        reread: async () => (await this.#reads.query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#codec.readable(stored, () => table.ids.readBindings(sid));
           return typeof current?.text === 'string' ? current.text : undefined;
@@ -429,7 +418,7 @@ export class SessionCore {
   ): Promise<void> {
     // This write's statements may be of the table before a migration the store has seen since: the next request records the user.
     if (statements.setUser === undefined) return;
-    await this.#write(statements.setUser, [id, userId, details], deadline);
+    await this.#reads.write(statements.setUser, [id, userId, details], deadline);
     receipt.userId = userId;
   }
 
@@ -475,7 +464,7 @@ export class SessionCore {
           ? undefined
           : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
       const context = await this.#userContext(deadline);
-      return this.#revoking(() => destroyUserSessions(context, user, kept && context.ids.parameter(kept), kept));
+      return this.#reads.revoking(() => destroyUserSessions(context, user, kept && context.ids.parameter(kept), kept));
     });
   }
 
@@ -492,23 +481,8 @@ export class SessionCore {
       }
       const user = options.userId === undefined ? undefined : userIdArgument(options.userId, 'destroySession()');
       const context = await this.#userContext(deadline);
-      return this.#revoking(() => destroyHandle(context, named, user));
+      return this.#reads.revoking(() => destroyHandle(context, named, user));
     });
-  }
-
-  /**
-   * A delete of sessions by something other than their cookie's id (a user, a handle, a stored id,
-   * all of them): neither this process's cache nor, with `readPool`, a replica may answer for any of them.
-   */
-  async #revoking<T>(work: () => Promise<T>): Promise<T> {
-    this.#readCache?.clear();
-    try {
-      return await work();
-    } finally {
-      this.#replica?.wroteAll();
-      // Again: a read sent before the delete committed may have cached a row meanwhile.
-      this.#readCache?.clear();
-    }
   }
 
   /**
@@ -532,7 +506,7 @@ export class SessionCore {
       statements,
       handles: table.handles,
       ids: table.ids,
-      query: (statement, values) => this.#query(statement, values, deadline),
+      query: (statement, values) => this.#reads.query(statement, values, deadline),
       log: (...args) => this.#log(...args),
     };
   }
@@ -555,7 +529,7 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#write(table.statements.touch, [id, enough, lifetime], deadline);
+      await this.#reads.write(table.statements.touch, [id, enough, lifetime], deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -570,10 +544,10 @@ export class SessionCore {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
       const { statements, ids } = this.#table;
-      this.#readCache?.forget(sid);
-      await this.#write(statements.destroy, [ids.parameter(sid)], deadline);
+      this.#reads.cache?.forget(sid);
+      await this.#reads.write(statements.destroy, [ids.parameter(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
-      this.#readCache?.forget(sid);
+      this.#reads.cache?.forget(sid);
     });
   }
 
@@ -586,14 +560,16 @@ export class SessionCore {
     return this.#operation('destroyStoredId()', async (deadline) => {
       checkSid(storedId);
       const { statements, ids } = this.#table;
-      await this.#revoking(() => this.#query(statements.destroy, [ids.storedParameter(storedId)], deadline));
+      await this.#reads.revoking(() =>
+        this.#reads.query(statements.destroy, [ids.storedParameter(storedId)], deadline),
+      );
     });
   }
 
   all(): Promise<ListedSession[]> {
     return this.#operation('all()', async (deadline) => {
       const { statements, ids } = this.#table;
-      const rows = await this.#query(statements.all, [], deadline);
+      const rows = await this.#reads.query(statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       for (const row of rows) {
         const sid = row.sid as string;
@@ -612,7 +588,7 @@ export class SessionCore {
 
   length(): Promise<number> {
     return this.#operation('length()', async (deadline) => {
-      const [row] = await this.#query(this.#table.statements.length, [], deadline);
+      const [row] = await this.#reads.query(this.#table.statements.length, [], deadline);
       return Number(row?.n ?? 0);
     });
   }
@@ -620,7 +596,7 @@ export class SessionCore {
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
       const { statements } = this.#table;
-      await this.#revoking(() => this.#query(statements.clear, [], deadline));
+      await this.#reads.revoking(() => this.#reads.query(statements.clear, [], deadline));
     });
   }
 
@@ -641,9 +617,9 @@ export class SessionCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#pruneSchedule.stop();
-      this.#replica?.stop();
+      this.#reads.stop();
       await this.#inFlight.whenIdle();
-      await Promise.all([this.#db.close(), this.#replica?.close()]);
+      await Promise.all([this.#db.close(), this.#reads.close()]);
     })();
     return this.#closing;
   }
@@ -738,68 +714,6 @@ export class SessionCore {
     this.#pruneSchedule.start();
     if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckTable();
     return this.#inFlight.begin(what);
-  }
-
-  /**
-   * A session's write. Every write statement's first parameter is the session's id as the table
-   * stores it (or its candidates): with `readPool`, that id's write is remembered, so that this
-   * process reads it back.
-   */
-  #write(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
-    const written = this.#query(statement, values, deadline);
-    const replica = this.#replica;
-    return replica === undefined
-      ? written
-      : written.finally(() => replica.wrote(rememberedIdOf(values[0] as IdParameter)));
-  }
-
-  /** `get`'s row from a replica when one may answer; from the primary on a miss or any doubt. */
-  async #readFromReplica(
-    replica: ReplicaReads,
-    table: TableSnapshot,
-    sid: string,
-    deadline: Deadline | undefined,
-  ): Promise<Row | undefined> {
-    if (deadline?.expired !== undefined) throw deadline.expired;
-    const values = [table.ids.parameter(sid)];
-    const row = await replica.read(rememberedIdOf(values[0]!), values, deadline);
-    return row ?? (await this.#query(table.statements.get, values, deadline))[0];
-  }
-
-  /** The replica's statements, made again when the table check changes the store's own. */
-  #replicaStatements(): ReturnType<typeof replicaStatements> {
-    const get = this.#table.statements.get;
-    if (this.#replicaStatementsMade?.from !== get) {
-      this.#replicaStatementsMade = { from: get, statements: replicaStatements(get) };
-    }
-    return this.#replicaStatementsMade.statements;
-  }
-
-  /** `readPool`'s reads, on a database of their own; writes and everything else stay on the primary. */
-  #openReplica(): ReplicaReads | undefined {
-    const options = this.options;
-    if (options.readDriver === undefined) return undefined;
-    const replica = openDatabase(options.readDriver, {
-      pipeline: false,
-      preparedStatements: options.preparedStatements,
-      cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
-      timeoutMs: options.operationTimeoutMs,
-      onPoolError: (error) => this.#log('connect-pg-simple: idle readPool connection failed:', error),
-    });
-    return new ReplicaReads({
-      replica,
-      primary: this.#db,
-      statements: () => this.#replicaStatements(),
-      inFlight: this.#inFlight,
-      now: this.#now,
-      log: (...args) => this.#log(...args),
-    });
-  }
-
-  /** One statement, unless the operation's time ran out before it could start. */
-  #query(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
-    if (deadline?.expired !== undefined) return Promise.reject(deadline.expired);
-    return this.#db.query(statement, values, deadline);
   }
 
   #whenReady(): Promise<void> {
