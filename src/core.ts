@@ -72,6 +72,14 @@ interface TableSnapshot extends Omit<TableSetup, 'idMode'> {
   readonly handles: SessionHandles;
 }
 
+/** A stored session as `load` found it, and the receipt its request's writes give back to `save`. */
+export interface LoadedSession {
+  readonly session: SessionObject;
+  readonly receipt: LoadReceipt;
+}
+
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+
 function checkSid(sid: unknown): asserts sid is string {
   if (typeof sid !== 'string' || sid.length === 0) {
     throw typeError(
@@ -176,7 +184,28 @@ export class SessionCore {
     return this.#closing !== undefined;
   }
 
+  /**
+   * A session handed to a request, its receipt attached (see load-receipt.ts): its writes carry
+   * it back. Its cookie's `expires` tells when the database will end it: a lazy touch moves the
+   * row's expiry without rewriting the stored text, so the stored value may be older.
+   */
   async get(sid: string): Promise<SessionObject | null> {
+    const loaded = await this.load(sid);
+    if (loaded === null) return null;
+    const { session, receipt } = loaded;
+    attachReceipt(session, receipt);
+    const cookie = session.cookie as { expires?: unknown } | undefined;
+    // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
+    if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
+      // The remaining time was measured when the statement was sent: count from that moment.
+      const sentAtWallClock = Date.now() - (this.#now() - receipt.at);
+      cookie.expires = new Date(sentAtWallClock + receipt.remainingSeconds * 1000).toISOString();
+    }
+    return session;
+  }
+
+  /** A stored session, with the receipt of this load: the request's writes give it back to `save`. */
+  async load(sid: string): Promise<LoadedSession | null> {
     const { cache } = this.#reads;
     if (cache !== undefined && this.#isReady && !this.closed) {
       checkSid(sid);
@@ -184,7 +213,7 @@ export class SessionCore {
       if (cached !== undefined) {
         const now = this.#now();
         const remaining = (cached.aliveUntil - now) / 1000;
-        return this.#loadedSession(this.#table, sid, cached.text, remaining, now, cached.userId)?.session ?? null;
+        return this.#loadedSession(this.#table, sid, cached.text, remaining, now, cached.userId);
       }
     }
     const deadline = this.#begin('get()');
@@ -200,20 +229,19 @@ export class SessionCore {
       const userId = row.user_id as string | null | undefined;
       const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
       if (loaded === null) return null;
-      const { session } = loaded;
-      const stored = loaded.boundElsewhere ? await this.#rebind(table, sid, session, deadline) : (row.sess as string);
+      const stored = loaded.boundElsewhere
+        ? await this.#rebind(table, sid, loaded.receipt, deadline)
+        : (row.sess as string);
       cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
-      return session;
+      return loaded;
     } finally {
       this.#inFlight.end(deadline);
     }
   }
 
   /**
-   * A stored session handed to a request, with the receipt its writes will carry. Its cookie's
-   * `expires` tells when the database will end it: a lazy touch moves the row's expiry without
-   * rewriting the stored text, so the stored value may be older. `boundElsewhere`: it was bound
-   * to another form of its id than the table's (see `#rebind`).
+   * A stored session and the receipt of its load. `boundElsewhere`: it was bound to another form
+   * of its id than the table's (see `#rebind`).
    */
   #loadedSession(
     table: TableSnapshot,
@@ -222,7 +250,7 @@ export class SessionCore {
     remainingSeconds: number,
     at: number,
     userId: string | null | undefined,
-  ): { session: SessionObject; boundElsewhere: boolean } | null {
+  ): (LoadedSession & { boundElsewhere: boolean }) | null {
     const readable = this.#codec.readable(stored, () => table.ids.readBindings(sid));
     if (readable === null) return null;
     const session = this.#codec.session(readable.text);
@@ -232,15 +260,7 @@ export class SessionCore {
     if (text !== stored) receipt.stored = stored as string;
     // The row's user, as stored: a write records the session's user when it differs.
     if (userId !== undefined) receipt.userId = userId;
-    attachReceipt(session, receipt);
-    const cookie = session.cookie as { expires?: unknown } | undefined;
-    // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
-    if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
-      // The remaining time was measured when the statement was sent: count from that moment.
-      const sentAtWallClock = Date.now() - (this.#now() - at);
-      cookie.expires = new Date(sentAtWallClock + remainingSeconds * 1000).toISOString();
-    }
-    return { session, boundElsewhere: readable.boundElsewhere && !table.ids.idCandidates };
+    return { session, receipt, boundElsewhere: readable.boundElsewhere && !table.ids.idCandidates };
   }
 
   /**
@@ -252,10 +272,9 @@ export class SessionCore {
   async #rebind(
     table: TableSnapshot,
     sid: string,
-    session: SessionObject,
+    receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<string> {
-    const receipt = receiptFor(session, sid)!;
     const stored = receipt.stored!;
     const rebound = this.#storable(table, receipt.text, sid);
     const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
@@ -277,13 +296,33 @@ export class SessionCore {
    * changes. One without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
    */
   async set(sid: string, session: SessionObject, write?: WriteOptions): Promise<void> {
+    const given = isObject(session) ? receiptFor(session, sid) : undefined;
+    const written = await this.save(sid, session, given, write);
+    // A new session: this request's next writes update it only.
+    if (given === undefined) bindReceipt(session, written);
+  }
+
+  /**
+   * Writes a session, and resolves with the receipt its request's next write carries. With the
+   * receipt of its load (`receipt`, which is brought up to date), only an update, and only while
+   * its row is alive: a session destroyed or expired meanwhile stays gone; and only the top-level
+   * keys the request changed are written, so concurrent requests keep each other's changes.
+   * Without one, the session is new, and is inserted (or replaces a row with its id, as in 10.x);
+   * so is a session given the receipt of another id (a regenerated session keeps the old one).
+   */
+  async save(
+    sid: string,
+    session: SessionObject,
+    given: LoadReceipt | undefined,
+    write?: WriteOptions,
+  ): Promise<LoadReceipt> {
+    const receipt = given?.sid === sid ? given : undefined;
     const deadline = this.#begin('set()');
     try {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session, write);
-      const receipt = receiptFor(session, sid);
       const startedFrom = this.#reads.cache?.peek(sid);
       // One snapshot for the whole write: a table check between two of its statements may swap it.
       const table = this.#table;
@@ -299,21 +338,20 @@ export class SessionCore {
         const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
         if (stored !== text) written.stored = stored;
         if (userId !== undefined) written.userId = userId;
-        bindReceipt(session, written);
         this.#reads.cache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
-        return;
+        return written;
       }
       const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
       if (change.kind === 'expiry') {
         // Only the cookie's expiry changed: that is a touch.
         await this.#recordUserChange(table, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
-        if (this.#secondsLeft(receipt) >= enough) return;
+        if (this.#secondsLeft(receipt) >= enough) return receipt;
         await this.#reads.write(statements.touch, [id, enough, lifetime], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
-        return;
+        return receipt;
       }
       // Before the write: a userId or describe that throws fails the write, not half of it.
       const userChange = this.#userChange(table, session, sid, receipt);
@@ -337,6 +375,7 @@ export class SessionCore {
       if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
       // The row may now hold other requests' keys too: this process's next get reads it.
       this.#reads.cache?.forget(sid);
+      return receipt;
     } finally {
       this.#inFlight.end(deadline);
     }
@@ -512,6 +551,12 @@ export class SessionCore {
   }
 
   async touch(sid: string, session: SessionObject): Promise<void> {
+    await this.refresh(sid, session, isObject(session) ? receiptFor(session, sid) : undefined);
+  }
+
+  /** Extends a session's life, writing only when its row needs it (lazy touch; see `#enoughSeconds`). */
+  async refresh(sid: string, session: SessionObject, given: LoadReceipt | undefined): Promise<void> {
+    const receipt = given?.sid === sid ? given : undefined;
     const deadline = this.#begin('touch()');
     try {
       if (!this.#isReady) await this.#whenReady();
@@ -519,8 +564,7 @@ export class SessionCore {
       checkSessionObject(session);
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, undefined);
-      const receipt = receiptFor(session, sid);
-      // One snapshot, as in set().
+      // One snapshot, as in save().
       const table = this.#table;
       const id = table.ids.parameter(sid);
       if (receipt !== undefined) await this.#recordUserChange(table, sid, id, session, receipt, deadline);
