@@ -197,11 +197,16 @@ export class SessionCore {
     const cookie = session.cookie as { expires?: unknown } | undefined;
     // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
     if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
-      // The remaining time was measured when the statement was sent: count from that moment.
-      const sentAtWallClock = Date.now() - (this.#now() - receipt.at);
-      cookie.expires = new Date(sentAtWallClock + receipt.remainingSeconds * 1000).toISOString();
+      cookie.expires = new Date(this.expiresAt(receipt)).toISOString();
     }
     return session;
+  }
+
+  /** When a loaded session's row ends, by the database's clock: a wall-clock time in ms. */
+  expiresAt(receipt: LoadReceipt): number {
+    // The remaining time was measured when the statement was sent: count from that moment.
+    const sentAtWallClock = Date.now() - (this.#now() - receipt.at);
+    return sentAtWallClock + receipt.remainingSeconds * 1000;
   }
 
   /** A stored session, with the receipt of this load: the request's writes give it back to `save`. */

@@ -67,20 +67,24 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
   return {
     async getSession(cookieHeader, parseOptions) {
       const id: unknown = cookieHeader ? await cookie.parse(cookieHeader, parseOptions) : null;
-      const loaded = typeof id === 'string' && id !== '' ? await core.get(id) : null;
+      const loaded = typeof id === 'string' && id !== '' ? await core.load(id) : null;
       // A session that is gone keeps no id: committing it makes a new one, never revives a logged-out id.
-      const session = createSession<Data, FlashData>((loaded ?? {}) as Data, loaded === null ? '' : (id as string));
-      if (loaded !== null) loadedBy.keep(session, loaded);
+      const session = createSession<Data, FlashData>(
+        (loaded?.session ?? {}) as Data,
+        loaded === null ? '' : (id as string),
+      );
+      if (loaded !== null) loadedBy.keep(session, loaded.receipt);
       return session;
     },
 
     async commitSession(session, serializeOptions) {
       const data = session.data as SessionObject;
-      let id = session.id;
-      if (id === '') id = newSessionId();
-      else loadedBy.carry(session, data);
-      await core.set(id, data, { lifetimeSeconds: lifetimeSeconds(cookie, serializeOptions) });
-      if (session.id !== '') loadedBy.keep(session, data);
+      const id = session.id === '' ? newSessionId() : session.id;
+      const receipt = session.id === '' ? undefined : loadedBy.of(session);
+      const written = await core.save(id, data, receipt, {
+        lifetimeSeconds: lifetimeSeconds(cookie, serializeOptions),
+      });
+      if (session.id !== '') loadedBy.keep(session, written);
       return cookie.serialize(id, serializeOptions);
     },
 

@@ -58,7 +58,7 @@ export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
   const core = openCore({ ...options, hashSessionIds: false });
   /** The item's text; null when the row is missing, expired, or not an item (a session of another framework). */
   const itemText = async (key: string): Promise<string | null> => {
-    const value = (await core.get(key))?.[VALUE_KEY];
+    const value = (await core.load(key))?.session[VALUE_KEY];
     return typeof value === 'string' ? value : null;
   };
   // unstorage passes no base (undefined) for the whole mount.
@@ -74,7 +74,8 @@ export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
     getItem: (key) => itemText(key),
 
     async setItem(key, value, itemOptions: ItemOptions = {}) {
-      await core.set(key, { [VALUE_KEY]: value } as SessionObject, { lifetimeSeconds: ttlSeconds(itemOptions) });
+      const item = { [VALUE_KEY]: value } as SessionObject;
+      await core.save(key, item, undefined, { lifetimeSeconds: ttlSeconds(itemOptions) });
     },
 
     async removeItem(key) {
