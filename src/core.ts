@@ -5,7 +5,7 @@ import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
 import { CorruptSessionError, SchemaError, StoreClosedError, typeError } from './errors.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
-import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load-receipt.js';
+import type { LoadReceipt } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions } from './options.js';
 import { pruneSessions } from './prune-sessions.js';
@@ -78,8 +78,6 @@ export interface LoadedSession {
   readonly receipt: LoadReceipt;
 }
 
-const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
-
 function checkSid(sid: unknown): asserts sid is string {
   if (typeof sid !== 'string' || sid.length === 0) {
     throw typeError(
@@ -107,8 +105,9 @@ function checkSessionObject(session: unknown): asserts session is SessionObject 
 }
 
 /**
- * The store's behaviour, free of any web framework: promises in, promises out. `store.ts`
- * adapts it to express-session's Store and to callbacks.
+ * The store's behaviour: promises in, promises out, and the receipt of each load as a value
+ * (`load` gives it, `save` and `refresh` take it back). `store.ts` adapts it to express-session's
+ * Store, @fastify/session and callbacks; `adapters/` to the other frameworks.
  */
 export class SessionCore {
   readonly options: ResolvedOptions;
@@ -182,24 +181,6 @@ export class SessionCore {
 
   get closed(): boolean {
     return this.#closing !== undefined;
-  }
-
-  /**
-   * A session handed to a request, its receipt attached (see load-receipt.ts): its writes carry
-   * it back. Its cookie's `expires` tells when the database will end it: a lazy touch moves the
-   * row's expiry without rewriting the stored text, so the stored value may be older.
-   */
-  async get(sid: string): Promise<SessionObject | null> {
-    const loaded = await this.load(sid);
-    if (loaded === null) return null;
-    const { session, receipt } = loaded;
-    attachReceipt(session, receipt);
-    const cookie = session.cookie as { expires?: unknown } | undefined;
-    // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
-    if (this.options.ttl === undefined && typeof cookie?.expires === 'string') {
-      cookie.expires = new Date(this.expiresAt(receipt)).toISOString();
-    }
-    return session;
   }
 
   /** When a loaded session's row ends, by the database's clock: a wall-clock time in ms. */
@@ -300,13 +281,6 @@ export class SessionCore {
    * the top-level keys the request changed are written, so concurrent requests keep each other's
    * changes. One without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
    */
-  async set(sid: string, session: SessionObject, write?: WriteOptions): Promise<void> {
-    const given = isObject(session) ? receiptFor(session, sid) : undefined;
-    const written = await this.save(sid, session, given, write);
-    // A new session: this request's next writes update it only.
-    if (given === undefined) bindReceipt(session, written);
-  }
-
   /**
    * Writes a session, and resolves with the receipt its request's next write carries. With the
    * receipt of its load (`receipt`, which is brought up to date), only an update, and only while
@@ -553,10 +527,6 @@ export class SessionCore {
       query: (statement, values) => this.#reads.query(statement, values, deadline),
       log: (...args) => this.#log(...args),
     };
-  }
-
-  async touch(sid: string, session: SessionObject): Promise<void> {
-    await this.refresh(sid, session, isObject(session) ? receiptFor(session, sid) : undefined);
   }
 
   /** Extends a session's life, writing only when its row needs it (lazy touch; see `#enoughSeconds`). */

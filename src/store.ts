@@ -3,7 +3,7 @@ import type { Store as ExpressSessionStore, SessionData } from 'express-session'
 import { type Callback, settle } from './callbacks.js';
 import { type CoreSettings, SessionCore } from './core.js';
 import { typeError } from './errors.js';
-import { bindReceipt, receiptOf } from './load-receipt.js';
+import { attachReceipt, bindReceipt, receiptFor, receiptOf } from './load-receipt.js';
 import { type PGStoreOptions, resolveOptions } from './options.js';
 import type { SessionObject } from './types.js';
 import type { UserSession } from './user-sessions.js';
@@ -26,6 +26,8 @@ export interface DestroySessionOptions {
 }
 
 type OptionsOrCallback<O, T> = O | Callback<T> | undefined;
+
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
 
 /** `(options, callback)`, `(callback)` or `(options)`: the options and the callback. */
 function optionsAndCallback<O extends object, T>(
@@ -137,19 +139,46 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     get(sid: string): Promise<SessionData | null>;
     get(sid: string, callback: Callback<SessionData | null>): void;
     get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | undefined {
-      return settle(() => this.#core.get(sid) as Promise<SessionData | null>, callback, 'get');
+      return settle(() => this.#get(sid) as Promise<SessionData | null>, callback, 'get');
+    }
+
+    /**
+     * A session handed to a request, its receipt attached (see load-receipt.ts): the framework's
+     * writes carry it back. Its cookie's `expires` tells when the database will end it: a lazy
+     * touch moves the row's expiry without rewriting the stored text, so the stored value may be older.
+     */
+    async #get(sid: string): Promise<SessionObject | null> {
+      const loaded = await this.#core.load(sid);
+      if (loaded === null) return null;
+      const { session, receipt } = loaded;
+      attachReceipt(session, receipt);
+      const cookie = session.cookie as { expires?: unknown } | undefined;
+      // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
+      if (this.#core.options.ttl === undefined && typeof cookie?.expires === 'string') {
+        cookie.expires = new Date(this.#core.expiresAt(receipt)).toISOString();
+      }
+      return session;
     }
 
     set(sid: string, session: SessionData): Promise<void>;
     set(sid: string, session: SessionData, callback: (error?: any) => void): void;
     set(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(() => this.#core.set(sid, session as unknown as SessionObject), callback, 'set');
+      return settle(() => this.#set(sid, session as unknown as SessionObject), callback, 'set');
+    }
+
+    /** A session the request loaded carries its receipt: only an update. A new one gets the receipt of its write. */
+    async #set(sid: string, session: SessionObject): Promise<void> {
+      const given = isObject(session) ? receiptFor(session, sid) : undefined;
+      const written = await this.#core.save(sid, session, given);
+      // A new session: this request's next writes update it only.
+      if (given === undefined) bindReceipt(session, written);
     }
 
     touch(sid: string, session: SessionData): Promise<void>;
     touch(sid: string, session: SessionData, callback: (error?: any) => void): void;
     touch(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(() => this.#core.touch(sid, session as unknown as SessionObject), callback, 'touch');
+      const receipt = isObject(session) ? receiptFor(session, sid) : undefined;
+      return settle(() => this.#core.refresh(sid, session as unknown as SessionObject, receipt), callback, 'touch');
     }
 
     destroy(sid: string): Promise<void>;
