@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { before, describe, it } from 'node:test';
-import { createCookie } from 'react-router';
+import { createCookie, createSession } from 'react-router';
 import { createPostgresSessionStorage, type PostgresSessionStorage } from '../src/adapters/react-router.js';
+import { ABSOLUTE_TIMEOUT_RUNS, assertEndsAtAbsoluteTime } from './support/absolute-end.js';
 import { useTestSchema } from './support/apps.js';
+import { useDriverStores } from './support/driver-stores.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 import { newPGlite } from './support/pglite.js';
@@ -177,3 +179,35 @@ describe('React Router sessions on PGlite', () => {
     }
   });
 });
+
+for (const { driverName, label, options } of ABSOLUTE_TIMEOUT_RUNS) {
+  describe(`React Router's absolute timeout over ${label}`, () => {
+    const suite = useDriverStores(driverName, 'cps_rr_abs');
+    it("a commit of a Session made without getSession keeps the live session's creation time: it ends at its absolute time", async () => {
+      const storage = createPostgresSessionStorage({
+        ...suite.harness.storeOptions,
+        cookie,
+        schemaName: suite.schemaName,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+        absoluteTimeout: 2,
+        ...options,
+      } as never);
+      try {
+        let id: string | undefined;
+        const cookieHeader = async () => (await cookie.serialize(id)).split(';')[0];
+        await assertEndsAtAbsoluteTime(
+          2,
+          async (n) => {
+            // The first commit makes the session; the others write it from a Session of its id, with no receipt.
+            const header = await storage.commitSession(createSession({ user: 'ada', n }, id ?? ''));
+            id ??= await cookie.parse(header);
+          },
+          async () => (await storage.getSession(await cookieHeader())).has('user'),
+        );
+      } finally {
+        await storage.close();
+      }
+    });
+  });
+}

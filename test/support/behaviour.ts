@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { assertEndsAtAbsoluteTime } from './absolute-end.js';
 import { eventually, holdTableLock, uniqueName } from './database.js';
 import { useDriverStores } from './driver-stores.js';
 import type { drivers } from './drivers.js';
@@ -260,6 +261,17 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       await here.set('expired', { ...loaded, page: 5 });
       await here.touch('expired', loaded);
       assert.ok((await row('expired')).left < 0);
+    });
+
+    it("a write without a load receipt keeps a live session's creation time: it ends at its absolute time", async () => {
+      const store = newStore({ absoluteTimeout: 2 });
+      await assertEndsAtAbsoluteTime(
+        2,
+        (n) => store.set('stolen', { ...inSeconds(3600), n } as any),
+        async () => (await store.get('stolen')) !== null,
+      );
+      await store.set('stolen', inSeconds(3600) as any);
+      assert.ok(await store.get('stolen'), 'a write after the end is a new session');
     });
 
     it("concurrent requests of one session keep each other's changes, key by key", async () => {
