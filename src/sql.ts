@@ -205,9 +205,9 @@ export interface StatementSettings {
  * table's own form (plain for a table before schema 2, whose comment is empty).
  */
 function candidateForTable(comment: string): string {
-  const hmac = quoteLiteral(idFormComment('hmac-sha256'));
+  const hmac = quoteLiteral(`${idFormComment('hmac-sha256')}%`);
   const rekeying = quoteLiteral(`${ID_FORM_MARK}re-keying %`);
-  return `CASE WHEN ${comment} = ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
+  return `CASE WHEN ${comment} LIKE ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
 }
 
 /**

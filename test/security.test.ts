@@ -60,6 +60,28 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
       );
     });
 
+    it('a store with another sessionIdPepper refuses a table of hmac-sha256 ids, one from before the pepper was recorded too', async () => {
+      const name = uniqueName('pepper_mismatch');
+      const pepper = 'a pepper of more than sixteen bytes';
+      const otherPepper = 'another pepper, just as long';
+      await newStore({ tableName: name, sessionIdPepper: pepper }).set('p1', inSeconds(60, { user: 2 }) as any);
+      const refused = (error: any) =>
+        error.name === 'SchemaError' &&
+        /stores session ids keyed with another sessionIdPepper .*Give every store that uses the table the same sessionIdPepper/.test(
+          error.message,
+        );
+      await assert.rejects(() => newStore({ tableName: name, sessionIdPepper: otherPepper }).get('p1'), refused);
+      await assert.rejects(
+        () => newStore({ tableName: name, sessionIdPepper: otherPepper }).set('p1', inSeconds(60) as any),
+        refused,
+      );
+      // A table made before the pepper's id was recorded says only hmac-sha256: the first store with a pepper records its own.
+      await q(`COMMENT ON COLUMN ${table(name)}.sid IS 'connect-pg-simple session ids: hmac-sha256'`);
+      assert.equal(((await newStore({ tableName: name, sessionIdPepper: pepper }).get('p1')) as any).user, 2);
+      await assert.rejects(() => newStore({ tableName: name, sessionIdPepper: otherPepper }).get('p1'), refused);
+      assert.equal((await rowsOf(name)).length, 1, 'no second row for the same cookie');
+    });
+
     it('with hashSessionIds: false, stores ids as given', async () => {
       const name = uniqueName('plain');
       const store = newStore({ tableName: name, hashSessionIds: false });
