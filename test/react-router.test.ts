@@ -26,7 +26,15 @@ function server(storage: PostgresSessionStorage, gates: Gates) {
       let setCookie: string;
       let body = 'anonymous';
       if (route === 'logout') setCookie = await storage.destroySession(session);
-      else {
+      else if (route === 'logout-then-commit') {
+        // A logout action, then a middleware that commits the request's Session on every response.
+        await storage.destroySession(session);
+        setCookie = await storage.commitSession(session);
+      } else if (route === 'commit-twice') {
+        session.set('user', name!);
+        await storage.commitSession(session);
+        setCookie = await storage.commitSession(session);
+      } else {
         if (route === 'login') session.set('user', 'ada');
         else if (route === 'count') session.set('count', (session.get('count') ?? 0) + 1);
         else if (route === 'flash') session.flash('notice', 'saved');
@@ -98,6 +106,28 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
     await browser.get('/logout');
     assert.equal(await db.rows.of(sid), undefined);
     assert.equal((await browser.get('/me')).body, 'anonymous');
+  });
+
+  it('a destroyed Session stays destroyed when it is committed afterwards (a middleware that commits every response)', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const sid = (await sidOf(browser))!;
+    await browser.get('/logout-then-commit');
+    assert.equal(await db.rows.of(sid), undefined, 'the row stays deleted');
+    assert.equal(await sidOf(browser), undefined, 'the cookie is cleared');
+    const tab = new Browser(http.base);
+    tab.cookie = (await cookie.serialize(sid)).split(';')[0];
+    assert.equal((await tab.get('/me')).body, 'anonymous', 'the old id finds nothing');
+  });
+
+  it('a new session committed twice in one request is one row', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/commit-twice/twice');
+    const [{ n }] = (
+      await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schemaName}"."session" WHERE sess->>'user' = 'twice'`)
+    ).rows;
+    assert.equal(n, 1);
+    assert.equal((await browser.get('/me')).body, 'twice', 'the cookie names that row');
   });
 
   it('gives an expired session a new one, with a new id', async () => {
