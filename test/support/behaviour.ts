@@ -321,6 +321,22 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.equal(await rowOf('nulkey'), undefined);
     });
 
+    it("a change holding a lone surrogate (which PostgreSQL's json functions refuse) is saved, beside another request's", async () => {
+      const a = newStore();
+      const b = newStore();
+      await a.set('lone', { ...inSeconds(600), kept: 1 } as any);
+      const here = (await a.get('lone')) as any;
+      const there = (await b.get('lone')) as any;
+      there.other = 'b';
+      await b.set('lone', there);
+      here.broken = 'a\uD800b';
+      await a.set('lone', here);
+      const stored = JSON.parse((await rowOf('lone')).sess);
+      assert.equal(stored.broken, 'a\uD800b', 'the change is saved');
+      assert.equal(stored.kept, 1);
+      assert.equal(((await a.get('lone')) as any).broken, 'a\uD800b');
+    });
+
     it('reads every change made elsewhere at once by default', async () => {
       const here = newStore();
       const elsewhere = newStore();
