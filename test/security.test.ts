@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import pgPromise from 'pg-promise';
 import { PGStore } from '../src/index.js';
 import { storedIdFunction } from '../src/session-id.js';
-import { uniqueName } from './support/database.js';
-import { useDriverStores } from './support/driver-stores.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+import { useDriverStores, useSchemaStores } from './support/driver-stores.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
 import { inSeconds, storedId } from './support/sessions.js';
 
@@ -368,4 +370,47 @@ describe('upgrading a version-1 table logs nobody out', () => {
     assert.equal(((await upgraded.get('new-during')) as any).n, 1);
     await Promise.all([running.close(), upgraded.close()]);
   });
+});
+
+describe('the idle timeout counts from the write, not from when a connection was free', () => {
+  const { newStore, admin, table } = useSchemaStores('cps_idle_wait');
+  const pgp = pgPromise({ noWarnings: true });
+  const pools = {
+    pg: () => {
+      const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+      return { storeOptions: { pool }, busy: () => pool.query('SELECT pg_sleep(0.5)'), end: () => pool.end() };
+    },
+    'pg-promise': () => {
+      const db = pgp({ connectionString: databaseUrl(), max: 1 });
+      return { storeOptions: { pgPromise: db }, busy: () => db.any('SELECT pg_sleep(0.5)'), end: () => db.$pool.end() };
+    },
+  };
+  for (const [name, open] of Object.entries(pools)) {
+    it(`a write that waited for the one connection of a ${name} pool ends that much sooner`, async () => {
+      const { storeOptions, busy, end } = open();
+      const tableName = `waited_${name.replace('-', '_')}`;
+      const store = newStore({ ...storeOptions, tableName, ttl: 3600 });
+      try {
+        await store.set('warm', inSeconds(60) as any); // the table exists before the pool is held
+        const held = busy();
+        const calledAt = performance.now();
+        const written = store.set('w', inSeconds(60) as any);
+        await held;
+        const waitedSeconds = (performance.now() - calledAt) / 1000;
+        await written;
+        const [row] = await admin.query(
+          `SELECT extract(epoch FROM expire - now())::float8 AS left FROM ${table(tableName)} WHERE sid = $1`,
+          [storedId('w')],
+        );
+        assert.ok(waitedSeconds > 0.2, `the write waited for the connection: ${waitedSeconds} s`);
+        assert.ok(
+          row!.left <= 3600 - waitedSeconds + 0.05,
+          `3600 s from the call, less the ${waitedSeconds.toFixed(3)} s it waited: ${row!.left} s left`,
+        );
+      } finally {
+        await store.close();
+        await end();
+      }
+    });
+  }
 });
