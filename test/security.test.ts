@@ -414,3 +414,36 @@ describe('the idle timeout counts from the write, not from when a connection was
     });
   }
 });
+
+describe("recording a pepper's fingerprint needs the table's owner", () => {
+  const { newStore, admin, table, schemaName } = useSchemaStores('cps_pepper_owner');
+  const role = uniqueName('cps_not_owner');
+
+  it('a store whose role does not own a table that records no pepper is refused, saying so', async () => {
+    const pepper = 'a pepper of more than sixteen bytes';
+    await newStore({ conString: databaseUrl(), tableName: 'unrecorded', sessionIdPepper: pepper }).set(
+      'p1',
+      inSeconds(60, { user: 2 }) as any,
+    );
+    await admin.query(`COMMENT ON COLUMN ${table('unrecorded')}.sid IS 'connect-pg-simple session ids: hmac-sha256'`);
+    await admin.query(`CREATE ROLE "${role}" LOGIN`);
+    await admin.query(`GRANT USAGE ON SCHEMA "${schemaName}" TO "${role}"`);
+    await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table('unrecorded')} TO "${role}"`);
+    const url = new URL(databaseUrl());
+    url.username = role;
+    const notOwner = newStore({ conString: url.href, tableName: 'unrecorded', sessionIdPepper: pepper });
+    try {
+      await assert.rejects(
+        () => notOwner.get('p1'),
+        (error: any) =>
+          error.name === 'SchemaError' &&
+          error.code === '42501' &&
+          /records no sessionIdPepper fingerprint yet, and this store's role may not record it/.test(error.message),
+      );
+    } finally {
+      await notOwner.close();
+      await admin.query(`DROP OWNED BY "${role}"`);
+      await admin.query(`DROP ROLE "${role}"`);
+    }
+  });
+});
