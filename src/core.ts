@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { decodeSession, encodeSession, SessionCodec } from './codec.js';
-import type { Database } from './drivers/database.js';
+import { type Database, ElapsingSeconds } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
 import { CorruptSessionError, SchemaError, StoreClosedError, typeError } from './errors.js';
@@ -308,9 +308,11 @@ export class SessionCore {
       const { statements } = table;
       const id = table.ids.parameter(sid);
       const sentAt = this.#now();
+      // Counted from now, not from when a connection is free (see ElapsingSeconds).
+      const ttl = new ElapsingSeconds(lifetime, sentAt, this.#now);
       if (receipt === undefined) {
         const stored = this.#storable(table, text, sid);
-        const values: unknown[] = [id, stored, lifetime];
+        const values: unknown[] = [id, stored, ttl];
         const userId = statements.setUser === undefined ? undefined : this.options.userIdOf(session);
         if (userId !== undefined) values.push(userId, this.#storableDetails(table, session, sid));
         await this.#reads.write(statements.upsert, values, deadline);
@@ -326,7 +328,7 @@ export class SessionCore {
         await this.#recordUserChange(table, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return receipt;
-        await this.#reads.write(statements.touch, [id, enough, lifetime], deadline);
+        await this.#reads.write(statements.touch, [id, new ElapsingSeconds(enough, sentAt, this.#now), ttl], deadline);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -335,18 +337,18 @@ export class SessionCore {
       // Before the write: a userId or describe that throws fails the write, not half of it.
       const userChange = this.#userChange(table, session, sid, receipt);
       if (this.#codec.encrypts) {
-        await this.#writeEncrypted(table, id, sid, receipt, change, text, lifetime, deadline);
+        await this.#writeEncrypted(table, id, sid, receipt, change, text, ttl, deadline);
       } else if (change.kind === 'keys') {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
-        const unchanged = [id, text, lifetime, receipt.text];
+        const unchanged = [id, text, ttl, receipt.text];
         if ((await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
-          const values = [id, change.set, change.replaced, lifetime];
+          const values = [id, change.set, change.replaced, ttl];
           await this.#reads.write(statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#reads.write(statements.update, [id, text, lifetime], deadline);
+        await this.#reads.write(statements.update, [id, text, ttl], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
@@ -372,13 +374,13 @@ export class SessionCore {
     receipt: LoadReceipt,
     change: Exclude<SessionChange, { kind: 'expiry' }>,
     text: string,
-    lifetime: number,
+    ttl: ElapsingSeconds,
     deadline: Deadline | undefined,
   ): Promise<void> {
     const { statements } = table;
     if (change.kind === 'whole') {
       const stored = this.#storable(table, text, sid);
-      await this.#reads.write(statements.update, [id, stored, lifetime], deadline);
+      await this.#reads.write(statements.update, [id, stored, ttl], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -386,7 +388,7 @@ export class SessionCore {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, ttl, base], deadline)).length > 0,
         reread: async () => (await this.#reads.query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#codec.readable(stored, () => table.ids.readBindings(sid));
@@ -548,7 +550,12 @@ export class SessionCore {
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
       const sentAt = this.#now();
-      await this.#reads.write(table.statements.touch, [id, enough, lifetime], deadline);
+      const values = [
+        id,
+        new ElapsingSeconds(enough, sentAt, this.#now),
+        new ElapsingSeconds(lifetime, sentAt, this.#now),
+      ];
+      await this.#reads.write(table.statements.touch, values, deadline);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;

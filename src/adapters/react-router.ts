@@ -63,6 +63,12 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
   const core = openCore(storeOptions);
   // React Router hands `commitSession` the Session it gave out, but builds `session.data` afresh each time.
   const loadedBy = new ReceiptsByRequest();
+  // A new Session's id, made at its first commit: a second commit writes the same row.
+  const madeIds = new WeakMap<object, string>();
+  // Sessions destroyed: a later commit of one writes nothing, so a logout stays final.
+  const destroyed = new WeakSet<object>();
+  const expiredCookie = (serializeOptions: SerializeOptions) =>
+    cookie.serialize('', { ...serializeOptions, maxAge: undefined, expires: new Date(0) });
 
   return {
     async getSession(cookieHeader, parseOptions) {
@@ -78,20 +84,23 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
     },
 
     async commitSession(session, serializeOptions) {
+      if (destroyed.has(session)) return expiredCookie(serializeOptions);
       const data = session.data as SessionObject;
-      const id = session.id === '' ? newSessionId() : session.id;
-      const receipt = session.id === '' ? undefined : loadedBy.of(session);
-      const written = await core.save(id, data, receipt, {
+      const id = session.id || madeIds.get(session) || newSessionId();
+      const written = await core.save(id, data, loadedBy.of(session), {
         lifetimeSeconds: lifetimeSeconds(cookie, serializeOptions),
       });
-      if (session.id !== '') loadedBy.keep(session, written);
+      if (session.id === '') madeIds.set(session, id);
+      loadedBy.keep(session, written);
       return cookie.serialize(id, serializeOptions);
     },
 
     async destroySession(session, serializeOptions) {
-      if (session.id !== '') await core.destroy(session.id);
+      destroyed.add(session);
+      const id = session.id || madeIds.get(session);
+      if (id !== undefined) await core.destroy(id);
       loadedBy.forget(session);
-      return cookie.serialize('', { ...serializeOptions, maxAge: undefined, expires: new Date(0) });
+      return expiredCookie(serializeOptions);
     },
 
     pruneSessions: () => core.prune(),

@@ -105,13 +105,14 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
     }
   };
 
-  const send = (entry: Connection, config: PgQueryConfig, deadline: Deadline | undefined) => {
-    const running = entry.client.query(config);
+  /** Sends a statement, its config made once the connection is at hand (see `valuesNow`). */
+  const send = (entry: Connection, config: () => PgQueryConfig, deadline: Deadline | undefined) => {
+    const running = entry.client.query(config());
     return deadline === undefined ? running : untilDeadline(running, deadline, () => expired(entry));
   };
 
   const pipelined = withPreparedFallback(settings.prepare, (statement, values, named, deadline) => {
-    const config = queryConfig(statement, values, named);
+    const config = () => queryConfig(statement, values, named);
     if (current?.open === true) return send(current, config, deadline);
     return untilDeadline(connect(), deadline).then(() =>
       current?.open === true

@@ -46,14 +46,14 @@ export function fromPgPromise(
   };
   const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
     // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
-    // parameters instead of formatting them into the text itself.
-    const config = queryConfig(statement, values, named);
-    if (!leasing || deadline === undefined) return untilDeadline(any(config), deadline);
+    // parameters instead of formatting them into the text itself; made once a connection is at hand.
+    const config = () => queryConfig(statement, values, named);
+    if (!leasing || deadline === undefined) return untilDeadline(any(config()), deadline);
     // A connection of its own, so that a statement out of time can be cancelled (see runOnLease).
     return runOnLease<unknown>(
       acquire,
       (lease, done) => {
-        (lease as PgPromiseLease).connection.any(config).then((rows) => done(undefined, rows), done);
+        (lease as PgPromiseLease).connection.any(config()).then((rows) => done(undefined, rows), done);
       },
       deadline,
       graceMs,

@@ -8,7 +8,7 @@ import {
   isUnconnectedPgClient,
   unconnectedClientError,
 } from './connection-errors.js';
-import { type Database, type RunStatement, withPreparedFallback } from './database.js';
+import { type Database, type RunStatement, valuesNow, withPreparedFallback } from './database.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
@@ -55,11 +55,14 @@ function isPgPool(pool: object): pool is PgPool {
 
 const ignore = () => {};
 
-/** A statement as pg's query config (pg-promise takes the same): values sent as parameters, never formatted in. */
+/**
+ * A statement as pg's query config (pg-promise takes the same): values sent as parameters, never
+ * formatted in. Made once the connection is at hand (see `valuesNow`), where the driver knows when.
+ */
 export function queryConfig(statement: Statement, values: readonly unknown[], named: boolean): PgQueryConfig {
   return named
-    ? { name: statement.name, text: statement.text, values: values as unknown[] }
-    : { text: statement.text, values: values as unknown[] };
+    ? { name: statement.name, text: statement.text, values: valuesNow(values) }
+    : { text: statement.text, values: valuesNow(values) };
 }
 
 /** A connection of a pg.Pool, taken for one statement. */
@@ -103,15 +106,14 @@ const DEFAULT_GRACE_MS = 1000;
 function leasingRun(pool: PgPool, graceMs: number): RunStatement {
   const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
   return (statement, values, named, deadline) => {
-    const config = queryConfig(statement, values, named);
     if (deadline === undefined) {
-      return pool.query(config).catch((error: unknown) => {
+      return pool.query(queryConfig(statement, values, named)).catch((error: unknown) => {
         throw explainConnectionError(error, pool);
       });
     }
     return runOnLease(
       acquire,
-      (lease, done) => (lease.client as PgPoolClient).query(config, done),
+      (lease, done) => (lease.client as PgPoolClient).query(queryConfig(statement, values, named), done),
       deadline,
       graceMs,
       (expired) => explainWaitForConnection(expired, pool),
@@ -128,7 +130,7 @@ function waitingRun(db: PgQueryable): RunStatement {
     // pg.Client queues statements until connected: without a connect() they would wait forever.
     if (isUnconnectedPgClient(db)) return Promise.reject(unconnectedClientError());
     return untilDeadline(
-      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, values as unknown[]),
+      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, valuesNow(values)),
       deadline,
     );
   };
