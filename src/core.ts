@@ -4,7 +4,7 @@ import { type Database, ElapsingSeconds } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
 import { CorruptSessionError, SchemaError, StoreClosedError, typeError } from './errors.js';
-import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
+import { type FrameworkLifetime, sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions } from './options.js';
@@ -46,14 +46,11 @@ export interface CoreSettings {
 }
 
 /** What a framework adapter knows about one write that the session object does not say. */
-export interface WriteOptions {
-  /**
-   * The session's lifetime in seconds, as the framework sets it (koa-session's `maxAge`, React
-   * Router's `expires`, unstorage's `ttl`): it takes the place of the cookie's expiry, so the
-   * store's `ttl` option still wins over it.
-   */
-  readonly lifetimeSeconds?: number | undefined;
-}
+/**
+ * What a framework says of one write that the session object does not: how long the session
+ * lives, as a duration or an expiry. The store's `ttl` option wins over it.
+ */
+export type WriteOptions = FrameworkLifetime;
 
 export interface ListedSession {
   /** The id as the table stores it: with hashed ids (the default), its hash, not the cookie's id. */
@@ -532,7 +529,12 @@ export class SessionCore {
   }
 
   /** Extends a session's life, writing only when its row needs it (lazy touch; see `#enoughSeconds`). */
-  async refresh(sid: string, session: SessionObject, given: LoadReceipt | undefined): Promise<void> {
+  async refresh(
+    sid: string,
+    session: SessionObject,
+    given: LoadReceipt | undefined,
+    write?: WriteOptions,
+  ): Promise<void> {
     const receipt = given?.sid === sid ? given : undefined;
     const deadline = this.#begin('touch()');
     try {
@@ -540,7 +542,7 @@ export class SessionCore {
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
-      const lifetime = this.#lifetime(session, undefined);
+      const lifetime = this.#lifetime(session, write);
       // One snapshot, as in save().
       const table = this.#table;
       const id = table.ids.parameter(sid);
@@ -706,11 +708,7 @@ export class SessionCore {
   }
 
   #lifetime(session: SessionObject, write: WriteOptions | undefined): number {
-    const given = write?.lifetimeSeconds;
-    const lifetime =
-      given !== undefined && this.options.ttl === undefined
-        ? given
-        : sessionLifetimeSeconds(session, this.options.ttl, DEFAULTS.ttlSeconds);
+    const lifetime = sessionLifetimeSeconds(session, this.options.ttl, write, DEFAULTS.ttlSeconds);
     if (!Number.isFinite(lifetime)) {
       throw typeError(
         'ERR_INVALID_SESSION',

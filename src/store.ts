@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
-import { type CoreSettings, SessionCore } from './core.js';
+import { type CoreSettings, SessionCore, type WriteOptions } from './core.js';
 import { typeError } from './errors.js';
+import { expiresAtMs } from './expiry.js';
 import { attachReceipt, bindReceipt, receiptFor, receiptOf } from './load-receipt.js';
 import { type PGStoreOptions, resolveOptions } from './options.js';
 import type { SessionObject } from './types.js';
@@ -28,6 +29,12 @@ export interface DestroySessionOptions {
 type OptionsOrCallback<O, T> = O | Callback<T> | undefined;
 
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+
+/** How long the session's cookie (express-session's Cookie, or its JSON form) says it lives: until its expiry. */
+export function cookieLifetime(session: unknown): WriteOptions {
+  const cookie = isObject(session) ? (session as { cookie?: unknown }).cookie : undefined;
+  return { expiresAtMs: isObject(cookie) ? expiresAtMs((cookie as { expires?: unknown }).expires) : undefined };
+}
 
 /** `(options, callback)`, `(callback)` or `(options)`: the options and the callback. */
 function optionsAndCallback<O extends object, T>(
@@ -169,7 +176,7 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     /** A session the request loaded carries its receipt: only an update. A new one gets the receipt of its write. */
     async #set(sid: string, session: SessionObject): Promise<void> {
       const given = isObject(session) ? receiptFor(session, sid) : undefined;
-      const written = await this.#core.save(sid, session, given);
+      const written = await this.#core.save(sid, session, given, cookieLifetime(session));
       // A new session: this request's next writes update it only.
       if (given === undefined) bindReceipt(session, written);
     }
@@ -178,7 +185,12 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     touch(sid: string, session: SessionData, callback: (error?: any) => void): void;
     touch(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
       const receipt = isObject(session) ? receiptFor(session, sid) : undefined;
-      return settle(() => this.#core.refresh(sid, session as unknown as SessionObject, receipt), callback, 'touch');
+      const lifetime = cookieLifetime(session);
+      return settle(
+        () => this.#core.refresh(sid, session as unknown as SessionObject, receipt, lifetime),
+        callback,
+        'touch',
+      );
     }
 
     destroy(sid: string): Promise<void>;

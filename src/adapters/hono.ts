@@ -1,6 +1,7 @@
 import type { SessionData, Store } from 'hono-sessions';
 import type { SessionCore } from '../core.js';
 import { typeError } from '../errors.js';
+import { expiresAtMs, type FrameworkLifetime } from '../expiry.js';
 import type { PGStoreOptions } from '../options.js';
 import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
@@ -19,7 +20,7 @@ export {
 } from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
-/** The stored form keeps hono-sessions' `_expire` where the core reads an expiry: `cookie.expires`. */
+/** The stored form keeps hono-sessions' `_expire` as `cookie.expires`: the form of the rows stored already. */
 const EXPIRY_KEY = 'cookie';
 
 /**
@@ -60,12 +61,13 @@ export class HonoPGStore implements Store {
    * same request, writes it whole, with the expiry hono-sessions has set by then.
    */
   async createSession(sessionId: string, initialData: SessionData): Promise<void> {
-    await this.#core.save(sessionId, toStored(initialData), undefined);
+    await this.#core.save(sessionId, toStored(initialData), undefined, lifetimeOf(initialData));
   }
 
   /** A loaded session is updated (only the keys this request changed, and only while its row is alive). */
   async persistSessionData(sessionId: string, sessionData: SessionData): Promise<void> {
-    await this.#core.save(sessionId, toStored(sessionData), this.#loadedBy.of(sessionData));
+    const receipt = this.#loadedBy.of(sessionData);
+    await this.#core.save(sessionId, toStored(sessionData), receipt, lifetimeOf(sessionData));
   }
 
   async deleteSession(sessionId: string): Promise<void> {
@@ -81,6 +83,11 @@ export class HonoPGStore implements Store {
   close(): Promise<void> {
     return this.#core.close();
   }
+}
+
+/** The session lives until hono-sessions' `_expire` (the store's `ttl`, or one day, without one). */
+function lifetimeOf(session: SessionData): FrameworkLifetime {
+  return { expiresAtMs: expiresAtMs(session._expire) };
 }
 
 function toStored(session: SessionData): SessionObject {
