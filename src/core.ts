@@ -13,12 +13,11 @@ import { PruneSchedule } from './pruner.js';
 import { ReadPath } from './read-path.js';
 import { redactForLog } from './redact.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
-import { ensureTable, type StoreIds } from './schema/ensure.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import { pepperIdOf } from './session-id.js';
-import { type StoreStatements, storeStatements, type TableNames, tableNames } from './sql.js';
-import { type IdParameter, type TableIds, tableIdsFor } from './table-ids.js';
-import { layoutNote, TABLE_RECHECK_MS, type TableSetup, tableModeNote, tableSetup } from './table-setup.js';
+import { type StoreStatements, type TableNames, tableNames } from './sql.js';
+import type { IdParameter, TableIds } from './table-ids.js';
+import { type TableSnapshot, TableWatch } from './table-watch.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import type { SessionObject } from './types.js';
 import { detailsText } from './user-id.js';
@@ -26,7 +25,6 @@ import {
   destroyHandle,
   destroyUserSessions,
   listUserSessions,
-  SessionHandles,
   textArgument,
   type UserSession,
   type UserSessionsContext,
@@ -56,17 +54,6 @@ export interface ListedSession {
   /** The id as the table stores it: with hashed ids (the default), its hash, not the cookie's id. */
   readonly sid: string;
   readonly session: SessionObject;
-}
-
-/**
- * What the store knows of its table, as a check found it: made whole by each check and swapped
- * whole, never changed in place.
- */
-interface TableSnapshot extends Omit<TableSetup, 'idMode'> {
-  /** Undefined until the first check. */
-  readonly idMode: string | undefined;
-  /** Handles and `details`, for the table's ids. */
-  readonly handles: SessionHandles;
 }
 
 /** A stored session as `load` found it, and the receipt its request's writes give back to `save`. */
@@ -109,24 +96,15 @@ function checkSessionObject(session: unknown): asserts session is SessionObject 
 export class SessionCore {
   readonly options: ResolvedOptions;
   readonly names: TableNames;
-  /** How ids are stored, as this store makes them. */
-  readonly #storeIds: StoreIds;
-  /** What the last table check found, swapped whole: an operation reads it once, when it starts. */
-  #table: TableSnapshot;
-  readonly #cipher: SessionCipher | undefined;
+  /** The table as the last check found it (one snapshot, swapped whole), and its checks. */
+  readonly #watch: TableWatch;
   readonly #codec: SessionCodec;
-  /** Set while the table may still change (a migration, a re-keying): when to look at it again. */
-  #recheckAt: number | undefined;
-  /** What was said once about the table's layout, so that a recheck does not repeat it. */
-  #layoutNoted = false;
   readonly #db: Database;
   /** Where reads find their rows (readCache, readPool), and every statement its way to the primary. */
   readonly #reads: ReadPath;
   readonly #now: () => number;
   readonly #pruneSchedule: PruneSchedule;
   readonly #inFlight: OperationsInFlight;
-  #ready: Promise<void> | undefined;
-  #isReady = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedOptions, settings: CoreSettings) {
@@ -135,23 +113,8 @@ export class SessionCore {
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     const pepper = options.sessionIdPepper;
-    this.#storeIds = { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) };
-    this.#cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
-    this.#codec = new SessionCodec(this.#cipher, settings.requireCookie, (...args) => this.#log(...args));
-    const ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper });
-    this.#table = {
-      version: 0,
-      partitioning: undefined,
-      ids,
-      idMode: undefined,
-      formBeforeRekey: undefined,
-      recheckMs: undefined,
-      // Until the table check says which ones the table needs: the check's own statement.
-      statements: storeStatements(this.names),
-      userStatements: undefined,
-      userStatementsRefusal: undefined,
-      handles: new SessionHandles(ids.handleOf, this.#cipher),
-    };
+    const cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
+    this.#codec = new SessionCodec(cipher, settings.requireCookie, (...args) => this.#log(...args));
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
@@ -160,10 +123,20 @@ export class SessionCore {
       timeoutMs: options.operationTimeoutMs,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
     });
+    this.#watch = new TableWatch({
+      db: this.#db,
+      names: this.names,
+      options,
+      storeIds: { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) },
+      cipher,
+      inFlight: this.#inFlight,
+      now: this.#now,
+      log: (...args) => this.#log(...args),
+    });
     this.#reads = new ReadPath({
       options,
       primary: this.#db,
-      getStatement: () => this.#table.statements.get,
+      getStatement: () => this.#watch.table.statements.get,
       inFlight: this.#inFlight,
       now: this.#now,
       log: (...args) => this.#log(...args),
@@ -190,20 +163,20 @@ export class SessionCore {
   /** A stored session, with the receipt of this load: the request's writes give it back to `save`. */
   async load(sid: string): Promise<LoadedSession | null> {
     const { cache } = this.#reads;
-    if (cache !== undefined && this.#isReady && !this.closed) {
+    if (cache !== undefined && this.#watch.isReady && !this.closed) {
       checkSid(sid);
       const cached = cache.recall(sid);
       if (cached !== undefined) {
         const now = this.#now();
         const remaining = (cached.aliveUntil - now) / 1000;
-        return this.#loadedSession(this.#table, sid, cached.text, remaining, now, cached.userId);
+        return this.#loadedSession(this.#watch.table, sid, cached.text, remaining, now, cached.userId);
       }
     }
     const deadline = this.#begin('get()');
     try {
-      if (!this.#isReady) await this.#whenReady();
+      if (!this.#watch.isReady) await this.#watch.whenReady();
       checkSid(sid);
-      const table = this.#table;
+      const table = this.#watch.table;
       const startedFrom = cache?.peek(sid);
       const sentAt = this.#now();
       const row = await this.#reads.row(table.statements.get, table.ids.parameter(sid), deadline);
@@ -295,13 +268,13 @@ export class SessionCore {
     const receipt = given?.sid === sid ? given : undefined;
     const deadline = this.#begin('set()');
     try {
-      if (!this.#isReady) await this.#whenReady();
+      if (!this.#watch.isReady) await this.#watch.whenReady();
       checkSid(sid);
       const text = encodeSession(session, this.options.maxSessionSize);
       const lifetime = this.#lifetime(session, write);
       const startedFrom = this.#reads.cache?.peek(sid);
       // One snapshot for the whole write: a table check between two of its statements may swap it.
-      const table = this.#table;
+      const table = this.#watch.table;
       const { statements } = table;
       const id = table.ids.parameter(sid);
       const sentAt = this.#now();
@@ -458,7 +431,7 @@ export class SessionCore {
    */
   sessionHandle(sid: string): string {
     checkSid(sid);
-    return this.#table.handles.of(sid);
+    return this.#watch.table.handles.of(sid);
   }
 
   /** The user's live sessions, latest activity first. */
@@ -507,8 +480,8 @@ export class SessionCore {
    * again first: it may have been migrated while the store ran.
    */
   async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext & { readonly ids: TableIds }> {
-    if (this.#table.userStatements === undefined) await this.#checkTable();
-    const table = this.#table;
+    if (this.#watch.table.userStatements === undefined) await this.#watch.check();
+    const table = this.#watch.table;
     const statements = table.userStatements;
     if (statements === undefined && table.userStatementsRefusal !== undefined) {
       throw new SchemaError(table.userStatementsRefusal, '55000');
@@ -538,13 +511,13 @@ export class SessionCore {
     const receipt = given?.sid === sid ? given : undefined;
     const deadline = this.#begin('touch()');
     try {
-      if (!this.#isReady) await this.#whenReady();
+      if (!this.#watch.isReady) await this.#watch.whenReady();
       checkSid(sid);
       checkSessionObject(session);
       if (this.options.disableTouch) return;
       const lifetime = this.#lifetime(session, write);
       // One snapshot, as in save().
-      const table = this.#table;
+      const table = this.#watch.table;
       const id = table.ids.parameter(sid);
       if (receipt !== undefined) await this.#recordUserChange(table, sid, id, session, receipt, deadline);
       const enough = this.#enoughSeconds(lifetime);
@@ -571,7 +544,7 @@ export class SessionCore {
   destroy(sid: string): Promise<void> {
     return this.#operation('destroy()', async (deadline) => {
       checkSid(sid);
-      const { statements, ids } = this.#table;
+      const { statements, ids } = this.#watch.table;
       this.#reads.cache?.forget(sid);
       await this.#reads.write(statements.destroy, [ids.parameter(sid)], deadline);
       // Again: a read sent before the delete committed may have cached the row meanwhile.
@@ -587,7 +560,7 @@ export class SessionCore {
   destroyStoredId(storedId: string): Promise<void> {
     return this.#operation('destroyStoredId()', async (deadline) => {
       checkSid(storedId);
-      const { statements, ids } = this.#table;
+      const { statements, ids } = this.#watch.table;
       await this.#reads.revoking(() =>
         this.#reads.query(statements.destroy, [ids.storedParameter(storedId)], deadline),
       );
@@ -596,7 +569,7 @@ export class SessionCore {
 
   all(): Promise<ListedSession[]> {
     return this.#operation('all()', async (deadline) => {
-      const { statements, ids } = this.#table;
+      const { statements, ids } = this.#watch.table;
       const rows = await this.#reads.query(statements.all, [], deadline);
       const sessions: ListedSession[] = [];
       for (const row of rows) {
@@ -616,14 +589,14 @@ export class SessionCore {
 
   length(): Promise<number> {
     return this.#operation('length()', async (deadline) => {
-      const [row] = await this.#reads.query(this.#table.statements.length, [], deadline);
+      const [row] = await this.#reads.query(this.#watch.table.statements.length, [], deadline);
       return Number(row?.n ?? 0);
     });
   }
 
   clear(): Promise<void> {
     return this.#operation('clear()', async (deadline) => {
-      const { statements } = this.#table;
+      const { statements } = this.#watch.table;
       await this.#reads.revoking(() => this.#reads.query(statements.clear, [], deadline));
     });
   }
@@ -667,8 +640,8 @@ export class SessionCore {
    * partition's rows count as the planner's statistics estimate them.
    */
   async #prune(): Promise<number> {
-    if (!this.#isReady) await this.#whenReady();
-    const table = this.#table;
+    if (!this.#watch.isReady) await this.#watch.whenReady();
+    const table = this.#watch.table;
     const { deleted, partitions } = await pruneSessions(
       this.#db,
       this.names,
@@ -725,7 +698,7 @@ export class SessionCore {
   async #operation<T>(what: string, work: (deadline: Deadline | undefined) => Promise<T>): Promise<T> {
     const deadline = this.#begin(what);
     try {
-      if (!this.#isReady) await this.#whenReady();
+      if (!this.#watch.isReady) await this.#watch.whenReady();
       return await work(deadline);
     } finally {
       this.#inFlight.end(deadline);
@@ -736,67 +709,8 @@ export class SessionCore {
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
     this.#pruneSchedule.start();
-    if (this.#recheckAt !== undefined && this.#now() >= this.#recheckAt) this.#recheckTable();
+    this.#watch.recheckIfDue();
     return this.#inFlight.begin(what);
-  }
-
-  #whenReady(): Promise<void> {
-    this.#ready ??= this.#checkTable().then(
-      () => {
-        this.#isReady = true;
-      },
-      (error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      },
-    );
-    return this.#ready;
-  }
-
-  async #checkTable(): Promise<void> {
-    const deadline = this.#inFlight.begin('checking the session table');
-    try {
-      const { options } = this;
-      const state = await ensureTable(
-        this.#db,
-        this.#table.statements,
-        this.names,
-        options.createTableIfMissing,
-        this.#storeIds,
-        deadline,
-        options.partitioning,
-      );
-      const setup = tableSetup(this.names, state, this.#storeIds, options);
-      if (!this.#layoutNoted) {
-        const note = layoutNote(this.names, options, setup);
-        if (note !== undefined) this.#log(note);
-        this.#layoutNoted = note !== undefined;
-      }
-      const modeNote = tableModeNote(this.names, options, setup, this.#table.idMode);
-      if (modeNote !== undefined) this.#log(modeNote);
-      this.#table = {
-        ...setup,
-        handles: new SessionHandles(setup.ids.handleOf, this.#cipher, setup.ids.detailsBindings),
-      };
-      this.#recheckAt = setup.recheckMs === undefined ? undefined : this.#now() + setup.recheckMs;
-    } finally {
-      this.#inFlight.end(deadline);
-    }
-  }
-
-  /**
-   * The table may be migrated or re-keyed while the store runs: look again, in the background.
-   * Until then the statements find a row in any form it may have, so no session is missed
-   * meanwhile; before schema 3, rows are written without a user, recorded by their next request
-   * once the store uses schema 3's statements.
-   */
-  #recheckTable(): void {
-    this.#recheckAt = this.#now() + (this.#table.recheckMs ?? TABLE_RECHECK_MS);
-    this.#checkTable().catch((error: unknown) => {
-      this.#log('connect-pg-simple: the session table cannot be used any more:', error);
-      this.#isReady = false;
-      this.#ready = undefined;
-    });
   }
 
   #log(...args: unknown[]): void {
