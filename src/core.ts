@@ -170,6 +170,7 @@ export class SessionCore {
         return this.#loadedSession(this.#watch.table, sid, cached.text, remaining, now, cached.userId);
       }
     }
+    // Named as the store's users call it, in a TimeoutError's message: get(), set(), touch().
     const deadline = this.#begin('get()');
     try {
       if (!this.#watch.isReady) await this.#watch.whenReady();
@@ -490,7 +491,7 @@ export class SessionCore {
   }
 
   /**
-   * An operation that is not on the hot path: `get`, `set` and `touch` inline the same steps
+   * An operation that is not on the hot path: `load`, `save` and `refresh` inline the same steps
    * (begin, wait for the table check, end) rather than pay for a closure on every call.
    */
   async #operation<T>(what: string, work: (deadline: Deadline | undefined) => Promise<T>): Promise<T> {
