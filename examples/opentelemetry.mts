@@ -30,6 +30,7 @@ interface OperationContext {
   rowsPruned?: number;
   automatic?: boolean;
   revoked?: number;
+  poolWaitMs?: number;
   sqlState?: string;
   errorCode?: string;
   error?: unknown;
@@ -53,6 +54,10 @@ export interface Instrumentation {
 export function instrumentSessions({ tracer, meter, pool }: Instrumentation): () => void {
   const duration = meter.createHistogram('connect_pg_simple.operation.duration', {
     description: 'Duration of session store operations',
+    unit: 's',
+  });
+  const poolWait = meter.createHistogram('connect_pg_simple.pool.wait', {
+    description: 'Time an operation waited for a free connection of its pg.Pool',
     unit: 's',
   });
   const errors = meter.createCounter('connect_pg_simple.operation.errors', {
@@ -89,6 +94,9 @@ export function instrumentSessions({ tracer, meter, pool }: Instrumentation): ()
     };
     span.setAttribute('connect_pg_simple.statements', message.statements);
     if (message.server !== undefined) attributes['connect_pg_simple.server'] = message.server;
+    if (message.poolWaitMs !== undefined) {
+      poolWait.record(message.poolWaitMs / 1000, { 'db.operation.name': message.operation });
+    }
     if (message.cacheHit !== undefined) {
       span.setAttribute('connect_pg_simple.cache_hit', message.cacheHit);
       cacheLookups.add(1, { 'db.collection.name': message.table, hit: message.cacheHit });

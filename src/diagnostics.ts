@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import type { Database } from './drivers/database.js';
 import { redactForLog } from './redact.js';
 
@@ -43,6 +44,8 @@ export interface OperationContext {
   rowsPruned?: number;
   /** `prune`: whether the prune timer started it (false: `pruneSessions()`). */
   automatic?: boolean;
+  /** With a `pg.Pool` (given, or made from `conString`): milliseconds waited for a free connection, over the call's statements. */
+  poolWaitMs?: number;
   /** `destroyUserSessions` and `destroySession`: live sessions revoked. */
   revoked?: number;
   /** On failure: the SQLSTATE PostgreSQL gave (the error's or its cause's), if any. */
@@ -155,6 +158,21 @@ export function countingStatements(db: Database): Database {
       return db.query(statement, values, deadline);
     },
     close: () => db.close(),
+  };
+}
+
+/** A pg.Pool's wait for a connection, from now to `end()`, counted on the traced operation; undefined when untraced. */
+export function poolWait(): { end(): void } | undefined {
+  const operation = currentOperation.getStore();
+  if (operation === undefined) return undefined;
+  const from = performance.now();
+  let waiting = true;
+  return {
+    end() {
+      if (!waiting) return;
+      waiting = false;
+      operation.poolWaitMs = (operation.poolWaitMs ?? 0) + (performance.now() - from);
+    },
   };
 }
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import dc from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { OPERATIONS } from '../src/diagnostics.js';
 import connectPgSimple from '../src/index.js';
 import { callOf, channelRecorder } from './support/channels.js';
-import { databaseUrlIn, eventually, serverAdmin, uniqueName } from './support/database.js';
+import { databaseUrl, databaseUrlIn, eventually, serverAdmin, uniqueName } from './support/database.js';
 import { useDriverStores } from './support/driver-stores.js';
 import { inSeconds, storedId } from './support/sessions.js';
 
@@ -187,6 +188,48 @@ describe('tracing with readPool: which server answered', () => {
       from = recorder.published.length;
       assert.ok(await store.get('primary-only'));
       assert.equal(callOf(recorder.published, 'get', from).ended.server, 'primary');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('tracing a pg.Pool: the wait for a free connection', () => {
+  const schemaName = uniqueName('cps_trace_wait');
+  const admin = serverAdmin();
+  let pool: pg.Pool;
+  const recorder = channelRecorder();
+  before(async () => {
+    recorder.start();
+    await admin.query(`CREATE SCHEMA "${schemaName}"`);
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+  });
+  after(async () => {
+    recorder.stop();
+    await pool.end();
+    await admin.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+    await admin.close();
+  });
+
+  it('poolWaitMs covers the time the only connection was taken', async () => {
+    const store = new PGStore({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false });
+    try {
+      await store.length();
+      let from = recorder.published.length;
+      await store.get('free');
+      const free = callOf(recorder.published, 'get', from).ended;
+      assert.equal(typeof free.poolWaitMs, 'number');
+
+      const taken = await pool.connect();
+      from = recorder.published.length;
+      const reading = store.get('queued');
+      assert.ok(await eventually(async () => pool.waitingCount === 1, 5000), 'the get waits for the connection');
+      const heldFrom = performance.now();
+      const heldMs = performance.now() - heldFrom;
+      taken.release();
+      assert.equal(await reading, null);
+      const queued = callOf(recorder.published, 'get', from).ended;
+      assert.ok(queued.poolWaitMs >= heldMs, `waited ${queued.poolWaitMs} ms, the connection was held ${heldMs} ms`);
     } finally {
       await store.close();
     }

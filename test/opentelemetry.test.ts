@@ -94,6 +94,12 @@ describe('the OpenTelemetry recipe', () => {
       points.get('connect_pg_simple.sessions.pruned')?.map((p) => p.value),
       [1],
     );
+    const waits = points.get('connect_pg_simple.pool.wait') ?? [];
+    assert.equal(
+      waits.reduce((n, p) => n + (p.value as { count: number }).count, 0),
+      5,
+      'a pool wait for each operation but the get the cache answered',
+    );
     const pool = points.get('connect_pg_simple.pool.connections') ?? [];
     assert.deepEqual(pool.map((p) => p.attributes.state).sort(), ['idle', 'total', 'waiting']);
     await meterProvider.shutdown();
