@@ -51,19 +51,25 @@ export class ObservedCore extends SessionCore {
       this.#listens('sessionCreated') && typeof session === 'object' && session !== null
         ? receiptFor(session, sid) === undefined
         : false;
-    const work = () => super.set(sid, session, write);
-    const written = this.#watched(isTraced(channels.set) ? traceOperation(this.#context('set'), work) : work());
+    const written = this.#watched(
+      isTraced(channels.set)
+        ? traceOperation(this.#context('set'), () => super.set(sid, session, write))
+        : super.set(sid, session, write),
+    );
     if (!created) return written;
     return written.then(() =>
       emitLifecycle(this.#events, 'sessionCreated', () =>
-        withUser({ handle: this.sessionHandle(sid) }, this.options.userIdOf(session)),
+        withUser({ handle: this.sessionHandle(sid) }, this.#userIdOf(session)),
       ),
     );
   }
 
   override touch(sid: string, session: SessionObject): Promise<void> {
-    const work = () => super.touch(sid, session);
-    return this.#watched(isTraced(channels.touch) ? traceOperation(this.#context('touch'), work) : work());
+    return this.#watched(
+      isTraced(channels.touch)
+        ? traceOperation(this.#context('touch'), () => super.touch(sid, session))
+        : super.touch(sid, session),
+    );
   }
 
   override destroy(sid: string): Promise<void> {
@@ -166,6 +172,15 @@ export class ObservedCore extends SessionCore {
 
   #context(operation: Operation): OperationContext {
     return { operation, table: this.#table, statements: 0 };
+  }
+
+  /** The session's user for an event: a `userId` option that throws (on a table before schema 3 it was not asked) gives none. */
+  #userIdOf(session: SessionObject): string | null {
+    try {
+      return this.options.userIdOf(session);
+    } catch {
+      return null;
+    }
   }
 
   #listens(event: string): boolean {
