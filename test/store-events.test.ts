@@ -9,6 +9,7 @@ import { channelRecorder, serialized } from './support/channels.js';
 import { databaseUrl, eventually, serverAdmin, uniqueName } from './support/database.js';
 import { useDriverStores } from './support/driver-stores.js';
 import { Browser, listen } from './support/http.js';
+import { silentServer } from './support/servers.js';
 import { inSeconds } from './support/sessions.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
@@ -150,6 +151,30 @@ describe('connect and disconnect, through a TCP proxy the test stops and starts'
       assert.equal((await browser.get('/')).body, '3', 'the same session again');
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('disconnect from a server that never answers', () => {
+  it('says disconnect once operations and the check after them run out of time', async () => {
+    const silent = await silentServer();
+    const store = new PGStore({
+      conString: `postgres://someone@127.0.0.1:${silent.port}/db`,
+      operationTimeout: 300,
+      pruneSessionInterval: false,
+      errorLog: () => {},
+    });
+    const events = recordEvents(store);
+    try {
+      await assert.rejects(store.length(), { name: 'TimeoutError' });
+      assert.ok(await eventually(async () => events.length > 0, 10_000), 'an event');
+      assert.deepEqual(
+        events.map((e) => e.event),
+        ['disconnect'],
+      );
+    } finally {
+      await store.close();
+      await silent.close();
     }
   });
 });
