@@ -3,6 +3,7 @@ import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { postgresDriver } from '../src/adapters/unstorage.js';
 import { OPERATIONS } from '../src/diagnostics.js';
 import connectPgSimple from '../src/index.js';
 import { callOf, channelRecorder } from './support/channels.js';
@@ -232,6 +233,35 @@ describe('tracing a pg.Pool: the wait for a free connection', () => {
       assert.ok(queued.poolWaitMs >= heldMs, `waited ${queued.poolWaitMs} ms, the connection was held ${heldMs} ms`);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('tracing a framework adapter', () => {
+  const suite = useDriverStores('pg', 'cps_trace_adapter');
+  const recorder = channelRecorder();
+  before(recorder.start);
+  after(recorder.stop);
+
+  it("the unstorage driver's calls publish on the same channels", async () => {
+    const driver = postgresDriver({
+      ...suite.harness.storeOptions,
+      schemaName: suite.schemaName,
+      tableName: 'items',
+      createTableIfMissing: true,
+      pruneSessionInterval: false,
+    });
+    try {
+      const from = recorder.published.length;
+      await driver.setItem!('k', 'v', { ttl: 60 });
+      assert.equal(await driver.getItem('k'), 'v');
+      const set = callOf(recorder.published, 'set', from);
+      const get = callOf(recorder.published, 'get', from);
+      assert.deepEqual(set.kinds, ['start', 'end', 'asyncStart', 'asyncEnd']);
+      assert.deepEqual(get.kinds, ['start', 'end', 'asyncStart', 'asyncEnd']);
+      assert.equal(get.ended.table, `${suite.schemaName}.items`);
+    } finally {
+      await driver.dispose!();
     }
   });
 });
