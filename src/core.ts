@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
+import { noteReplicaAnswered } from './diagnostics.js';
 import { type Database, ElapsingSeconds, type Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { DecryptionError, isEnvelopeText, SessionCipher } from './encryption.js';
@@ -174,7 +175,7 @@ export class SessionCore {
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
-      () => this.#pruneCounted(),
+      () => this.pruneOnSchedule(),
       (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
     );
   }
@@ -670,6 +671,11 @@ export class SessionCore {
     }
   }
 
+  /** The prune timer's prune: a method of its own, so that it is traced as `prune()` is. */
+  pruneOnSchedule(): Promise<number> {
+    return this.#pruneCounted();
+  }
+
   /** Stops pruning, waits for work in flight, and ends the connections the store opened. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -805,6 +811,7 @@ export class SessionCore {
     const values = [this.#ids.parameter(sid)];
     const get = this.#statements.get;
     const row = await replica.read(rememberedIdOf(values[0]!), values, deadline);
+    if (row !== undefined) noteReplicaAnswered();
     return row ?? (await this.#query(get, values, deadline))[0];
   }
 
