@@ -142,7 +142,7 @@ export class SessionCore {
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
-      () => this.#pruneCounted(),
+      () => this.pruneOnSchedule(),
       (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
     );
   }
@@ -438,6 +438,11 @@ export class SessionCore {
     } finally {
       this.#pruneSchedule.reschedule();
     }
+  }
+
+  /** The prune timer's prune: a method of its own, so that it is traced as `prune()` is. */
+  pruneOnSchedule(): Promise<number> {
+    return this.#pruneCounted();
   }
 
   /** Stops pruning, waits for work in flight, and ends the connections the store opened. */

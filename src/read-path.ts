@@ -1,3 +1,4 @@
+import { noteReplicaAnswered } from './diagnostics.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import type { ResolvedOptions } from './options.js';
@@ -53,6 +54,7 @@ export class ReadPath {
     if (replica === undefined) return (await this.query(get, [id], deadline))[0];
     if (deadline?.expired !== undefined) throw deadline.expired;
     const row = await replica.read(rememberedIdOf(id), [id], deadline);
+    if (row !== undefined) noteReplicaAnswered();
     return row ?? (await this.query(get, [id], deadline))[0];
   }
 

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
-import { type CoreSettings, SessionCore, type WriteOptions } from './core.js';
+import type { CoreSettings, SessionCore, WriteOptions } from './core.js';
 import { typeError } from './errors.js';
 import { expiresAtMs } from './expiry.js';
 import { attachReceipt, bindReceipt, receiptFor, receiptOf } from './load-receipt.js';
+import { ObservedCore } from './observed-core.js';
 import { type PGStoreOptions, resolveOptions } from './options.js';
 import type { SessionObject } from './types.js';
 import type { UserSession } from './user-sessions.js';
@@ -140,7 +141,7 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     constructor(...args: any[]) {
       const options = resolveOptions(args[0]);
       super();
-      this.#core = new SessionCore(options, settings);
+      this.#core = new ObservedCore(options, settings, this);
     }
 
     get(sid: string): Promise<SessionData | null>;

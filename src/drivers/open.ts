@@ -1,3 +1,4 @@
+import { countingStatements } from '../diagnostics.js';
 import type { Database } from './database.js';
 import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike } from './pg.js';
 import { createPipelinedPg } from './pg-pipeline.js';
@@ -30,8 +31,12 @@ export interface OpenSettings {
  */
 const CONNECT_TIMEOUT_MARGIN_MS = 100;
 
-/** The adapter for the database the options named. */
+/** The adapter for the database the options named; its statements are counted for tracing (diagnostics.ts). */
 export function openDatabase(choice: DriverChoice, settings: OpenSettings): Database {
+  return countingStatements(adapterFor(choice, settings));
+}
+
+function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
   switch (choice.kind) {
     case 'pool':
       return fromPgPool(choice.pool, {

@@ -1,3 +1,4 @@
+import { poolWait } from '../diagnostics.js';
 import { ConnectionError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
@@ -67,7 +68,9 @@ export function queryConfig(statement: Statement, values: readonly unknown[], na
 
 /** A connection of a pg.Pool, taken for one statement. */
 function leaseFrom(pool: PgPool, done: Done<Lease>): void {
+  const waited = poolWait();
   const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
+    waited?.end();
     if (error || client === undefined) {
       done(
         error
