@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { ConnectionWatch, looksUnreachable } from '../src/connection-watch.js';
-import { ConnectionError } from '../src/drivers/connection-errors.js';
+import { ConnectionError } from '../src/errors.js';
 import { eventually } from './support/database.js';
 
 /** The connect/disconnect rules, without a database: which failures count, and one lost connection is not an outage. */
