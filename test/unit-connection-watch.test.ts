@@ -27,7 +27,7 @@ describe('looksUnreachable', () => {
       looksUnreachable(Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' })),
       true,
     );
-    assert.equal(looksUnreachable(new ConnectionError('could not connect', undefined)), true);
+    assert.equal(looksUnreachable(new ConnectionError('could not connect', undefined, 'ERR_SSL_UNSUPPORTED')), true);
     assert.equal(looksUnreachable(Object.assign(new Error('timed out'), { name: 'TimeoutError' })), true);
     assert.equal(looksUnreachable(new Error('wrapped', { cause: lost() })), true);
     assert.equal(looksUnreachable(Object.assign(new Error('no table'), { code: '42P01' })), false);
