@@ -7,8 +7,8 @@ import {
   explainConnectionError,
   explainWaitForConnection,
 } from '../src/drivers/connection-errors.js';
+import { OperationTimeoutError } from '../src/errors.js';
 import { PGStore } from '../src/index.js';
-import { OperationTimeoutError } from '../src/time-limit.js';
 import { databaseUrl } from './support/database.js';
 import { useSchemaStores } from './support/driver-stores.js';
 import { closedPort, silentServer } from './support/servers.js';

@@ -63,6 +63,40 @@ describe('the published entry points', () => {
     assert.equal(out, 'true true true true true');
   });
 
+  it('every entry point exports the error classes: one class each, from require() and import, all PGStoreErrors', () => {
+    const names = [
+      'PGStoreError',
+      'StoreClosedError',
+      'OperationTimeoutError',
+      'ConnectionError',
+      'ConnectTimeoutError',
+      'SchemaError',
+      'CorruptSessionError',
+      'DecryptionError',
+    ];
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module';
+       const require = createRequire(process.cwd() + '/x.js');
+       const entries = ['connect-pg-simple', 'connect-pg-simple/koa', 'connect-pg-simple/hono',
+         'connect-pg-simple/react-router', 'connect-pg-simple/unstorage'];
+       const base = require('connect-pg-simple');
+       const problems = [];
+       for (const entry of entries) {
+         const esm = await import(entry);
+         const cjs = require(entry);
+         for (const name of ${JSON.stringify(names)}) {
+           const same = typeof esm[name] === 'function' && esm[name] === cjs[name] && cjs[name] === base[name];
+           const derived = esm[name]?.prototype instanceof base.PGStoreError || esm[name] === base.PGStoreError;
+           if (!same || !derived) problems.push(entry + ' ' + name);
+         }
+       }
+       console.log(problems.join(', ') || 'none');`,
+    ]);
+    assert.equal(out, 'none');
+  });
+
   it('ships table.sql at the package root', () => {
     const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
     assert.ok(manifest.files.includes('table.sql'));

@@ -1,4 +1,4 @@
-import { OperationTimeoutError } from '../time-limit.js';
+import { ConnectionError, ConnectTimeoutError, OperationTimeoutError } from '../errors.js';
 
 /**
  * Errors of the connection phase, told as what went wrong and what to do. An explained error
@@ -10,24 +10,6 @@ export interface ConnectionTarget {
   readonly host: string;
   readonly port: number;
   readonly connectionString: string | undefined;
-}
-
-/** A connection-phase error, explained. */
-export class ConnectionError extends Error {
-  override readonly name: string = 'ConnectionError';
-  readonly code: string | undefined;
-  constructor(message: string, cause: unknown, code = codeOf(cause)) {
-    super(`connect-pg-simple: ${message}`, { cause });
-    this.code = code;
-  }
-}
-
-/** A connection attempt out of time: a `TimeoutError` with code `ETIMEDOUT`, as an operation out of time is. */
-export class ConnectTimeoutError extends ConnectionError {
-  override readonly name = 'TimeoutError';
-  constructor(message: string, cause: unknown) {
-    super(message, cause, 'ETIMEDOUT');
-  }
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -145,6 +127,7 @@ function explained(
     return new ConnectionError(
       `${at} does not accept SSL connections: connect without SSL (remove "ssl" or "sslmode" from the connection settings), or turn SSL on in the server`,
       error,
+      'ERR_SSL_UNSUPPORTED',
     );
   }
   if (CONNECT_TIMEOUTS.includes(message)) {
@@ -163,13 +146,14 @@ function explained(
     return new ConnectionError(
       `could not connect to ${at}: connection refused (ECONNREFUSED); is PostgreSQL running there?`,
       error,
+      code,
     );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     const hint = looksCutShort(target?.connectionString)
       ? `the connection string seems cut short by a character of its password: ${PERCENT_ENCODE}`
       : 'check the host name';
-    return new ConnectionError(`could not find the host "${target?.host ?? '?'}" (${code}): ${hint}`, error);
+    return new ConnectionError(`could not find the host "${target?.host ?? '?'}" (${code}): ${hint}`, error, code);
   }
   return error;
 }

@@ -1,11 +1,18 @@
 import { countingStatements } from '../diagnostics.js';
-import type { DriverChoice } from '../options.js';
 import type { Database } from './database.js';
-import { createOwnedPgPool, fromPgPool, looksLikePg } from './pg.js';
+import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike } from './pg.js';
 import { createPipelinedPg } from './pg-pipeline.js';
-import { fromPgPromise } from './pg-promise.js';
-import { fromPGlite } from './pglite.js';
-import { fromPostgresJs } from './postgres-js.js';
+import { fromPgPromise, type PgPromiseDatabaseLike } from './pg-promise.js';
+import { fromPGlite, type PGliteLike } from './pglite.js';
+import { fromPostgresJs, type PostgresJsSqlLike } from './postgres-js.js';
+
+/** Which driver the options chose, and its object (or, for `owned`, the settings of the pool the store creates). */
+export type DriverChoice =
+  | { readonly kind: 'pool'; readonly pool: PgPoolLike }
+  | { readonly kind: 'pgPromise'; readonly db: PgPromiseDatabaseLike }
+  | { readonly kind: 'postgres'; readonly sql: PostgresJsSqlLike }
+  | { readonly kind: 'pglite'; readonly db: PGliteLike }
+  | { readonly kind: 'owned'; readonly config: Readonly<Record<string, unknown>> };
 
 export interface OpenSettings {
   /** Quick statements over a pipelined connection (owned connections only). */

@@ -1,4 +1,5 @@
 import type { Database } from '../drivers/database.js';
+import { SchemaError } from '../errors.js';
 import { parseKeyedForm, parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
 import type { StoreStatements, TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
@@ -10,16 +11,6 @@ import {
   SCHEMA_VERSION,
 } from './ddl.js';
 import { ONE_DAY_SECONDS, type Partitioning, parsePartitioningComment, partitioningComment } from './partitions.js';
-
-export class SchemaError extends Error {
-  override readonly name = 'SchemaError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface TableState {
   readonly exists: boolean;

@@ -1,9 +1,8 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Database } from '../../drivers/database.js';
 import { DEFAULTS } from '../../options.js';
+import { pruneSessions } from '../../prune-sessions.js';
 import { partitioningProblem, type TableState } from '../../schema/ensure.js';
-import { type MaintenanceResult, maintainPartitions } from '../../schema/partitions.js';
-import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
+import type { MaintenanceResult, Partitioning } from '../../schema/partitions.js';
+import { storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { Interruption, ProgressLine } from '../batches.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
@@ -21,23 +20,24 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
   const json = line.options.json === true;
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    const partitions = await dropExpiredPartitions(db, names, await requireTable(db, names));
-    const { pruneBatch } = storeStatements(names, { partitioned: partitions !== undefined });
+    const partitioning = partitioningOf(names, await requireTable(db, names));
+    const { pruneBatch } = storeStatements(names, { partitioned: partitioning !== undefined });
     const interruption = new Interruption(io);
     let deleted = 0;
     const progress = new ProgressLine(io, () => `deleted ${count(deleted)} expired sessions`);
-    let from = PRUNE_FROM_START;
+    let partitions: MaintenanceResult | undefined;
     try {
-      for (;;) {
-        // No prune lock ($3 false): FOR UPDATE SKIP LOCKED already keeps this apart from stores pruning now.
-        const [row] = await db.query(pruneBatch, [batchSize, names.qualified, false, from]);
-        const batch = Number(row?.deleted ?? 0);
-        if (typeof row?.upto === 'string') from = row.upto;
-        deleted += batch;
-        progress.tick();
-        if (batch < batchSize || interruption.stopRequested) break;
-        await nextTurn();
-      }
+      ({ deleted, partitions } = await pruneSessions(db, names, pruneBatch, partitioning, {
+        batchSize,
+        // The partitions' upkeep under the prune lock, as a store pruning now takes it; the batches
+        // without it: FOR UPDATE SKIP LOCKED already keeps them apart from stores pruning now.
+        lock: { partitions: true, batches: false },
+        stopRequested: () => interruption.stopRequested,
+        onBatch: (soFar) => {
+          deleted = soFar;
+          progress.tick();
+        },
+      }));
     } finally {
       interruption.end();
       progress.finish();
@@ -55,19 +55,12 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
   };
 }
 
-/**
- * On a partitioned table: drops the partitions of dead sessions and creates the next ones, under
- * the prune lock (a store pruning now does the same); undefined for a plain table.
- */
-async function dropExpiredPartitions(
-  db: Database,
-  names: TableNames,
-  state: TableState,
-): Promise<MaintenanceResult | undefined> {
+/** How a partitioned table is cut (its partitions are dropped first); undefined for a plain table. */
+function partitioningOf(names: TableNames, state: TableState): Partitioning | undefined {
   if (!state.partitioned) return undefined;
   // A partitioned table without its comment has no partitioning: the problem says what to add.
   if (state.partitioning === undefined) throw new OperationalError(partitioningProblem(names, state)!);
-  return maintainPartitions(db, names, state.partitioning, { lock: true });
+  return state.partitioning;
 }
 
 function droppedAsJson(result: MaintenanceResult | undefined) {
