@@ -18,16 +18,22 @@ export function sessionLifetimeSeconds(
     }
     return seconds;
   }
-  const expires = cookieExpires(session.cookie);
+  const expires = cookieExpires(session.cookie, now);
   if (expires !== undefined) return (expires - now) / 1000;
   return defaultSeconds;
 }
 
-/** The cookie's absolute expiry in ms, from express-session's Cookie or its JSON form. */
-function cookieExpires(cookie: unknown): number | undefined {
+/**
+ * The cookie's absolute expiry in ms, from express-session's Cookie or its JSON form; a plain
+ * `{ maxAge }` (milliseconds, without `expires`, as a direct call may give) counts from `now`, as
+ * express-session's Cookie would set its expiry.
+ */
+function cookieExpires(cookie: unknown, now: number): number | undefined {
   if (typeof cookie !== 'object' || cookie === null) return undefined;
-  const expires = (cookie as { expires?: unknown }).expires;
-  if (expires === undefined || expires === null || expires === false) return undefined;
+  const { expires, maxAge } = cookie as { expires?: unknown; maxAge?: unknown };
+  if (expires === undefined || expires === null || expires === false) {
+    return typeof maxAge === 'number' && Number.isFinite(maxAge) ? now + maxAge : undefined;
+  }
   const ms = expires instanceof Date ? expires.getTime() : new Date(expires as string | number).getTime();
   return Number.isFinite(ms) ? ms : undefined;
 }

@@ -42,6 +42,16 @@ describe('sessionLifetimeSeconds', () => {
     assert.equal(sessionLifetimeSeconds(withCookie({ expires: NOW + 2000 }), undefined, DAY, NOW), 2);
   });
 
+  it('a cookie given as { maxAge } alone lives that many milliseconds, as express-session would make its expiry', () => {
+    assert.equal(sessionLifetimeSeconds(withCookie({ maxAge: 3_600_000 }), undefined, DAY, NOW), 3600);
+    assert.equal(
+      sessionLifetimeSeconds(withCookie({ maxAge: 3_600_000, expires: new Date(NOW + 5000) }), undefined, DAY, NOW),
+      5,
+      'expires, when there, decides',
+    );
+    assert.equal(sessionLifetimeSeconds(withCookie({ maxAge: null }), undefined, DAY, NOW), DAY, 'no maxAge');
+  });
+
   it('gives a negative lifetime for a cookie that has already expired', () => {
     assert.equal(sessionLifetimeSeconds(withCookie({ expires: new Date(NOW - 5000) }), undefined, DAY, NOW), -5);
   });
