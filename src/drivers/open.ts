@@ -37,7 +37,7 @@ export function openDatabase(choice: DriverChoice, settings: OpenSettings): Data
         graceMs: settings.cancelGraceMs,
       });
     case 'postgres':
-      return fromPostgresJs(choice.sql);
+      return fromPostgresJs(choice.sql, { prepare: settings.preparedStatements });
     case 'pglite':
       return fromPGlite(choice.db);
     case 'owned': {
