@@ -94,7 +94,7 @@ describe('the connect-pg-simple command', () => {
     assertCliFailure(
       run,
       1,
-      /no connection settings were given, so pg used its defaults .*: set DATABASE_URL=postgres:\/\/user@host:port\/database|no database was named: give --url postgres:\/\/user@host:port\/database, or set DATABASE_URL/,
+      /no connection settings were given, so pg used its defaults .*: name it with a connection string, postgres:\/\/user@host:port\/database .*: in DATABASE_URL for a store or CLI that connects by itself|no database was named: give --url postgres:\/\/user@host:port\/database, or set DATABASE_URL/,
     );
   });
 

@@ -292,7 +292,7 @@ describe('connection errors of a refused login', () => {
     // Whether a server listens on localhost:5432 or not, the way out is the same.
     assert.match(
       stdout,
-      /(the user "cps_no_such_os_user" does not exist \(user "cps_no_such_os_user", database "cps_no_such_os_user" at localhost:5432\)|the server (refused the password|asks for a password)|could not connect to localhost:5432).*[:;] no connection settings were given, so pg used its defaults \(localhost, your operating system user name, and a database of that name\): set DATABASE_URL=postgres:\/\/user@host:port\/database \(the password after the user name, user:password@, when the server asks for one\), or give the connection settings\n$/,
+      /(the user "cps_no_such_os_user" does not exist \(user "cps_no_such_os_user", database "cps_no_such_os_user" at localhost:5432\)|the server (refused the password|asks for a password)|could not connect to localhost:5432).*[:;] no connection settings were given, so pg used its defaults \(localhost, your operating system user name, and a database of that name\): name it with a connection string, postgres:\/\/user@host:port\/database \(the password after the user name, user:password@, when the server asks for one\): in DATABASE_URL for a store or CLI that connects by itself, else in the pool's connectionString\n$/,
     );
   });
 });

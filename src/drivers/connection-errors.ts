@@ -107,7 +107,7 @@ export function triedConnection(target: ConnectionTarget | undefined): string {
 
 /** What to do when nothing named the database. */
 export const NAME_THE_DATABASE =
-  'no connection settings were given, so pg used its defaults (localhost, your operating system user name, and a database of that name): set DATABASE_URL=postgres://user@host:port/database (the password after the user name, user:password@, when the server asks for one), or give the connection settings';
+  "no connection settings were given, so pg used its defaults (localhost, your operating system user name, and a database of that name): name it with a connection string, postgres://user@host:port/database (the password after the user name, user:password@, when the server asks for one): in DATABASE_URL for a store or CLI that connects by itself, else in the pool's connectionString";
 
 const PERCENT_ENCODE = 'percent-encode it (encodeURIComponent: "#" as %23, "/" as %2F, "?" as %3F, "@" as %40)';
 
