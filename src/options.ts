@@ -219,7 +219,7 @@ const ttl: Check<number | ((session: SessionObject) => number)> = (value, name) 
   return ttlSeconds(value, name);
 };
 
-/** Seconds, at most what a browser keeps a cookie. */
+/** Seconds, at most what a browser keeps a cookie; a likely count of milliseconds gets a warning. */
 const ttlSeconds: Check<number> = (value, name) => {
   const seconds = positiveNumber(name, value);
   if (seconds > MAX_TTL_SECONDS) {
@@ -229,8 +229,27 @@ const ttlSeconds: Check<number> = (value, name) => {
       `connect-pg-simple: option "${name}" is in seconds: ${seconds} seconds is ${days} days, longer than a browser keeps a cookie (400 days); given milliseconds? divide by 1000 (${name}: ${Math.round(seconds / 1000)})`,
     );
   }
+  if (looksLikeMilliseconds(seconds)) {
+    const days = (seconds / ONE_DAY_SECONDS).toFixed(1);
+    process.emitWarning(
+      `option "${name}" is in seconds: ${seconds} seconds is ${days} days; if ${seconds} was meant as milliseconds (${seconds / 60_000} minutes), give ${name}: ${seconds / 1000}`,
+      { type: 'connect-pg-simple', code: 'CPS_TTL_IN_MILLISECONDS' },
+    );
+  }
   return seconds;
 };
+
+/**
+ * A lifetime above a day that is a whole number of minutes when read as milliseconds (3_600_000:
+ * an hour in milliseconds, 41.7 days in seconds), and not a whole number of days in seconds: the
+ * common mistake, told apart from lifetimes people mean (2_592_000, 30 days, is 43.2 minutes in
+ * milliseconds; 8_640_000 is 100 days).
+ */
+export function looksLikeMilliseconds(seconds: number): boolean {
+  return (
+    Number.isInteger(seconds) && seconds > ONE_DAY_SECONDS && seconds % 60_000 === 0 && seconds % ONE_DAY_SECONDS !== 0
+  );
+}
 
 const pruneIntervalMs: Check<number | false> = (value, name) => {
   if (value === false) return false;

@@ -31,10 +31,25 @@ type OptionsOrCallback<O, T> = O | Callback<T> | undefined;
 
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
 
-/** How long the session's cookie (express-session's Cookie, or its JSON form) says it lives: until its expiry. */
+/**
+ * How long the session's cookie (express-session's Cookie, or its JSON form) says it lives: until
+ * its expiry; a plain `{ maxAge }` without `expires` (as a direct call may give) lives `maxAge`
+ * milliseconds from now, as express-session's Cookie would count it.
+ */
 export function cookieLifetime(session: unknown): WriteOptions {
   const cookie = isObject(session) ? (session as { cookie?: unknown }).cookie : undefined;
-  return { expiresAtMs: isObject(cookie) ? expiresAtMs((cookie as { expires?: unknown }).expires) : undefined };
+  if (!isObject(cookie)) return {};
+  const { expires, maxAge } = cookie as { expires?: unknown; maxAge?: unknown };
+  const at = expiresAtMs(expires);
+  if (
+    at === undefined &&
+    (expires === undefined || expires === null) &&
+    typeof maxAge === 'number' &&
+    Number.isFinite(maxAge)
+  ) {
+    return { lifetimeSeconds: maxAge / 1000 };
+  }
+  return { expiresAtMs: at };
 }
 
 /** `(options, callback)`, `(callback)` or `(options)`: the options and the callback. */

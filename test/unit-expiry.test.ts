@@ -52,6 +52,16 @@ describe('sessionLifetimeSeconds', () => {
     assert.equal(lifetimeOf(withCookie({ expires: NOW + 2000 })), 2);
   });
 
+  it('a cookie given as { maxAge } alone lives that many milliseconds, as express-session would make its expiry', () => {
+    assert.equal(lifetimeOf(withCookie({ maxAge: 3_600_000 })), 3600);
+    assert.equal(
+      lifetimeOf(withCookie({ maxAge: 3_600_000, expires: new Date(NOW + 5000) })),
+      5,
+      'expires, when there, decides',
+    );
+    assert.equal(lifetimeOf(withCookie({ maxAge: null })), DAY, 'no maxAge');
+  });
+
   it('gives a negative lifetime for a cookie that has already expired', () => {
     assert.equal(lifetimeOf(withCookie({ expires: new Date(NOW - 5000) })), -5);
   });

@@ -30,7 +30,6 @@ const HINTS: Readonly<Record<string, string>> = {
   '55P03': 'other sessions kept the table locked; retry at a quieter time, or raise --lock-timeout',
   '42P01': 'create the table with `connect-pg-simple migrate`',
   '3F000': 'create the schema first, or check --schema',
-  '28P01': 'check the user name and password',
   '42501': 'the database user lacks a privilege this needs',
 };
 

@@ -49,7 +49,7 @@ function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
         graceMs: settings.cancelGraceMs,
       });
     case 'postgres':
-      return fromPostgresJs(choice.sql);
+      return fromPostgresJs(choice.sql, { prepare: settings.preparedStatements });
     case 'pglite':
       return fromPGlite(choice.db);
     case 'owned': {

@@ -12,6 +12,24 @@ import {
 } from './ddl.js';
 import { ONE_DAY_SECONDS, type Partitioning, parsePartitioningComment, partitioningComment } from './partitions.js';
 
+/**
+ * ` in database "app" (as user "alice")`, for the message of a missing table: a store that
+ * connected with pg's defaults reaches a database named after the OS user. Empty when the
+ * question fails: the message stands without it.
+ */
+async function whereConnected(db: Database, deadline: Deadline | undefined): Promise<string> {
+  try {
+    const [row] = await db.query(
+      { name: '', text: 'SELECT current_database() AS database, current_user AS "user"' },
+      [],
+      deadline,
+    );
+    return row === undefined ? '' : ` in database "${String(row.database)}" (as user "${String(row.user)}")`;
+  } catch {
+    return '';
+  }
+}
+
 export interface TableState {
   readonly exists: boolean;
   /** 0 for a table without a version mark, such as one made by 10.x's table.sql. */
@@ -111,8 +129,9 @@ export async function ensureTable(
     state = await readTableState(db, statements, names, deadline);
   }
   if (!state.exists) {
+    const where = await whereConnected(db, deadline);
     throw new SchemaError(
-      `connect-pg-simple: table ${names.qualified} does not exist: create it with table.sql (or \`npx connect-pg-simple migrate\`), or set createTableIfMissing: true`,
+      `connect-pg-simple: table ${names.qualified} does not exist${where}: create it with table.sql (or \`npx connect-pg-simple migrate\`), or set createTableIfMissing: true; if that is the wrong database, check the connection settings (DATABASE_URL, conString)`,
       '42P01',
     );
   }

@@ -6,8 +6,9 @@ import { storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { Interruption, ProgressLine } from '../batches.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
-import { count } from '../format.js';
+import { count, countOf, progressOf } from '../format.js';
 import type { Runner } from '../io.js';
+import { expiredSessionCount } from '../queries.js';
 import { requireTable } from './require-table.js';
 
 const MAX_BATCH_SIZE = 1_000_000;
@@ -24,7 +25,13 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
     const { pruneBatch } = storeStatements(names, { partitioned: partitioning !== undefined });
     const interruption = new Interruption(io);
     let deleted = 0;
-    const progress = new ProgressLine(io, () => `deleted ${count(deleted)} expired sessions`);
+    // The total is counted only for the progress line, which a terminal alone shows.
+    const total = io.errIsTTY ? await expiredSessionCount(db, names) : 0;
+    const startedAt = Date.now();
+    const progress = new ProgressLine(
+      io,
+      () => `deleted ${progressOf(deleted, total, 'expired session', Date.now() - startedAt)}`,
+    );
     let partitions: MaintenanceResult | undefined;
     try {
       ({ deleted, partitions } = await pruneSessions(db, names, pruneBatch, partitioning, {
@@ -48,7 +55,7 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
     else {
       if (partitions !== undefined) io.out(droppedAsText(partitions));
       io.out(
-        `deleted ${count(deleted)} expired sessions from ${partitions === undefined ? names.qualified : `its DEFAULT partition`}${interrupted ? ' (interrupted)' : ''}\n`,
+        `deleted ${countOf(deleted, 'expired session')} from ${partitions === undefined ? names.qualified : `its DEFAULT partition`}${interrupted ? ' (interrupted)' : ''}\n`,
       );
     }
     return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
@@ -76,5 +83,5 @@ function droppedAsText(result: MaintenanceResult): string {
   const created = result.created === 0 ? '' : `, created ${count(result.created)} for the days ahead`;
   if (result.dropped.length === 0) return `dropped no partition (none holds only dead sessions yet)${created}\n`;
   const names = result.dropped.map((p) => p.name).join(', ');
-  return `dropped ${count(result.dropped.length)} partitions of dead sessions (${names}: about ${count(result.droppedRowEstimate)} sessions, by the planner's estimate)${created}\n`;
+  return `dropped ${countOf(result.dropped.length, 'partition')} of dead sessions (${names}: about ${countOf(result.droppedRowEstimate, 'session')}, by the planner's estimate)${created}\n`;
 }
