@@ -1,4 +1,4 @@
-import { countingStatements } from '../diagnostics.js';
+import { noteStatement } from '../diagnostics.js';
 import type { Database } from './database.js';
 import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike } from './pg.js';
 import { createPipelinedPg } from './pg-pipeline.js';
@@ -34,6 +34,17 @@ const CONNECT_TIMEOUT_MARGIN_MS = 100;
 /** The adapter for the database the options named; its statements are counted for tracing (diagnostics.ts). */
 export function openDatabase(choice: DriverChoice, settings: OpenSettings): Database {
   return countingStatements(adapterFor(choice, settings));
+}
+
+/** The driver's statement boundary: each statement sent counts on the traced operation it serves. */
+function countingStatements(db: Database): Database {
+  return {
+    query(statement, values, deadline) {
+      noteStatement();
+      return db.query(statement, values, deadline);
+    },
+    close: () => db.close(),
+  };
 }
 
 function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
