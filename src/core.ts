@@ -6,7 +6,7 @@ import { SessionCipher } from './encryption.js';
 import { CorruptSessionError, StoreClosedError } from './errors.js';
 import type { FrameworkLifetime } from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './option-types.js';
 import { Pruner, PruneSchedule } from './pruner.js';
 import { ReadPath } from './read-path.js';
 import { redactForLog } from './redact.js';

@@ -1,6 +1,6 @@
 import type { Database } from './drivers/database.js';
 import { rangeError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './option-types.js';
 import { pruneSessions } from './prune-sessions.js';
 import type { TableNames } from './sql.js';
 import type { TableWatch } from './table-watch.js';
