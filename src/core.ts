@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { decodeSession, SessionCodec } from './codec.js';
+import { type ListedSession, SessionCodec } from './codec.js';
 import type { Database } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
-import { CorruptSessionError, StoreClosedError } from './errors.js';
+import { StoreClosedError } from './errors.js';
 import type { FrameworkLifetime } from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
 import type { ResolvedOptions } from './option-types.js';
@@ -20,6 +20,8 @@ import { UserOperations } from './user-operations.js';
 import type { UserSession } from './user-sessions.js';
 import { WritePath } from './write-path.js';
 
+export type { ListedSession } from './codec.js';
+
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
   readonly requireCookie: boolean;
@@ -32,12 +34,6 @@ export interface CoreSettings {
  * lives, as a duration or an expiry. The store's `ttl` option wins over it.
  */
 export type WriteOptions = FrameworkLifetime;
-
-export interface ListedSession {
-  /** The id as the table stores it: with hashed ids (the default), its hash, not the cookie's id. */
-  readonly sid: string;
-  readonly session: SessionObject;
-}
 
 /** A stored session as `load` found it, and the receipt its request's writes give back to `save`. */
 export interface LoadedSession {
@@ -163,7 +159,7 @@ export class SessionCore {
       const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
       if (loaded === null) return null;
       const stored = loaded.boundElsewhere
-        ? await this.#rebind(table, sid, loaded.receipt, deadline)
+        ? await this.#writes.rebind(table, sid, loaded.receipt, deadline)
         : (row.sess as string);
       cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
       return loaded;
@@ -174,7 +170,7 @@ export class SessionCore {
 
   /**
    * A stored session and the receipt of its load. `boundElsewhere`: it was bound to another form
-   * of its id than the table's (see `#rebind`).
+   * of its id than the table's (see `WritePath.rebind`).
    */
   #loadedSession(
     table: TableSnapshot,
@@ -194,27 +190,6 @@ export class SessionCore {
     // The row's user, as stored: a write records the session's user when it differs.
     if (userId !== undefined) receipt.userId = userId;
     return { session, receipt, boundElsewhere: readable.boundElsewhere && !table.ids.idCandidates };
-  }
-
-  /**
-   * A session bound to another form of its id than the table's (written by a store that had not
-   * yet seen the table re-keyed) is bound to its row's id when it is read: `all()` and `reencrypt`
-   * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
-   * write. Resolves with the row's stored text.
-   */
-  async #rebind(
-    table: TableSnapshot,
-    sid: string,
-    receipt: LoadReceipt,
-    deadline: Deadline | undefined,
-  ): Promise<string> {
-    const stored = receipt.stored!;
-    const rebound = this.#writes.storable(table, receipt.text, sid);
-    const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
-    const swapped = await this.#reads.write(table.statements.updateIfUnchanged, values, deadline);
-    if (swapped.length === 0) return stored;
-    receipt.stored = rebound;
-    return rebound;
   }
 
   /**
@@ -315,19 +290,7 @@ export class SessionCore {
     return this.#operation('all()', async (deadline) => {
       const { statements, ids } = this.#watch.table;
       const rows = await this.#reads.query(statements.all, [], deadline);
-      const sessions: ListedSession[] = [];
-      for (const row of rows) {
-        const sid = row.sid as string;
-        try {
-          const readable = this.#codec.readable(row.sess, () => ids.listedBindings(sid));
-          if (readable === null) continue;
-          sessions.push({ sid, session: decodeSession(readable.text) });
-        } catch (error) {
-          if (!(error instanceof CorruptSessionError)) throw error;
-          this.#log('connect-pg-simple: a stored session is corrupt and was left out:', error);
-        }
-      }
-      return sessions;
+      return this.#codec.listed(rows, (sid) => ids.listedBindings(sid));
     });
   }
 

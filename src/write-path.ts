@@ -31,7 +31,8 @@ export interface WritePathSettings {
 /**
  * How a session is written, once its operation has begun and the table is known: a new session
  * inserted, a loaded one updated only while its row is alive (only the keys its request changed),
- * lazy touches, and a login's or logout's user. The core runs it under the operation's time limit.
+ * lazy touches, a login's or logout's user, and a loaded session bound again to its row's id.
+ * The core runs it under the operation's time limit.
  */
 export class WritePath {
   readonly #options: WritePathSettings['options'];
@@ -145,6 +146,27 @@ export class WritePath {
   /** A session's JSON text as the row stores it: encrypted when encryption is on. */
   storable(table: TableSnapshot, text: string, sid: string): string {
     return this.#codec.storable(text, () => table.ids.writeBinding(sid));
+  }
+
+  /**
+   * A session bound to another form of its id than the table's (written by a store that had not
+   * yet seen the table re-keyed) is bound to its row's id when it is read: `all()` and `reencrypt`
+   * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
+   * write. Resolves with the row's stored text.
+   */
+  async rebind(
+    table: TableSnapshot,
+    sid: string,
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<string> {
+    const stored = receipt.stored!;
+    const rebound = this.storable(table, receipt.text, sid);
+    const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
+    const swapped = await this.#reads.write(table.statements.updateIfUnchanged, values, deadline);
+    if (swapped.length === 0) return stored;
+    receipt.stored = rebound;
+    return rebound;
   }
 
   /**
