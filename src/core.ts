@@ -126,7 +126,7 @@ export class SessionCore {
   }
 
   /** When a loaded session's row ends, by the database's clock: a wall-clock time in ms. */
-  expiresAt(receipt: LoadReceipt): number {
+  expiresAtMs(receipt: LoadReceipt): number {
     // The remaining time was measured when the statement was sent: count from that moment.
     const sentAtWallClock = Date.now() - (this.#now() - receipt.at);
     return sentAtWallClock + receipt.remainingSeconds * 1000;
