@@ -1,3 +1,4 @@
+import type { Row } from './drivers/database.js';
 import { isEnvelopeText, type SessionCipher } from './encryption.js';
 import { CorruptSessionError, DecryptionError, rangeError, typeError } from './errors.js';
 import type { SessionObject } from './types.js';
@@ -73,6 +74,13 @@ export function decodeSession(text: unknown): SessionObject {
     );
   }
   return value as SessionObject;
+}
+
+/** A session as `all()` lists it. */
+export interface ListedSession {
+  /** The id as the table stores it: with hashed ids (the default), its hash, not the cookie's id. */
+  readonly sid: string;
+  readonly session: SessionObject;
 }
 
 /** A stored session's JSON text, as `SessionCodec.readable` found it. */
@@ -151,5 +159,25 @@ export class SessionCodec {
       this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
       return null;
     }
+  }
+
+  /**
+   * The sessions `all()` lists, from their rows (`sid`, `sess`): one that does not decrypt, or is
+   * corrupt, is logged and left out. `bindings`: those of a listed row's id, the likeliest first.
+   */
+  listed(rows: readonly Row[], bindings: (sid: string) => readonly string[]): ListedSession[] {
+    const sessions: ListedSession[] = [];
+    for (const row of rows) {
+      const sid = row.sid as string;
+      try {
+        const readable = this.readable(row.sess, () => bindings(sid));
+        if (readable === null) continue;
+        sessions.push({ sid, session: decodeSession(readable.text) });
+      } catch (error) {
+        if (!(error instanceof CorruptSessionError)) throw error;
+        this.#log('connect-pg-simple: a stored session is corrupt and was left out:', error);
+      }
+    }
+    return sessions;
   }
 }

@@ -1,36 +1,26 @@
 import { performance } from 'node:perf_hooks';
-import { decodeSession, SessionCodec } from './codec.js';
+import { type ListedSession, SessionCodec } from './codec.js';
 import type { Database } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
-import { CorruptSessionError, SchemaError, StoreClosedError, typeError } from './errors.js';
+import { StoreClosedError } from './errors.js';
 import type { FrameworkLifetime } from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
-import type { ResolvedOptions } from './options.js';
-import { pruneSessions } from './prune-sessions.js';
-import { PruneSchedule } from './pruner.js';
+import type { ResolvedOptions } from './option-types.js';
+import { Pruner, PruneSchedule } from './pruner.js';
 import { ReadPath } from './read-path.js';
 import { redactForLog } from './redact.js';
-import { SCHEMA_VERSION } from './schema/ddl.js';
+import { checkSessionObject, checkSid } from './session-arguments.js';
 import { pepperIdOf } from './session-id.js';
 import { type TableNames, tableNames } from './sql.js';
-import type { TableIds } from './table-ids.js';
 import { type TableSnapshot, TableWatch } from './table-watch.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import type { SessionObject } from './types.js';
-import {
-  destroyHandle,
-  destroyUserSessions,
-  listUserSessions,
-  textArgument,
-  type UserSession,
-  type UserSessionsContext,
-  userIdArgument,
-} from './user-sessions.js';
+import { UserOperations } from './user-operations.js';
+import type { UserSession } from './user-sessions.js';
 import { WritePath } from './write-path.js';
 
-/** Longest session id accepted, in UTF-8 bytes: far above any generator's, far below the index limit. */
-const MAX_SID_BYTES = 1024;
+export type { ListedSession } from './codec.js';
 
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
@@ -39,49 +29,16 @@ export interface CoreSettings {
   readonly now?: () => number;
 }
 
-/** What a framework adapter knows about one write that the session object does not say. */
 /**
  * What a framework says of one write that the session object does not: how long the session
  * lives, as a duration or an expiry. The store's `ttl` option wins over it.
  */
 export type WriteOptions = FrameworkLifetime;
 
-export interface ListedSession {
-  /** The id as the table stores it: with hashed ids (the default), its hash, not the cookie's id. */
-  readonly sid: string;
-  readonly session: SessionObject;
-}
-
 /** A stored session as `load` found it, and the receipt its request's writes give back to `save`. */
 export interface LoadedSession {
   readonly session: SessionObject;
   readonly receipt: LoadReceipt;
-}
-
-function checkSid(sid: unknown): asserts sid is string {
-  if (typeof sid !== 'string' || sid.length === 0) {
-    throw typeError(
-      'ERR_INVALID_ARG',
-      `connect-pg-simple: a session id must be a non-empty string, got ${sid === '' ? 'an empty string' : typeof sid}`,
-    );
-  }
-  if (sid.includes('\0'))
-    throw typeError('ERR_INVALID_ARG', 'connect-pg-simple: a session id must not contain NUL characters');
-  if (!(sid as string & { isWellFormed(): boolean }).isWellFormed()) {
-    throw typeError(
-      'ERR_INVALID_ARG',
-      'connect-pg-simple: a session id must be well-formed Unicode (it has a lone surrogate)',
-    );
-  }
-  if (sid.length > MAX_SID_BYTES / 3 && Buffer.byteLength(sid) > MAX_SID_BYTES) {
-    throw typeError('ERR_INVALID_ARG', `connect-pg-simple: a session id must be at most ${MAX_SID_BYTES} bytes long`);
-  }
-}
-
-function checkSessionObject(session: unknown): asserts session is SessionObject {
-  if (typeof session !== 'object' || session === null || Array.isArray(session)) {
-    throw typeError('ERR_INVALID_SESSION', 'connect-pg-simple: a session must be an object');
-  }
 }
 
 /**
@@ -99,8 +56,11 @@ export class SessionCore {
   /** Where reads find their rows (readCache, readPool), and every statement its way to the primary. */
   readonly #reads: ReadPath;
   readonly #writes: WritePath;
+  /** A user's sessions listed and revoked; a session revoked by its handle or its stored id. */
+  readonly #users: UserOperations;
   readonly #now: () => number;
   readonly #pruneSchedule: PruneSchedule;
+  readonly #pruner: Pruner;
   readonly #inFlight: OperationsInFlight;
   #closing: Promise<void> | undefined;
 
@@ -139,6 +99,20 @@ export class SessionCore {
       log: (...args) => this.#log(...args),
     });
     this.#writes = new WritePath({ options, reads: this.#reads, codec: this.#codec, now: this.#now });
+    this.#users = new UserOperations({
+      watch: this.#watch,
+      reads: this.#reads,
+      names: this.names,
+      log: (...args) => this.#log(...args),
+    });
+    this.#pruner = new Pruner({
+      db: this.#db,
+      names: this.names,
+      options,
+      watch: this.#watch,
+      inFlight: this.#inFlight,
+      stopRequested: () => this.closed,
+    });
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
@@ -152,7 +126,7 @@ export class SessionCore {
   }
 
   /** When a loaded session's row ends, by the database's clock: a wall-clock time in ms. */
-  expiresAt(receipt: LoadReceipt): number {
+  expiresAtMs(receipt: LoadReceipt): number {
     // The remaining time was measured when the statement was sent: count from that moment.
     const sentAtWallClock = Date.now() - (this.#now() - receipt.at);
     return sentAtWallClock + receipt.remainingSeconds * 1000;
@@ -185,7 +159,7 @@ export class SessionCore {
       const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
       if (loaded === null) return null;
       const stored = loaded.boundElsewhere
-        ? await this.#rebind(table, sid, loaded.receipt, deadline)
+        ? await this.#writes.rebind(table, sid, loaded.receipt, deadline)
         : (row.sess as string);
       cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
       return loaded;
@@ -196,7 +170,7 @@ export class SessionCore {
 
   /**
    * A stored session and the receipt of its load. `boundElsewhere`: it was bound to another form
-   * of its id than the table's (see `#rebind`).
+   * of its id than the table's (see `WritePath.rebind`).
    */
   #loadedSession(
     table: TableSnapshot,
@@ -218,33 +192,6 @@ export class SessionCore {
     return { session, receipt, boundElsewhere: readable.boundElsewhere && !table.ids.idCandidates };
   }
 
-  /**
-   * A session bound to another form of its id than the table's (written by a store that had not
-   * yet seen the table re-keyed) is bound to its row's id when it is read: `all()` and `reencrypt`
-   * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
-   * write. Resolves with the row's stored text.
-   */
-  async #rebind(
-    table: TableSnapshot,
-    sid: string,
-    receipt: LoadReceipt,
-    deadline: Deadline | undefined,
-  ): Promise<string> {
-    const stored = receipt.stored!;
-    const rebound = this.#writes.storable(table, receipt.text, sid);
-    const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
-    const swapped = await this.#reads.write(table.statements.updateIfUnchanged, values, deadline);
-    if (swapped.length === 0) return stored;
-    receipt.stored = rebound;
-    return rebound;
-  }
-
-  /**
-   * Writes a session. One a request loaded (it carries that request's receipt) is only updated,
-   * and only while its row is alive: a session destroyed or expired meanwhile stays gone; and only
-   * the top-level keys the request changed are written, so concurrent requests keep each other's
-   * changes. One without a receipt is new, and is inserted (or replaces a row with its id, as in 10.x).
-   */
   /**
    * Writes a session, and resolves with the receipt its request's next write carries. With the
    * receipt of its load (`receipt`, which is brought up to date), only an update, and only while
@@ -276,16 +223,12 @@ export class SessionCore {
    * (or, with `hashSessionIds: false`, its SHA-256), never the id itself.
    */
   sessionHandle(sid: string): string {
-    checkSid(sid);
-    return this.#watch.table.handles.of(sid);
+    return this.#users.sessionHandle(sid);
   }
 
   /** The user's live sessions, latest activity first. */
   userSessions(userId: string | number): Promise<UserSession[]> {
-    return this.#operation('userSessions()', async (deadline) => {
-      const user = userIdArgument(userId, 'userSessions()');
-      return listUserSessions(await this.#userContext(deadline), user);
-    });
+    return this.#operation('userSessions()', (deadline) => this.#users.userSessions(userId, deadline));
   }
 
   /**
@@ -293,58 +236,14 @@ export class SessionCore {
    * handle); resolves with how many live sessions it revoked. Final like `destroy`.
    */
   destroyUserSessions(userId: string | number, except?: string): Promise<number> {
-    return this.#operation('destroyUserSessions()', async (deadline) => {
-      const user = userIdArgument(userId, 'destroyUserSessions()');
-      const kept =
-        except === undefined
-          ? undefined
-          : textArgument(except, 'destroyUserSessions()', 'as "except" a session id or a handle');
-      const context = await this.#userContext(deadline);
-      return this.#reads.revoking(() => destroyUserSessions(context, user, kept && context.ids.parameter(kept), kept));
-    });
+    return this.#operation('destroyUserSessions()', (deadline) =>
+      this.#users.destroyUserSessions(userId, except, deadline),
+    );
   }
 
   /** Revokes the session with this handle (only if it is `userId`'s, when given); whether it did. */
   destroySession(handle: string, options: { readonly userId?: unknown } = {}): Promise<boolean> {
-    return this.#operation('destroySession()', async (deadline) => {
-      const named = textArgument(handle, 'destroySession()', 'a handle (as userSessions() lists it)');
-      // `{ userId: req.user?.id }` without a signed-in user must not revoke anybody's session.
-      if ('userId' in options && (options.userId === undefined || options.userId === null)) {
-        throw typeError(
-          'ERR_INVALID_ARG',
-          'connect-pg-simple: destroySession() was given userId undefined: pass the user whose session it must be, or leave the option out to revoke any session',
-        );
-      }
-      const user = options.userId === undefined ? undefined : userIdArgument(options.userId, 'destroySession()');
-      const context = await this.#userContext(deadline);
-      return this.#reads.revoking(() => destroyHandle(context, named, user));
-    });
-  }
-
-  /**
-   * The per-user queries, once the table has schema 3. A store that saw an older table looks
-   * again first: it may have been migrated while the store ran.
-   */
-  async #userContext(deadline: Deadline | undefined): Promise<UserSessionsContext & { readonly ids: TableIds }> {
-    if (this.#watch.table.userStatements === undefined) await this.#watch.check();
-    const table = this.#watch.table;
-    const statements = table.userStatements;
-    if (statements === undefined && table.userStatementsRefusal !== undefined) {
-      throw new SchemaError(table.userStatementsRefusal, '55000');
-    }
-    if (statements === undefined) {
-      throw new SchemaError(
-        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${table.version}: migrate it with \`npx connect-pg-simple migrate\``,
-        '0A000',
-      );
-    }
-    return {
-      statements,
-      handles: table.handles,
-      ids: table.ids,
-      query: (statement, values) => this.#reads.query(statement, values, deadline),
-      log: (...args) => this.#log(...args),
-    };
+    return this.#operation('destroySession()', (deadline) => this.#users.destroySession(handle, options, deadline));
   }
 
   /** Extends a session's life, writing only when its row needs it (a lazy touch: see write-path.ts). */
@@ -384,32 +283,14 @@ export class SessionCore {
    * table's ids must not work as session ids.
    */
   destroyStoredId(storedId: string): Promise<void> {
-    return this.#operation('destroyStoredId()', async (deadline) => {
-      checkSid(storedId);
-      const { statements, ids } = this.#watch.table;
-      await this.#reads.revoking(() =>
-        this.#reads.query(statements.destroy, [ids.storedParameter(storedId)], deadline),
-      );
-    });
+    return this.#operation('destroyStoredId()', (deadline) => this.#users.destroyStoredId(storedId, deadline));
   }
 
   all(): Promise<ListedSession[]> {
     return this.#operation('all()', async (deadline) => {
       const { statements, ids } = this.#watch.table;
       const rows = await this.#reads.query(statements.all, [], deadline);
-      const sessions: ListedSession[] = [];
-      for (const row of rows) {
-        const sid = row.sid as string;
-        try {
-          const readable = this.#codec.readable(row.sess, () => ids.listedBindings(sid));
-          if (readable === null) continue;
-          sessions.push({ sid, session: decodeSession(readable.text) });
-        } catch (error) {
-          if (!(error instanceof CorruptSessionError)) throw error;
-          this.#log('connect-pg-simple: a stored session is corrupt and was left out:', error);
-        }
-      }
-      return sessions;
+      return this.#codec.listed(rows, (sid) => ids.listedBindings(sid));
     });
   }
 
@@ -434,7 +315,7 @@ export class SessionCore {
   async prune(): Promise<number> {
     try {
       if (this.closed) throw new StoreClosedError();
-      return await this.#pruneCounted();
+      return await this.#pruner.prune();
     } finally {
       this.#pruneSchedule.reschedule();
     }
@@ -442,7 +323,7 @@ export class SessionCore {
 
   /** The prune timer's prune: a method of its own, so that it is traced as `prune()` is. */
   pruneOnSchedule(): Promise<number> {
-    return this.#pruneCounted();
+    return this.#pruner.prune();
   }
 
   /** Stops pruning, waits for work in flight, and ends the connections the store opened. */
@@ -454,45 +335,6 @@ export class SessionCore {
       await Promise.all([this.#db.close(), this.#reads.close()]);
     })();
     return this.#closing;
-  }
-
-  /** A prune, counted as in flight; each batch has its own time limit, as a backlog may take many. */
-  async #pruneCounted(): Promise<number> {
-    const untimed = this.#inFlight.begin('pruning sessions', false);
-    try {
-      return await this.#prune();
-    } finally {
-      this.#inFlight.end(untimed);
-    }
-  }
-
-  /**
-   * A prune; each step (a batch, the partitions' upkeep) has its own time limit. A dropped
-   * partition's rows count as the planner's statistics estimate them.
-   */
-  async #prune(): Promise<number> {
-    if (!this.#watch.isReady) await this.#watch.whenReady();
-    const table = this.#watch.table;
-    const { deleted, partitions } = await pruneSessions(
-      this.#db,
-      this.names,
-      table.statements.pruneBatch,
-      table.partitioning,
-      {
-        batchSize: this.options.pruneBatchSize,
-        lock: { partitions: this.options.pruneLock, batches: this.options.pruneLock },
-        step: async (run) => {
-          const deadline = this.#inFlight.begin('pruning sessions');
-          try {
-            return await run(deadline);
-          } finally {
-            this.#inFlight.end(deadline);
-          }
-        },
-        stopRequested: () => this.closed,
-      },
-    );
-    return deleted + Math.round(partitions?.droppedRowEstimate ?? 0);
   }
 
   /**

@@ -20,7 +20,7 @@ export function sessionLifetimeSeconds(
   ttl: number | ((session: SessionObject) => number) | undefined,
   given: FrameworkLifetime | undefined,
   defaultSeconds: number,
-  now: number = Date.now(),
+  nowMs: number = Date.now(),
 ): number {
   if (typeof ttl === 'number') return ttl;
   if (typeof ttl === 'function') {
@@ -34,7 +34,7 @@ export function sessionLifetimeSeconds(
     return seconds;
   }
   if (given?.lifetimeSeconds !== undefined) return given.lifetimeSeconds;
-  if (given?.expiresAtMs !== undefined) return (given.expiresAtMs - now) / 1000;
+  if (given?.expiresAtMs !== undefined) return (given.expiresAtMs - nowMs) / 1000;
   return defaultSeconds;
 }
 

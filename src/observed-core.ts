@@ -4,7 +4,7 @@ import { ConnectionWatch } from './connection-watch.js';
 import { type CoreSettings, type ListedSession, type LoadedSession, SessionCore, type WriteOptions } from './core.js';
 import { channels, isTraced, type Operation, type OperationContext, traceOperation } from './diagnostics.js';
 import type { LoadReceipt } from './load-receipt.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './option-types.js';
 import { storedIdFunction } from './session-id.js';
 import { emitLifecycle } from './store-events.js';
 import type { SessionObject } from './types.js';

@@ -1,5 +1,65 @@
+import type { Database } from './drivers/database.js';
 import { rangeError } from './errors.js';
-import { MAX_TIMER_MS } from './time-limit.js';
+import type { ResolvedOptions } from './option-types.js';
+import { pruneSessions } from './prune-sessions.js';
+import type { TableNames } from './sql.js';
+import type { TableWatch } from './table-watch.js';
+import { MAX_TIMER_MS, type OperationsInFlight } from './time-limit.js';
+
+export interface PrunerSettings {
+  readonly db: Database;
+  readonly names: TableNames;
+  readonly options: Pick<ResolvedOptions, 'pruneBatchSize' | 'pruneLock'>;
+  /** The table as the last check found it: a prune waits for the first check. */
+  readonly watch: TableWatch;
+  readonly inFlight: OperationsInFlight;
+  /** Asked after each batch: the store is closing. */
+  readonly stopRequested: () => boolean;
+}
+
+/** The store's prunes (its `prune()` and its timer's), each counted as an operation in flight. */
+export class Pruner {
+  readonly #settings: PrunerSettings;
+
+  constructor(settings: PrunerSettings) {
+    this.#settings = settings;
+  }
+
+  /** A prune, counted as in flight; each batch has its own time limit, as a backlog may take many. */
+  async prune(): Promise<number> {
+    const { inFlight } = this.#settings;
+    const untimed = inFlight.begin('pruning sessions', false);
+    try {
+      return await this.#prune();
+    } finally {
+      inFlight.end(untimed);
+    }
+  }
+
+  /**
+   * A prune; each step (a batch, the partitions' upkeep) has its own time limit. A dropped
+   * partition's rows count as the planner's statistics estimate them.
+   */
+  async #prune(): Promise<number> {
+    const { db, names, options, watch, inFlight, stopRequested } = this.#settings;
+    if (!watch.isReady) await watch.whenReady();
+    const table = watch.table;
+    const { deleted, partitions } = await pruneSessions(db, names, table.statements.pruneBatch, table.partitioning, {
+      batchSize: options.pruneBatchSize,
+      lock: { partitions: options.pruneLock, batches: options.pruneLock },
+      step: async (run) => {
+        const deadline = inFlight.begin('pruning sessions');
+        try {
+          return await run(deadline);
+        } finally {
+          inFlight.end(deadline);
+        }
+      },
+      stopRequested,
+    });
+    return deleted + Math.round(partitions?.droppedRowEstimate ?? 0);
+  }
+}
 
 /**
  * The automatic prune timer: the next prune comes one (jittered) interval after the last one

@@ -1,7 +1,7 @@
 import { noteReplicaAnswered } from './diagnostics.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './option-types.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { ReplicaReads } from './replica-reads.js';
 import { type ReplicaStatements, replicaStatements, type Statement } from './sql.js';

@@ -39,17 +39,17 @@ const isObject = (value: unknown): value is object => typeof value === 'object' 
 export function cookieLifetime(session: unknown): WriteOptions {
   const cookie = isObject(session) ? (session as { cookie?: unknown }).cookie : undefined;
   if (!isObject(cookie)) return {};
-  const { expires, maxAge } = cookie as { expires?: unknown; maxAge?: unknown };
-  const at = expiresAtMs(expires);
+  const { expires, maxAge: maxAgeMs } = cookie as { expires?: unknown; maxAge?: unknown };
+  const endsAtMs = expiresAtMs(expires);
   if (
-    at === undefined &&
+    endsAtMs === undefined &&
     (expires === undefined || expires === null) &&
-    typeof maxAge === 'number' &&
-    Number.isFinite(maxAge)
+    typeof maxAgeMs === 'number' &&
+    Number.isFinite(maxAgeMs)
   ) {
-    return { lifetimeSeconds: maxAge / 1000 };
+    return { lifetimeSeconds: maxAgeMs / 1000 };
   }
-  return { expiresAtMs: at };
+  return { expiresAtMs: endsAtMs };
 }
 
 /** `(options, callback)`, `(callback)` or `(options)`: the options and the callback. */
@@ -178,7 +178,7 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
       const cookie = session.cookie as { expires?: unknown } | undefined;
       // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
       if (this.#core.options.ttl === undefined && typeof cookie?.expires === 'string') {
-        cookie.expires = new Date(this.#core.expiresAt(receipt)).toISOString();
+        cookie.expires = new Date(this.#core.expiresAtMs(receipt)).toISOString();
       }
       return session;
     }

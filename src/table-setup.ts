@@ -1,4 +1,4 @@
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './option-types.js';
 import { SCHEMA_VERSION } from './schema/ddl.js';
 import { idUseFor, type StoreIds, type TableState } from './schema/ensure.js';
 import type { Partitioning } from './schema/partitions.js';

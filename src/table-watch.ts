@@ -1,6 +1,6 @@
 import type { Database } from './drivers/database.js';
 import type { SessionCipher } from './encryption.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './option-types.js';
 import { ensureTable, type StoreIds } from './schema/ensure.js';
 import { storeStatements, type TableNames } from './sql.js';
 import { tableIdsFor } from './table-ids.js';

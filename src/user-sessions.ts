@@ -8,7 +8,7 @@ import { userIdText } from './user-id.js';
 
 /**
  * Sessions per user (schema 3): a user's live sessions listed by handle, and revoked in one
- * statement. The core runs these under its time limit and keeps its caches honest.
+ * statement. user-operations.ts runs these under the core's time limit and keeps the caches honest.
  */
 
 /** One of a user's live sessions, as `userSessions` lists it. */
@@ -28,7 +28,7 @@ export interface UserSession {
   readonly details: Record<string, unknown> | null;
 }
 
-/** What the queries need of the core. */
+/** What the queries need: user-operations.ts makes it from the table's snapshot. */
 export interface UserSessionsContext {
   readonly statements: UserSessionStatements;
   query(statement: Statement, values: readonly unknown[]): Promise<Row[]>;

@@ -4,7 +4,8 @@ import { typeError } from './errors.js';
 import { type FrameworkLifetime, sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
-import { DEFAULTS, type ResolvedOptions } from './options.js';
+import { DEFAULTS } from './option-table.js';
+import type { ResolvedOptions } from './option-types.js';
 import type { ReadPath } from './read-path.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
 import type { StoreStatements } from './sql.js';
@@ -30,7 +31,8 @@ export interface WritePathSettings {
 /**
  * How a session is written, once its operation has begun and the table is known: a new session
  * inserted, a loaded one updated only while its row is alive (only the keys its request changed),
- * lazy touches, and a login's or logout's user. The core runs it under the operation's time limit.
+ * lazy touches, a login's or logout's user, and a loaded session bound again to its row's id.
+ * The core runs it under the operation's time limit.
  */
 export class WritePath {
   readonly #options: WritePathSettings['options'];
@@ -55,32 +57,36 @@ export class WritePath {
     deadline: Deadline | undefined,
   ): Promise<LoadReceipt> {
     const text = encodeSession(session, this.#options.maxSessionSize);
-    const lifetime = this.#lifetime(session, write);
+    const lifetimeSeconds = this.#lifetimeSeconds(session, write);
     const startedFrom = this.#reads.cache?.peek(sid);
     const { statements } = table;
     const id = table.ids.parameter(sid);
     const sentAt = this.#now();
     // Counted from now, not from when a connection is free (see ElapsingSeconds).
-    const ttl = new ElapsingSeconds(lifetime, sentAt, this.#now);
+    const ttlSeconds = new ElapsingSeconds(lifetimeSeconds, sentAt, this.#now);
     if (receipt === undefined) {
       const stored = this.storable(table, text, sid);
-      const values: unknown[] = [id, stored, ttl];
+      const values: unknown[] = [id, stored, ttlSeconds];
       const userId = statements.setUser === undefined ? undefined : this.#options.userIdOf(session);
       if (userId !== undefined) values.push(userId, this.#storableDetails(table, session, sid));
       await this.#reads.write(statements.upsert, values, deadline);
-      const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
+      const written: LoadReceipt = { sid, text, remainingSeconds: lifetimeSeconds, at: sentAt };
       if (stored !== text) written.stored = stored;
       if (userId !== undefined) written.userId = userId;
-      this.#reads.cache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
+      this.#reads.cache?.rememberWrite(sid, stored, lifetimeSeconds, sentAt, startedFrom, userId);
       return written;
     }
     const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
     if (change.kind === 'expiry') {
       // Only the cookie's expiry changed: that is a touch.
       await this.#recordUserChange(table, sid, id, session, receipt, deadline);
-      const enough = this.#enoughSeconds(lifetime);
+      const enough = this.#enoughSeconds(lifetimeSeconds);
       if (this.#secondsLeft(receipt) >= enough) return receipt;
-      await this.#reads.write(statements.touch, [id, new ElapsingSeconds(enough, sentAt, this.#now), ttl], deadline);
+      await this.#reads.write(
+        statements.touch,
+        [id, new ElapsingSeconds(enough, sentAt, this.#now), ttlSeconds],
+        deadline,
+      );
       // The touch may have found the row with enough time and written nothing: only that is sure.
       receipt.remainingSeconds = enough;
       receipt.at = sentAt;
@@ -89,21 +95,21 @@ export class WritePath {
     // Before the write: a userId or describe that throws fails the write, not half of it.
     const userChange = this.#userChange(table, session, sid, receipt);
     if (this.#codec.encrypts) {
-      await this.#writeEncrypted(table, id, sid, receipt, change, text, ttl, deadline);
+      await this.#writeEncrypted(table, id, sid, receipt, change, text, ttlSeconds, deadline);
     } else if (change.kind === 'keys') {
       // Usually no other request changed the row since this one loaded it: then this request's
       // text is the merge, and the plain replace is cheaper than merging in the database.
-      const unchanged = [id, text, ttl, receipt.text];
+      const unchanged = [id, text, ttlSeconds, receipt.text];
       if ((await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
-        const values = [id, change.set, change.replaced, ttl];
+        const values = [id, change.set, change.replaced, ttlSeconds];
         await this.#reads.write(statements.updateKeys, values, deadline);
       }
       receipt.text = text;
     } else {
-      await this.#reads.write(statements.update, [id, text, ttl], deadline);
+      await this.#reads.write(statements.update, [id, text, ttlSeconds], deadline);
       receipt.text = text;
     }
-    receipt.remainingSeconds = lifetime;
+    receipt.remainingSeconds = lifetimeSeconds;
     receipt.at = sentAt;
     if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
     // The row may now hold other requests' keys too: this process's next get reads it.
@@ -120,10 +126,10 @@ export class WritePath {
     write: FrameworkLifetime | undefined,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    const lifetime = this.#lifetime(session, write);
+    const lifetimeSeconds = this.#lifetimeSeconds(session, write);
     const id = table.ids.parameter(sid);
     if (receipt !== undefined) await this.#recordUserChange(table, sid, id, session, receipt, deadline);
-    const enough = this.#enoughSeconds(lifetime);
+    const enough = this.#enoughSeconds(lifetimeSeconds);
     if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
     // The statement writes only when the row has less than `enough` left, and never to a row
     // that is gone or expired.
@@ -131,7 +137,7 @@ export class WritePath {
     const values = [
       id,
       new ElapsingSeconds(enough, sentAt, this.#now),
-      new ElapsingSeconds(lifetime, sentAt, this.#now),
+      new ElapsingSeconds(lifetimeSeconds, sentAt, this.#now),
     ];
     await this.#reads.write(table.statements.touch, values, deadline);
     // Written or not, the row now has at least `enough` left, if it still exists.
@@ -147,6 +153,27 @@ export class WritePath {
   }
 
   /**
+   * A session bound to another form of its id than the table's (written by a store that had not
+   * yet seen the table re-keyed) is bound to its row's id when it is read: `all()` and `reencrypt`
+   * then read it too. A compare-and-swap: a row another request changed meanwhile keeps that
+   * write. Resolves with the row's stored text.
+   */
+  async rebind(
+    table: TableSnapshot,
+    sid: string,
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<string> {
+    const stored = receipt.stored!;
+    const rebound = this.storable(table, receipt.text, sid);
+    const values = [table.ids.parameter(sid), rebound, receipt.remainingSeconds, stored];
+    const swapped = await this.#reads.write(table.statements.updateIfUnchanged, values, deadline);
+    if (swapped.length === 0) return stored;
+    receipt.stored = rebound;
+    return rebound;
+  }
+
+  /**
    * Writes a loaded encrypted session's changes: the database cannot merge keys it cannot read,
    * so a key-level change is a compare-and-swap, merged here when the row changed meanwhile
    * (see merged-write.ts); a whole session replaces the row's, as without encryption.
@@ -158,13 +185,13 @@ export class WritePath {
     receipt: LoadReceipt,
     change: Exclude<SessionChange, { kind: 'expiry' }>,
     text: string,
-    ttl: ElapsingSeconds,
+    ttlSeconds: ElapsingSeconds,
     deadline: Deadline | undefined,
   ): Promise<void> {
     const { statements } = table;
     if (change.kind === 'whole') {
       const stored = this.storable(table, text, sid);
-      await this.#reads.write(statements.update, [id, stored, ttl], deadline);
+      await this.#reads.write(statements.update, [id, stored, ttlSeconds], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -172,7 +199,7 @@ export class WritePath {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, ttl, base], deadline)).length > 0,
+          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, ttlSeconds, base], deadline)).length > 0,
         reread: async () => (await this.#reads.query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#codec.readable(stored, () => table.ids.readBindings(sid));
@@ -255,14 +282,14 @@ export class WritePath {
     return receipt.remainingSeconds - (this.#now() - receipt.at) / 1000;
   }
 
-  #lifetime(session: SessionObject, write: FrameworkLifetime | undefined): number {
-    const lifetime = sessionLifetimeSeconds(session, this.#options.ttl, write, DEFAULTS.ttlSeconds);
-    if (!Number.isFinite(lifetime)) {
+  #lifetimeSeconds(session: SessionObject, write: FrameworkLifetime | undefined): number {
+    const lifetimeSeconds = sessionLifetimeSeconds(session, this.#options.ttl, write, DEFAULTS.ttlSeconds);
+    if (!Number.isFinite(lifetimeSeconds)) {
       throw typeError(
         'ERR_INVALID_SESSION',
-        `connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`,
+        `connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetimeSeconds}`,
       );
     }
-    return lifetime;
+    return lifetimeSeconds;
   }
 }

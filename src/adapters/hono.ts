@@ -51,7 +51,7 @@ export class HonoPGStore implements Store {
     const loaded = await this.#core.load(sessionId);
     if (loaded === null) return null;
     const expiryDecides = this.#core.options.ttl === undefined;
-    const session = fromStored(loaded.session, this.#core.expiresAt(loaded.receipt), expiryDecides);
+    const session = fromStored(loaded.session, this.#core.expiresAtMs(loaded.receipt), expiryDecides);
     this.#loadedBy.keep(session, loaded.receipt);
     return session;
   }
@@ -102,16 +102,16 @@ function toStored(session: SessionData): SessionObject {
 }
 
 /**
- * `_expire` as the row's own expiry (`rowExpiresAt`, by the database's clock) where it decides the
+ * `_expire` as the row's own expiry (`rowExpiresAtMs`, by the database's clock) where it decides the
  * session's lifetime (no `ttl` option): a lazy touch moves the row's expiry, not the stored
  * `_expire`. With `ttl`, `_expire` as stored, unless a skipped touch left it behind while the row
  * lives on. Either way hono-sessions never ends a session the row keeps.
  */
-function fromStored(stored: SessionObject, rowExpiresAt: number, expiryDecides: boolean): SessionData {
+function fromStored(stored: SessionObject, rowExpiresAtMs: number, expiryDecides: boolean): SessionData {
   const { [EXPIRY_KEY]: expiry, ...data } = stored;
   let expire = (expiry as { expires?: string | null } | undefined)?.expires ?? null;
   if (typeof expire === 'string' && (expiryDecides || Date.parse(expire) <= Date.now())) {
-    expire = new Date(rowExpiresAt).toISOString();
+    expire = new Date(rowExpiresAtMs).toISOString();
   }
   return { _data: data as SessionData['_data'], _expire: expire, _delete: false, _accessed: null };
 }

@@ -36,10 +36,10 @@ export interface KoaStoreCallOptions {
 const KOA_SESSION_STORE_PADDING_MS = 10_000;
 
 /** The session's lifetime: koa-session's maxAge, without the 10 s it adds for the store. */
-function lifetimeSecondsOf(maxAge: number | 'session' | undefined, session: KoaSessionData): number | undefined {
-  if (typeof maxAge !== 'number') return undefined;
-  const padded = session._maxAge === maxAge - KOA_SESSION_STORE_PADDING_MS;
-  return (padded ? maxAge - KOA_SESSION_STORE_PADDING_MS : maxAge) / 1000;
+function lifetimeSecondsOf(maxAgeMs: number | 'session' | undefined, session: KoaSessionData): number | undefined {
+  if (typeof maxAgeMs !== 'number') return undefined;
+  const padded = session._maxAge === maxAgeMs - KOA_SESSION_STORE_PADDING_MS;
+  return (padded ? maxAgeMs - KOA_SESSION_STORE_PADDING_MS : maxAgeMs) / 1000;
 }
 
 /**
