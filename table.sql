@@ -19,4 +19,46 @@ CREATE INDEX "session_user_idx" ON "session" ("user_id") WHERE "user_id" IS NOT 
 
 COMMENT ON COLUMN "session"."sid" IS 'connect-pg-simple session ids: sha256';
 
-COMMENT ON TABLE "session" IS 'connect-pg-simple schema 3';
+CREATE OR REPLACE FUNCTION "session_changed"() RETURNS trigger LANGUAGE plpgsql AS $cps_notice$DECLARE
+  ids text[];
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM pg_notify(TG_ARGV[0], '*');
+    RETURN NULL;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now();
+  ELSE
+    SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now() AND NOT EXISTS (
+      SELECT FROM new_rows n WHERE n."sid" = o."sid" AND n."sess"::text = o."sess"::text
+        AND n."user_id" IS NOT DISTINCT FROM o."user_id" AND n."details"::text IS NOT DISTINCT FROM o."details"::text
+        AND n."created" = o."created" AND n."expire" >= o."expire");
+  END IF;
+  IF ids IS NULL THEN
+    RETURN NULL;
+  ELSIF cardinality(ids) > 1000 THEN
+    PERFORM pg_notify(TG_ARGV[0], '*');
+    RETURN NULL;
+  END IF;
+  PERFORM pg_notify(TG_ARGV[0], string_agg(k, ' '))
+  FROM (
+    SELECT left(encode(sha256(convert_to(id, 'UTF8')), 'hex'), 32) AS k,
+           (row_number() OVER () - 1) / 200 AS part
+    FROM unnest(ids) AS id
+  ) keyed
+  GROUP BY part;
+  RETURN NULL;
+END$cps_notice$;
+
+CREATE TRIGGER "cps_changed_delete" AFTER DELETE ON "session" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
+
+CREATE TRIGGER "cps_changed_update" AFTER UPDATE ON "session" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
+
+CREATE TRIGGER "cps_changed_truncate" AFTER TRUNCATE ON "session" FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
+
+ALTER TABLE "session" ENABLE ALWAYS TRIGGER "cps_changed_delete";
+
+ALTER TABLE "session" ENABLE ALWAYS TRIGGER "cps_changed_update";
+
+ALTER TABLE "session" ENABLE ALWAYS TRIGGER "cps_changed_truncate";
+
+COMMENT ON TABLE "session" IS 'connect-pg-simple schema 4';

@@ -1,5 +1,6 @@
 import { ID_FORM_MARK, idFormComment, type SessionIdForm } from '../session-id.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
+import { changeNoticeStatements } from './change-notices.js';
 import { initialPartitionStatements, type Partitioning, partitioningComment } from './partitions.js';
 
 /**
@@ -18,11 +19,16 @@ import { initialPartitionStatements, type Partitioning, partitioningComment } fr
  * - `details json` (schema 3): what `describe` recorded about the device (encrypted like `sess`).
  * - `touched timestamptz` (schema 3): when the row was last written or touched: last activity,
  *   exact to within the lazy-touch window.
+ * - change notices (schema 4): triggers that NOTIFY the rows whose session changed or ended
+ *   (see change-notices.ts), for the read caches of every store.
  * - `fillfactor = 90`: leaves room on each page for updates that stay on the page (HOT).
  * - opt-in, partitioned by range of `created` (see partitions.ts): the same columns, the primary
  *   key `(sid, created)`, and the layout recorded in the `created` column's comment.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/** The version that added the columns of sessions per user. */
+export const USER_COLUMNS_VERSION = 3;
 
 export const VERSION_MARK = 'connect-pg-simple schema ';
 
@@ -104,7 +110,10 @@ export function createTableStatements(
       ...initialPartitionStatements(names, partitioning, now),
     );
   }
-  statements.push(`COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`);
+  statements.push(
+    ...changeNoticeStatements(names, { replace: ifNotExists }),
+    `COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`,
+  );
   return statements;
 }
 

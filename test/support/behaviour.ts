@@ -596,7 +596,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
         `SELECT obj_description($1::regclass, 'pg_class') AS c, relkind::text AS kind FROM pg_class WHERE oid = $1::regclass`,
         [table(name)],
       );
-      assert.equal(comment!.c, 'connect-pg-simple schema 3');
+      assert.equal(comment!.c, 'connect-pg-simple schema 4');
       assert.equal(comment!.kind, layout === 'partitioned' ? 'p' : 'r', 'the layout asked for');
     });
 

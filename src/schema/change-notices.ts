@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { quoteIdentifier, quoteLiteral, type Statement, siblingName, type TableNames } from '../sql.js';
+
+/**
+ * Change notices (schema 4): triggers on the session table that NOTIFY the rows a statement
+ * destroyed or whose session changed, so that every store's `readCache: true` can drop what it
+ * remembers of them. Every writer passes through them: the stores, the CLI, a person's plain SQL.
+ *
+ * - Statement-level, with transition tables: one call per statement, however many rows.
+ * - Silent about what cannot matter to a cache: a touch (only `expire` moved later, and
+ *   `touched`), a row that had already expired (so a prune's batch notifies nothing), an insert.
+ * - A notice's payload is the rows' keys (see `noticeKeyOf`), space-separated, at most
+ *   `KEYS_PER_NOTICE` per notice (a payload is at most 8000 bytes); a statement that changes more
+ *   than `MAX_KEYED_ROWS` live rows, or a TRUNCATE, sends `*`: forget everything.
+ * - `ENABLE ALWAYS`: they fire also in sessions with `session_replication_role = replica`
+ *   (a logical replication subscriber, a restore), which would skip ordinary triggers.
+ */
+
+/** The triggers, one per event (a trigger with transition tables serves one event only). */
+export const NOTICE_TRIGGERS = ['cps_changed_delete', 'cps_changed_update', 'cps_changed_truncate'] as const;
+
+/** Hex digits of a notice key: 128 bits of the stored id's SHA-256. */
+const KEY_HEX_DIGITS = 32;
+const KEYS_PER_NOTICE = 200;
+const MAX_KEYED_ROWS = 1000;
+
+/** The payload that says: forget every session. */
+export const FORGET_ALL = '*';
+
+/** A row's key in notices: the first 128 bits of its stored id's SHA-256, in hex (any id, any length). */
+export function noticeKeyOf(storedId: string): string {
+  return createHash('sha256').update(storedId, 'utf8').digest('hex').slice(0, KEY_HEX_DIGITS);
+}
+
+/**
+ * The channel a new trigger notifies (a store reads the channel from the trigger itself: a
+ * table renamed later keeps its channel). Lower case and short: a channel is an identifier.
+ */
+export function noticeChannelFor(names: TableNames): string {
+  return `cps_${createHash('sha256').update(names.qualified).digest('hex').slice(0, 24)}`;
+}
+
+/** The trigger function, named after the table, in the table's schema. */
+export function noticeFunctionName(names: TableNames): string {
+  return siblingName(names, 'changed');
+}
+
+/** The rows whose session a statement changed (or removed), as `ids`: `old_rows` and, for an update, `new_rows`. */
+const CHANGED_ROWS = {
+  delete: 'SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now();',
+  // Unchanged: the same id, session, user and details, the same creation, an expiry no earlier.
+  update: `SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now() AND NOT EXISTS (
+      SELECT FROM new_rows n WHERE n."sid" = o."sid" AND n."sess"::text = o."sess"::text
+        AND n."user_id" IS NOT DISTINCT FROM o."user_id" AND n."details"::text IS NOT DISTINCT FROM o."details"::text
+        AND n."created" = o."created" AND n."expire" >= o."expire");`,
+};
+
+function functionStatement(names: TableNames): string {
+  const body = `DECLARE
+  ids text[];
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM pg_notify(TG_ARGV[0], '${FORGET_ALL}');
+    RETURN NULL;
+  ELSIF TG_OP = 'DELETE' THEN
+    ${CHANGED_ROWS.delete}
+  ELSE
+    ${CHANGED_ROWS.update}
+  END IF;
+  IF ids IS NULL THEN
+    RETURN NULL;
+  ELSIF cardinality(ids) > ${MAX_KEYED_ROWS} THEN
+    PERFORM pg_notify(TG_ARGV[0], '${FORGET_ALL}');
+    RETURN NULL;
+  END IF;
+  PERFORM pg_notify(TG_ARGV[0], string_agg(k, ' '))
+  FROM (
+    SELECT left(encode(sha256(convert_to(id, 'UTF8')), 'hex'), ${KEY_HEX_DIGITS}) AS k,
+           (row_number() OVER () - 1) / ${KEYS_PER_NOTICE} AS part
+    FROM unnest(ids) AS id
+  ) keyed
+  GROUP BY part;
+  RETURN NULL;
+END`;
+  return `CREATE OR REPLACE FUNCTION ${noticeFunctionName(names)}() RETURNS trigger LANGUAGE plpgsql AS $cps_notice$${body}$cps_notice$`;
+}
+
+/**
+ * The statements that install the change notices on a new table, or with `replace` on a table
+ * that may have some of them already (a migration, a creation that races another): then they are
+ * PL/pgSQL, for a DO block, and drop an existing trigger without a notice.
+ */
+export function changeNoticeStatements(names: TableNames, { replace = false } = {}): string[] {
+  const t = names.qualified;
+  const fn = noticeFunctionName(names);
+  const channel = quoteLiteral(noticeChannelFor(names));
+  const [onDelete, onUpdate, onTruncate] = NOTICE_TRIGGERS.map(quoteIdentifier);
+  const trigger = (name: string | undefined, event: string, referencing: string) =>
+    `CREATE TRIGGER ${name} AFTER ${event} ON ${t}${referencing} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${channel})`;
+  return [
+    functionStatement(names),
+    ...(replace
+      ? NOTICE_TRIGGERS.map(
+          (name) =>
+            `IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = ${quoteLiteral(t)}::regclass AND tgname = ${quoteLiteral(name)}) THEN
+  DROP TRIGGER ${quoteIdentifier(name)} ON ${t};
+END IF`,
+        )
+      : []),
+    trigger(onDelete, 'DELETE', ' REFERENCING OLD TABLE AS old_rows'),
+    trigger(onUpdate, 'UPDATE', ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
+    trigger(onTruncate, 'TRUNCATE', ''),
+    ...NOTICE_TRIGGERS.map((name) => `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${quoteIdentifier(name)}`),
+  ];
+}
+
+const TRIGGER_NAMES = `ARRAY[${NOTICE_TRIGGERS.map((n) => quoteLiteral(n)).join(', ')}]::name[]`;
+
+/** Are all the triggers there and enabled always? SQL, true or false, for the table named by `$table`. */
+const noticesOn = (table: string) =>
+  `(SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(${table}) AND tgname = ANY (${TRIGGER_NAMES}) AND tgenabled = 'A') = ${NOTICE_TRIGGERS.length}`;
+
+/**
+ * $1 the qualified table name → `channel`: the channel the table's triggers notify, or no row
+ * when the table has not every trigger, enabled always.
+ */
+export const noticeChannelStatement: Statement = {
+  name: '',
+  text: `SELECT convert_from(substring(tgargs FROM 1 FOR position(decode('00', 'hex') IN tgargs) - 1), 'UTF8') AS channel FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ${quoteLiteral(NOTICE_TRIGGERS[0])} AND ${noticesOn('$1')}`,
+};
+
+/**
+ * $1 channel, $2 payload, $3 the qualified table name: a marker notice, sent only while the
+ * table has every trigger, enabled always (so a marker that arrives also says they still fire).
+ */
+export const markerStatement: Statement = {
+  name: 'cps_notice_marker',
+  text: `SELECT pg_notify($1, $2) WHERE ${noticesOn('$3')}`,
+};
