@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { CacheTrust } from './cache-trust.js';
+import { READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
 import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
@@ -12,7 +14,7 @@ import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
-import { SCHEMA_VERSION } from './schema/ddl.js';
+import { USER_COLUMNS_VERSION } from './schema/ddl.js';
 import { ensureTable, SchemaError, type StoreIds } from './schema/ensure.js';
 import { maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { diffSessions, type SessionChange } from './session-diff.js';
@@ -135,6 +137,8 @@ export class SessionCore {
   readonly #settings: CoreSettings;
   /** The opt-in `readCache`; undefined when it is off, as by default. */
   readonly #readCache: ReadCache | undefined;
+  /** With `readCache: true`: when the cache may answer (see cache-trust.ts). */
+  readonly #cacheTrust: CacheTrust | undefined;
   /** The opt-in `readPool`; undefined when it is off, as by default. */
   readonly #replica: ReplicaReads | undefined;
   #replicaStatementsMade: { from: Statement; statements: ReturnType<typeof replicaStatements> } | undefined;
@@ -149,10 +153,9 @@ export class SessionCore {
     this.options = options;
     this.#settings = settings;
     this.#now = settings.now ?? (() => performance.now());
+    const maxAgeMs = options.readCacheListens ? Number.POSITIVE_INFINITY : options.readCacheMs;
     this.#readCache =
-      options.readCacheMs === false
-        ? undefined
-        : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs: options.readCacheMs }, this.#now);
+      maxAgeMs === false ? undefined : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs }, this.#now);
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
     // Until the table check says which ones the table needs: the check's own statement.
@@ -171,6 +174,17 @@ export class SessionCore {
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
     });
     this.#replica = this.#openReplica();
+    this.#cacheTrust =
+      options.readCacheListens && this.#readCache !== undefined
+        ? readCacheTrust(options.driver, {
+            cache: this.#readCache,
+            db: this.#db,
+            table: this.names.qualified,
+            boundMs: READ_CACHE_BOUND_MS,
+            now: this.#now,
+            log: (message) => this.#log(message),
+          })
+        : undefined;
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
@@ -188,7 +202,7 @@ export class SessionCore {
     if (cache !== undefined && this.#isReady && !this.closed) {
       checkSid(sid);
       const cached = cache.recall(sid);
-      if (cached !== undefined) {
+      if (cached !== undefined && (this.#cacheTrust?.allows(cached.readAt) ?? true)) {
         const now = this.#now();
         return this.#loadedSession(sid, cached.text, (cached.aliveUntil - now) / 1000, now, cached.userId);
       }
@@ -198,10 +212,11 @@ export class SessionCore {
       if (!this.#isReady) await this.#whenReady();
       checkSid(sid);
       const startedFrom = cache?.peek(sid);
+      const id = this.#ids.parameter(sid);
       const sentAt = this.#now();
       const row =
         this.#replica === undefined
-          ? (await this.#query(this.#statements.get, [this.#ids.parameter(sid)], deadline))[0]
+          ? (await this.#query(this.#statements.get, [id], deadline))[0]
           : await this.#readFromReplica(this.#replica, sid, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
@@ -209,7 +224,8 @@ export class SessionCore {
       const session = this.#loadedSession(sid, row.sess, remainingSeconds, sentAt, userId);
       if (session === null) return null;
       const stored = this.#boundElsewhere ? await this.#rebind(sid, session, deadline) : (row.sess as string);
-      cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
+      const key = this.#cacheTrust?.keyToRemember(id, sentAt);
+      if (key !== null) cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId, key);
       return session;
     } finally {
       this.#inFlight.end(deadline);
@@ -354,6 +370,7 @@ export class SessionCore {
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
         await this.#write(statements.touch, [id, enough, lifetime], deadline);
+        this.#readCache?.extend(sid, enough, sentAt, startedFrom);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -553,7 +570,7 @@ export class SessionCore {
     }
     if (statements === undefined) {
       throw new SchemaError(
-        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
+        `connect-pg-simple: sessions per user need schema version ${USER_COLUMNS_VERSION} of the session table, and ${this.names.qualified} is at version ${this.#tableVersion}: migrate it with \`npx connect-pg-simple migrate\``,
         '0A000',
       );
     }
@@ -582,8 +599,10 @@ export class SessionCore {
       if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
       // The statement writes only when the row has less than `enough` left, and never to a row
       // that is gone or expired.
+      const startedFrom = this.#readCache?.peek(sid);
       const sentAt = this.#now();
       await this.#write(statements.touch, [id, enough, lifetime], deadline);
+      this.#readCache?.extend(sid, enough, sentAt, startedFrom);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -668,8 +687,9 @@ export class SessionCore {
     this.#closing ??= (async () => {
       this.#pruneSchedule.stop();
       this.#replica?.stop();
+      const listenerClosed = this.#cacheTrust?.stop();
       await this.#inFlight.whenIdle();
-      await Promise.all([this.#db.close(), this.#replica?.close()]);
+      await Promise.all([this.#db.close(), this.#replica?.close(), listenerClosed]);
     })();
     return this.#closing;
   }

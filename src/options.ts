@@ -17,6 +17,7 @@ import {
   nonEmptyString,
   positiveNumber,
   secretObject,
+  trueOrMillisecondsOrFalse,
   wholeNumber,
 } from './option-checks.js';
 import type { Partitioning } from './schema/partitions.js';
@@ -91,12 +92,21 @@ export interface PGStoreOptions {
   /** Largest serialized session, in bytes, that `set` accepts. Default: no limit. */
   maxSessionSize?: number;
   /**
-   * Milliseconds for which `get` may answer from what this process read from the database,
-   * without a query: the bound on how long a change made elsewhere (another app instance, a
-   * manual DELETE) can stay unseen here. This process's own writes and destroys are seen at once.
-   * Default: `false` (every `get` reads the table). At most 300000.
+   * `true`: `get` answers from what this process read, kept current by the table's change
+   * notices (schema 4): a session destroyed, revoked or changed anywhere (another instance, the
+   * CLI, plain SQL) is seen so within 50 ms, and whenever the store cannot be sure of that (its
+   * listening connection down, a pooler in transaction mode, a table without the notices) it
+   * reads the table. Needs a pg.Pool, a connection string, pg-promise, postgres.js or PGlite; one
+   * more connection per store (the listener). Not with `readPool`.
+   *
+   * A number: milliseconds for which `get` may answer from what this process read, without a
+   * query and without notices: the bound on how long a change made elsewhere can stay unseen
+   * here. At most 300000.
+   *
+   * Either way this process's own writes and destroys are seen at once, and at most 32 MB of
+   * session text is held. Default: `false` (every `get` reads the table).
    */
-  readCache?: number | false;
+  readCache?: boolean | number;
   /**
    * With `conString`/`conObject`/`DATABASE_URL` only: send the quick statements (get, set, touch,
    * destroy) over one connection in pg's pipeline mode (needs pg ≥ 8.23), beside a one-connection
@@ -193,6 +203,8 @@ export interface ResolvedOptions {
   readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
   readonly readCacheMs: number | false;
+  /** `readCache: true`: the cache kept current by change notices (see cache-trust.ts). */
+  readonly readCacheListens: boolean;
   readonly pipeline: boolean;
   readonly errorLog: ErrorLog;
   /** How this store wants ids stored (schema 2). */
@@ -355,7 +367,7 @@ const OPTION_TABLE = {
   synchronousCommit: { default: true, check: boolean },
   operationTimeout: { default: 10_000, check: millisecondsOrFalse(MAX_TIMER_MS) },
   maxSessionSize: { check: wholeNumber() },
-  readCache: { default: false, check: millisecondsOrFalse(MAX_READ_CACHE_MS) },
+  readCache: { default: false, check: trueOrMillisecondsOrFalse(MAX_READ_CACHE_MS) },
   pipeline: { default: false, check: boolean },
   // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
   errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },
@@ -488,6 +500,13 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     );
   }
 
+  if (checked.readCache === true && checked.readPool !== undefined) {
+    // A replica's row may be older than a change notice already seen: it would be remembered as current.
+    throw new TypeError(
+      'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already noticed): use one of them, or readCache in milliseconds',
+    );
+  }
+
   if (checked.sessionIdPepper !== undefined && !checked.hashSessionIds) {
     throw new TypeError(
       'connect-pg-simple: option "sessionIdPepper" keys the hash of session ids, and "hashSessionIds" is false: remove one of them',
@@ -517,7 +536,8 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     synchronousCommit: checked.synchronousCommit,
     operationTimeoutMs: checked.operationTimeout,
     maxSessionSize: checked.maxSessionSize,
-    readCacheMs: checked.readCache,
+    readCacheMs: checked.readCache === true ? false : checked.readCache,
+    readCacheListens: checked.readCache === true,
     pipeline: checked.pipeline,
     errorLog: checked.errorLog,
     idForm: idFormFor(checked.hashSessionIds, checked.sessionIdPepper),
