@@ -232,18 +232,18 @@ export class CacheTrust {
       this.start();
       return;
     }
-    if (now - this.#lastUsedAt > IDLE_AFTER_MS || this.#markerTimer !== undefined) return;
-    const inFlight = this.#markers.size > 0 && now - this.#lastMarkerSentAt < MARKER_PATIENCE_MS;
+    if (now - this.#lastUsedAt > IDLE_AFTER_MS) return;
+    if (this.#markers.size > 0 && now - this.#lastMarkerSentAt < MARKER_PATIENCE_MS) return;
     const dueAt = this.#lastMarkerSentAt + this.#settings.boundMs / MARKERS_PER_BOUND;
-    if (inFlight) return;
     if (now < dueAt) {
-      this.#markerTimer = setTimeout(() => {
+      this.#markerTimer ??= setTimeout(() => {
         this.#markerTimer = undefined;
         this.#keepConfirming(this.#settings.now());
-      }, dueAt - now);
-      this.#markerTimer.unref();
+      }, dueAt - now).unref();
       return;
     }
+    clearTimeout(this.#markerTimer);
+    this.#markerTimer = undefined;
     const n = this.#nextMarker++;
     this.#markers.set(n, now);
     this.#lastMarkerSentAt = now;
