@@ -193,7 +193,7 @@ export class CacheTrust {
   }
 
   #note(why: string): void {
-    if (this.#refusal === why) return;
+    if (this.#refusal === why || this.#stopped) return;
     this.#refusal = why;
     this.#settings.log(`connect-pg-simple: readCache: true reads the table meanwhile: ${why}`);
   }
