@@ -55,10 +55,6 @@ CREATE TRIGGER "cps_changed_update" AFTER UPDATE ON "session" REFERENCING OLD TA
 
 CREATE TRIGGER "cps_changed_truncate" AFTER TRUNCATE ON "session" FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
 
-ALTER TABLE "session" ENABLE ALWAYS TRIGGER "cps_changed_delete";
-
-ALTER TABLE "session" ENABLE ALWAYS TRIGGER "cps_changed_update";
-
-ALTER TABLE "session" ENABLE ALWAYS TRIGGER "cps_changed_truncate";
+ALTER TABLE "session" DISABLE TRIGGER "cps_changed_delete", DISABLE TRIGGER "cps_changed_update", DISABLE TRIGGER "cps_changed_truncate";
 
 COMMENT ON TABLE "session" IS 'connect-pg-simple schema 4';

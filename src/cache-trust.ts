@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Database } from './drivers/database.js';
+import type { Database, Row } from './drivers/database.js';
 import { type NoticeEvents, type NoticeListener, openNoticeListener } from './drivers/notice-listener.js';
 import type { DriverChoice } from './options.js';
 import type { ReadCache } from './read-cache.js';
@@ -48,6 +48,8 @@ export interface CacheTrustSettings {
   readonly db: Database;
   /** The session table, qualified. */
   readonly table: string;
+  /** The SQL that turns the table's change notices on, for a message. */
+  readonly enableStatement: string;
   readonly open: (channel: string, events: NoticeEvents) => NoticeListener | string;
   readonly boundMs: number;
   readonly now: () => number;
@@ -130,16 +132,25 @@ export class CacheTrust {
 
   async #open(): Promise<void> {
     const { db, table, open } = this.#settings;
-    let channel: unknown;
+    let found: Row | undefined;
     try {
-      channel = (await db.query(noticeChannelStatement, [table]))[0]?.channel;
+      [found] = await db.query(noticeChannelStatement, [table]);
     } catch (error) {
       this.#refuse(`cannot look for its change notices: ${(error as Error).message}`, true);
       return;
     }
-    if (typeof channel !== 'string' || channel === '' || this.#stopped) {
+    const channel = found?.channel;
+    if (this.#stopped) return;
+    if (typeof channel !== 'string' || channel === '') {
       this.#refuse(
-        'the table has no change notices (schema 4 adds them: run `npx connect-pg-simple migrate`), or they are disabled (they must be ENABLE ALWAYS)',
+        'the table has no change notices (schema 4 adds them: run `npx connect-pg-simple migrate`, then turn them on)',
+        true,
+      );
+      return;
+    }
+    if (found?.on !== true) {
+      this.#refuse(
+        `the table's change notices are off (they cost every write a little, and make notifying commits wait in line: see docs/performance.md): turn them on with ${this.#settings.enableStatement}`,
         true,
       );
       return;
@@ -249,7 +260,7 @@ export class CacheTrust {
     this.#lastMarkerSentAt = now;
     listener.sendMarker(`!${this.#token}:${this.#epoch}:${n}`).then(
       (sent) => {
-        if (!sent) this.#refuse('the table has lost its change notices (a trigger was dropped or disabled)', true);
+        if (!sent) this.#refuse('the table has lost its change notices (a trigger was dropped or turned off)', true);
       },
       () => {
         // Not listening, or the connection failed: the listener says so, and the next epoch begins.

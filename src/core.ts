@@ -14,6 +14,7 @@ import { PruneSchedule } from './pruner.js';
 import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
+import { switchChangeNoticesStatement } from './schema/change-notices.js';
 import { USER_COLUMNS_VERSION } from './schema/ddl.js';
 import { ensureTable, SchemaError, type StoreIds } from './schema/ensure.js';
 import { maintainPartitions, type Partitioning } from './schema/partitions.js';
@@ -180,6 +181,7 @@ export class SessionCore {
             cache: this.#readCache,
             db: this.#db,
             table: this.names.qualified,
+            enableStatement: switchChangeNoticesStatement(this.names, true),
             boundMs: READ_CACHE_BOUND_MS,
             now: this.#now,
             log: (message) => this.#log(message),
@@ -882,6 +884,7 @@ export class SessionCore {
         this.#storeIds,
         deadline,
         options.partitioning,
+        options.readCacheListens,
       );
       const setup = tableSetup(this.names, state, this.#storeIds, options);
       if (!this.#layoutNoted) {

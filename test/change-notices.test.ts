@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { NOTICE_TRIGGERS, noticeChannelFor, noticeKeyOf } from '../src/schema/change-notices.js';
+import {
+  NOTICE_TRIGGERS,
+  noticeChannelFor,
+  noticeKeyOf,
+  switchChangeNoticesStatement,
+} from '../src/schema/change-notices.js';
 import { createTableStatements } from '../src/schema/ddl.js';
 import { migrate } from '../src/schema/migrate.js';
 import { tableNames } from '../src/sql.js';
@@ -36,7 +41,7 @@ describe('change notices', () => {
 
   before(async () => {
     await admin.query(`CREATE SCHEMA "${schemaName}"`);
-    for (const statement of createTableStatements(names)) await admin.query(statement);
+    for (const statement of createTableStatements(names, { changeNotices: true })) await admin.query(statement);
     await listener.connect();
     listener.on('notification', (message) => received.push(message.payload ?? ''));
     await listener.query(`LISTEN "${noticeChannelFor(names)}"`);
@@ -92,7 +97,7 @@ describe('change notices', () => {
     assert.deepEqual(await notices(), ['*']);
   });
 
-  it('migrate adds the triggers to a schema 3 table, enabled always', async () => {
+  it('migrate adds the triggers to a schema 3 table, off; turned on, they are enabled always', async () => {
     const old = tableNames('old', schemaName);
     for (const statement of createTableStatements(old)) await admin.query(statement);
     for (const trigger of NOTICE_TRIGGERS) await admin.query(`DROP TRIGGER "${trigger}" ON ${old.qualified}`);
@@ -110,7 +115,12 @@ describe('change notices', () => {
     );
     assert.deepEqual(
       triggers.map((row) => [row.tgname, row.tgenabled]),
-      [...NOTICE_TRIGGERS].sort().map((name) => [name, 'A']),
+      [...NOTICE_TRIGGERS].sort().map((name) => [name, 'D']),
     );
+    await admin.query(switchChangeNoticesStatement(old, true));
+    const on = await admin.query(`SELECT DISTINCT tgenabled FROM pg_trigger WHERE tgrelid = $1::regclass`, [
+      old.qualified,
+    ]);
+    assert.deepEqual(on, [{ tgenabled: 'A' }]);
   });
 });

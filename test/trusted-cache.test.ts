@@ -237,6 +237,23 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       logged.splice(0);
     });
 
+    it('a table whose change notices are off is read every time, and the store says how to turn them on', async (t) => {
+      await newStore({ tableName: 'notices_off', readCache: false }).length(); // created with them off
+      const { store, counted } = counterpart({ tableName: 'notices_off' });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { n: 1 }) as never);
+      for (let i = 0; i < 3; i++) assert.equal(((await store.get('s')) as any).n, 1);
+      assert.equal(counted.reads(), 3, 'every get read the table');
+      assert.ok(
+        await eventually(
+          async () => logged.some((line) => /change notices are off .*ENABLE ALWAYS TRIGGER/.test(String(line))),
+          PATIENCE_MS,
+        ),
+        'it says how to turn them on',
+      );
+      logged.splice(0);
+    });
+
     if (driverName !== 'pglite') {
       it('with its listening connection cut, serves nothing stale until it listens again', async (t) => {
         const { store: b, counted } = counterpart({ tableName: 'cut' });

@@ -11,7 +11,7 @@ import { noticeKeyOf } from '../src/schema/change-notices.js';
  * CacheTrust's rules, on a clock the test moves by hand and a listener the test drives: what the
  * database and the listening connection do is tested against PostgreSQL in trusted-cache.test.ts.
  */
-function trustAt({ channel = 'cps_test' as string | null } = {}) {
+function trustAt({ channel = 'cps_test' as string | null, on = true } = {}) {
   const clock = { now: 1000 };
   const cache = new ReadCache(
     { maxAgeMs: Number.POSITIVE_INFINITY, maxBytes: 1000, maxEntryBytes: 500, maxForgotten: 10 },
@@ -22,13 +22,14 @@ function trustAt({ channel = 'cps_test' as string | null } = {}) {
   let events: NoticeEvents | undefined;
   let markerSent = true;
   const db: Database = {
-    query: async () => (channel === null ? [] : [{ channel }]),
+    query: async () => (channel === null ? [] : [{ channel, on }]),
     close: async () => {},
   };
   const trust = new CacheTrust({
     cache,
     db,
     table: '"session"',
+    enableStatement: 'ALTER TABLE "session" ENABLE ALWAYS TRIGGER …',
     boundMs: 50,
     now: () => clock.now,
     log: (message) => logged.push(message),
@@ -153,6 +154,12 @@ describe('CacheTrust', () => {
     await nextTurn();
     assert.ok(none.logged.some((line) => /has no change notices .*migrate/.test(line)));
     assert.equal(none.trust.mayRemember(none.clock.now), false);
+
+    const off = trustAt({ on: false });
+    assert.equal(off.trust.mayRemember(off.clock.now), false);
+    await nextTurn();
+    assert.ok(off.logged.some((line) => /change notices are off .*turn them on with ALTER TABLE/.test(line)));
+    assert.equal(off.events(), undefined, 'it does not listen');
 
     const t = trustAt();
     await listening(t);

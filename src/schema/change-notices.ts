@@ -12,8 +12,12 @@ import { quoteIdentifier, quoteLiteral, type Statement, siblingName, type TableN
  * - A notice's payload is the rows' keys (see `noticeKeyOf`), space-separated, at most
  *   `KEYS_PER_NOTICE` per notice (a payload is at most 8000 bytes); a statement that changes more
  *   than `MAX_KEYED_ROWS` live rows, or a TRUNCATE, sends `*`: forget everything.
- * - `ENABLE ALWAYS`: they fire also in sessions with `session_replication_role = replica`
- *   (a logical replication subscriber, a restore), which would skip ordinary triggers.
+ * - Off until turned on (`enableChangeNoticesStatement`), or made on by a store with
+ *   `readCache: true` that creates the table: a committing transaction that notified holds a
+ *   cluster-wide lock until its commit is flushed, so notifying writes commit one at a time
+ *   (docs/performance.md measures it). Who does not use `readCache: true` pays nothing.
+ * - On means `ENABLE ALWAYS`: they fire also in sessions with `session_replication_role =
+ *   replica` (a logical replication subscriber, a restore), which skip ordinary triggers.
  */
 
 /** The triggers, one per event (a trigger with transition tables serves one event only). */
@@ -85,12 +89,18 @@ END`;
   return `CREATE OR REPLACE FUNCTION ${noticeFunctionName(names)}() RETURNS trigger LANGUAGE plpgsql AS $cps_notice$${body}$cps_notice$`;
 }
 
+/** The statement that turns the change notices on (`enabled`) or off. */
+export function switchChangeNoticesStatement(names: TableNames, enabled: boolean): string {
+  const action = enabled ? 'ENABLE ALWAYS TRIGGER' : 'DISABLE TRIGGER';
+  return `ALTER TABLE ${names.qualified} ${NOTICE_TRIGGERS.map((name) => `${action} ${quoteIdentifier(name)}`).join(', ')}`;
+}
+
 /**
  * The statements that install the change notices on a new table, or with `replace` on a table
  * that may have some of them already (a migration, a creation that races another): then they are
- * PL/pgSQL, for a DO block, and drop an existing trigger without a notice.
+ * PL/pgSQL, for a DO block, and drop an existing trigger without a notice. Off unless `enabled`.
  */
-export function changeNoticeStatements(names: TableNames, { replace = false } = {}): string[] {
+export function changeNoticeStatements(names: TableNames, { replace = false, enabled = false } = {}): string[] {
   const t = names.qualified;
   const fn = noticeFunctionName(names);
   const channel = quoteLiteral(noticeChannelFor(names));
@@ -110,23 +120,23 @@ END IF`,
     trigger(onDelete, 'DELETE', ' REFERENCING OLD TABLE AS old_rows'),
     trigger(onUpdate, 'UPDATE', ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
     trigger(onTruncate, 'TRUNCATE', ''),
-    ...NOTICE_TRIGGERS.map((name) => `ALTER TABLE ${t} ENABLE ALWAYS TRIGGER ${quoteIdentifier(name)}`),
+    switchChangeNoticesStatement(names, enabled),
   ];
 }
 
 const TRIGGER_NAMES = `ARRAY[${NOTICE_TRIGGERS.map((n) => quoteLiteral(n)).join(', ')}]::name[]`;
 
-/** Are all the triggers there and enabled always? SQL, true or false, for the table named by `$table`. */
+/** Are all the triggers there and on (enabled always)? SQL, true or false, for the table named by `$table`. */
 const noticesOn = (table: string) =>
   `(SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(${table}) AND tgname = ANY (${TRIGGER_NAMES}) AND tgenabled = 'A') = ${NOTICE_TRIGGERS.length}`;
 
 /**
- * $1 the qualified table name → `channel`: the channel the table's triggers notify, or no row
- * when the table has not every trigger, enabled always.
+ * $1 the qualified table name → `channel`: the channel the table's triggers notify, and `on`:
+ * whether every trigger is there and on; no row when the table has none of them.
  */
 export const noticeChannelStatement: Statement = {
   name: '',
-  text: `SELECT convert_from(substring(tgargs FROM 1 FOR position(decode('00', 'hex') IN tgargs) - 1), 'UTF8') AS channel FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ${quoteLiteral(NOTICE_TRIGGERS[0])} AND ${noticesOn('$1')}`,
+  text: `SELECT convert_from(substring(tgargs FROM 1 FOR position(decode('00', 'hex') IN tgargs) - 1), 'UTF8') AS channel, ${noticesOn('$1')} AS "on" FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = ${quoteLiteral(NOTICE_TRIGGERS[0])}`,
 };
 
 /**

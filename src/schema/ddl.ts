@@ -64,6 +64,8 @@ export interface CreateTableSettings {
   readonly idForm?: SessionIdForm;
   /** The opt-in partitioned layout (see partitions.ts); default: one plain table. */
   readonly partitioning?: Partitioning | undefined;
+  /** The change notices on (see change-notices.ts); default off. */
+  readonly changeNotices?: boolean;
   /** For the partitioned layout: the clock (seconds since the epoch) its first partitions are cut from. Default: now. */
   readonly now?: number;
 }
@@ -94,7 +96,13 @@ function createTableStatement(names: TableNames, guard: string, partitioning: Pa
 /** The statements that create the current version of the table, in order. */
 export function createTableStatements(
   names: TableNames,
-  { ifNotExists = false, idForm = 'sha256', partitioning, now = Date.now() / 1000 }: CreateTableSettings = {},
+  {
+    ifNotExists = false,
+    idForm = 'sha256',
+    partitioning,
+    changeNotices = false,
+    now = Date.now() / 1000,
+  }: CreateTableSettings = {},
 ): string[] {
   const t = names.qualified;
   const guard = ifNotExists ? 'IF NOT EXISTS ' : '';
@@ -111,7 +119,7 @@ export function createTableStatements(
     );
   }
   statements.push(
-    ...changeNoticeStatements(names, { replace: ifNotExists }),
+    ...changeNoticeStatements(names, { replace: ifNotExists, enabled: changeNotices }),
     `COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`,
   );
   return statements;
@@ -137,11 +145,12 @@ export function createTableIfMissingStatement(
   names: TableNames,
   idForm: SessionIdForm,
   partitioning?: Partitioning,
+  changeNotices = false,
 ): string {
   const lockKey = quoteLiteral(names.qualified);
   return doBlock(`  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${lockKey}));
   IF to_regclass(${lockKey}) IS NULL THEN
-${createTableStatements(names, { ifNotExists: true, idForm, partitioning })
+${createTableStatements(names, { ifNotExists: true, idForm, partitioning, changeNotices })
   .map((s) => `    ${s.replaceAll('\n', '\n    ')};`)
   .join('\n')}
   END IF;`);

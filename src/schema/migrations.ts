@@ -144,7 +144,7 @@ END IF;`,
 const toVersion4: Migration = {
   version: 4,
   summary:
-    'adds the change-notice triggers (statement-level: every delete or change of a live session NOTIFYs its key, for readCache: true; touches and expired rows notify nothing), no rewrite',
+    'adds the change-notice triggers, off (when turned on, every delete or change of a live session NOTIFYs its key, for readCache: true; touches and expired rows notify nothing), no rewrite',
   statements: (names) => changeNoticeStatements(names, { replace: true }).map((s) => `${s};`),
 };
 
