@@ -25,14 +25,11 @@ BEGIN
   IF TG_OP = 'TRUNCATE' THEN
     PERFORM pg_notify(TG_ARGV[0], '*');
     RETURN NULL;
-  ELSIF TG_OP = 'DELETE' THEN
-    SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now();
-  ELSE
-    SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now() AND NOT EXISTS (
-      SELECT FROM new_rows n WHERE n."sid" = o."sid" AND n."sess"::text = o."sess"::text
-        AND n."user_id" IS NOT DISTINCT FROM o."user_id" AND n."details"::text IS NOT DISTINCT FROM o."details"::text
-        AND n."created" = o."created" AND n."expire" >= o."expire");
+  ELSIF TG_OP = 'UPDATE' THEN
+    PERFORM pg_notify(TG_ARGV[0], left(encode(sha256(convert_to(OLD."sid", 'UTF8')), 'hex'), 32));
+    RETURN NULL;
   END IF;
+  SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now();
   IF ids IS NULL THEN
     RETURN NULL;
   ELSIF cardinality(ids) > 1000 THEN
@@ -51,7 +48,7 @@ END$cps_notice$;
 
 CREATE TRIGGER "cps_changed_delete" AFTER DELETE ON "session" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
 
-CREATE TRIGGER "cps_changed_update" AFTER UPDATE ON "session" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
+CREATE TRIGGER "cps_changed_update" AFTER UPDATE ON "session" FOR EACH ROW WHEN (OLD."expire" > now() AND (OLD."sid" IS DISTINCT FROM NEW."sid" OR OLD."sess"::text IS DISTINCT FROM NEW."sess"::text OR OLD."user_id" IS DISTINCT FROM NEW."user_id" OR OLD."details"::text IS DISTINCT FROM NEW."details"::text OR OLD."created" IS DISTINCT FROM NEW."created" OR NEW."expire" < OLD."expire")) EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
 
 CREATE TRIGGER "cps_changed_truncate" AFTER TRUNCATE ON "session" FOR EACH STATEMENT EXECUTE FUNCTION "session_changed"('cps_d4cd9053a12d5c8ed47e7b71');
 

@@ -3,7 +3,7 @@
  * writes (insert, change, touch, destroy) as fast as 16 concurrent callers go, on a table with the
  * notices on and on one with them off (as migrate leaves them), in interleaved rounds. Run alone:
  *
- *   node --import tsx bench/notice-cost.ts [--rounds=6] [--seconds=3]
+ *   node --import tsx bench/notice-cost.ts [--rounds=6] [--seconds=3] [--asynchronous-commit]
  *
  * Prints operations per second per round and the ratio (on / off) of each pair. With
  * BENCH_NOTICE_NO_NOTIFY=1 the triggers run but send nothing: their cost apart from NOTIFY's.
@@ -22,12 +22,21 @@ const rounds = arg('rounds', 6);
 const seconds = arg('seconds', 3);
 const CALLERS = 16;
 const schemaName = `cps_bench_notice_${process.pid}`;
+/** `--asynchronous-commit`: both stores with `synchronousCommit: false`. */
+const synchronousCommit = !process.argv.includes('--asynchronous-commit');
 
 const pool = new pg.Pool({ connectionString: url, max: 8 });
 const cookie = () => ({ originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString() });
 
 function storeOn(tableName: string) {
-  return new PGStore({ pool, schemaName, tableName, createTableIfMissing: true, pruneSessionInterval: false });
+  return new PGStore({
+    pool,
+    schemaName,
+    tableName,
+    synchronousCommit,
+    createTableIfMissing: true,
+    pruneSessionInterval: false,
+  });
 }
 
 /** One caller's loop: a new session, a change of it, a touch, its destroy. */

@@ -6,9 +6,12 @@ import { quoteIdentifier, quoteLiteral, type Statement, siblingName, type TableN
  * destroyed or whose session changed, so that every store's `readCache: true` can drop what it
  * remembers of them. Every writer passes through them: the stores, the CLI, a person's plain SQL.
  *
- * - Statement-level, with transition tables: one call per statement, however many rows.
- * - Silent about what cannot matter to a cache: a touch (only `expire` moved later, and
- *   `touched`), a row that had already expired (so a prune's batch notifies nothing), an insert.
+ * - A DELETE: statement-level, with a transition table: one call per statement, however many
+ *   rows; a row that had already expired is left out (so a prune's batch notifies nothing).
+ * - An UPDATE: row-level, with a WHEN condition that PostgreSQL checks without calling the
+ *   function, so a touch (only `expire` moved later, and `touched`) costs next to nothing; a
+ *   change of a live row's id, session, user, details, creation, or an earlier expiry, notifies.
+ * - An INSERT notifies nothing: a cache holds only rows it read.
  * - A notice's payload is the rows' keys (see `noticeKeyOf`), space-separated, at most
  *   `KEYS_PER_NOTICE` per notice (a payload is at most 8000 bytes); a statement that changes more
  *   than `MAX_KEYED_ROWS` live rows, or a TRUNCATE, sends `*`: forget everything.
@@ -49,15 +52,11 @@ export function noticeFunctionName(names: TableNames): string {
   return siblingName(names, 'changed');
 }
 
-/** The rows whose session a statement changed (or removed), as `ids`: `old_rows` and, for an update, `new_rows`. */
-const CHANGED_ROWS = {
-  delete: 'SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now();',
-  // Unchanged: the same id, session, user and details, the same creation, an expiry no earlier.
-  update: `SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now() AND NOT EXISTS (
-      SELECT FROM new_rows n WHERE n."sid" = o."sid" AND n."sess"::text = o."sess"::text
-        AND n."user_id" IS NOT DISTINCT FROM o."user_id" AND n."details"::text IS NOT DISTINCT FROM o."details"::text
-        AND n."created" = o."created" AND n."expire" >= o."expire");`,
-};
+/** SQL of a key: the first 128 bits of the stored id's SHA-256 in hex, as `noticeKeyOf`. */
+const keySql = (id: string) => `left(encode(sha256(convert_to(${id}, 'UTF8')), 'hex'), ${KEY_HEX_DIGITS})`;
+
+/** The UPDATE trigger's WHEN: a live row whose session a cache may hold changed (not a touch). */
+const CHANGED_LIVE_ROW = `OLD."expire" > now() AND (OLD."sid" IS DISTINCT FROM NEW."sid" OR OLD."sess"::text IS DISTINCT FROM NEW."sess"::text OR OLD."user_id" IS DISTINCT FROM NEW."user_id" OR OLD."details"::text IS DISTINCT FROM NEW."details"::text OR OLD."created" IS DISTINCT FROM NEW."created" OR NEW."expire" < OLD."expire")`;
 
 function functionStatement(names: TableNames): string {
   const body = `DECLARE
@@ -66,11 +65,11 @@ BEGIN
   IF TG_OP = 'TRUNCATE' THEN
     PERFORM pg_notify(TG_ARGV[0], '${FORGET_ALL}');
     RETURN NULL;
-  ELSIF TG_OP = 'DELETE' THEN
-    ${CHANGED_ROWS.delete}
-  ELSE
-    ${CHANGED_ROWS.update}
+  ELSIF TG_OP = 'UPDATE' THEN
+    PERFORM pg_notify(TG_ARGV[0], ${keySql('OLD."sid"')});
+    RETURN NULL;
   END IF;
+  SELECT array_agg(DISTINCT o."sid") INTO ids FROM old_rows o WHERE o."expire" > now();
   IF ids IS NULL THEN
     RETURN NULL;
   ELSIF cardinality(ids) > ${MAX_KEYED_ROWS} THEN
@@ -79,7 +78,7 @@ BEGIN
   END IF;
   PERFORM pg_notify(TG_ARGV[0], string_agg(k, ' '))
   FROM (
-    SELECT left(encode(sha256(convert_to(id, 'UTF8')), 'hex'), ${KEY_HEX_DIGITS}) AS k,
+    SELECT ${keySql('id')} AS k,
            (row_number() OVER () - 1) / ${KEYS_PER_NOTICE} AS part
     FROM unnest(ids) AS id
   ) keyed
@@ -105,8 +104,8 @@ export function changeNoticeStatements(names: TableNames, { replace = false, ena
   const fn = noticeFunctionName(names);
   const channel = quoteLiteral(noticeChannelFor(names));
   const [onDelete, onUpdate, onTruncate] = NOTICE_TRIGGERS.map(quoteIdentifier);
-  const trigger = (name: string | undefined, event: string, referencing: string) =>
-    `CREATE TRIGGER ${name} AFTER ${event} ON ${t}${referencing} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}(${channel})`;
+  const trigger = (name: string | undefined, event: string, how: string) =>
+    `CREATE TRIGGER ${name} AFTER ${event} ON ${t} ${how} EXECUTE FUNCTION ${fn}(${channel})`;
   return [
     functionStatement(names),
     ...(replace
@@ -117,9 +116,9 @@ export function changeNoticeStatements(names: TableNames, { replace = false, ena
 END IF`,
         )
       : []),
-    trigger(onDelete, 'DELETE', ' REFERENCING OLD TABLE AS old_rows'),
-    trigger(onUpdate, 'UPDATE', ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
-    trigger(onTruncate, 'TRUNCATE', ''),
+    trigger(onDelete, 'DELETE', 'REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT'),
+    trigger(onUpdate, 'UPDATE', `FOR EACH ROW WHEN (${CHANGED_LIVE_ROW})`),
+    trigger(onTruncate, 'TRUNCATE', 'FOR EACH STATEMENT'),
     switchChangeNoticesStatement(names, enabled),
   ];
 }
