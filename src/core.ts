@@ -11,7 +11,7 @@ import { attachReceipt, bindReceipt, type LoadReceipt, receiptFor } from './load
 import { writeMerged } from './merged-write.js';
 import { DEFAULTS, type ResolvedOptions, type SessionObject } from './options.js';
 import { PruneSchedule } from './pruner.js';
-import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
+import { type CachedSession, DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { redactForLog } from './redact.js';
 import { ReplicaReads } from './replica-reads.js';
 import { switchChangeNoticesStatement } from './schema/change-notices.js';
@@ -372,7 +372,7 @@ export class SessionCore {
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
         await this.#write(statements.touch, [id, enough, lifetime], deadline);
-        this.#readCache?.extend(sid, enough, sentAt, startedFrom);
+        this.#touchedCached(sid, enough, sentAt, startedFrom);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
         receipt.at = sentAt;
@@ -604,7 +604,7 @@ export class SessionCore {
       const startedFrom = this.#readCache?.peek(sid);
       const sentAt = this.#now();
       await this.#write(statements.touch, [id, enough, lifetime], deadline);
-      this.#readCache?.extend(sid, enough, sentAt, startedFrom);
+      this.#touchedCached(sid, enough, sentAt, startedFrom);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {
         receipt.remainingSeconds = enough;
@@ -760,6 +760,16 @@ export class SessionCore {
   #enoughSeconds(lifetimeSeconds: number): number {
     if (this.options.disableTouch) return lifetimeSeconds;
     return lifetimeSeconds - touchWindowSeconds(lifetimeSeconds, this.options.touchAfterSeconds);
+  }
+
+  /**
+   * After a touch sent at `sentAt`, the row has at least `seconds` left if it exists: its cached
+   * entry may live as long (or its next requests would touch again), unless an absolute timeout
+   * (or a partitioned table's lifetime) may end the session sooner than the touch says.
+   */
+  #touchedCached(sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined): void {
+    if (this.options.absoluteTimeoutSeconds !== undefined || this.#partitioning !== undefined) return;
+    this.#readCache?.extend(sid, seconds, sentAt, startedFrom);
   }
 
   /** Seconds the row had left, by what this request's receipt says, aged on this process's clock. */

@@ -237,6 +237,25 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       logged.splice(0);
     });
 
+    it('a touch lengthens what the cache serves, never past the absolute timeout', async (t) => {
+      const { store, counted } = counterpart({ tableName: 'absolute', absoluteTimeout: 2 });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { n: 1 }) as never);
+      const absoluteEnd = performance.now() + 2000;
+      const absoluteEndWallClock = Date.now() + 2000;
+      const cached = await cachedGet(store, counted, 's');
+      // The row's end is its absolute one, 2 s away; the request renews its cookie for an hour (as
+      // express-session's rolling cookies do): a touch is due, and says the row has an hour.
+      cached.cookie.expires = new Date(Date.now() + 3_600_000).toISOString();
+      await store.touch('s', cached);
+      const again = await cachedGet(store, counted, 's');
+      assert.ok(
+        Date.parse(again.cookie.expires) <= absoluteEndWallClock + READ_CACHE_BOUND_MS,
+        `the cookie says when the absolute timeout ends the session, not ${again.cookie.expires}`,
+      );
+      await seenWithinBound(store, 's', gone, absoluteEnd);
+    });
+
     it('a table whose change notices are off is read every time, and the store says how to turn them on', async (t) => {
       await newStore({ tableName: 'notices_off', readCache: false }).length(); // created with them off
       const { store, counted } = counterpart({ tableName: 'notices_off' });
