@@ -3,7 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CacheTrust } from './cache-trust.js';
 import { READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
 import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
-import type { Database, Row } from './drivers/database.js';
+import { type Database, ElapsingSeconds, type Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { DecryptionError, isEnvelopeText, SessionCipher } from './encryption.js';
 import { sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
@@ -352,9 +352,11 @@ export class SessionCore {
       const id = this.#ids.parameter(sid);
       const statements = this.#statements;
       const sentAt = this.#now();
+      // Counted from now, not from when a connection is free (see ElapsingSeconds).
+      const ttl = new ElapsingSeconds(lifetime, sentAt, this.#now);
       if (receipt === undefined) {
         const stored = this.#storable(text, sid);
-        const values: unknown[] = [id, stored, lifetime];
+        const values: unknown[] = [id, stored, ttl];
         const userId = statements.setUser === undefined ? undefined : this.options.userIdOf(session);
         if (userId !== undefined) values.push(userId, this.#storableDetails(session, sid));
         await this.#write(statements.upsert, values, deadline);
@@ -371,7 +373,7 @@ export class SessionCore {
         await this.#recordUserChange(statements, sid, id, session, receipt, deadline);
         const enough = this.#enoughSeconds(lifetime);
         if (this.#secondsLeft(receipt) >= enough) return;
-        await this.#write(statements.touch, [id, enough, lifetime], deadline);
+        await this.#write(statements.touch, [id, new ElapsingSeconds(enough, sentAt, this.#now), ttl], deadline);
         this.#touchedCached(sid, enough, sentAt, startedFrom);
         // The touch may have found the row with enough time and written nothing: only that is sure.
         receipt.remainingSeconds = enough;
@@ -381,18 +383,18 @@ export class SessionCore {
       // Before the write: a userId or describe that throws fails the write, not half of it.
       const userChange = this.#userChange(session, sid, receipt);
       if (this.#cipher !== undefined) {
-        await this.#writeEncrypted(id, sid, receipt, change, text, lifetime, deadline);
+        await this.#writeEncrypted(id, sid, receipt, change, text, ttl, deadline);
       } else if (change.kind === 'keys') {
         // Usually no other request changed the row since this one loaded it: then this request's
         // text is the merge, and the plain replace is cheaper than merging in the database.
-        const unchanged = [id, text, lifetime, receipt.text];
+        const unchanged = [id, text, ttl, receipt.text];
         if ((await this.#write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
-          const values = [id, change.set, change.replaced, lifetime];
+          const values = [id, change.set, change.replaced, ttl];
           await this.#write(statements.updateKeys, values, deadline);
         }
         receipt.text = text;
       } else {
-        await this.#write(statements.update, [id, text, lifetime], deadline);
+        await this.#write(statements.update, [id, text, ttl], deadline);
         receipt.text = text;
       }
       receipt.remainingSeconds = lifetime;
@@ -416,12 +418,12 @@ export class SessionCore {
     receipt: LoadReceipt,
     change: Exclude<SessionChange, { kind: 'expiry' }>,
     text: string,
-    lifetime: number,
+    ttl: ElapsingSeconds,
     deadline: Deadline | undefined,
   ): Promise<void> {
     if (change.kind === 'whole') {
       const stored = this.#storable(text, sid);
-      await this.#write(this.#statements.update, [id, stored, lifetime], deadline);
+      await this.#write(this.#statements.update, [id, stored, ttl], deadline);
       receipt.text = text;
       receipt.stored = stored;
       return;
@@ -430,7 +432,7 @@ export class SessionCore {
     const written = await writeMerged(
       {
         swap: async (stored, base) =>
-          (await this.#write(statements.updateIfUnchanged, [id, stored, lifetime, base], deadline)).length > 0,
+          (await this.#write(statements.updateIfUnchanged, [id, stored, ttl, base], deadline)).length > 0,
         reread: async () => (await this.#query(statements.get, [id], deadline))[0]?.sess as string | undefined,
         readable: (stored) => {
           const current = this.#readable(stored, sid, this.#ids.readBindings);
@@ -603,7 +605,12 @@ export class SessionCore {
       // that is gone or expired.
       const startedFrom = this.#readCache?.peek(sid);
       const sentAt = this.#now();
-      await this.#write(statements.touch, [id, enough, lifetime], deadline);
+      const values = [
+        id,
+        new ElapsingSeconds(enough, sentAt, this.#now),
+        new ElapsingSeconds(lifetime, sentAt, this.#now),
+      ];
+      await this.#write(statements.touch, values, deadline);
       this.#touchedCached(sid, enough, sentAt, startedFrom);
       // Written or not, the row now has at least `enough` left, if it still exists.
       if (receipt !== undefined) {

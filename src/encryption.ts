@@ -90,8 +90,11 @@ export class SessionCipher {
         `stored session is encrypted with a key not in encryptionKeys (key id ${JSON.stringify(keyId.slice(0, 16))})`,
       );
     }
-    const sealed = Buffer.from(inner.slice(colon + 1), 'base64');
+    const base64 = inner.slice(colon + 1);
+    const sealed = Buffer.from(base64, 'base64');
     if (sealed.length < IV_BYTES + TAG_BYTES) throw new DecryptionError('stored session is cut short');
+    // Node's decoder skips what is not base64: only the exact text `encrypt` writes is accepted.
+    if (sealed.toString('base64') !== base64) throw new DecryptionError('stored session is not a well-formed envelope');
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(storedId, 'utf8'));

@@ -487,6 +487,13 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     // 10.x accepted 'schema"."table' with a deprecation warning; now a name is only ever a name.
     fail('tableName', 'a table name only (put the schema in "schemaName")', checked.tableName);
   }
+  if (checked.schemaName === undefined && checked.tableName.includes('.')) {
+    // Almost always a schema by mistake: PostgreSQL would take it as one name, in the search_path's schema.
+    const [schema, ...table] = checked.tableName.split('.');
+    throw new TypeError(
+      `connect-pg-simple: option "tableName" must be a table name only, got ${JSON.stringify(checked.tableName)}: a dot does not separate a schema there (it would name a table "${checked.tableName}"). Use schemaName: ${JSON.stringify(schema)}, tableName: ${JSON.stringify(table.join('.'))}; for a table whose name really contains a dot, give schemaName as well (such as "public")`,
+    );
+  }
   const driver = resolveDriver(checked, env);
   if (checked.pipeline && driver.kind !== 'owned') {
     throw new TypeError(

@@ -9,7 +9,7 @@ export type SessionChange =
   | { readonly kind: 'expiry' }
   /** `set` holds the changed keys' JSON as one object's text; `replaced` names every key to take out of the row first. */
   | { readonly kind: 'keys'; readonly set: string; readonly replaced: string }
-  /** The change cannot go key by key (a `\u0000` PostgreSQL's json functions refuse): write the whole session. */
+  /** The change cannot go key by key (a `\u0000` or lone surrogate PostgreSQL's json functions refuse): write the whole session. */
   | { readonly kind: 'whole' };
 
 /** A change the store writes key by key: what `applySessionChange` applies. */
@@ -21,15 +21,16 @@ const EXPIRY: SessionChange = { kind: 'expiry' };
 type JsonObject = Record<string, unknown>;
 
 /**
- * PostgreSQL's json functions cannot take a text holding `\u0000` apart (they refuse to turn it
- * into text): such a session is written whole. (An escaped backslash before `u0000` matches too;
- * that only costs a whole write.)
+ * PostgreSQL's json functions cannot take apart a text holding `\u0000`, or the escape of a lone
+ * surrogate (`JSON.stringify` writes one as `\ud800`…`\udfff`; a valid pair is written as
+ * itself): they refuse to turn it into text, and such a session is written whole. (An escaped
+ * backslash before such a `u…` matches too; that only costs a whole write.)
  */
-const NUL_ESCAPE = '\\u0000';
+const UNSPLITTABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
 
 /** `baseText` and `text` are the JSON texts of objects, as the store read and is about to write them. */
 export function diffSessions(baseText: string, text: string): SessionChange {
-  if (baseText.includes(NUL_ESCAPE) || text.includes(NUL_ESCAPE)) return WHOLE;
+  if (UNSPLITTABLE_ESCAPE.test(baseText) || UNSPLITTABLE_ESCAPE.test(text)) return WHOLE;
   let base: JsonObject;
   let current: JsonObject;
   try {

@@ -68,6 +68,23 @@ export function pepperIdOf(pepper: Buffer): string {
   return crypto.createHmac('sha256', pepper).update('connect-pg-simple pepper id', 'utf8').digest('hex').slice(0, 8);
 }
 
+/**
+ * The id form a table of `hmac-sha256` ids records with its pepper's id (after ID_FORM_MARK), so
+ * that a store with another pepper refuses it. A table from before the fingerprint says only
+ * `hmac-sha256`: the first store with a pepper to use it records its own (see ensure.ts).
+ */
+export function keyedForm(pepperId: string): string {
+  return `hmac-sha256 (pepper ${pepperId})`;
+}
+
+const KEYED = /^hmac-sha256 \(pepper ([0-9a-f]{8})\)$/;
+
+/** The pepper id a `keyedForm` records; undefined for any other form. */
+export function parseKeyedForm(form: string | undefined): string | undefined {
+  const match = form === undefined ? null : KEYED.exec(form);
+  return match === null ? undefined : match[1];
+}
+
 /** The forms a table can be re-keyed from: its ids, or their SHA-256, are what the HMAC needs. */
 export type RekeyableForm = 'plain' | 'sha256';
 

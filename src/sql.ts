@@ -126,7 +126,8 @@ export interface StoreStatements {
   readonly get: Statement;
   /**
    * $1 sid, $2 sess, $3 seconds to live (and with `userColumns`: $4 user id, $5 details) →
-   * inserts or replaces (a new session: its creation time is now)
+   * inserts or replaces; a live row of the session keeps its creation time (and so its absolute
+   * end), else the creation time is now
    */
   readonly upsert: Statement;
   /** $1 sid, $2 sess, $3 seconds to live → replaces a live row only, never creates one */
@@ -204,9 +205,9 @@ export interface StatementSettings {
  * table's own form (plain for a table before schema 2, whose comment is empty).
  */
 function candidateForTable(comment: string): string {
-  const hmac = quoteLiteral(idFormComment('hmac-sha256'));
+  const hmac = quoteLiteral(`${idFormComment('hmac-sha256')}%`);
   const rekeying = quoteLiteral(`${ID_FORM_MARK}re-keying %`);
-  return `CASE WHEN ${comment} = ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
+  return `CASE WHEN ${comment} LIKE ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
 }
 
 /**
@@ -214,14 +215,14 @@ function candidateForTable(comment: string): string {
  * Partitioned, `created` is compared with a stable expression, so that each statement skips
  * (prunes) the partitions of dead sessions when it starts.
  */
-function lifetimeSql(absolute: number | undefined, partitioned = false) {
+function lifetimeSql(absolute: number | undefined, partitioned = false, row = '') {
   const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
   const alive =
     absolute === undefined
-      ? 'expire > now()'
+      ? `${row}expire > now()`
       : partitioned
-        ? `expire > now() AND created > now() - make_interval(secs => ${Number(absolute)}::float8)`
-        : `expire > now() AND now() < ${absoluteEnd('created')}`;
+        ? `${row}expire > now() AND ${row}created > now() - make_interval(secs => ${Number(absolute)}::float8)`
+        : `${row}expire > now() AND now() < ${absoluteEnd(`${row}created`)}`;
   return {
     absoluteEnd,
     alive,
@@ -276,19 +277,27 @@ export function storeStatements(
     : hashing
       ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
       : '$1::text';
+  const hasCreated = legacyIds === undefined;
+  // A write to a live row keeps the row's creation time, whatever path it took (with a load
+  // receipt or not): only a new session id starts a new lifetime. A row that has ended (not yet
+  // pruned) counts as gone.
+  const keptCreated = hasCreated ? ` RETURNING CASE WHEN ${alive} THEN created END AS created` : '';
   // What a new session's write does first, in the same statement: with candidates, pick the id
   // its row takes and delete the session's row in another form; partitioned (no unique index on
   // sid), delete any row of the session.
+  const replacedStep = partitioned
+    ? `replaced AS (DELETE FROM ${t} WHERE ${isSid}${keptCreated})`
+    : idCandidates
+      ? `replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id)${keptCreated})`
+      : undefined;
   const firstSteps = [
     ...(synchronousCommit ? [] : [relaxedCte]),
     ...(idCandidates ? [`new_id AS (SELECT ${newSid} AS sid)`] : []),
-    ...(partitioned
-      ? [`replaced AS (DELETE FROM ${t} WHERE ${isSid})`]
-      : idCandidates
-        ? [`replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id))`]
-        : []),
+    ...(replacedStep === undefined ? [] : [replacedStep]),
   ];
   const before = firstSteps.length === 0 ? '' : `WITH ${firstSteps.join(', ')} `;
+  const created =
+    hasCreated && replacedStep !== undefined ? 'coalesce((SELECT min(created) FROM replaced), now())' : 'now()';
   const insertedSid = idCandidates ? '(SELECT sid FROM new_id)' : newSid;
   // Schema 3: every write and touch records when it happened (last activity).
   const touched = userColumns ? ', touched = now()' : '';
@@ -298,16 +307,23 @@ export function storeStatements(
       ? 'sid, sess, expire, created'
       : 'sid, sess, expire';
   const values = userColumns
-    ? `${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now(), now(), $4::text, $5::text::json`
+    ? `${insertedSid}, $2::text::json, ${expiryOf('$3', created)}, ${created}, now(), $4::text, $5::text::json`
     : legacyIds === undefined
-      ? `${insertedSid}, $2::text::json, ${expiryOf('$3', 'now()')}, now()`
+      ? `${insertedSid}, $2::text::json, ${expiryOf('$3', created)}, ${created}`
       : `${insertedSid}, $2::text::json, ${expiryIn('$3')}`;
+  const targetCreated = `CASE WHEN ${lifetimeSql(absolute, false, 'target.').alive} THEN target.created ELSE excluded.created END`;
+  const onConflict = (column: string) =>
+    column === 'created'
+      ? `created = ${targetCreated}`
+      : column === 'expire' && hasCreated && absolute !== undefined
+        ? `expire = least(excluded.expire, ${absoluteEnd(targetCreated)})`
+        : `${column} = excluded.${column}`;
   const replacedByConflict = columns
     .split(', ')
     .filter((column) => column !== 'sid')
-    .map((column) => `${column} = excluded.${column}`)
+    .map(onConflict)
     .join(', ');
-  const upsert = `${before}INSERT INTO ${t} (${columns}) SELECT ${values}${fromRelaxed}${partitioned ? '' : ` ON CONFLICT (sid) DO UPDATE SET ${replacedByConflict}`}`;
+  const upsert = `${before}INSERT INTO ${t}${partitioned ? '' : ' AS target'} (${columns}) SELECT ${values}${fromRelaxed}${partitioned ? '' : ` ON CONFLICT (sid) DO UPDATE SET ${replacedByConflict}`}`;
   return {
     get: statement(
       'get',

@@ -75,6 +75,14 @@ describe('Koa 3 with koa-session', () => {
     assert.equal(row?.sess._expire, undefined, 'the expiry lives in the row, not in the data');
   });
 
+  it("lives koa-session's maxAge, not the 10 s koa-session adds for the store", async () => {
+    const browser = new Browser(base);
+    await browser.get('/login');
+    const left = (await db.rows.of(sidOf(browser)!))!.left;
+    // maxAge is 600 s; a write stores exactly the lifetime.
+    assert.ok(left > 590 && left <= 600, `maxAge, got ${left}`);
+  });
+
   it('regenerate removes the old row; logout removes the row', async () => {
     const browser = new Browser(base);
     await browser.get('/login');

@@ -147,6 +147,15 @@ describe('options are checked at construction', () => {
     rejects({ pool, tableName: 'myschema"."sessions' }, /put the schema in "schemaName"/);
   });
 
+  it('refuses a dot in tableName, suggesting schemaName; with schemaName given, a dotted name is taken as it is', () => {
+    rejects(
+      { pool, tableName: 'myschema.sessions' },
+      /option "tableName" must be a table name only, got "myschema\.sessions".*Use schemaName: "myschema", tableName: "sessions"/,
+    );
+    const literal = new PGStore({ pool, tableName: 'my.sessions', schemaName: 'public', pruneSessionInterval: false });
+    void literal.close();
+  });
+
   it('refuses names longer than PostgreSQL keeps (63 bytes), which it would cut short', () => {
     rejects(
       { pool, tableName: 'x'.repeat(64) },

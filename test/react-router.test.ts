@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { before, describe, it } from 'node:test';
-import { createCookie } from 'react-router';
+import { createCookie, createSession } from 'react-router';
 import { createPostgresSessionStorage, type PostgresSessionStorage } from '../src/adapters/react-router.js';
+import { ABSOLUTE_TIMEOUT_RUNS, assertEndsAtAbsoluteTime } from './support/absolute-end.js';
 import { useTestSchema } from './support/apps.js';
+import { useDriverStores } from './support/driver-stores.js';
 import { Gates } from './support/gates.js';
 import { Browser, listen } from './support/http.js';
 import { newPGlite } from './support/pglite.js';
@@ -24,7 +26,15 @@ function server(storage: PostgresSessionStorage, gates: Gates) {
       let setCookie: string;
       let body = 'anonymous';
       if (route === 'logout') setCookie = await storage.destroySession(session);
-      else {
+      else if (route === 'logout-then-commit') {
+        // A logout action, then a middleware that commits the request's Session on every response.
+        await storage.destroySession(session);
+        setCookie = await storage.commitSession(session);
+      } else if (route === 'commit-twice') {
+        session.set('user', name!);
+        await storage.commitSession(session);
+        setCookie = await storage.commitSession(session);
+      } else {
         if (route === 'login') session.set('user', 'ada');
         else if (route === 'count') session.set('count', (session.get('count') ?? 0) + 1);
         else if (route === 'flash') session.flash('notice', 'saved');
@@ -96,6 +106,28 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
     await browser.get('/logout');
     assert.equal(await db.rows.of(sid), undefined);
     assert.equal((await browser.get('/me')).body, 'anonymous');
+  });
+
+  it('a destroyed Session stays destroyed when it is committed afterwards (a middleware that commits every response)', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/login');
+    const sid = (await sidOf(browser))!;
+    await browser.get('/logout-then-commit');
+    assert.equal(await db.rows.of(sid), undefined, 'the row stays deleted');
+    assert.equal(await sidOf(browser), undefined, 'the cookie is cleared');
+    const tab = new Browser(http.base);
+    tab.cookie = (await cookie.serialize(sid)).split(';')[0];
+    assert.equal((await tab.get('/me')).body, 'anonymous', 'the old id finds nothing');
+  });
+
+  it('a new session committed twice in one request is one row', async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/commit-twice/twice');
+    const [{ n }] = (
+      await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schemaName}"."session" WHERE sess->>'user' = 'twice'`)
+    ).rows;
+    assert.equal(n, 1);
+    assert.equal((await browser.get('/me')).body, 'twice', 'the cookie names that row');
   });
 
   it('gives an expired session a new one, with a new id', async () => {
@@ -177,3 +209,35 @@ describe('React Router sessions on PGlite', () => {
     }
   });
 });
+
+for (const { driverName, label, options } of ABSOLUTE_TIMEOUT_RUNS) {
+  describe(`React Router's absolute timeout over ${label}`, () => {
+    const suite = useDriverStores(driverName, 'cps_rr_abs');
+    it("a commit of a Session made without getSession keeps the live session's creation time: it ends at its absolute time", async () => {
+      const storage = createPostgresSessionStorage({
+        ...suite.harness.storeOptions,
+        cookie,
+        schemaName: suite.schemaName,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+        absoluteTimeout: 2,
+        ...options,
+      } as never);
+      try {
+        let id: string | undefined;
+        const cookieHeader = async () => (await cookie.serialize(id)).split(';')[0];
+        await assertEndsAtAbsoluteTime(
+          2,
+          async (n) => {
+            // The first commit makes the session; the others write it from a Session of its id, with no receipt.
+            const header = await storage.commitSession(createSession({ user: 'ada', n }, id ?? ''));
+            id ??= await cookie.parse(header);
+          },
+          async () => (await storage.getSession(await cookieHeader())).has('user'),
+        );
+      } finally {
+        await storage.close();
+      }
+    });
+  });
+}

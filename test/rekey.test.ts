@@ -6,7 +6,7 @@ import { SessionCipher } from '../src/encryption.js';
 import { PGStore } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { readStorageForms } from '../src/schema/storage-forms.js';
-import { storedIdFunction } from '../src/session-id.js';
+import { pepperIdOf, storedIdFunction } from '../src/session-id.js';
 import { tableNames } from '../src/sql.js';
 import { useTestSchema } from './support/apps.js';
 import { assertCliFailure, runCli, spawnCli } from './support/cli.js';
@@ -128,7 +128,11 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     assert.equal(report.from, 'sha256');
     assert.ok(report.moved >= 121 && report.moved <= 121 + traffic.created.size, `moved ${report.moved}`);
     assert.deepEqual(traffic.problems, []);
-    assert.equal(await sidComment(table), 'connect-pg-simple session ids: hmac-sha256');
+    assert.equal(
+      await sidComment(table),
+      `connect-pg-simple session ids: hmac-sha256 (pepper ${pepperIdOf(Buffer.from(PEPPER))})`,
+      "the re-keyed table records its pepper's id",
+    );
     assert.ok(!(await columns(table)).includes('cps_rekeyed'), 'the helper column is gone');
     const every = [...sids, 'before-rekey', ...traffic.created.keys()];
     assert.deepEqual(await storedIds(table), every.map(keyed).sort(), 'every row, and only those, keyed once');
@@ -153,6 +157,13 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
         /stores session ids as hmac-sha256.*Set sessionIdPepper to the pepper the table was keyed with/.test(
           error.message,
         ),
+    );
+    // Nor is a store with another pepper.
+    const otherPepper = new PGStore({ ...schema.storeOptions(table), sessionIdPepper: 'another pepper, just as long' });
+    schema.onClose(() => otherPepper.close());
+    await assert.rejects(
+      () => otherPepper.get('old-0'),
+      (error: Error) => error.name === 'SchemaError' && /keyed with another sessionIdPepper/.test(error.message),
     );
     // Running it again does nothing, and says a pepper cannot change.
     const again = await runCli(['rekey', ...target(table)], withPepper);
@@ -242,7 +253,10 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^re-keyed \d+ sessions of .* from plain to hmac-sha256 ids/);
     assert.deepEqual(traffic.problems, []);
-    assert.equal(await sidComment(table), 'connect-pg-simple session ids: hmac-sha256');
+    assert.equal(
+      await sidComment(table),
+      `connect-pg-simple session ids: hmac-sha256 (pepper ${pepperIdOf(Buffer.from(PEPPER))})`,
+    );
     const ids = await storedIds(table);
     assert.ok(!ids.some((id) => id.startsWith('legacy-') || id.startsWith('new-')), 'no plain id is left');
     for (const sid of [...live, ...traffic.created.keys()]) assert.ok(ids.includes(keyed(sid)), `${sid} is keyed`);

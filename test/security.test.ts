@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import pgPromise from 'pg-promise';
 import { PGStore } from '../src/index.js';
 import { storedIdFunction } from '../src/session-id.js';
-import { uniqueName } from './support/database.js';
-import { useDriverStores } from './support/driver-stores.js';
+import { databaseUrl, uniqueName } from './support/database.js';
+import { useDriverStores, useSchemaStores } from './support/driver-stores.js';
 import { type DriverHarness, drivers } from './support/drivers.js';
 import { inSeconds, storedId } from './support/sessions.js';
 
@@ -58,6 +60,28 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
         () => newStore({ tableName: name, hashSessionIds: false }).get('p1'),
         /stores session ids as hmac-sha256/,
       );
+    });
+
+    it('a store with another sessionIdPepper refuses a table of hmac-sha256 ids, one from before the pepper was recorded too', async () => {
+      const name = uniqueName('pepper_mismatch');
+      const pepper = 'a pepper of more than sixteen bytes';
+      const otherPepper = 'another pepper, just as long';
+      await newStore({ tableName: name, sessionIdPepper: pepper }).set('p1', inSeconds(60, { user: 2 }) as any);
+      const refused = (error: any) =>
+        error.name === 'SchemaError' &&
+        /stores session ids keyed with another sessionIdPepper .*Give every store that uses the table the same sessionIdPepper/.test(
+          error.message,
+        );
+      await assert.rejects(() => newStore({ tableName: name, sessionIdPepper: otherPepper }).get('p1'), refused);
+      await assert.rejects(
+        () => newStore({ tableName: name, sessionIdPepper: otherPepper }).set('p1', inSeconds(60) as any),
+        refused,
+      );
+      // A table made before the pepper's id was recorded says only hmac-sha256: the first store with a pepper records its own.
+      await q(`COMMENT ON COLUMN ${table(name)}.sid IS 'connect-pg-simple session ids: hmac-sha256'`);
+      assert.equal(((await newStore({ tableName: name, sessionIdPepper: pepper }).get('p1')) as any).user, 2);
+      await assert.rejects(() => newStore({ tableName: name, sessionIdPepper: otherPepper }).get('p1'), refused);
+      assert.equal((await rowsOf(name)).length, 1, 'no second row for the same cookie');
     });
 
     it('with hashSessionIds: false, stores ids as given', async () => {
@@ -345,5 +369,81 @@ describe('upgrading a version-1 table logs nobody out', () => {
     assert.equal(((await upgraded.get('old-1')) as any).changed, true);
     assert.equal(((await upgraded.get('new-during')) as any).n, 1);
     await Promise.all([running.close(), upgraded.close()]);
+  });
+});
+
+describe('the idle timeout counts from the write, not from when a connection was free', () => {
+  const { newStore, admin, table } = useSchemaStores('cps_idle_wait');
+  const pgp = pgPromise({ noWarnings: true });
+  const pools = {
+    pg: () => {
+      const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+      return { storeOptions: { pool }, busy: () => pool.query('SELECT pg_sleep(0.5)'), end: () => pool.end() };
+    },
+    'pg-promise': () => {
+      const db = pgp({ connectionString: databaseUrl(), max: 1 });
+      return { storeOptions: { pgPromise: db }, busy: () => db.any('SELECT pg_sleep(0.5)'), end: () => db.$pool.end() };
+    },
+  };
+  for (const [name, open] of Object.entries(pools)) {
+    it(`a write that waited for the one connection of a ${name} pool ends that much sooner`, async () => {
+      const { storeOptions, busy, end } = open();
+      const tableName = `waited_${name.replace('-', '_')}`;
+      const store = newStore({ ...storeOptions, tableName, ttl: 3600 });
+      try {
+        await store.set('warm', inSeconds(60) as any); // the table exists before the pool is held
+        const held = busy();
+        const calledAt = performance.now();
+        const written = store.set('w', inSeconds(60) as any);
+        await held;
+        const waitedSeconds = (performance.now() - calledAt) / 1000;
+        await written;
+        const [row] = await admin.query(
+          `SELECT extract(epoch FROM expire - now())::float8 AS left FROM ${table(tableName)} WHERE sid = $1`,
+          [storedId('w')],
+        );
+        assert.ok(waitedSeconds > 0.2, `the write waited for the connection: ${waitedSeconds} s`);
+        assert.ok(
+          row!.left <= 3600 - waitedSeconds + 0.05,
+          `3600 s from the call, less the ${waitedSeconds.toFixed(3)} s it waited: ${row!.left} s left`,
+        );
+      } finally {
+        await store.close();
+        await end();
+      }
+    });
+  }
+});
+
+describe("recording a pepper's fingerprint needs the table's owner", () => {
+  const { newStore, admin, table, schemaName } = useSchemaStores('cps_pepper_owner');
+  const role = uniqueName('cps_not_owner');
+
+  it('a store whose role does not own a table that records no pepper is refused, saying so', async () => {
+    const pepper = 'a pepper of more than sixteen bytes';
+    await newStore({ conString: databaseUrl(), tableName: 'unrecorded', sessionIdPepper: pepper }).set(
+      'p1',
+      inSeconds(60, { user: 2 }) as any,
+    );
+    await admin.query(`COMMENT ON COLUMN ${table('unrecorded')}.sid IS 'connect-pg-simple session ids: hmac-sha256'`);
+    await admin.query(`CREATE ROLE "${role}" LOGIN`);
+    await admin.query(`GRANT USAGE ON SCHEMA "${schemaName}" TO "${role}"`);
+    await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table('unrecorded')} TO "${role}"`);
+    const url = new URL(databaseUrl());
+    url.username = role;
+    const notOwner = newStore({ conString: url.href, tableName: 'unrecorded', sessionIdPepper: pepper });
+    try {
+      await assert.rejects(
+        () => notOwner.get('p1'),
+        (error: any) =>
+          error.name === 'SchemaError' &&
+          error.code === '42501' &&
+          /records no sessionIdPepper fingerprint yet, and this store's role may not record it/.test(error.message),
+      );
+    } finally {
+      await notOwner.close();
+      await admin.query(`DROP OWNED BY "${role}"`);
+      await admin.query(`DROP ROLE "${role}"`);
+    }
   });
 });

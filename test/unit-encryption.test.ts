@@ -59,6 +59,16 @@ describe('the session cipher, without a database', () => {
     }
   });
 
+  it('refuses anything after or inside the base64 that encrypt would not have written', () => {
+    const cipher = new SessionCipher([k1]);
+    const sealed = cipher.encrypt(TEXT, 'row');
+    const body = sealed.slice(0, -1);
+    for (const altered of [`${body}:extra"`, `${body} "`, `${body}\\n"`, `${body}=="`, `${body}AAAA"`]) {
+      assert.throws(() => cipher.decrypt(altered, 'row'), DecryptionError, altered.slice(-12));
+    }
+    assert.equal(cipher.decrypt(sealed, 'row'), TEXT);
+  });
+
   it('takes keys as 32-byte Buffers or base64 (standard or URL-safe), and names what else it got', () => {
     const key = randomBytes(32);
     assert.deepEqual(sessionKeyFrom(key.toString('base64')), key);

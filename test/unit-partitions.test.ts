@@ -83,7 +83,12 @@ describe('the partitioned layout, without a database', () => {
     const statements = storeStatements(names, { absoluteTimeoutSeconds: 3600, partitioned: true, userColumns: true });
     assert.match(
       statements.upsert.text,
-      /^WITH replaced AS \(DELETE FROM "app"\."session" WHERE sid = \$1::text\) INSERT INTO/,
+      /^WITH replaced AS \(DELETE FROM "app"\."session" WHERE sid = \$1::text RETURNING CASE WHEN .* THEN created END AS created\) INSERT INTO/,
+    );
+    assert.match(
+      statements.upsert.text,
+      /, coalesce\(\(SELECT min\(created\) FROM replaced\), now\(\)\), now\(\), \$4/,
+      "the live row's creation time moves with it",
     );
     assert.doesNotMatch(statements.upsert.text, /ON CONFLICT|;/);
     assert.match(

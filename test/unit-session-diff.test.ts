@@ -49,4 +49,12 @@ describe('diffSessions', () => {
     assert.deepEqual(diffSessions(base, text({ cookie: cookie('a'), s: 'a\u0000' })), { kind: 'whole' });
     assert.deepEqual(diffSessions(text({ 'k\u0000': 1 }), text({ 'k\u0000': 1, n: 1 })), { kind: 'whole' });
   });
+
+  it('writes a session holding a lone surrogate whole, and one with a valid pair key by key', () => {
+    const base = text({ cookie: cookie('a'), s: 'x' });
+    assert.deepEqual(diffSessions(base, text({ cookie: cookie('a'), s: 'a\uD800' })), { kind: 'whole' });
+    assert.deepEqual(diffSessions(base, text({ cookie: cookie('a'), s: '\uDFFFb' })), { kind: 'whole' });
+    assert.deepEqual(diffSessions(text({ s: '\uDC00' }), text({ s: '\uDC00', n: 1 })), { kind: 'whole' });
+    assert.equal(diffSessions(base, text({ cookie: cookie('a'), s: '🚀' })).kind, 'keys');
+  });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createStorage, type Storage } from 'unstorage';
 import { type PostgresDriver, postgresDriver } from '../src/adapters/unstorage.js';
+import { ABSOLUTE_TIMEOUT_RUNS, assertEndsAtAbsoluteTime } from './support/absolute-end.js';
 import { useTestSchema } from './support/apps.js';
+import { useDriverStores } from './support/driver-stores.js';
 import { newPGlite } from './support/pglite.js';
 import { sessionRows } from './support/session-rows.js';
 
@@ -118,3 +120,30 @@ describe('unstorage with postgresDriver on PGlite', () => {
     }
   });
 });
+
+for (const { driverName, label, options } of ABSOLUTE_TIMEOUT_RUNS) {
+  describe(`unstorage's absolute timeout over ${label}`, () => {
+    const suite = useDriverStores(driverName, 'cps_unstorage_abs');
+    it('setItem on a live item keeps its creation time: it ends at its absolute time', async () => {
+      const storage = createStorage({
+        driver: postgresDriver({
+          ...suite.harness.storeOptions,
+          schemaName: suite.schemaName,
+          createTableIfMissing: true,
+          pruneSessionInterval: false,
+          absoluteTimeout: 2,
+          ...options,
+        }),
+      });
+      try {
+        await assertEndsAtAbsoluteTime(
+          2,
+          (n) => storage.setItem('session:stolen', { user: 'ada', n }, { ttl: 3600 }),
+          () => storage.hasItem('session:stolen'),
+        );
+      } finally {
+        await storage.dispose();
+      }
+    });
+  });
+}

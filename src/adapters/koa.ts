@@ -18,6 +18,19 @@ export interface KoaStoreCallOptions {
 }
 
 /**
+ * koa-session (6 and 7) gives its store the session's maxAge plus 10 s ("ensure store expired
+ * after cookie"), and keeps the maxAge itself in the session's `_maxAge`.
+ */
+const KOA_SESSION_STORE_PADDING_MS = 10_000;
+
+/** The session's lifetime: koa-session's maxAge, without the 10 s it adds for the store. */
+function lifetimeSecondsOf(maxAge: number | 'session' | undefined, session: KoaSessionData): number | undefined {
+  if (typeof maxAge !== 'number') return undefined;
+  const padded = session._maxAge === maxAge - KOA_SESSION_STORE_PADDING_MS;
+  return (padded ? maxAge - KOA_SESSION_STORE_PADDING_MS : maxAge) / 1000;
+}
+
+/**
  * A PostgreSQL store for koa-session's external-store interface (`store` option), with the
  * guarantees of the root store: a logout is final, concurrent requests keep each other's keys,
  * a save that changes nothing but the expiry is a lazy touch.
@@ -61,8 +74,7 @@ export class KoaPGStore {
     const { _expire, ...stored } = session;
     const ctx = options?.ctx;
     this.#loadedBy.carry(ctx, stored);
-    const lifetimeSeconds = typeof maxAge === 'number' ? maxAge / 1000 : undefined;
-    await this.#core.set(key, stored as SessionObject, { lifetimeSeconds });
+    await this.#core.set(key, stored as SessionObject, { lifetimeSeconds: lifetimeSecondsOf(maxAge, stored) });
     this.#loadedBy.keep(ctx, stored);
   }
 

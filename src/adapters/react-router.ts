@@ -49,6 +49,12 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
   const core = openCore(storeOptions);
   // React Router hands `commitSession` the Session it gave out, but builds `session.data` afresh each time.
   const loadedBy = new ReceiptsByRequest();
+  // A new Session's id, made at its first commit: a second commit writes the same row.
+  const madeIds = new WeakMap<object, string>();
+  // Sessions destroyed: a later commit of one writes nothing, so a logout stays final.
+  const destroyed = new WeakSet<object>();
+  const expiredCookie = (serializeOptions: SerializeOptions) =>
+    cookie.serialize('', { ...serializeOptions, maxAge: undefined, expires: new Date(0) });
 
   return {
     async getSession(cookieHeader, parseOptions) {
@@ -61,19 +67,22 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
     },
 
     async commitSession(session, serializeOptions) {
+      if (destroyed.has(session)) return expiredCookie(serializeOptions);
       const data = session.data as SessionObject;
-      let id = session.id;
-      if (id === '') id = newSessionId();
-      else loadedBy.carry(session, data);
+      const id = session.id || madeIds.get(session) || newSessionId();
+      loadedBy.carry(session, data);
       await core.set(id, data, { lifetimeSeconds: lifetimeSeconds(cookie, serializeOptions) });
-      if (session.id !== '') loadedBy.keep(session, data);
+      if (session.id === '') madeIds.set(session, id);
+      loadedBy.keep(session, data);
       return cookie.serialize(id, serializeOptions);
     },
 
     async destroySession(session, serializeOptions) {
-      if (session.id !== '') await core.destroy(session.id);
+      destroyed.add(session);
+      const id = session.id || madeIds.get(session);
+      if (id !== undefined) await core.destroy(id);
       loadedBy.forget(session);
-      return cookie.serialize('', { ...serializeOptions, maxAge: undefined, expires: new Date(0) });
+      return expiredCookie(serializeOptions);
     },
 
     pruneSessions: () => core.prune(),

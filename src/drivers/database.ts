@@ -14,6 +14,30 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * A session's seconds to live, counted from when the store measured them (`at`, on `clock`, in
+ * ms), not from when the statement runs: a driver sends what is left of them once it has a
+ * connection (`valuesNow`), so a statement that waited for one does not make the session live
+ * that much longer. The database adds what it is sent to its own clock at execution.
+ */
+export class ElapsingSeconds {
+  constructor(
+    readonly seconds: number,
+    readonly at: number,
+    readonly clock: () => number,
+  ) {}
+
+  /** The seconds left now. */
+  left(): number {
+    return this.seconds - Math.max(0, this.clock() - this.at) / 1000;
+  }
+}
+
+/** The values as the server is to get them now: each `ElapsingSeconds` as what is left of it. */
+export function valuesNow(values: readonly unknown[]): unknown[] {
+  return values.map((value) => (value instanceof ElapsingSeconds ? value.left() : value));
+}
+
 /** A `query` that resolves either with rows or with a result object holding them, as pg does. */
 export function rowsOf(result: unknown): Row[] {
   if (Array.isArray(result)) return result as Row[];

@@ -2,7 +2,7 @@ import type { Statement } from '../sql.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
 import { explainConnectionError } from './connection-errors.js';
-import { type Database, type Row, withPreparedFallback } from './database.js';
+import { type Database, type Row, valuesNow, withPreparedFallback } from './database.js';
 import { createOwnedPgPool, loadPg, type OwnedPoolSettings } from './pg.js';
 
 interface PipelinedClient {
@@ -106,7 +106,7 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
 
   type Config = { name?: string; text: string; values: unknown[] };
   const send = (entry: Connection, config: Config, deadline: Deadline | undefined) => {
-    const running = entry.client.query(config);
+    const running = entry.client.query({ ...config, values: valuesNow(config.values) });
     return deadline === undefined ? running : untilDeadline(running, deadline, () => expired(entry));
   };
 

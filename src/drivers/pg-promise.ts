@@ -2,7 +2,7 @@ import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
 import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
 import type { Database } from './database.js';
-import { withPreparedFallback } from './database.js';
+import { valuesNow, withPreparedFallback } from './database.js';
 
 /** What the store uses of a pg-promise database object. */
 export interface PgPromiseDatabaseLike {
@@ -47,15 +47,16 @@ export function fromPgPromise(
     );
   };
   const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
-    const config = named
-      ? { name: statement.name, text: statement.text, values: values as unknown[] }
-      : { text: statement.text, values: values as unknown[] };
-    if (!leasing || deadline === undefined) return untilDeadline(any(config), deadline);
+    const config = () =>
+      named
+        ? { name: statement.name, text: statement.text, values: valuesNow(values) }
+        : { text: statement.text, values: valuesNow(values) };
+    if (!leasing || deadline === undefined) return untilDeadline(any(config()), deadline);
     // A connection of its own, so that a statement out of time can be cancelled (see runOnLease).
     return runOnLease<unknown>(
       acquire,
       (lease, done) => {
-        (lease as PgPromiseLease).connection.any(config).then((rows) => done(undefined, rows), done);
+        (lease as PgPromiseLease).connection.any(config()).then((rows) => done(undefined, rows), done);
       },
       deadline,
       graceMs,

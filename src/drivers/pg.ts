@@ -8,7 +8,7 @@ import {
   unconnectedClientError,
 } from './connection-errors.js';
 import type { Database, Row } from './database.js';
-import { isPreparedStatementMismatch, rowsOf, withPreparedFallback } from './database.js';
+import { isPreparedStatementMismatch, rowsOf, valuesNow, withPreparedFallback } from './database.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
@@ -55,10 +55,11 @@ function isPgPool(pool: object): pool is PgPool {
 
 const ignore = () => {};
 
+/** The statement as pg takes it; called once the connection is at hand (see `valuesNow`), where the driver knows when. */
 function queryConfig(statement: Statement, values: readonly unknown[], named: boolean): PgQueryConfig {
   return named
-    ? { name: statement.name, text: statement.text, values: values as unknown[] }
-    : { text: statement.text, values: values as unknown[] };
+    ? { name: statement.name, text: statement.text, values: valuesNow(values) }
+    : { text: statement.text, values: valuesNow(values) };
 }
 
 /** A connection of a pg.Pool, taken for one statement. */
@@ -145,7 +146,7 @@ export function fromPgPool(
     // pg.Client queues statements until connected: without a connect() they would wait forever.
     if (isUnconnectedPgClient(db)) return Promise.reject(unconnectedClientError());
     return untilDeadline(
-      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, values as unknown[]),
+      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, valuesNow(values)),
       deadline,
     );
   });

@@ -1,6 +1,6 @@
 import { untilDeadline } from '../time-limit.js';
 import type { Database } from './database.js';
-import { rowsOf } from './database.js';
+import { rowsOf, valuesNow } from './database.js';
 
 /** What the store uses of a PGlite instance (PostgreSQL in WebAssembly, in-process). */
 export interface PGliteLike {
@@ -22,7 +22,7 @@ export function fromPGlite(db: PGliteLike): Database {
   return {
     // PGlite runs in-process and cannot be cancelled: the store only stops waiting.
     query: (statement, values, deadline) =>
-      untilDeadline(query(statement.text, values as unknown[]), deadline).then(rowsOf),
+      untilDeadline(query(statement.text, valuesNow(values)), deadline).then(rowsOf),
     close: async () => {},
   };
 }

@@ -1,6 +1,6 @@
 import { untilDeadline } from '../time-limit.js';
 import type { Database } from './database.js';
-import { rowsOf } from './database.js';
+import { rowsOf, valuesNow } from './database.js';
 
 /** What the store uses of a postgres.js `sql` instance. */
 export interface PostgresJsSqlLike {
@@ -46,7 +46,8 @@ export function fromPostgresJs(sql: PostgresJsSqlLike): Database {
   const prepare = sql.options?.prepare !== false;
   return {
     query: (statement, values, deadline) => {
-      const pending = unsafe(statement.text, values as unknown[], { prepare });
+      // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
+      const pending = unsafe(statement.text, valuesNow(values), { prepare });
       return untilDeadline(pending, deadline, () => cancelQuery(pending)).then(rowsOf);
     },
     close: async () => {},

@@ -1,5 +1,5 @@
-import { ID_FORM_MARK, idFormComment, type SessionIdForm } from '../session-id.js';
-import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
+import { ID_FORM_MARK, idFormComment, keyedForm, type SessionIdForm } from '../session-id.js';
+import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, sidCommentSql, type TableNames } from '../sql.js';
 import { changeNoticeStatements } from './change-notices.js';
 import { initialPartitionStatements, type Partitioning, partitioningComment } from './partitions.js';
 
@@ -48,9 +48,23 @@ export function parseIdFormComment(comment: string | null | undefined): string |
   return comment?.startsWith(ID_FORM_MARK) ? comment.slice(ID_FORM_MARK.length).trim() : undefined;
 }
 
-/** The statement that records how the table stores ids. */
-export function idFormStatement(names: TableNames, form: SessionIdForm): string {
-  return `COMMENT ON COLUMN ${names.qualified}."sid" IS ${quoteLiteral(idFormComment(form))}`;
+/** The statement that records how the table stores ids (`hmac-sha256` ones with their pepper's id). */
+export function idFormStatement(names: TableNames, form: SessionIdForm, pepperId?: string): string {
+  const comment =
+    form === 'hmac-sha256' && pepperId !== undefined ? `${ID_FORM_MARK}${keyedForm(pepperId)}` : idFormComment(form);
+  return `COMMENT ON COLUMN ${names.qualified}."sid" IS ${quoteLiteral(comment)}`;
+}
+
+/**
+ * Records the pepper's id on a table of `hmac-sha256` ids that records none (made before the
+ * fingerprint existed, or by `createTableIfMissing` just now), under the schema lock: the first
+ * store to get there records its pepper, and every store with another is refused from then on.
+ */
+export function recordPepperStatement(names: TableNames, pepperId: string): string {
+  return doBlock(`  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${quoteLiteral(names.qualified)}));
+  IF ${sidCommentSql(names)} = ${quoteLiteral(idFormComment('hmac-sha256'))} THEN
+    ${idFormStatement(names, 'hmac-sha256', pepperId)};
+  END IF;`);
 }
 
 /** The partial index on `user_id`: only sessions that belong to a user have an entry. */

@@ -1,8 +1,14 @@
 import type { Database } from '../drivers/database.js';
-import { parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
+import { parseKeyedForm, parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
 import type { StoreStatements, TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
-import { createTableIfMissingStatement, parseIdFormComment, parseVersionComment, SCHEMA_VERSION } from './ddl.js';
+import {
+  createTableIfMissingStatement,
+  parseIdFormComment,
+  parseVersionComment,
+  recordPepperStatement,
+  SCHEMA_VERSION,
+} from './ddl.js';
 import { ONE_DAY_SECONDS, type Partitioning, parsePartitioningComment, partitioningComment } from './partitions.js';
 
 export class SchemaError extends Error {
@@ -23,6 +29,8 @@ export interface TableState {
   readonly columnProblem: ColumnProblem | undefined;
   /** How the table stores ids, as its `sid` column's comment says (schema 2); undefined before. */
   readonly idForm: string | undefined;
+  /** For a table of `hmac-sha256` ids: the id of the pepper it records (`pepperIdOf`); undefined when it records none. */
+  readonly pepperId: string | undefined;
   /** Is it partitioned (pg_class.relkind `p`)? */
   readonly partitioned: boolean;
   /** How it is partitioned, as its `created` column's comment says; undefined when it says nothing. */
@@ -71,11 +79,14 @@ export async function readTableState(
   const version = parseVersionComment(row?.comment as string | null | undefined);
   // A newer version's columns are its own business: such a table is refused as newer instead.
   const checkColumns = exists && row !== undefined && version <= SCHEMA_VERSION;
+  const idForm = parseIdFormComment(row?.sid_comment as string | null | undefined);
+  const pepperId = parseKeyedForm(idForm);
   return {
     exists,
     version,
     columnProblem: checkColumns ? columnProblem(row) : undefined,
-    idForm: parseIdFormComment(row?.sid_comment as string | null | undefined),
+    idForm: pepperId === undefined ? idForm : 'hmac-sha256',
+    pepperId,
     partitioned: row?.kind === 'p',
     partitioning: parsePartitioningComment(row?.created_comment as string | null | undefined),
   };
@@ -131,10 +142,32 @@ export async function ensureTable(
       '0A000',
     );
   }
+  if (needsPepperRecorded(state, ids)) {
+    if (deadline?.expired !== undefined) throw deadline.expired;
+    await recordPepper(db, names, ids.pepperId!, deadline);
+    state = await readTableState(db, statements, names, deadline);
+  }
   const use = idUseFor(names, state, ids);
   const problem = use.kind === 'refused' ? use.problem : partitioningProblem(names, state);
   if (problem !== undefined) throw new SchemaError(`connect-pg-simple: ${problem}`, '55000');
   return state;
+}
+
+async function recordPepper(db: Database, names: TableNames, pepperId: string, deadline?: Deadline): Promise<void> {
+  try {
+    await db.query({ name: '', text: recordPepperStatement(names, pepperId) }, [], deadline);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== '42501') throw error;
+    throw new SchemaError(
+      `connect-pg-simple: table ${names.qualified} stores hmac-sha256 ids but records no sessionIdPepper fingerprint yet, and this store's role may not record it (only the table's owner may): start one store with sessionIdPepper as the table's owner once (see "Which pepper" in docs/security.md)`,
+      '42501',
+    );
+  }
+}
+
+/** A table of `hmac-sha256` ids that records no pepper, used by a store with one: it records the store's. */
+function needsPepperRecorded(state: TableState, ids: StoreIds): boolean {
+  return state.idForm === 'hmac-sha256' && state.pepperId === undefined && ids.pepperId !== undefined;
 }
 
 /** Why a partitioned table cannot be used: the store must know how it is cut to prune it. */
@@ -167,7 +200,13 @@ export type IdUse =
 export function idUseFor(names: TableNames, state: TableState, ids: StoreIds): IdUse {
   const peppered = ids.form === 'hmac-sha256';
   if (state.version < 2) return peppered ? { kind: 'candidates', from: 'plain' } : { kind: 'own' };
-  if (state.idForm === ids.form) return { kind: 'own' };
+  if (state.idForm === ids.form) {
+    if (!peppered || state.pepperId === undefined || state.pepperId === ids.pepperId) return { kind: 'own' };
+    return {
+      kind: 'refused',
+      problem: `table ${names.qualified} stores session ids keyed with another sessionIdPepper (pepper id ${state.pepperId}; this store's sessionIdPepper has id ${ids.pepperId}): it would miss every session, and write rows no other store finds. Give every store that uses the table the same sessionIdPepper (a table's pepper cannot be changed: see "The pepper cannot be rotated" in docs/security.md)`,
+    };
+  }
   if (peppered && (state.idForm === 'sha256' || state.idForm === 'plain')) {
     return { kind: 'candidates', from: state.idForm };
   }

@@ -57,7 +57,7 @@ export function finishRekeyStatement(names: TableNames, rekeying: Rekeying, lock
     RAISE EXCEPTION 'connect-pg-simple: table % still has sessions to re-key: run rekey again', ${quoteLiteral(t)} USING ERRCODE = '55000';
   END IF;
   ALTER TABLE ${t} DROP COLUMN ${REKEYED_COLUMN};
-  ${idFormStatement(names, 'hmac-sha256')};`,
+  ${idFormStatement(names, 'hmac-sha256', rekeying.pepperId)};`,
     lockTimeoutSeconds,
   );
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { assertEndsAtAbsoluteTime } from './absolute-end.js';
 import { eventually, holdTableLock, uniqueName } from './database.js';
 import { useDriverStores } from './driver-stores.js';
 import type { drivers } from './drivers.js';
@@ -262,6 +263,17 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.ok((await row('expired')).left < 0);
     });
 
+    it("a write without a load receipt keeps a live session's creation time: it ends at its absolute time", async () => {
+      const store = newStore({ absoluteTimeout: 2 });
+      await assertEndsAtAbsoluteTime(
+        2,
+        (n) => store.set('stolen', { ...inSeconds(3600), n } as any),
+        async () => (await store.get('stolen')) !== null,
+      );
+      await store.set('stolen', inSeconds(3600) as any);
+      assert.ok(await store.get('stolen'), 'a write after the end is a new session');
+    });
+
     it("concurrent requests of one session keep each other's changes, key by key", async () => {
       const a = newStore();
       const b = newStore();
@@ -307,6 +319,22 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       loaded.v = 3;
       await store.set('nulkey', loaded);
       assert.equal(await rowOf('nulkey'), undefined);
+    });
+
+    it("a change holding a lone surrogate (which PostgreSQL's json functions refuse) is saved, beside another request's", async () => {
+      const a = newStore();
+      const b = newStore();
+      await a.set('lone', { ...inSeconds(600), kept: 1 } as any);
+      const here = (await a.get('lone')) as any;
+      const there = (await b.get('lone')) as any;
+      there.other = 'b';
+      await b.set('lone', there);
+      here.broken = 'a\uD800b';
+      await a.set('lone', here);
+      const stored = JSON.parse((await rowOf('lone')).sess);
+      assert.equal(stored.broken, 'a\uD800b', 'the change is saved');
+      assert.equal(stored.kept, 1);
+      assert.equal(((await a.get('lone')) as any).broken, 'a\uD800b');
     });
 
     it('reads every change made elsewhere at once by default', async () => {

@@ -11,6 +11,7 @@ export function tableState(version: number, idForm?: string, partitioning?: Tabl
     version,
     columnProblem: undefined,
     idForm,
+    pepperId: undefined,
     partitioned: partitioning !== undefined,
     partitioning,
   };
