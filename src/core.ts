@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { CacheTrust } from './cache-trust.js';
-import { READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
+import { type CacheTrust, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
 import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
 import { type Database, ElapsingSeconds, type Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
