@@ -57,9 +57,10 @@ export function pgNoticeListener(source: unknown, settings: ListenSettings): Not
     current.removeAllListeners();
     current.on('error', () => {});
     current.end().catch(() => {});
-    if (listening) events.onLost(why);
     listening = false;
     if (closed) return;
+    // Also when it never listened: the owner says why once (a connection that cannot be made).
+    events.onLost(why);
     retryTimer = setTimeout(connect, retryMs);
     retryTimer.unref();
     retryMs = Math.min(retryMs * 2, MOST_RETRY_MS);
