@@ -7,6 +7,10 @@
  *
  * Prints operations per second per round and the ratio (on / off) of each pair. With
  * BENCH_NOTICE_NO_NOTIFY=1 the triggers run but send nothing: their cost apart from NOTIFY's.
+ *
+ * `--cycle`: the request cycle instead (a get of one of 2,000 sessions, then a change of it one
+ * time in ten, else a touch, which lazy touch mostly skips), and a third contender: the table
+ * with the notices on, read through a store with `readCache: true`.
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -24,23 +28,47 @@ const CALLERS = 16;
 const schemaName = `cps_bench_notice_${process.pid}`;
 /** `--asynchronous-commit`: both stores with `synchronousCommit: false`. */
 const synchronousCommit = !process.argv.includes('--asynchronous-commit');
+const cycle = process.argv.includes('--cycle');
+const SESSIONS = 2000;
+
+type Store = InstanceType<typeof PGStore>;
 
 const pool = new pg.Pool({ connectionString: url, max: 8 });
 const cookie = () => ({ originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString() });
 
-function storeOn(tableName: string) {
+function storeOn(tableName: string, readCache = false) {
   return new PGStore({
     pool,
     schemaName,
     tableName,
     synchronousCommit,
+    readCache,
     createTableIfMissing: true,
     pruneSessionInterval: false,
   });
 }
 
+/** One caller's request cycles: a get, then a change one time in ten, else a touch. */
+async function cycleCaller(store: Store, until: number): Promise<number> {
+  let operations = 0;
+  while (performance.now() < until) {
+    const sid = `c${Math.floor(Math.random() * SESSIONS)}`;
+    const session = (await store.get(sid)) as { n: number } | null;
+    if (session === null) throw new Error(`session ${sid} is missing`);
+    if (Math.random() < 0.1) {
+      session.n++;
+      await store.set(sid, session as never);
+    } else {
+      await store.touch(sid, session as never);
+    }
+    operations++;
+  }
+  return operations;
+}
+
 /** One caller's loop: a new session, a change of it, a touch, its destroy. */
-async function caller(store: InstanceType<typeof PGStore>, id: number, until: number): Promise<number> {
+async function caller(store: Store, id: number, until: number): Promise<number> {
+  if (cycle) return cycleCaller(store, until);
   let operations = 0;
   for (let i = 0; performance.now() < until; i++) {
     const sid = `s${id}-${i}-${Math.random()}`;
@@ -53,7 +81,7 @@ async function caller(store: InstanceType<typeof PGStore>, id: number, until: nu
   return operations;
 }
 
-async function round(store: InstanceType<typeof PGStore>): Promise<number> {
+async function round(store: Store): Promise<number> {
   const started = performance.now();
   const until = started + seconds * 1000;
   const counts = await Promise.all(Array.from({ length: CALLERS }, (_, i) => caller(store, i, until)));
@@ -74,28 +102,39 @@ async function main() {
       await pool.query(def.replaceAll('pg_notify(', 'concat('));
     }
     await pool.query(switchChangeNoticesStatement(tableNames('with_notices', schemaName), true));
-    // Warm both (plans, connections, caches) before the measured rounds.
-    await round(withNotices);
-    await round(without);
-    const ratios: number[] = [];
+    const contenders: [string, Store][] = [
+      ['notices off', without],
+      ['notices on', withNotices],
+    ];
+    if (cycle) {
+      for (const [, store] of contenders) {
+        for (let i = 0; i < SESSIONS; i++) await store.set(`c${i}`, { cookie: cookie(), n: 0 } as never);
+      }
+      contenders.push(['notices on, readCache: true', storeOn('with_notices', true)]);
+    }
+    // Warm each (plans, connections, caches, a listener) before the measured rounds.
+    for (const [, store] of contenders) await round(store);
+    const ratios = new Map<string, number[]>();
     for (let r = 0; r < rounds; r++) {
-      // Interleaved, and the order alternates, so neither side always runs first.
-      const order = r % 2 === 0 ? [withNotices, without] : [without, withNotices];
-      const rates = new Map<unknown, number>();
-      for (const store of order) rates.set(store, await round(store));
-      const on = rates.get(withNotices)!;
-      const off = rates.get(without)!;
-      ratios.push(on / off);
+      // Interleaved, and the order turns, so no contender always runs first.
+      const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
+      const rates = new Map<string, number>();
+      for (const [name, store] of order) rates.set(name, await round(store));
+      const off = rates.get('notices off')!;
+      const line = contenders.map(([name]) => `${name} ${rates.get(name)!.toFixed(0)}/s`);
+      for (const [name] of contenders.slice(1)) {
+        ratios.set(name, [...(ratios.get(name) ?? []), rates.get(name)! / off]);
+      }
+      console.log(`round ${r + 1}: ${line.join(', ')}`);
+    }
+    for (const [name, values] of ratios) {
+      const sorted = [...values].sort((a, b) => a - b);
+      const median = (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
       console.log(
-        `round ${r + 1}: with triggers ${on.toFixed(0)} ops/s, without ${off.toFixed(0)} ops/s, ratio ${(on / off).toFixed(3)}`,
+        `${name} ÷ notices off: median ${median.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted.at(-1)!.toFixed(3)} over ${rounds} rounds of ${seconds} s`,
       );
     }
-    const sorted = [...ratios].sort((a, b) => a - b);
-    const median = (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
-    console.log(
-      `ratio with/without: median ${median.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted.at(-1)!.toFixed(3)} over ${rounds} rounds of ${seconds} s`,
-    );
-    await Promise.all([withNotices.close(), without.close()]);
+    await Promise.all(contenders.map(([, store]) => store.close()));
   } finally {
     await pool.query(`DROP SCHEMA "${schemaName}" CASCADE`);
     await pool.end();

@@ -141,8 +141,10 @@ export const noticeChannelStatement: Statement = {
 /**
  * $1 channel, $2 payload, $3 the qualified table name: a marker notice, sent only while the
  * table has every trigger, enabled always (so a marker that arrives also says they still fire).
+ * Its commit does not wait for the WAL flush: a notifying commit holds a cluster-wide lock until
+ * it has committed, and a marker is worth nothing after a crash.
  */
 export const markerStatement: Statement = {
   name: 'cps_notice_marker',
-  text: `SELECT pg_notify($1, $2) WHERE ${noticesOn('$3')}`,
+  text: `SELECT pg_notify($1, $2) WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL AND ${noticesOn('$3')}`,
 };
