@@ -19,7 +19,7 @@ CREATE INDEX "session_user_idx" ON "session" ("user_id") WHERE "user_id" IS NOT 
 
 COMMENT ON COLUMN "session"."sid" IS 'connect-pg-simple session ids: sha256';
 
-CREATE OR REPLACE FUNCTION "session_changed"() RETURNS trigger LANGUAGE plpgsql AS $cps_notice$DECLARE
+CREATE OR REPLACE FUNCTION "session_changed"() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $cps_notice$DECLARE
   ids text[];
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN

@@ -97,6 +97,22 @@ describe('change notices', () => {
     assert.deepEqual(await notices(), ['*']);
   });
 
+  it('a writer’s search_path cannot swap the functions the trigger calls', async () => {
+    const writer = new pg.Client({ connectionString: databaseUrl() });
+    await writer.connect();
+    try {
+      await admin.query(
+        `CREATE FUNCTION "${schemaName}".pg_notify(text, text) RETURNS void LANGUAGE sql AS 'SELECT NULL::void'`,
+      );
+      await writer.query(`SET search_path = "${schemaName}", pg_catalog`);
+      await writer.query(`INSERT INTO ${t} (sid, sess, expire) VALUES ${live('shadowed')}`);
+      await writer.query(`DELETE FROM ${t}`);
+      assert.deepEqual(await notices(), [keys('shadowed')]);
+    } finally {
+      await writer.end();
+    }
+  });
+
   it('migrate adds the triggers to a schema 3 table, off; turned on, they are enabled always', async () => {
     const old = tableNames('old', schemaName);
     for (const statement of createTableStatements(old)) await admin.query(statement);
