@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type CacheTrust, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
 import { CorruptSessionError, decodeSession, encodeSession } from './codec.js';
+import { noteReplicaAnswered } from './diagnostics.js';
 import { type Database, ElapsingSeconds, type Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { DecryptionError, isEnvelopeText, SessionCipher } from './encryption.js';
@@ -189,7 +190,7 @@ export class SessionCore {
     this.#pruneSchedule = new PruneSchedule(
       options.pruneIntervalMs,
       options.pruneDelay,
-      () => this.#pruneCounted(),
+      () => this.pruneOnSchedule(),
       (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
     );
   }
@@ -690,6 +691,11 @@ export class SessionCore {
     }
   }
 
+  /** The prune timer's prune: a method of its own, so that it is traced as `prune()` is. */
+  pruneOnSchedule(): Promise<number> {
+    return this.#pruneCounted();
+  }
+
   /** Stops pruning, waits for work in flight, and ends the connections the store opened. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -836,6 +842,7 @@ export class SessionCore {
     const values = [this.#ids.parameter(sid)];
     const get = this.#statements.get;
     const row = await replica.read(rememberedIdOf(values[0]!), values, deadline);
+    if (row !== undefined) noteReplicaAnswered();
     return row ?? (await this.#query(get, values, deadline))[0];
   }
 

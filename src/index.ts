@@ -38,6 +38,15 @@ namespace connectPgSimple {
   export type DescribeSession = import('./options.js').DescribeSession;
   export type SessionDetails = import('./options.js').SessionDetails;
   export type Callback<T = void> = import('./callbacks.js').Callback<T>;
+  /** What subscribers of the TracingChannels `connect-pg-simple:<operation>` receive (docs/observability.md). */
+  export type OperationContext = import('./diagnostics.js').OperationContext;
+  /** The store's events and what their listeners receive (docs/observability.md). */
+  export type StoreEvents = import('./store-events.js').StoreEvents;
+  export type SessionCreatedEvent = import('./store-events.js').SessionCreatedEvent;
+  export type SessionDestroyedEvent = import('./store-events.js').SessionDestroyedEvent;
+  export type SessionRevokedEvent = import('./store-events.js').SessionRevokedEvent;
+  export type UserSessionsRevokedEvent = import('./store-events.js').UserSessionsRevokedEvent;
+  export type SessionsPrunedEvent = import('./store-events.js').SessionsPrunedEvent;
 }
 
 export = connectPgSimple;

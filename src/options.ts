@@ -166,6 +166,13 @@ export interface PGStoreOptions {
    * Default: none.
    */
   describe?: DescribeSession;
+  /**
+   * Emit `disconnect` when the database cannot be reached and `connect` when it answers (first,
+   * and again after a `disconnect`). express-session then lets requests through without a
+   * session while disconnected; `false` keeps it using the store, so that requests fail with the
+   * store's error instead. See docs/observability.md. Default: `true`.
+   */
+  connectionEvents?: boolean;
 }
 
 /** The `userId` option: which user a session belongs to. */
@@ -218,6 +225,7 @@ export interface ResolvedOptions {
   /** The session's user id as stored: a non-empty string, or null for none (see user-id.ts). */
   readonly userIdOf: (session: SessionObject) => string | null;
   readonly describe: DescribeSession | undefined;
+  readonly connectionEvents: boolean;
 }
 
 const ONE_DAY_SECONDS = 86_400;
@@ -378,6 +386,7 @@ const OPTION_TABLE = {
   partitionBy: { check: partitionBy },
   userId: { check: fn<UserIdOf> },
   describe: { check: fn<DescribeSession> },
+  connectionEvents: { default: true, check: boolean },
 } as const satisfies Record<keyof PGStoreOptions, { readonly default?: unknown; readonly check: Check<unknown> }>;
 
 type OptionTable = typeof OPTION_TABLE;
@@ -557,5 +566,6 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
         : { widthSeconds: checked.partitionBy.days * ONE_DAY_SECONDS, lifetimeSeconds: checked.absoluteTimeout },
     userIdOf: userIdFunction(checked.userId),
     describe: checked.describe,
+    connectionEvents: checked.connectionEvents,
   });
 }

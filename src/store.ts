@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
-import { type CoreSettings, SessionCore } from './core.js';
+import type { CoreSettings, SessionCore } from './core.js';
 import { bindReceipt, receiptOf } from './load-receipt.js';
+import { ObservedCore } from './observed-core.js';
 import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
 import type { UserSession } from './user-sessions.js';
 
@@ -126,7 +127,7 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     constructor(...args: any[]) {
       const options = resolveOptions(args[0]);
       super();
-      this.#core = new SessionCore(options, settings);
+      this.#core = new ObservedCore(options, settings, this);
     }
 
     get(sid: string): Promise<SessionData | null>;

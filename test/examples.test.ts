@@ -45,7 +45,12 @@ const appExamples: Record<string, 'server' | 'pglite'> = {
 };
 
 /** Examples that are no server: a module to use from a script, or a script that runs to its end. */
-const scriptExamples = ['examples/custom-queryable.ts', 'examples/react-router.mts', 'examples/unstorage.mts'];
+const scriptExamples = [
+  'examples/custom-queryable.ts',
+  'examples/react-router.mts',
+  'examples/unstorage.mts',
+  'examples/opentelemetry.mts',
+];
 
 describe('examples/', { concurrency: 3 }, () => {
   after(async () => {
@@ -141,5 +146,25 @@ describe('examples/', { concurrency: 3 }, () => {
   it('examples/unstorage.mts: runs to its end, reading back what it stored', async () => {
     const out = await runScript(`await import('./examples/unstorage.mts');`);
     assert.match(out, /user: 'ada'/);
+  });
+
+  // test/opentelemetry.test.ts checks each span and metric; this runs it as an app would, with the package.
+  it('examples/opentelemetry.mts: a span for each operation of a store', async () => {
+    const script = `
+      const { instrumentSessions } = await import('./examples/opentelemetry.mts');
+      const { metrics } = await import('@opentelemetry/api');
+      const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+      const { PGStore } = (await import('connect-pg-simple')).default;
+      const spans = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+      const stop = instrumentSessions({ tracer: provider.getTracer('app'), meter: metrics.getMeter('app') });
+      const store = new PGStore({ createTableIfMissing: true, pruneSessionInterval: false });
+      await store.set('example', { cookie: { maxAge: 60000 } });
+      await store.get('example');
+      await store.close();
+      stop();
+      console.log(JSON.stringify(spans.getFinishedSpans().map((span) => span.name)));
+      process.exit(0);`;
+    assert.deepEqual(JSON.parse(await runScript(script)), ['session set', 'session get']);
   });
 });

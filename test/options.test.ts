@@ -194,6 +194,7 @@ describe('options are checked at construction', () => {
       encryptionKeys: undefined,
       describe: undefined,
       partitioning: undefined,
+      connectionEvents: true,
     });
     assert.equal(userIdOf({ userId: 7, passport: { user: 'p' } }), '7');
     assert.equal(userIdOf({ passport: { user: 'p' } }), 'p');

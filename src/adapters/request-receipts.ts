@@ -1,10 +1,11 @@
-import { SessionCore } from '../core.js';
+import type { SessionCore } from '../core.js';
 import { bindReceipt, type LoadReceipt, receiptOf } from '../load-receipt.js';
+import { ObservedCore } from '../observed-core.js';
 import { type PGStoreOptions, resolveOptions } from '../options.js';
 
 /** The store's core for a framework adapter: options validated once, no express-session rules. */
 export function openCore(options: PGStoreOptions | undefined): SessionCore {
-  return new SessionCore(resolveOptions(options), { requireCookie: false });
+  return new ObservedCore(resolveOptions(options), { requireCookie: false });
 }
 
 /**

@@ -53,14 +53,20 @@ function usageMessage(error: { code?: unknown; message: string }): string {
   return first.charAt(0).toLowerCase() + first.slice(1);
 }
 
-/** `--batch-size -5` as `--batch-size=-5`: a negative number is a value (to be refused as such), not an option. */
-function joinNegativeNumbers(args: readonly string[]): string[] {
+/**
+ * `--batch-size -5` as `--batch-size=-5`: a negative number is a value (to be refused as such), not an option.
+ * An option with an optional value (`--watch`) given without one (last, or before an option) gets its default.
+ */
+function normalizedArgs(args: readonly string[]): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const next = args[i + 1];
     const name = arg.startsWith('--') ? arg.slice(2) : undefined;
-    if (name !== undefined && ALL_OPTIONS[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+    const optional = name === undefined ? undefined : ALL_OPTIONS[name]?.optionalValue;
+    if (optional !== undefined && (next === undefined || /^-[^\d]/.test(next))) {
+      joined.push(`${arg}=${optional}`);
+    } else if (name !== undefined && ALL_OPTIONS[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
       joined.push(`${arg}=${next}`);
       i++;
     } else {
@@ -83,7 +89,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: joinNegativeNumbers(args),
+      args: normalizedArgs(args),
       options: ALL_OPTIONS,
       allowPositionals: true,
       strict: true,

@@ -5,6 +5,8 @@ export interface OptionSpec {
   readonly short?: string;
   /** For a string option: what its value is, as help shows it. */
   readonly value?: string;
+  /** For a string option that may be given without its value: the value it then has. */
+  readonly optionalValue?: string;
   readonly description: string;
 }
 
@@ -196,9 +198,26 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       "Shows live and expired sessions, table and index sizes, dead row versions and the last (auto)vacuum and analyze from pg_stat_user_tables, the schema version and the layout (for a partitioned table: each partition, its range, estimated rows and whether a prune will drop it), with advice when something looks wrong; and how the table stores session ids (plain, sha256, hmac-sha256, or re-keying, with the rows left) and sessions (encrypted, by key id, or plain JSON: counted from the stored text, without keys). Counting reads the whole table: above 1,000,000 rows the session counts are the planner's estimates instead (say so), unless --exact, and the encryption figures are estimated from a sample.",
     options: {
       json,
+      format: {
+        type: 'string',
+        value: 'FORMAT',
+        description:
+          'text (the default), json (as --json) or prometheus (the text exposition format, for a textfile collector or a sidecar)',
+      },
+      watch: {
+        type: 'string',
+        value: '[SECONDS]',
+        optionalValue: '2',
+        description: 'read and print the figures again every SECONDS (default 2), until Ctrl-C',
+      },
       exact: { type: 'boolean', description: 'count every row, however large the table (reads the whole table)' },
     },
     connects: true,
-    examples: ['connect-pg-simple stats', 'connect-pg-simple stats --json | jq .expiredSessions'],
+    examples: [
+      'connect-pg-simple stats',
+      'connect-pg-simple stats --json | jq .expiredSessions',
+      'connect-pg-simple stats --format prometheus > /var/lib/node_exporter/sessions.prom',
+      'connect-pg-simple stats --watch 5',
+    ],
   },
 };

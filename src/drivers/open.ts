@@ -1,3 +1,4 @@
+import { countingStatements } from '../diagnostics.js';
 import type { DriverChoice } from '../options.js';
 import type { Database } from './database.js';
 import { createOwnedPgPool, fromPgPool, looksLikePg } from './pg.js';
@@ -23,8 +24,12 @@ export interface OpenSettings {
  */
 const CONNECT_TIMEOUT_MARGIN_MS = 100;
 
-/** The adapter for the database the options named. */
+/** The adapter for the database the options named; its statements are counted for tracing (diagnostics.ts). */
 export function openDatabase(choice: DriverChoice, settings: OpenSettings): Database {
+  return countingStatements(adapterFor(choice, settings));
+}
+
+function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
   switch (choice.kind) {
     case 'pool':
       return fromPgPool(choice.pool, {

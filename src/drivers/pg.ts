@@ -1,3 +1,4 @@
+import { poolWait } from '../diagnostics.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
@@ -64,7 +65,9 @@ function queryConfig(statement: Statement, values: readonly unknown[], named: bo
 
 /** A connection of a pg.Pool, taken for one statement. */
 function leaseFrom(pool: PgPool, done: Done<Lease>): void {
+  const waited = poolWait();
   const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
+    waited?.end();
     if (error || client === undefined) {
       done(error ? explainConnectionError(error, pool) : new Error('connect-pg-simple: the pool gave no connection'));
       return;

@@ -30,6 +30,12 @@ export async function typeTests(): Promise<void> {
   new PgSession({ conString: 'postgres://localhost/db', pruneSessionInterval: false });
   new PgSession();
   new PGStore({ postgres: sql });
+  new PGStore({ postgres: sql, connectionEvents: false });
+  // @ts-expect-error connectionEvents is a boolean
+  new PGStore({ postgres: sql, connectionEvents: 'no' });
+  store.on('sessionCreated', (event: connectPgSimple.SessionCreatedEvent) => void event.handle);
+  const traced: connectPgSimple.OperationContext['statements'] = 0;
+  void traced;
 
   // express-session accepts the store as its own kind.
   express().use(session({ store, secret: 's', resave: false, saveUninitialized: false }));

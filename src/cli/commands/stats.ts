@@ -3,10 +3,11 @@ import { type PartitionStats, readTableStats, type TableStats } from '../../sche
 import { readStorageForms, type StorageForms } from '../../schema/storage-forms.js';
 import type { TableNames } from '../../sql.js';
 import { adviceFor, deadTupleRatio } from '../advice.js';
-import type { CommandLine } from '../args.js';
-import { EXIT_OK } from '../errors.js';
+import { type CommandLine, secondsOption } from '../args.js';
+import { EXIT_OK, UsageError } from '../errors.js';
 import { bytes, count, duration, isoTime, percent, when } from '../format.js';
-import type { Runner } from '../io.js';
+import type { Io, Runner } from '../io.js';
+import { statsAsPrometheus } from '../prometheus.js';
 import { missingTable } from './require-table.js';
 
 /** The layout's figures for --json: the partitions with their ranges, estimates and whether they may be dropped. */
@@ -156,20 +157,76 @@ function partitionsAsText(stats: TableStats, { partitions }: PartitionStats): st
   ];
 }
 
+const FORMATS = { text: asText, json: asJson, prometheus: statsAsPrometheus } as const;
+type Format = keyof typeof FORMATS;
+
+/** `--format`, or `--json`: how the figures are printed. */
+function formatOf(line: CommandLine): Format {
+  const given = line.options.format;
+  if (given === undefined) return line.options.json === true ? 'json' : 'text';
+  if (typeof given !== 'string' || !Object.hasOwn(FORMATS, given)) {
+    throw new UsageError(`--format must be one of ${Object.keys(FORMATS).join(', ')}`, line.command);
+  }
+  if (line.options.json === true && given !== 'json') {
+    throw new UsageError(`--json and --format ${given} say two formats: give one`, line.command);
+  }
+  return given as Format;
+}
+
+/** `--watch [SECONDS]`: how often to read the figures again; undefined for once. */
+function watchSecondsOf(line: CommandLine): number | undefined {
+  if (line.options.watch === undefined) return undefined;
+  const seconds = secondsOption(line, 'watch', 2);
+  if (seconds === 0) throw new UsageError('--watch must be a number of seconds above 0', line.command);
+  return seconds;
+}
+
 export function statsCommand(line: CommandLine, names: TableNames): Runner {
-  const json = line.options.json === true;
+  const print = FORMATS[formatOf(line)];
   const exact = line.options.exact === true;
+  const watchSeconds = watchSecondsOf(line);
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    const stats = await readTableStats(db, names, { exact });
-    if (stats === undefined) throw missingTable(names);
-    // A partitioned table's own row estimate stays -1: the partitions' sum is the table's.
-    const forms = await readStorageForms(db, names, {
-      ...(stats.partitions === undefined ? {} : { rowEstimate: stats.liveTuples }),
-    });
-    if (forms === undefined) throw missingTable(names);
-    const advice = adviceFor(stats);
-    io.out(json ? asJson(stats, advice, forms) : asText(stats, advice, forms));
+    const report = async () => {
+      const stats = await readTableStats(db, names, { exact });
+      if (stats === undefined) throw missingTable(names);
+      // A partitioned table's own row estimate stays -1: the partitions' sum is the table's.
+      const forms = await readStorageForms(db, names, {
+        ...(stats.partitions === undefined ? {} : { rowEstimate: stats.liveTuples }),
+      });
+      if (forms === undefined) throw missingTable(names);
+      return print(stats, adviceFor(stats), forms);
+    };
+    if (watchSeconds === undefined) io.out(await report());
+    else await watch(watchSeconds, report, io);
     return EXIT_OK;
   };
+}
+
+/** Prints a report every `seconds` until Ctrl-C (which then ends the command without an error). */
+async function watch(seconds: number, report: () => Promise<string>, io: Io): Promise<void> {
+  let stopped = false;
+  let wake: () => void = () => {};
+  const onSignal = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', onSignal);
+  io.err(`every ${seconds} s; Ctrl-C to stop\n`);
+  try {
+    for (let reports = 0; !stopped; reports++) {
+      const text = await report();
+      if (stopped) break;
+      io.out(reports === 0 ? text : `\n${text}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, seconds * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
 }
