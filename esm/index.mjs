@@ -2,4 +2,14 @@
 import connectPgSimple from '../dist/index.js';
 
 export default connectPgSimple;
-export const { PGStore } = connectPgSimple;
+export const {
+  PGStore,
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} = connectPgSimple;

@@ -1,6 +1,16 @@
 export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
   KoaPGStore,
   type KoaSessionData,
   type KoaStoreCallOptions,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
   type PGStoreOptions,
+  SchemaError,
+  StoreClosedError,
 } from '../dist/adapters/koa.js';

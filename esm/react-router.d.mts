@@ -1,6 +1,16 @@
 export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
   createPostgresSessionStorage,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
   type PGStoreOptions,
   type PostgresSessionStorage,
   type PostgresSessionStorageOptions,
+  SchemaError,
+  StoreClosedError,
 } from '../dist/adapters/react-router.js';

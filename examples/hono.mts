@@ -10,6 +10,13 @@ const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
 pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 const store = new HonoPGStore({ pool, createTableIfMissing: true });
 
+const secret = process.env.SESSION_SECRET;
+if (!secret || secret.length < 32) {
+  throw new Error(
+    'Set SESSION_SECRET to a random string of at least 32 characters: SESSION_SECRET=$(openssl rand -hex 32)',
+  );
+}
+
 const app = new Hono<{
   Variables: { session: Session<{ user: string; views: number }>; session_key_rotation: boolean };
 }>();
@@ -17,7 +24,7 @@ app.use(
   '*',
   sessionMiddleware({
     store,
-    encryptionKey: process.env.SESSION_KEY ?? 'a password of at least 32 characters!!',
+    encryptionKey: secret, // at least 32 characters
     expireAfterSeconds: 900, // the row's lifetime too; extended on each request (lazily)
     cookieOptions: { path: '/', httpOnly: true, sameSite: 'Lax' },
   }),

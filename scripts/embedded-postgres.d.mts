@@ -1,6 +1,6 @@
 /** A PostgreSQL server of our own, for tests (see embedded-postgres.mjs). */
 export interface EmbeddedPostgres {
-  /** A connection string for its database (trust authentication, loopback only). */
+  /** A connection string for its database (loopback only; with the password, when one was given). */
   readonly url: string;
   /** Starts it again after `stop()`, with its data. */
   start(): Promise<void>;
@@ -11,4 +11,5 @@ export interface EmbeddedPostgres {
 }
 
 export function freePort(): Promise<number>;
-export function startEmbeddedPostgres(options?: { database?: string }): Promise<EmbeddedPostgres>;
+/** `password`: SCRAM password authentication for the user `postgres` (and every other), instead of trust. */
+export function startEmbeddedPostgres(options?: { database?: string; password?: string }): Promise<EmbeddedPostgres>;

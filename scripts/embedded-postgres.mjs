@@ -5,7 +5,7 @@
 // missing), and when that user cannot reach the binaries (a checkout under /root, mode 700) they are copied to a
 // temporary directory it can reach. The data directory is always a temporary one, and every address is loopback.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -61,6 +61,14 @@ function reachableBinaries(binaries, user) {
   return { postgres: inCopy(binaries.postgres), initdb: inCopy(binaries.initdb), copy };
 }
 
+/** initdb reads the superuser's password from a file; it lives beside the data directory, readable by the server's user only. */
+function passwordFile(dir, password, user) {
+  const file = join(dir, 'password');
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  if (user.uid !== undefined) chownSync(file, user.uid, user.gid);
+  return file;
+}
+
 function run(file, args, options) {
   const result = spawnSync(file, args, { ...options, encoding: 'utf8' });
   if (result.status !== 0) {
@@ -70,10 +78,11 @@ function run(file, args, options) {
 
 /**
  * A PostgreSQL server in a new temporary data directory, on a free loopback port, with trust authentication
- * (nothing but this machine can reach it) and one database, `database`. `stop()` and `start()` restart it with its
+ * (nothing but this machine can reach it), or SCRAM password authentication for the user `postgres` when
+ * `password` is given, and one database, `database`. `stop()` and `start()` restart it with its
  * data (a fast shutdown, as a restart or failover does); `destroy()` stops it and deletes its files.
  */
-export async function startEmbeddedPostgres({ database = 'cps' } = {}) {
+export async function startEmbeddedPostgres({ database = 'cps', password } = {}) {
   const user = serverUser();
   const binaries = reachableBinaries(await platformBinaries(), user);
   const dataDir = mkdtempSync(join(tmpdir(), 'cps-pg-'));
@@ -93,7 +102,16 @@ export async function startEmbeddedPostgres({ database = 'cps' } = {}) {
   async function start() {
     const child = spawn(
       binaries.postgres,
-      ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      [
+        '-D',
+        join(dataDir, 'data'),
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+      ],
       { ...asServer, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let log = '';
@@ -119,14 +137,18 @@ export async function startEmbeddedPostgres({ database = 'cps' } = {}) {
   }
 
   try {
+    const auth =
+      password === undefined
+        ? ['--auth=trust']
+        : ['--auth=scram-sha-256', `--pwfile=${passwordFile(dataDir, password, user)}`];
     run(
       binaries.initdb,
-      ['-D', dataDir, '--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
+      ['-D', join(dataDir, 'data'), '--username=postgres', ...auth, '--encoding=UTF8', '--locale=C', '--no-sync'],
       asServer,
     );
     await start();
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
     await client.connect();
     await client.query(`CREATE DATABASE "${database}"`);
     await client.end();
@@ -138,7 +160,7 @@ export async function startEmbeddedPostgres({ database = 'cps' } = {}) {
   }
 
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/${database}`,
+    url: `postgres://postgres${password === undefined ? '' : `:${encodeURIComponent(password)}`}@127.0.0.1:${port}/${database}`,
     start,
     stop,
     async destroy() {

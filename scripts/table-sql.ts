@@ -6,6 +6,7 @@ import { tableNames } from '../src/sql.js';
 
 const header = `-- The session table of connect-pg-simple, for the default name "session".
 -- Run it with: psql mydatabase < node_modules/connect-pg-simple/table.sql
+-- It creates the table when it is missing; run again, it changes nothing (upgrades: npx connect-pg-simple migrate).
 -- Generated from src/schema/ddl.ts by \`npm run table-sql\`; for other names: npx connect-pg-simple schema --table NAME
 `;
 const expected = `${header}\n${tableSqlScript(tableNames('session'))}`;

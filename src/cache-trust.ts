@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, Row } from './drivers/database.js';
 import { type NoticeEvents, type NoticeListener, openNoticeListener } from './drivers/notice-listener.js';
-import type { DriverChoice } from './options.js';
+import type { DriverChoice } from './drivers/open.js';
 import type { ReadCache } from './read-cache.js';
 import { FORGET_ALL, noticeChannelStatement, noticeKeyOf } from './schema/change-notices.js';
 

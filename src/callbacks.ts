@@ -1,3 +1,5 @@
+import { PGStoreError, typeError } from './errors.js';
+
 /** Node-style callback of a store method. */
 export type Callback<T = void> = (error: any, value?: T) => void;
 
@@ -11,7 +13,10 @@ const noop = () => {};
  */
 export function settle<T>(start: () => Promise<T>, callback: unknown, method: string): Promise<T> | undefined {
   if (callback !== undefined && callback !== null && typeof callback !== 'function') {
-    throw new TypeError(`connect-pg-simple: the callback of ${method}() must be a function, got ${typeof callback}`);
+    throw typeError(
+      'ERR_INVALID_ARG',
+      `connect-pg-simple: the callback of ${method}() must be a function, got ${typeof callback}`,
+    );
   }
   const promise = start();
   if (callback === undefined || callback === null) {
@@ -21,7 +26,10 @@ export function settle<T>(start: () => Promise<T>, callback: unknown, method: st
   promise.then(
     (value) => process.nextTick(callback as Callback<T>, null, value),
     (error: unknown) =>
-      process.nextTick(callback as Callback<T>, error ?? new Error(`connect-pg-simple: ${method}() failed`)),
+      process.nextTick(
+        callback as Callback<T>,
+        error ?? new PGStoreError('ERR_UNKNOWN_FAILURE', `connect-pg-simple: ${method}() failed`),
+      ),
   );
   return undefined;
 }

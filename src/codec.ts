@@ -1,10 +1,16 @@
-import type { SessionObject } from './options.js';
+import { isEnvelopeText, type SessionCipher } from './encryption.js';
+import { CorruptSessionError, DecryptionError, rangeError, typeError } from './errors.js';
+import type { SessionObject } from './types.js';
 
-/** Session object ⇄ the JSON text stored in the `sess` column. */
+/**
+ * Session object ⇄ the text stored in the `sess` column: JSON, encrypted and bound to the row's
+ * id when encryption is on (see encryption.ts).
+ */
 
 export function encodeSession(session: unknown, maxBytes: number | undefined): string {
   if (typeof session !== 'object' || session === null || Array.isArray(session)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_SESSION',
       `connect-pg-simple: a session must be an object, got ${session === null ? 'null' : Array.isArray(session) ? 'an array' : typeof session}`,
     );
   }
@@ -12,20 +18,24 @@ export function encodeSession(session: unknown, maxBytes: number | undefined): s
   try {
     text = JSON.stringify(session);
   } catch (error) {
-    throw new TypeError(`connect-pg-simple: the session cannot be stored as JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw typeError(
+      'ERR_INVALID_SESSION',
+      `connect-pg-simple: the session cannot be stored as JSON: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   // An object's own toJSON() may turn it into anything: only an object's text is a session.
   if (text?.[0] !== '{') {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_SESSION',
       `connect-pg-simple: the session's toJSON() must return an object, got ${jsonKind(text)}: nothing was stored`,
     );
   }
   if (maxBytes !== undefined) {
     const bytes = Buffer.byteLength(text);
     if (bytes > maxBytes) {
-      throw new RangeError(
+      throw rangeError(
+        'ERR_SESSION_TOO_LARGE',
         `connect-pg-simple: the session is ${bytes} bytes as JSON, more than maxSessionSize (${maxBytes})`,
       );
     }
@@ -46,10 +56,6 @@ function jsonKind(text: string | undefined): string {
   return text === undefined ? 'undefined' : (JSON_KINDS[text[0] ?? ''] ?? 'a number');
 }
 
-export class CorruptSessionError extends Error {
-  override readonly name = 'CorruptSessionError';
-}
-
 /** The stored text as a session object; a row that is not a JSON object is corrupt. */
 export function decodeSession(text: unknown): SessionObject {
   if (typeof text !== 'string') throw new CorruptSessionError(`stored session is ${typeof text}, not JSON text`);
@@ -67,4 +73,83 @@ export function decodeSession(text: unknown): SessionObject {
     );
   }
   return value as SessionObject;
+}
+
+/** A stored session's JSON text, as `SessionCodec.readable` found it. */
+export interface ReadableText {
+  /** The JSON text (a row's text as it is when it is not encrypted). */
+  readonly text: unknown;
+  /** Only another binding than the first (the likeliest) decrypted it. */
+  readonly boundElsewhere: boolean;
+}
+
+/**
+ * The store's codec: the stored text of a row ⇄ a session, with encryption and id binding. It
+ * returns what it found; a row it cannot read it logs and calls missing (null).
+ */
+export class SessionCodec {
+  readonly #cipher: SessionCipher | undefined;
+  readonly #requireCookie: boolean;
+  readonly #log: (...args: unknown[]) => void;
+
+  /** `requireCookie`: a stored session without a `cookie` object is corrupt (express-session would crash on it). */
+  constructor(cipher: SessionCipher | undefined, requireCookie: boolean, log: (...args: unknown[]) => void) {
+    this.#cipher = cipher;
+    this.#requireCookie = requireCookie;
+    this.#log = log;
+  }
+
+  /** Whether sessions are stored encrypted (`encryptionKeys`). */
+  get encrypts(): boolean {
+    return this.#cipher !== undefined;
+  }
+
+  /**
+   * The session's JSON text from the row's stored text: decrypted when it is encrypted (bound to
+   * one of `bindings()`, the likeliest first: asked only then). A row that does not decrypt is
+   * logged and missing (null). With encryption on, a plain row (written before it was turned on)
+   * is read as it is.
+   */
+  readable(stored: unknown, bindings: () => readonly string[]): ReadableText | null {
+    if (typeof stored !== 'string' || !isEnvelopeText(stored)) return { text: stored, boundElsewhere: false };
+    let failure: unknown;
+    try {
+      if (this.#cipher === undefined)
+        throw new DecryptionError('stored session is encrypted, and encryptionKeys is not set');
+      const candidates = bindings();
+      for (const binding of candidates) {
+        try {
+          return { text: this.#cipher.decrypt(stored, binding), boundElsewhere: binding !== candidates[0] };
+        } catch (error) {
+          failure ??= error;
+          if (!(error instanceof DecryptionError)) throw error;
+        }
+      }
+      throw failure;
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      this.#log('connect-pg-simple: a stored session could not be decrypted and was treated as missing:', error);
+      return null;
+    }
+  }
+
+  /** A session's JSON text as the row stores it: encrypted, bound to `binding`, when encryption is on. */
+  storable(text: string, binding: () => string): string {
+    return this.#cipher === undefined ? text : this.#cipher.encrypt(text, binding());
+  }
+
+  /** A stored session's JSON text as a session; a corrupt one is logged and missing (null). */
+  session(text: unknown): SessionObject | null {
+    try {
+      const session = decodeSession(text);
+      if (this.#requireCookie && (typeof session.cookie !== 'object' || session.cookie === null)) {
+        throw new CorruptSessionError('stored session has no cookie object');
+      }
+      return session;
+    } catch (error) {
+      if (!(error instanceof CorruptSessionError)) throw error;
+      this.#log('connect-pg-simple: a stored session is corrupt and was treated as missing:', error);
+      return null;
+    }
+  }
 }

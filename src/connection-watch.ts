@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { ConnectionError } from './drivers/connection-errors.js';
+import { ConnectionError } from './errors.js';
 
 /**
  * The store's `connect` and `disconnect` events: express-session stops using a store that says

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
-import type { Database } from './drivers/database.js';
 import { redactForLog } from './redact.js';
 
 /**
@@ -149,16 +148,10 @@ export function sqlStateOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** The driver's statement boundary: each statement sent counts on the traced operation it serves. */
-export function countingStatements(db: Database): Database {
-  return {
-    query(statement, values, deadline) {
-      const operation = currentOperation.getStore();
-      if (operation !== undefined) operation.statements++;
-      return db.query(statement, values, deadline);
-    },
-    close: () => db.close(),
-  };
+/** A statement sent at the driver's boundary (drivers/open.ts): it counts on the traced operation it serves. */
+export function noteStatement(): void {
+  const operation = currentOperation.getStore();
+  if (operation !== undefined) operation.statements++;
 }
 
 /** A pg.Pool's wait for a connection, from now to `end()`, counted on the traced operation; undefined when untraced. */

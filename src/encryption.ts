@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { DecryptionError, typeError } from './errors.js';
 
 /**
  * Encryption at rest of the stored session (`encryptionKeys`): AES-256-GCM, a random 12-byte IV
@@ -15,10 +16,6 @@ const ENVELOPE_PREFIX = 'cps:v1:';
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-
-export class DecryptionError extends Error {
-  override readonly name = 'DecryptionError';
-}
 
 interface SessionKey {
   readonly id: string;
@@ -41,7 +38,8 @@ export class SessionCipher {
 
   /** `keys`: 32-byte keys, the current one first (checked by `encryptionKeys` in options.ts). */
   constructor(keys: readonly Buffer[]) {
-    if (keys.length === 0) throw new TypeError('connect-pg-simple: SessionCipher needs at least one key');
+    if (keys.length === 0)
+      throw typeError('ERR_INVALID_OPTION', 'connect-pg-simple: SessionCipher needs at least one key');
     this.#keys = keys.map((key) => ({ id: keyIdOf(key), key }));
     // A key id shared by two keys (1 in 4 billion) is tried with the first of them only.
     const byId = new Map<string, Buffer>();

@@ -1,12 +1,24 @@
-import type { SessionObject } from './options.js';
+import { typeError } from './errors.js';
+import type { SessionObject } from './types.js';
+
+/** How long the framework says a session lives: a duration, or an expiry (its cookie's). */
+export interface FrameworkLifetime {
+  /** Seconds, from now (koa-session's `maxAge`, React Router's `expires`, unstorage's `ttl`). */
+  readonly lifetimeSeconds?: number | undefined;
+  /** When it ends, in ms since the epoch (express-session's `cookie.expires`, hono-sessions' `_expire`). */
+  readonly expiresAtMs?: number | undefined;
+}
 
 /**
- * How long a session should live, in seconds, from now. Only a duration leaves the app: the
- * database adds it to its own clock, so app servers whose clocks disagree still agree on expiry.
+ * How long a session should live, in seconds, from now: the store's `ttl` option (a number, or a
+ * function of the session) wins; else what the framework says (`given`); else `defaultSeconds`.
+ * Only a duration leaves the app: the database adds it to its own clock, so app servers whose
+ * clocks disagree still agree on expiry.
  */
 export function sessionLifetimeSeconds(
   session: SessionObject,
   ttl: number | ((session: SessionObject) => number) | undefined,
+  given: FrameworkLifetime | undefined,
   defaultSeconds: number,
   now: number = Date.now(),
 ): number {
@@ -14,19 +26,20 @@ export function sessionLifetimeSeconds(
   if (typeof ttl === 'function') {
     const seconds = ttl(session);
     if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
-      throw new TypeError(`connect-pg-simple: the ttl function must return a number of seconds, got ${typeof seconds}`);
+      throw typeError(
+        'ERR_INVALID_RETURN_VALUE',
+        `connect-pg-simple: the ttl function must return a number of seconds, got ${typeof seconds}`,
+      );
     }
     return seconds;
   }
-  const expires = cookieExpires(session.cookie);
-  if (expires !== undefined) return (expires - now) / 1000;
+  if (given?.lifetimeSeconds !== undefined) return given.lifetimeSeconds;
+  if (given?.expiresAtMs !== undefined) return (given.expiresAtMs - now) / 1000;
   return defaultSeconds;
 }
 
-/** The cookie's absolute expiry in ms, from express-session's Cookie or its JSON form. */
-function cookieExpires(cookie: unknown): number | undefined {
-  if (typeof cookie !== 'object' || cookie === null) return undefined;
-  const expires = (cookie as { expires?: unknown }).expires;
+/** An expiry as a framework gives it (a Date, an ISO string, or ms) in ms since the epoch; undefined for none. */
+export function expiresAtMs(expires: unknown): number | undefined {
   if (expires === undefined || expires === null || expires === false) return undefined;
   const ms = expires instanceof Date ? expires.getTime() : new Date(expires as string | number).getTime();
   return Number.isFinite(ms) ? ms : undefined;

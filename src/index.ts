@@ -1,3 +1,5 @@
+import * as errors from './errors.js';
+import { typeError } from './errors.js';
 import { type ExpressPGStoreConstructor, expressStoreClass, PGStore as PlainPGStore } from './store.js';
 
 /**
@@ -9,7 +11,8 @@ function connectPgSimple(session: connectPgSimple.SessionModule): ExpressPGStore
     (session as { Store?: unknown } | null | undefined)?.Store ??
     (session as { session?: { Store?: unknown } } | null | undefined)?.session?.Store;
   if (typeof Store !== 'function') {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       'connect-pg-simple: pass express-session (or Connect) to the function: require("connect-pg-simple")(session)',
     );
   }
@@ -26,7 +29,7 @@ namespace connectPgSimple {
   export type PGStore = import('./store.js').PGStore;
   export type PGStoreConstructor = import('./store.js').PGStoreConstructor;
   export type PGStoreOptions = import('./options.js').PGStoreOptions;
-  export type SessionObject = import('./options.js').SessionObject;
+  export type SessionObject = import('./types.js').SessionObject;
   export type ExpressPGStore = import('./store.js').ExpressPGStore;
   export type ExpressPGStoreConstructor = import('./store.js').ExpressPGStoreConstructor;
   export type PGStoreMethods = import('./store.js').PGStoreMethods;
@@ -34,10 +37,29 @@ namespace connectPgSimple {
   export type UserSession = import('./store.js').UserSession;
   export type DestroyUserSessionsOptions = import('./store.js').DestroyUserSessionsOptions;
   export type DestroySessionOptions = import('./store.js').DestroySessionOptions;
-  export type UserIdOf = import('./options.js').UserIdOf;
-  export type DescribeSession = import('./options.js').DescribeSession;
-  export type SessionDetails = import('./options.js').SessionDetails;
+  export type UserIdOf = import('./types.js').UserIdOf;
+  export type DescribeSession = import('./types.js').DescribeSession;
+  export type SessionDetails = import('./types.js').SessionDetails;
   export type Callback<T = void> = import('./callbacks.js').Callback<T>;
+  // The errors it raises, to catch by type (instanceof) and by `code`: see docs/errors.md.
+  export const ConnectionError = errors.ConnectionError;
+  export type ConnectionError = errors.ConnectionError;
+  export const ConnectTimeoutError = errors.ConnectTimeoutError;
+  export type ConnectTimeoutError = errors.ConnectTimeoutError;
+  export const CorruptSessionError = errors.CorruptSessionError;
+  export type CorruptSessionError = errors.CorruptSessionError;
+  export const DecryptionError = errors.DecryptionError;
+  export type DecryptionError = errors.DecryptionError;
+  export const OperationTimeoutError = errors.OperationTimeoutError;
+  export type OperationTimeoutError = errors.OperationTimeoutError;
+  export const PGStoreError = errors.PGStoreError;
+  export type PGStoreError = errors.PGStoreError;
+  export const SchemaError = errors.SchemaError;
+  export type SchemaError = errors.SchemaError;
+  export const StoreClosedError = errors.StoreClosedError;
+  export type StoreClosedError = errors.StoreClosedError;
+  export type MistakeCode = errors.MistakeCode;
+  export type MistakeError = errors.MistakeError;
   /** What subscribers of the TracingChannels `connect-pg-simple:<operation>` receive (docs/observability.md). */
   export type OperationContext = import('./diagnostics.js').OperationContext;
   /** The store's events and what their listeners receive (docs/observability.md). */

@@ -1,14 +1,15 @@
 /**
- * What one request loaded: handed out by `get` with the session object, and found again when
- * the same request writes the session back. It belongs to the request, not to the session id:
- * two requests of one session, in one process or in two, each hold their own.
+ * What one request loaded: the core's `load` hands it out beside the session, and the request's
+ * writes give it back to `save`. It belongs to the request, not to the session id: two requests
+ * of one session, in one process or in two, each hold their own.
  *
  * A write that carries a receipt for its session id updates the row only if it is still alive,
  * so a session destroyed meanwhile (logout, regenerate, `clear()`, in any process) stays gone.
  * A write without one is a new session, and may insert. The store keeps nothing per session
- * id for this: the receipt lives as long as the request's session object does.
- *
- * How a receipt travels with the session, framework by framework:
+ * id for this: the receipt lives as long as the request does. The framework adapters keep it
+ * per request (adapters/request-receipts.ts); where the framework hands the store its session
+ * objects instead (express-session, @fastify/session, direct use: store.ts), it travels with
+ * the session object, by the functions below:
  * - direct use, and copies such as `{ ...loaded, user }`: on the loaded `cookie` object, under
  *   a symbol that is not enumerable (JSON, `Object.keys`, `for…in` and deep equality ignore it);
  * - express-session copies the loaded object into a new `Session`: the store's `createSession`

@@ -1,3 +1,4 @@
+import { PGStoreError } from './errors.js';
 import { applySessionChange, type KeysChange } from './session-diff.js';
 
 /** How many times a write of changed keys re-reads a row changed meanwhile, before it gives up. */
@@ -43,12 +44,14 @@ export async function writeMerged(
     if (now === undefined) return undefined;
     const current = steps.readable(now);
     if (current === undefined) {
-      throw new Error(
+      throw new PGStoreError(
+        'ERR_WRITE_CONFLICT',
         'connect-pg-simple: the session changed meanwhile, and its row could not be decrypted: the changes were not written',
       );
     }
     if (attempt >= MAX_MERGE_ATTEMPTS) {
-      throw new Error(
+      throw new PGStoreError(
+        'ERR_WRITE_CONFLICT',
         `connect-pg-simple: the session changed under this write ${MAX_MERGE_ATTEMPTS} times in a row: the changes were not written`,
       );
     }

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { ConnectionWatch } from './connection-watch.js';
-import { type CoreSettings, type ListedSession, SessionCore, type WriteOptions } from './core.js';
+import { type CoreSettings, type ListedSession, type LoadedSession, SessionCore, type WriteOptions } from './core.js';
 import { channels, isTraced, type Operation, type OperationContext, traceOperation } from './diagnostics.js';
-import { receiptFor } from './load-receipt.js';
-import type { ResolvedOptions, SessionObject } from './options.js';
+import type { LoadReceipt } from './load-receipt.js';
+import type { ResolvedOptions } from './options.js';
 import { storedIdFunction } from './session-id.js';
 import { emitLifecycle } from './store-events.js';
+import type { SessionObject } from './types.js';
 import type { UserSession } from './user-sessions.js';
 
 /**
@@ -28,47 +29,59 @@ export class ObservedCore extends SessionCore {
     this.#watch =
       events === undefined || !options.connectionEvents
         ? undefined
-        : new ConnectionWatch(events, () => super.get(probeId()));
+        : new ConnectionWatch(events, () => super.load(probeId()));
   }
 
-  override get(sid: string): Promise<SessionObject | null> {
+  /** Traced as the `get` operation: the store's users call it so. */
+  override load(sid: string): Promise<LoadedSession | null> {
     const channel = channels.get;
-    if (!isTraced(channel)) return this.#watched(super.get(sid));
+    if (!isTraced(channel)) return this.#watched(super.load(sid));
     const context = this.#context('get');
     if (this.options.readDriver !== undefined) context.server = 'primary';
     const cached = this.options.readCacheMs !== false || this.options.readCacheListens;
     return this.#watched(
       traceOperation(
         context,
-        () => super.get(sid),
+        () => super.load(sid),
         cached ? (done) => (done.cacheHit = done.statements === 0) : undefined,
       ),
     );
   }
 
-  override set(sid: string, session: SessionObject, write?: WriteOptions): Promise<void> {
+  /** Traced as the `set` operation; a session written without the receipt of its load is created. */
+  override save(
+    sid: string,
+    session: SessionObject,
+    given: LoadReceipt | undefined,
+    write?: WriteOptions,
+  ): Promise<LoadReceipt> {
     const created =
-      this.#listens('sessionCreated') && typeof session === 'object' && session !== null
-        ? receiptFor(session, sid) === undefined
-        : false;
+      this.#listens('sessionCreated') && typeof session === 'object' && session !== null ? given?.sid !== sid : false;
     const written = this.#watched(
       isTraced(channels.set)
-        ? traceOperation(this.#context('set'), () => super.set(sid, session, write))
-        : super.set(sid, session, write),
+        ? traceOperation(this.#context('set'), () => super.save(sid, session, given, write))
+        : super.save(sid, session, given, write),
     );
     if (!created) return written;
-    return written.then(() =>
+    return written.then((receipt) => {
       emitLifecycle(this.#events, 'sessionCreated', () =>
         withUser({ handle: this.sessionHandle(sid) }, this.#userIdOf(session)),
-      ),
-    );
+      );
+      return receipt;
+    });
   }
 
-  override touch(sid: string, session: SessionObject): Promise<void> {
+  /** Traced as the `touch` operation. */
+  override refresh(
+    sid: string,
+    session: SessionObject,
+    given: LoadReceipt | undefined,
+    write?: WriteOptions,
+  ): Promise<void> {
     return this.#watched(
       isTraced(channels.touch)
-        ? traceOperation(this.#context('touch'), () => super.touch(sid, session))
-        : super.touch(sid, session),
+        ? traceOperation(this.#context('touch'), () => super.refresh(sid, session, given, write))
+        : super.refresh(sid, session, given, write),
     );
   }
 

@@ -1,3 +1,4 @@
+import { typeError } from './errors.js';
 /**
  * The checks an option table entry is made of: each takes the value given and the option's name,
  * and returns what the store uses, or throws a TypeError naming the option, what it must be and
@@ -22,7 +23,7 @@ export function describe(value: unknown): string {
 
 /** `got` in place of the value's description, for an option that may hold a password. */
 export function fail(name: string, expected: string, value: unknown, got = describe(value)): never {
-  throw new TypeError(`connect-pg-simple: option "${name}" must be ${expected}, got ${got}`);
+  throw typeError('ERR_INVALID_OPTION', `connect-pg-simple: option "${name}" must be ${expected}, got ${got}`);
 }
 
 /** Names the type of what it got, never the content: for options that may hold a password. */

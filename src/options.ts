@@ -1,10 +1,12 @@
 import { didYouMean, suggest } from './did-you-mean.js';
 import { connectionStringProblem } from './drivers/connection-errors.js';
+import type { DriverChoice } from './drivers/open.js';
 import { isQueryable, type PgPoolLike } from './drivers/pg.js';
 import { isPgPromiseDatabase, type PgPromiseDatabaseLike } from './drivers/pg-promise.js';
 import { isPGlite, type PGliteLike } from './drivers/pglite.js';
 import { isPostgresJsSql, type PostgresJsSqlLike } from './drivers/postgres-js.js';
 import { ENCRYPTION_KEY_BYTES, sessionKeyFrom } from './encryption.js';
+import { typeError } from './errors.js';
 import { OPTION_ALIASES } from './option-aliases.js';
 import {
   boolean,
@@ -23,12 +25,8 @@ import {
 import type { Partitioning } from './schema/partitions.js';
 import { idFormFor, type SessionIdForm } from './session-id.js';
 import { MAX_TIMER_MS } from './time-limit.js';
+import type { DescribeSession, ErrorLog, SessionObject, UserIdOf } from './types.js';
 import { userIdFunction } from './user-id.js';
-
-/** The session object as the store sees it: whatever the framework hands over. */
-export type SessionObject = Record<string, unknown> & { cookie?: unknown };
-
-export type ErrorLog = (...args: unknown[]) => void;
 
 export interface PGStoreOptions {
   /** A `pg.Pool` (recommended), a `pg.Client`, or any object whose `query(text, values)` resolves with `{ rows }` or rows. Never ended by the store. */
@@ -175,22 +173,6 @@ export interface PGStoreOptions {
   connectionEvents?: boolean;
 }
 
-/** The `userId` option: which user a session belongs to. */
-export type UserIdOf = (session: SessionObject) => string | number | null | undefined;
-
-/** Metadata `describe` records about a session's device. */
-export type SessionDetails = Record<string, string | number | boolean | null>;
-
-/** The `describe` option: what to record about a session's device. */
-export type DescribeSession = (session: SessionObject, req?: unknown) => SessionDetails | undefined;
-
-export type DriverChoice =
-  | { readonly kind: 'pool'; readonly pool: PgPoolLike }
-  | { readonly kind: 'pgPromise'; readonly db: PgPromiseDatabaseLike }
-  | { readonly kind: 'postgres'; readonly sql: PostgresJsSqlLike }
-  | { readonly kind: 'pglite'; readonly db: PGliteLike }
-  | { readonly kind: 'owned'; readonly config: Readonly<Record<string, unknown>> };
-
 export interface ResolvedOptions {
   readonly driver: DriverChoice;
   /** `readPool`, when given. */
@@ -249,17 +231,37 @@ const ttl: Check<number | ((session: SessionObject) => number)> = (value, name) 
   return ttlSeconds(value, name);
 };
 
-/** Seconds, at most what a browser keeps a cookie. */
+/** Seconds, at most what a browser keeps a cookie; a likely count of milliseconds gets a warning. */
 const ttlSeconds: Check<number> = (value, name) => {
   const seconds = positiveNumber(name, value);
   if (seconds > MAX_TTL_SECONDS) {
     const days = Math.round(seconds / ONE_DAY_SECONDS).toLocaleString('en-US');
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: option "${name}" is in seconds: ${seconds} seconds is ${days} days, longer than a browser keeps a cookie (400 days); given milliseconds? divide by 1000 (${name}: ${Math.round(seconds / 1000)})`,
+    );
+  }
+  if (looksLikeMilliseconds(seconds)) {
+    const days = (seconds / ONE_DAY_SECONDS).toFixed(1);
+    process.emitWarning(
+      `option "${name}" is in seconds: ${seconds} seconds is ${days} days; if ${seconds} was meant as milliseconds (${seconds / 60_000} minutes), give ${name}: ${seconds / 1000}`,
+      { type: 'connect-pg-simple', code: 'CPS_TTL_IN_MILLISECONDS' },
     );
   }
   return seconds;
 };
+
+/**
+ * A lifetime above a day that is a whole number of minutes when read as milliseconds (3_600_000:
+ * an hour in milliseconds, 41.7 days in seconds), and not a whole number of days in seconds: the
+ * common mistake, told apart from lifetimes people mean (2_592_000, 30 days, is 43.2 minutes in
+ * milliseconds; 8_640_000 is 100 days).
+ */
+export function looksLikeMilliseconds(seconds: number): boolean {
+  return (
+    Number.isInteger(seconds) && seconds > ONE_DAY_SECONDS && seconds % 60_000 === 0 && seconds % ONE_DAY_SECONDS !== 0
+  );
+}
 
 const pruneIntervalMs: Check<number | false> = (value, name) => {
   if (value === false) return false;
@@ -413,7 +415,8 @@ export const DEFAULTS = Object.freeze({
 function checkEach(options: Readonly<Record<string, unknown>>): CheckedOptions {
   for (const name of Object.keys(options)) {
     if (!Object.hasOwn(OPTION_TABLE, name)) {
-      throw new TypeError(
+      throw typeError(
+        'ERR_INVALID_OPTION',
         `connect-pg-simple: unknown option "${name}"${didYouMean(suggest(name, KNOWN_OPTIONS, OPTION_ALIASES))}`,
       );
     }
@@ -432,7 +435,7 @@ function connectionString(option: string | undefined, env: NodeJS.ProcessEnv): s
   const problem = value === undefined ? undefined : connectionStringProblem(value);
   if (problem !== undefined) {
     const source = option === undefined ? 'the DATABASE_URL environment variable' : 'option "conString"';
-    throw new TypeError(`connect-pg-simple: ${source} cannot be used: ${problem}`);
+    throw typeError('ERR_INVALID_OPTION', `connect-pg-simple: ${source} cannot be used: ${problem}`);
   }
   return value;
 }
@@ -442,13 +445,15 @@ const DATABASE_OPTIONS = ['pool', 'pgPromise', 'postgres', 'pglite'] as const;
 function resolveDriver(checked: CheckedOptions, env: NodeJS.ProcessEnv): DriverChoice {
   const given = DATABASE_OPTIONS.filter((k) => checked[k] !== undefined);
   if (given.length > 1) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: options ${given.map((k) => `"${k}"`).join(' and ')} each name a database; give only one`,
     );
   }
   const connectionOption = (['conString', 'conObject'] as const).find((k) => checked[k] !== undefined);
   if (given.length === 1 && connectionOption !== undefined) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: options "${given[0]}" and "${connectionOption}" both say which database to use, and only "${given[0]}" would be used (10.x ignored "${connectionOption}" silently): give one of them`,
     );
   }
@@ -469,14 +474,16 @@ function resolveReadDriver(
 ): ResolvedOptions['readDriver'] {
   if (readPool === undefined) return undefined;
   if (driver.kind === 'pglite') {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "readPool" needs a PostgreSQL server with replicas; PGlite has none',
     );
   }
   const primary = { pool: 'pool' in driver && driver.pool, postgres: 'sql' in driver && driver.sql };
   const same = Object.entries(primary).find(([, given]) => given === readPool);
   if (same !== undefined) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: option "readPool" is the same object as "${same[0]}": give it a pool connected to a replica, or leave it out`,
     );
   }
@@ -488,7 +495,7 @@ function resolveReadDriver(
 export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (input === undefined || input === null) input = {};
   if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new TypeError(`connect-pg-simple: options must be an object, got ${describe(input)}`);
+    throw typeError('ERR_INVALID_OPTION', `connect-pg-simple: options must be an object, got ${describe(input)}`);
   }
   const checked = checkEach(input as Record<string, unknown>);
 
@@ -499,38 +506,44 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
   if (checked.schemaName === undefined && checked.tableName.includes('.')) {
     // Almost always a schema by mistake: PostgreSQL would take it as one name, in the search_path's schema.
     const [schema, ...table] = checked.tableName.split('.');
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: option "tableName" must be a table name only, got ${JSON.stringify(checked.tableName)}: a dot does not separate a schema there (it would name a table "${checked.tableName}"). Use schemaName: ${JSON.stringify(schema)}, tableName: ${JSON.stringify(table.join('.'))}; for a table whose name really contains a dot, give schemaName as well (such as "public")`,
     );
   }
   const driver = resolveDriver(checked, env);
   if (checked.pipeline && driver.kind !== 'owned') {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: option "pipeline" works only with a database the store connects to itself (conString, conObject or DATABASE_URL), not with "${driver.kind}"`,
     );
   }
   if (checked.pipeline && checked.operationTimeout === false) {
     // One statement that never ends would hold up every session of the process, for good.
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "pipeline" needs a time limit: "operationTimeout" must not be 0 or false',
     );
   }
 
   if (checked.readCache === true && checked.readPool !== undefined) {
     // A replica's row may be older than a change notice already seen: it would be remembered as current.
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already noticed): use one of them, or readCache in milliseconds',
     );
   }
 
   if (checked.sessionIdPepper !== undefined && !checked.hashSessionIds) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "sessionIdPepper" keys the hash of session ids, and "hashSessionIds" is false: remove one of them',
     );
   }
 
   if (checked.partitionBy !== undefined && checked.absoluteTimeout === undefined) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "partitionBy" needs "absoluteTimeout": a partition is dropped once every session in it is older than the absolute timeout, and without one a session may live on for ever',
     );
   }

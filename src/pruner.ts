@@ -1,3 +1,4 @@
+import { rangeError } from './errors.js';
 import { MAX_TIMER_MS } from './time-limit.js';
 
 /**
@@ -56,7 +57,8 @@ export class PruneSchedule {
     if (!this.#warnedOfDelay) {
       this.#warnedOfDelay = true;
       this.onError(
-        new RangeError(
+        rangeError(
+          'ERR_INVALID_RETURN_VALUE',
           `connect-pg-simple: pruneSessionRandomizedInterval returned ${describeDelay(delayMs)}, not a number of milliseconds from 0 to ${MAX_TIMER_MS}: waiting ${used} ms instead (said once)`,
         ),
       );

@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { typeError } from './errors.js';
 
 /**
  * How a table stores session ids, recorded on its `sid` column (a column comment) at schema 2:
@@ -55,7 +56,7 @@ export function storedIdFunction(form: SessionIdForm, pepper?: Buffer): StoredId
  * re-keyed without the session ids (see `connect-pg-simple rekey`).
  */
 export function keyedSha256Function(pepper: Buffer | undefined): (sha256Id: string) => string {
-  if (pepper === undefined) throw new TypeError('connect-pg-simple: hmac-sha256 ids need a pepper');
+  if (pepper === undefined) throw typeError('ERR_INVALID_OPTION', 'connect-pg-simple: hmac-sha256 ids need a pepper');
   return (sha256Id) => crypto.createHmac('sha256', pepper).update(sha256Id, 'utf8').digest('hex');
 }
 

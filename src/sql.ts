@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ENVELOPE_START } from './encryption.js';
+import { typeError } from './errors.js';
 import { ID_FORM_MARK, idFormComment } from './session-id.js';
 
 /**
@@ -75,7 +76,8 @@ const OPTION_LABELS: NameLabels = { table: 'tableName', schema: 'schemaName' };
 function checkIdentifierLength(name: string, label: string): void {
   const bytes = Buffer.byteLength(name);
   if (bytes > MAX_IDENTIFIER_BYTES) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: ${label} is ${bytes} bytes long in UTF-8, more than PostgreSQL's limit of ${MAX_IDENTIFIER_BYTES} bytes for a name (it would silently cut it short): choose a shorter name`,
     );
   }

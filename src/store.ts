@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
-import type { CoreSettings, SessionCore } from './core.js';
-import { bindReceipt, receiptOf } from './load-receipt.js';
+import type { CoreSettings, SessionCore, WriteOptions } from './core.js';
+import { typeError } from './errors.js';
+import { expiresAtMs } from './expiry.js';
+import { attachReceipt, bindReceipt, receiptFor, receiptOf } from './load-receipt.js';
 import { ObservedCore } from './observed-core.js';
-import { type PGStoreOptions, resolveOptions, type SessionObject } from './options.js';
+import { type PGStoreOptions, resolveOptions } from './options.js';
+import type { SessionObject } from './types.js';
 import type { UserSession } from './user-sessions.js';
 
 export type { UserSession } from './user-sessions.js';
@@ -26,6 +29,29 @@ export interface DestroySessionOptions {
 
 type OptionsOrCallback<O, T> = O | Callback<T> | undefined;
 
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+
+/**
+ * How long the session's cookie (express-session's Cookie, or its JSON form) says it lives: until
+ * its expiry; a plain `{ maxAge }` without `expires` (as a direct call may give) lives `maxAge`
+ * milliseconds from now, as express-session's Cookie would count it.
+ */
+export function cookieLifetime(session: unknown): WriteOptions {
+  const cookie = isObject(session) ? (session as { cookie?: unknown }).cookie : undefined;
+  if (!isObject(cookie)) return {};
+  const { expires, maxAge } = cookie as { expires?: unknown; maxAge?: unknown };
+  const at = expiresAtMs(expires);
+  if (
+    at === undefined &&
+    (expires === undefined || expires === null) &&
+    typeof maxAge === 'number' &&
+    Number.isFinite(maxAge)
+  ) {
+    return { lifetimeSeconds: maxAge / 1000 };
+  }
+  return { expiresAtMs: at };
+}
+
 /** `(options, callback)`, `(callback)` or `(options)`: the options and the callback. */
 function optionsAndCallback<O extends object, T>(
   given: OptionsOrCallback<O, T>,
@@ -34,7 +60,10 @@ function optionsAndCallback<O extends object, T>(
 ): [O | undefined, Callback<T> | undefined] {
   if (typeof given === 'function') return [undefined, given];
   if (given !== undefined && given !== null && (typeof given !== 'object' || Array.isArray(given))) {
-    throw new TypeError(`connect-pg-simple: the options of ${method}() must be an object, got ${typeof given}`);
+    throw typeError(
+      'ERR_INVALID_ARG',
+      `connect-pg-simple: the options of ${method}() must be an object, got ${typeof given}`,
+    );
   }
   return [given ?? undefined, callback];
 }
@@ -133,19 +162,51 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     get(sid: string): Promise<SessionData | null>;
     get(sid: string, callback: Callback<SessionData | null>): void;
     get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | undefined {
-      return settle(() => this.#core.get(sid) as Promise<SessionData | null>, callback, 'get');
+      return settle(() => this.#get(sid) as Promise<SessionData | null>, callback, 'get');
+    }
+
+    /**
+     * A session handed to a request, its receipt attached (see load-receipt.ts): the framework's
+     * writes carry it back. Its cookie's `expires` tells when the database will end it: a lazy
+     * touch moves the row's expiry without rewriting the stored text, so the stored value may be older.
+     */
+    async #get(sid: string): Promise<SessionObject | null> {
+      const loaded = await this.#core.load(sid);
+      if (loaded === null) return null;
+      const { session, receipt } = loaded;
+      attachReceipt(session, receipt);
+      const cookie = session.cookie as { expires?: unknown } | undefined;
+      // Only when the cookie decides the lifetime: with `ttl`, the row's expiry is not the cookie's.
+      if (this.#core.options.ttl === undefined && typeof cookie?.expires === 'string') {
+        cookie.expires = new Date(this.#core.expiresAt(receipt)).toISOString();
+      }
+      return session;
     }
 
     set(sid: string, session: SessionData): Promise<void>;
     set(sid: string, session: SessionData, callback: (error?: any) => void): void;
     set(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(() => this.#core.set(sid, session as unknown as SessionObject), callback, 'set');
+      return settle(() => this.#set(sid, session as unknown as SessionObject), callback, 'set');
+    }
+
+    /** A session the request loaded carries its receipt: only an update. A new one gets the receipt of its write. */
+    async #set(sid: string, session: SessionObject): Promise<void> {
+      const given = isObject(session) ? receiptFor(session, sid) : undefined;
+      const written = await this.#core.save(sid, session, given, cookieLifetime(session));
+      // A new session: this request's next writes update it only.
+      if (given === undefined) bindReceipt(session, written);
     }
 
     touch(sid: string, session: SessionData): Promise<void>;
     touch(sid: string, session: SessionData, callback: (error?: any) => void): void;
     touch(sid: string, session: SessionData, callback?: (error?: any) => void): Promise<void> | undefined {
-      return settle(() => this.#core.touch(sid, session as unknown as SessionObject), callback, 'touch');
+      const receipt = isObject(session) ? receiptFor(session, sid) : undefined;
+      const lifetime = cookieLifetime(session);
+      return settle(
+        () => this.#core.refresh(sid, session as unknown as SessionObject, receipt, lifetime),
+        callback,
+        'touch',
+      );
     }
 
     destroy(sid: string): Promise<void>;
@@ -250,7 +311,8 @@ export const PGStore: PGStoreConstructor = class PGStore extends PlainPGStore {
    * one request and then fail: refuse it at once, saying what to use.
    */
   set generate(_generate: unknown) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       'connect-pg-simple: the named export PGStore is for @fastify/session and direct use. With express-session, use the class the default export makes: `const PGStore = require("connect-pg-simple")(session)` (ESM: `import connectPgSimple from "connect-pg-simple"; const PGStore = connectPgSimple(session)`)',
     );
   }

@@ -1,22 +1,7 @@
+import { OperationTimeoutError } from './errors.js';
+
 /** The longest delay a Node.js timer takes; a longer one fires after 1 ms instead. */
 export const MAX_TIMER_MS = 2_147_483_647;
-
-/** The error an operation fails with when it outlives `operationTimeout`. */
-export class OperationTimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-  readonly code = 'ETIMEDOUT';
-  constructor(
-    /** What ran out of time, such as `get()`. */
-    readonly what: string,
-    readonly timeoutMs: number,
-    /** Why, when known: what the operation was waiting for. */
-    reason?: string,
-  ) {
-    super(
-      `connect-pg-simple: ${what} took longer than operationTimeout (${timeoutMs} ms)${reason ? `: ${reason}` : ''}`,
-    );
-  }
-}
 
 /** An operation's time limit, as a driver adapter sees it. */
 export interface Deadline {

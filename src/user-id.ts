@@ -1,4 +1,5 @@
-import type { DescribeSession, SessionObject, UserIdOf } from './options.js';
+import { typeError } from './errors.js';
+import type { DescribeSession, SessionObject, UserIdOf } from './types.js';
 
 /**
  * Which user a session belongs to, and what the app records about its device (`userId` and
@@ -31,7 +32,8 @@ function storedUserId(value: unknown, strict: boolean): string | null {
   const text = userIdText(value);
   if (text === undefined) {
     if (!strict) return null;
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_RETURN_VALUE',
       `connect-pg-simple: option "userId" must return a non-empty string (at most ${MAX_USER_ID_BYTES} bytes, no NUL characters), a finite number, null or undefined, got ${describeValue(value)}`,
     );
   }
@@ -77,7 +79,8 @@ export function detailsText(describe: DescribeSession | undefined, session: Sess
   const details: unknown = describe(session, requestOf(session));
   if (details === undefined || details === null) return null;
   if (typeof details !== 'object' || Array.isArray(details)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_RETURN_VALUE',
       `connect-pg-simple: option "describe" must return a plain object or undefined, got ${describeValue(details)}`,
     );
   }
@@ -88,7 +91,8 @@ export function detailsText(describe: DescribeSession | undefined, session: Sess
       typeof value === 'boolean' ||
       (typeof value === 'number' && Number.isFinite(value));
     if (!ok) {
-      throw new TypeError(
+      throw typeError(
+        'ERR_INVALID_RETURN_VALUE',
         `connect-pg-simple: option "describe" must return an object of strings, numbers, booleans and nulls; its "${key}" is ${describeValue(value)}`,
       );
     }
@@ -96,7 +100,8 @@ export function detailsText(describe: DescribeSession | undefined, session: Sess
   const text = JSON.stringify(details);
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_DETAILS_BYTES) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_RETURN_VALUE',
       `connect-pg-simple: option "describe" returned ${bytes} bytes of JSON, more than ${MAX_DETAILS_BYTES}: keep it to small metadata (user agent, IP, device name)`,
     );
   }

@@ -1,5 +1,6 @@
 import type { Row } from './drivers/database.js';
-import { DecryptionError, decryptWithAny, isEnvelopeText, type SessionCipher } from './encryption.js';
+import { decryptWithAny, isEnvelopeText, type SessionCipher } from './encryption.js';
+import { DecryptionError, typeError } from './errors.js';
 import type { StoredIdOf } from './session-id.js';
 import type { Statement, UserSessionStatements } from './sql.js';
 import type { IdParameter } from './table-ids.js';
@@ -42,7 +43,8 @@ const MAX_ARGUMENT_BYTES = 1024;
 export function userIdArgument(userId: unknown, method: string): string {
   const text = userIdText(userId);
   if (text === undefined) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       `connect-pg-simple: ${method} takes a user id (a non-empty string or a finite number), got ${describeArgument(userId)}`,
     );
   }
@@ -58,7 +60,7 @@ export function textArgument(value: unknown, method: string, what: string): stri
     !(value as string & { isWellFormed(): boolean }).isWellFormed() ||
     Buffer.byteLength(value) > MAX_ARGUMENT_BYTES
   ) {
-    throw new TypeError(`connect-pg-simple: ${method} takes ${what}, got ${describeArgument(value)}`);
+    throw typeError('ERR_INVALID_ARG', `connect-pg-simple: ${method} takes ${what}, got ${describeArgument(value)}`);
   }
   return value;
 }

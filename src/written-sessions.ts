@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { PGStoreError } from './errors.js';
 
 /**
  * Read-your-writes for `readPool`, in this process: which WAL position of the primary a replica
@@ -36,7 +37,8 @@ interface PositionSample {
 /** A `pg_lsn` as text (`16/B374D848`) → a number that compares as positions do. */
 export function parseLsn(text: string): bigint {
   const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(text);
-  if (match === null) throw new Error(`connect-pg-simple: not a WAL position: ${JSON.stringify(text)}`);
+  if (match === null)
+    throw new PGStoreError('ERR_UNEXPECTED_REPLY', `connect-pg-simple: not a WAL position: ${JSON.stringify(text)}`);
   return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
 }
 

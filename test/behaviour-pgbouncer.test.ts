@@ -1,6 +1,16 @@
-import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import postgres from 'postgres';
+import { PGStore } from '../src/index.js';
 import { behaviourSuite } from './support/behaviour.js';
-import { pgbouncerMissing, pgbouncerTracksPreparedStatements, pgbouncerVersion } from './support/pgbouncer.js';
+import { databaseUrl, serverAdmin, uniqueName } from './support/database.js';
+import {
+  type PgBouncer,
+  pgbouncerMissing,
+  pgbouncerTracksPreparedStatements,
+  pgbouncerVersion,
+  startPgBouncer,
+} from './support/pgbouncer.js';
 import { skipUnlessInstalled } from './support/system-tools.js';
 
 const missing = skipUnlessInstalled(pgbouncerMissing());
@@ -13,4 +23,53 @@ if (missing) {
   behaviourSuite('pgbouncer');
   if (pgbouncerTracksPreparedStatements()) behaviourSuite('pgbouncer-prepared');
   else console.log('# PgBouncer < 1.21 has no max_prepared_statements: the store falls back to unnamed statements');
+
+  describe('postgres.js through PgBouncer in transaction pooling mode (no prepared statements tracked)', () => {
+    const admin = serverAdmin();
+    const schemaName = uniqueName('cps_pgbouncer_pjs');
+    let bouncer: PgBouncer;
+    before(async () => {
+      bouncer = await startPgBouncer(databaseUrl(), { maxPreparedStatements: 0 });
+      await admin.query(`CREATE SCHEMA "${schemaName}"`);
+    });
+    after(async () => {
+      await admin.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+      await admin.close();
+      await bouncer.stop();
+    });
+
+    it('preparedStatements: false is obeyed: concurrent requests on several connections all succeed', async () => {
+      // postgres.js names its statements by default, and a pooler may run one on a server that never saw it.
+      const sql = postgres(bouncer.url, { max: 4, onnotice: () => {} });
+      const store = new PGStore({
+        postgres: sql,
+        preparedStatements: false,
+        schemaName,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+        operationTimeout: 5000, // a statement lost between server connections fails instead of hanging the test
+      });
+      const failures: string[] = [];
+      try {
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, worker) => {
+            for (let i = 0; i < 10; i++) {
+              const sid = `w${worker}-${i}`;
+              try {
+                await store.set(sid, { cookie: { maxAge: 60_000 }, worker, i } as any);
+                const read = (await store.get(sid)) as any;
+                if (read?.worker !== worker || read?.i !== i) failures.push(`${sid} read back ${JSON.stringify(read)}`);
+              } catch (error) {
+                failures.push(`${sid}: ${(error as Error).message}`);
+              }
+            }
+          }),
+        );
+      } finally {
+        await store.close();
+        await sql.end({ timeout: 1 });
+      }
+      assert.deepEqual(failures, [], 'every request through the pooler');
+    });
+  });
 }

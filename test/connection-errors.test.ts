@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
 import {
   connectionStringProblem,
   explainConnectionError,
   explainWaitForConnection,
 } from '../src/drivers/connection-errors.js';
+import { OperationTimeoutError } from '../src/errors.js';
 import { PGStore } from '../src/index.js';
-import { OperationTimeoutError } from '../src/time-limit.js';
 import { databaseUrl } from './support/database.js';
 import { useSchemaStores } from './support/driver-stores.js';
 import { closedPort, silentServer } from './support/servers.js';
+import { skipUnlessInstalled } from './support/system-tools.js';
 
 /** The connection phase's mistakes: each fails soon, says what to do, and keeps the driver's error as its cause. */
 describe('connection errors say what to do', () => {
-  const { admin, newStore } = useSchemaStores('cps_connect');
+  const { admin, newStore, schemaName } = useSchemaStores('cps_connect');
 
   it('a pg.Client never connected fails at once, saying to connect it or pass a pg.Pool', async () => {
     const client = new pg.Client({ connectionString: databaseUrl() });
@@ -34,6 +39,25 @@ describe('connection errors say what to do', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('a missing table names the database and user it was looked for in', async () => {
+    const [{ database, user }] = await admin.query('SELECT current_database() AS database, current_user AS "user"');
+    const store = newStore({ conString: databaseUrl(), tableName: 'cps_no_such_table', createTableIfMissing: false });
+    await assert.rejects(store.length(), (error: any) => {
+      assert.equal(error.code, '42P01');
+      assert.ok(
+        error.message.startsWith(
+          `connect-pg-simple: table "${schemaName}"."cps_no_such_table" does not exist in database "${database}" (as user "${user}"): create it with table.sql`,
+        ),
+        error.message,
+      );
+      assert.match(
+        error.message,
+        /if that is the wrong database, check the connection settings \(DATABASE_URL, conString\)$/,
+      );
+      return true;
+    });
   });
 
   it('SSL to a server without SSL says so', async (t) => {
@@ -157,6 +181,119 @@ describe('connection errors say what to do', () => {
     if (url.password !== '') return t.skip('the test server checks passwords');
     const store = newStore({ conString: `postgres://${url.username}:p@ss@${url.host}${url.pathname}` });
     assert.equal(await store.length(), 0);
+  });
+});
+
+/** A refused login says what was tried (host, port, database, user; never the password) and what to do. */
+describe('connection errors of a refused login', () => {
+  const PASSWORD = 'Corr3ct-h0rse';
+  let server: EmbeddedPostgres | undefined;
+  let missing: string | undefined;
+  const stores: PGStore[] = [];
+  const storeAt = (conString: string) => {
+    const store = new PGStore({ conString, pruneSessionInterval: false, operationTimeout: 10_000 });
+    stores.push(store);
+    return store;
+  };
+  /** The password-checking server's URL, with another user, password or database. */
+  const at = (change: (url: URL) => void) => {
+    const url = new URL(server!.url);
+    change(url);
+    return url.href;
+  };
+  before(async () => {
+    try {
+      server = await startEmbeddedPostgres({ password: PASSWORD });
+    } catch (error) {
+      missing = skipUnlessInstalled(`no PostgreSQL server of our own: ${(error as Error).message.split('\n')[0]}`);
+    }
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await server?.destroy();
+  });
+
+  it('a wrong password: says so, names user, database and address, never the password', async (t) => {
+    if (missing) return t.skip(missing);
+    const port = new URL(server!.url).port;
+    const store = storeAt(at((url) => (url.password = 'Wr0ng-pa55')));
+    await assert.rejects(store.length(), (error: any) => {
+      assert.equal(
+        error.message,
+        `connect-pg-simple: the server refused the password (user "postgres", database "cps" at 127.0.0.1:${port}): check the password, and that the user exists`,
+      );
+      assert.equal(error.name, 'ConnectionError');
+      assert.equal(error.code, '28P01');
+      assert.match(error.cause.message, /password authentication failed for user "postgres"/);
+      assert.doesNotMatch(error.message, /Wr0ng|Corr3ct/);
+      return true;
+    });
+  });
+
+  it('no password at all: says where it goes and how to give one', async (t) => {
+    if (missing) return t.skip(missing);
+    const store = storeAt(at((url) => (url.password = '')));
+    await assert.rejects(store.length(), (error: any) => {
+      assert.match(
+        error.message,
+        /^connect-pg-simple: the server asks for a password and none was given \(user "postgres", database "cps" at 127\.0\.0\.1:\d+\): put it in the connection string \(postgres:\/\/postgres:PASSWORD@host:port\/database, percent-encoded\), in conObject's "password", or in PGPASSWORD$/,
+      );
+      assert.equal(error.code, '28P01');
+      assert.match(error.cause.message, /client password must be a string/);
+      return true;
+    });
+  });
+
+  it('a database that does not exist: names it, and says to create it', async (t) => {
+    if (missing) return t.skip(missing);
+    const store = storeAt(at((url) => (url.pathname = '/cps_no_such_db')));
+    await assert.rejects(store.length(), (error: any) => {
+      assert.match(
+        error.message,
+        /^connect-pg-simple: the database "cps_no_such_db" does not exist \(user "postgres", database "cps_no_such_db" at 127\.0\.0\.1:\d+\): create it \(createdb cps_no_such_db, or CREATE DATABASE "cps_no_such_db"\), or name another one in the connection settings$/,
+      );
+      assert.equal(error.code, '3D000');
+      assert.doesNotMatch(error.message, /Corr3ct/);
+      return true;
+    });
+  });
+
+  it('the right password works', async (t) => {
+    if (missing) return t.skip(missing);
+    const store = new PGStore({ conString: server!.url, createTableIfMissing: true, pruneSessionInterval: false });
+    stores.push(store);
+    assert.equal(await store.length(), 0);
+  });
+
+  it('a user that does not exist (a server that trusts): names the user, says to create it', async () => {
+    const url = new URL(databaseUrl());
+    url.username = 'cps_no_such_role';
+    url.password = '';
+    const store = storeAt(url.href);
+    await assert.rejects(store.length(), (error: any) => {
+      // A server that checks passwords says only that the password failed, whoever asks.
+      assert.match(
+        error.message,
+        /^connect-pg-simple: (the user "cps_no_such_role" does not exist \(user "cps_no_such_role", database "[^"]+" at [^)]+\): connect as a user that exists \(the user name in the connection settings\), or create it: CREATE ROLE "cps_no_such_role" LOGIN PASSWORD '...'|the server (refused the password|asks for a password and none was given) \(user "cps_no_such_role")/,
+      );
+      return true;
+    });
+  });
+
+  it('no connection settings at all: says what pg tried, and to set DATABASE_URL', async () => {
+    // A process of its own: pg takes its defaults (the OS user) from the environment it starts with.
+    const script = `
+      const { PGStore } = require(${JSON.stringify(resolve(__dirname, '../dist/index.js'))});
+      const store = new PGStore({ pruneSessionInterval: false, operationTimeout: 5000 });
+      store.length().then(() => console.log('connected'), (e) => console.log(e.message)).finally(() => store.close());`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH, USER: 'cps_no_such_os_user', HOME: '/nonexistent' },
+    });
+    // Whether a server listens on localhost:5432 or not, the way out is the same.
+    assert.match(
+      stdout,
+      /(the user "cps_no_such_os_user" does not exist \(user "cps_no_such_os_user", database "cps_no_such_os_user" at localhost:5432\)|the server (refused the password|asks for a password)|could not connect to localhost:5432).*[:;] no connection settings were given, so pg used its defaults \(localhost, your operating system user name, and a database of that name\): name it with a connection string, postgres:\/\/user@host:port\/database \(the password after the user name, user:password@, when the server asks for one\): in DATABASE_URL for a store or CLI that connects by itself, else in the pool's connectionString\n$/,
+    );
   });
 });
 

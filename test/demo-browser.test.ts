@@ -20,6 +20,12 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const SCREENSHOT = resolve(__dirname, '../test-artifacts/demo-account.png');
+const PHONE_SCREENSHOT = resolve(__dirname, '../test-artifacts/demo-account-phone.png');
+const ADMIN_SCREENSHOT = resolve(__dirname, '../test-artifacts/demo-admin.png');
+/** An iPhone's viewport in CSS pixels, and its browser. */
+const PHONE_VIEWPORT = { width: 390, height: 844 };
+const SAFARI_ON_IOS =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 // The second browser context says it is Firefox on Windows, so the two devices read differently on the account page.
 const FIREFOX_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
 
@@ -107,6 +113,48 @@ describe('the demo app in a real browser (Chromium)', () => {
 
       await laptop.goto(`${demo.base}/`);
       assert.match(await textOf(laptop.locator('main')), /Signed in as ada\./, 'the laptop stays signed in');
+
+      // On a phone's screen: the title on at most two lines, and nothing to scroll sideways.
+      const mobile = await openHome(
+        await browser.newContext({
+          userAgent: SAFARI_ON_IOS,
+          viewport: PHONE_VIEWPORT,
+          isMobile: true,
+          hasTouch: true,
+        }),
+        demo.base,
+      );
+      await submitCredentials(mobile, 'login', 'ada', 'analytical engine');
+      await mobile.goto(`${demo.base}/account`);
+      assert.equal(await mobile.locator('tbody tr').count(), 2);
+      assert.match(await textOf(mobile.locator('tbody tr.current')), /Safari 18 on iOS\s*This device/);
+      const title = await mobile.locator('h1').evaluate((h1) => {
+        const style = (globalThis as any).getComputedStyle(h1);
+        return { height: h1.getBoundingClientRect().height, lineHeight: Number.parseFloat(style.lineHeight) };
+      });
+      assert.ok(
+        title.height <= 2 * title.lineHeight + 1,
+        `the title takes ${title.height} px, lines of ${title.lineHeight} px`,
+      );
+      const width = await mobile.evaluate(() => ({
+        page: (globalThis as any).document.documentElement.scrollWidth,
+        main: (globalThis as any).document.querySelector('main').scrollWidth,
+        viewport: (globalThis as any).innerWidth,
+      }));
+      assert.ok(
+        width.page <= width.viewport && width.main <= width.viewport,
+        `nothing scrolls sideways: ${JSON.stringify(width)}`,
+      );
+      await mobile.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });
+      console.log(`# screenshot of the account page on a phone: ${PHONE_SCREENSHOT}`);
+
+      // ada made the first account: the admin page, with its chart of sign-ins.
+      await laptop.goto(`${demo.base}/admin`);
+      assert.equal(await laptop.locator('#sessions-per-user tbody tr').count(), 1);
+      assert.match(await textOf(laptop.locator('#sessions-per-user tbody tr')), /ada\s*2/);
+      assert.equal(await laptop.locator('#sign-in-chart rect').count(), 48, 'two bars for each of 24 hours');
+      await laptop.screenshot({ path: ADMIN_SCREENSHOT, fullPage: true });
+      console.log(`# screenshot of the admin page: ${ADMIN_SCREENSHOT}`);
     } catch (error) {
       console.log(`# the demo's output:\n${demo.output()}`);
       throw error;

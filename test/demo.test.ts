@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type AppProcess, startAppProcess } from './support/app-process.js';
 import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
+import { runToEnd } from './support/doctest.js';
 import { Browser, mergeCookies } from './support/http.js';
 
 /** The demo (`npm start`), run as a user runs it, over real HTTP. */
@@ -249,7 +251,18 @@ describe('the demo app (npm start)', { concurrency: 2 }, () => {
       assert.match(visitor.body, new RegExp(`id="live-sessions">${before.live}<`));
       assert.match(visitor.body, new RegExp(`id="expired-sessions">${before.expired}<`));
       assert.match(visitor.body, /id="accounts">1</);
-      assert.match(visitor.body, /any signed-in user sees this page/);
+      assert.match(visitor.body, /Only the admin sees this page: in this demo, the first account made/);
+      assert.match(
+        visitor.body,
+        /<table class="stack" id="sessions-per-user">[\s\S]*<tr><td>lin<\/td><td data-label="Live sessions">1<\/td>/,
+        'sessions per user',
+      );
+      assert.match(
+        visitor.body,
+        /<svg class="chart" id="sign-in-chart" [^>]*aria-label="Sign-ins per hour, last 24 hours: 1 signed in, 0 failed"/,
+        'the sign-up counts as a sign-in in the chart',
+      );
+      assert.equal(visitor.body.match(/<g><title>/g)?.length, 24, 'a bar for each hour');
 
       assert.equal(await visitor.submit('/admin/prune'), 303);
       assert.equal(await visitor.open('/admin'), 200);
@@ -260,8 +273,82 @@ describe('the demo app (npm start)', { concurrency: 2 }, () => {
       const signedOut = new Visitor(demo.base);
       assert.equal(await signedOut.open('/admin'), 200);
       assert.match(signedOut.body, /Not signed in\./, 'the admin page sends a signed-out visitor home');
+
+      // Any other account is not the admin: no menu entry, and the page and its form answer 403.
+      const other = await signUp(demo.base, 'ken', 'thompson unix');
+      assert.equal(await other.signedInAs(), 'ken');
+      assert.doesNotMatch(other.body, /href="\/admin"/, 'no Admin link for a user who is not the admin');
+      assert.equal(await other.open('/admin'), 403);
+      assert.match(other.body, /Only the admin may open this page/);
+      assert.equal(await other.submit('/admin/prune'), 403);
+      assert.equal(await visitor.open('/'), 200);
+      assert.match(visitor.body, /href="\/admin"/, 'the admin has the link');
     } finally {
       assert.equal(await demo.stop(), 0, demo.output());
+    }
+  });
+
+  it('on DATABASE_URL: failed sign-ins are throttled per username, and a success starts the count again', async () => {
+    const { demo } = await startOnServer();
+    try {
+      const owner = await signUp(demo.base, 'ada', 'analytical engine');
+      const attacker = new Visitor(demo.base);
+      await attacker.open('/');
+      // Four failures, then the right password: the count starts again.
+      for (let i = 0; i < 4; i++) {
+        assert.equal(await attacker.submit('/login', { username: 'ada', password: `guess ${i}` }), 401);
+      }
+      assert.equal(await attacker.submit('/login', { username: 'ADA', password: 'analytical engine' }), 303);
+      assert.equal(await attacker.signedInAs(), 'ada');
+      assert.equal(await attacker.submit('/logout'), 303);
+      await attacker.open('/');
+      for (let i = 0; i < 5; i++) {
+        assert.equal(await attacker.submit('/login', { username: 'ada', password: `guess ${i}` }), 401, attacker.body);
+      }
+      // The sixth try is refused before the password is looked at, the right one too.
+      const refused = await fetch(`${demo.base}/login`, {
+        method: 'POST',
+        headers: { cookie: attacker.browser.cookie! },
+        body: new URLSearchParams({ _csrf: attacker.token!, username: 'Ada', password: 'analytical engine' }),
+        redirect: 'manual',
+      });
+      assert.equal(refused.status, 429);
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      assert.ok(retryAfter > 14 * 60 && retryAfter <= 15 * 60, `Retry-After: ${retryAfter}`);
+      assert.match(await refused.text(), /Too many failed sign-ins for this username: try again in 15 minutes\./);
+      // Another username from the same address is still served.
+      assert.equal(await attacker.submit('/login', { username: 'grace', password: 'not an account' }), 401);
+      // A session signed in before is untouched, and the admin's chart counts every attempt that was checked.
+      assert.equal(await owner.open('/admin'), 200);
+      assert.match(owner.body, /aria-label="Sign-ins per hour, last 24 hours: 2 signed in, 10 failed"/);
+    } finally {
+      assert.equal(await demo.stop(), 0, demo.output());
+    }
+  });
+
+  it('a port already taken: says which, how to choose another, and exits 1', async () => {
+    const schema = uniqueName('cps_demo');
+    schemas.push(schema);
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const run = await runToEnd(process.execPath, [resolve(__dirname, '../examples/demo/server.mjs')], {
+        cwd: resolve(__dirname, '..'),
+        env: { ...process.env, DATABASE_URL: databaseUrlIn(schema), PORT: String(port) },
+        limitMs: 60_000,
+      });
+      assert.equal(run.code, 1, run.output);
+      assert.match(
+        run.output,
+        new RegExp(
+          `Port ${port} is taken \\(another program listens on 127\\.0\\.0\\.1:${port}\\): stop it, or choose another port, e\\.g\\. PORT=${port + 1} npm start`,
+        ),
+      );
+      assert.doesNotMatch(run.output, /TypeError|at .*server\.mjs/, 'no stack trace');
+    } finally {
+      taken.close();
     }
   });
 

@@ -8,7 +8,7 @@ const root = resolve(__dirname, '..');
 const page = readFileSync(resolve(root, 'docs/frameworks.md'), 'utf8');
 
 describe('docs/frameworks.md', () => {
-  for (const file of ['koa.ts', 'hono.mts', 'react-router.mts', 'unstorage.mts']) {
+  for (const file of ['koa.mts', 'hono.mts', 'react-router.mts', 'unstorage.mts']) {
     it(`shows examples/${file} as it is`, () => {
       const example = readFileSync(resolve(root, 'examples', file), 'utf8').trimEnd();
       assert.ok(page.includes(`\`\`\`ts\n${example}\n\`\`\``), `examples/${file} differs from its copy in the page`);

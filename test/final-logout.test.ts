@@ -56,12 +56,12 @@ describe('a logout is final', () => {
     const core = new SessionCore(options, { requireCookie: false, now: () => now });
     const elsewhere = new PGStore({ ...storeOptions(), tableName: 'long' });
     try {
-      await core.set('slow', { ...inSeconds(3600), user: 1 });
-      const loaded = (await core.get('slow'))!;
+      await core.save('slow', { ...inSeconds(3600), user: 1 }, undefined);
+      const { session: loaded, receipt } = (await core.load('slow'))!;
       now += 60 * 60_000; // an hour-long upload
       await elsewhere.destroy('slow');
-      await core.set('slow', { ...loaded, uploaded: true });
-      await core.touch('slow', loaded);
+      await core.save('slow', { ...loaded, uploaded: true }, receipt);
+      await core.refresh('slow', loaded, receipt);
       const left = await schema.pool.query(`SELECT 1 FROM "${schema.schemaName}"."long" WHERE sid = 'slow'`);
       assert.equal(left.rows.length, 0);
     } finally {

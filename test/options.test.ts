@@ -142,6 +142,38 @@ describe('options are checked at construction', () => {
     assert.ok(new PGStore({ pool, pruneBatchSize: 2 ** 31 - 1, pruneSessionInterval: false }));
   });
 
+  it('warns of a ttl that looks like milliseconds, and of none of the lifetimes people mean', async () => {
+    const warnings: Error[] = [];
+    const listener = (warning: Error) => warnings.push(warning);
+    process.on('warning', listener);
+    try {
+      const made = (options: Record<string, unknown>) =>
+        new PGStore({ pool, pruneSessionInterval: false, ...options }).close();
+      await made({ ttl: 3_600_000 }); // an hour in milliseconds: 41.7 days
+      await made({ absoluteTimeout: 1_800_000 }); // half an hour in milliseconds
+      for (const ttl of [3600, 86_400, 2_592_000, 604_800, 8_640_000, 400 * 86_400, 90_000, 1_000_000]) {
+        await made({ ttl });
+      }
+      await new Promise((settle) => setImmediate(settle)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', listener);
+    }
+    const ours = warnings.filter((w) => (w as any).code === 'CPS_TTL_IN_MILLISECONDS');
+    assert.deepEqual(
+      ours.map((w) => [w.name, w.message]),
+      [
+        [
+          'connect-pg-simple',
+          'option "ttl" is in seconds: 3600000 seconds is 41.7 days; if 3600000 was meant as milliseconds (60 minutes), give ttl: 3600',
+        ],
+        [
+          'connect-pg-simple',
+          'option "absoluteTimeout" is in seconds: 1800000 seconds is 20.8 days; if 1800000 was meant as milliseconds (30 minutes), give absoluteTimeout: 1800',
+        ],
+      ],
+    );
+  });
+
   it('refuses two databases at once, and the 10.x schema-in-tableName form', () => {
     rejects({ pool, pglite: { query() {}, exec() {} } }, /"pool" and "pglite" each name a database/);
     rejects({ pool, tableName: 'myschema"."sessions' }, /put the schema in "schemaName"/);

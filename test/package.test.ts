@@ -6,6 +6,16 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { PGStore } from '../src/index.js';
 import { databaseUrl, uniqueName } from './support/database.js';
+import { skipUnlessInstalled } from './support/system-tools.js';
+
+function psqlMissing(): string | undefined {
+  try {
+    execFileSync('psql', ['--version'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return "psql is absent (Debian's postgresql-client package)";
+  }
+}
 
 // The built package, loaded by its own name the way users load it (npm test builds first).
 const root = resolve(__dirname, '..');
@@ -63,13 +73,47 @@ describe('the published entry points', () => {
     assert.equal(out, 'true true true true true');
   });
 
+  it('every entry point exports the error classes: one class each, from require() and import, all PGStoreErrors', () => {
+    const names = [
+      'PGStoreError',
+      'StoreClosedError',
+      'OperationTimeoutError',
+      'ConnectionError',
+      'ConnectTimeoutError',
+      'SchemaError',
+      'CorruptSessionError',
+      'DecryptionError',
+    ];
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module';
+       const require = createRequire(process.cwd() + '/x.js');
+       const entries = ['connect-pg-simple', 'connect-pg-simple/koa', 'connect-pg-simple/hono',
+         'connect-pg-simple/react-router', 'connect-pg-simple/unstorage'];
+       const base = require('connect-pg-simple');
+       const problems = [];
+       for (const entry of entries) {
+         const esm = await import(entry);
+         const cjs = require(entry);
+         for (const name of ${JSON.stringify(names)}) {
+           const same = typeof esm[name] === 'function' && esm[name] === cjs[name] && cjs[name] === base[name];
+           const derived = esm[name]?.prototype instanceof base.PGStoreError || esm[name] === base.PGStoreError;
+           if (!same || !derived) problems.push(entry + ' ' + name);
+         }
+       }
+       console.log(problems.join(', ') || 'none');`,
+    ]);
+    assert.equal(out, 'none');
+  });
+
   it('ships table.sql at the package root', () => {
     const manifest = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
     assert.ok(manifest.files.includes('table.sql'));
     assert.ok(existsSync(resolve(root, 'table.sql')));
     assert.match(
       run(['-p', "require('fs').readFileSync(require.resolve('connect-pg-simple/table.sql'), 'utf8')"]),
-      /CREATE TABLE "session"/,
+      /CREATE TABLE IF NOT EXISTS "session"/,
     );
   });
 
@@ -83,10 +127,45 @@ describe('the published entry points', () => {
       const store = new PGStore({ pool: client, schemaName, pruneSessionInterval: false });
       await store.set('t', { cookie: {}, ok: true } as any);
       assert.deepEqual(await store.get('t'), { cookie: {}, ok: true });
+      // Run again: no error, a notice, and the table and its session as they were.
+      const notices: string[] = [];
+      client.on('notice', (notice) => notices.push(notice.message ?? ''));
+      await client.query(readFileSync(resolve(root, 'table.sql'), 'utf8'));
+      assert.deepEqual(notices, [
+        'table "session" exists already: nothing was changed (an older version is upgraded with npx connect-pg-simple migrate)',
+      ]);
+      assert.deepEqual(await store.get('t'), { cookie: {}, ok: true });
       await store.close();
     } finally {
       await client.query(`DROP SCHEMA "${schemaName}" CASCADE`);
       await client.end();
+    }
+  });
+
+  it('table.sql run twice with psql -f: the second run changes nothing and fails nothing', async (t) => {
+    const missing = skipUnlessInstalled(psqlMissing(), 'table.sql check');
+    if (missing) return t.skip(missing);
+    const schemaName = uniqueName('cps_tablesql_psql');
+    const admin = new pg.Client({ connectionString: databaseUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA "${schemaName}"`);
+      const psql = () =>
+        execFileSync('psql', [databaseUrl(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', resolve(root, 'table.sql')], {
+          encoding: 'utf8',
+          env: { ...process.env, PGOPTIONS: `-c search_path=${schemaName}` },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      psql();
+      await admin.query(
+        `INSERT INTO "${schemaName}"."session" (sid, sess, expire) VALUES ('kept', '{}', now() + interval '1 hour')`,
+      );
+      psql(); // throws on a non-zero exit, as ON_ERROR_STOP makes any error
+      const [{ n }] = (await admin.query(`SELECT count(*)::int AS n FROM "${schemaName}"."session"`)).rows;
+      assert.equal(n, 1, 'the row written between the runs is still there');
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schemaName}" CASCADE`);
+      await admin.end();
     }
   });
 

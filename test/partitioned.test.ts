@@ -226,7 +226,7 @@ describe('the partitioned layout', () => {
     const base = ['--schema', schema.schemaName, '--table'];
     const printed = await cli(['schema', ...base, 'by_cli', '--partition-days', '1', '--absolute-timeout', '3600']);
     assert.equal(printed.code, 0);
-    assert.match(printed.stdout, /PRIMARY KEY \("sid", "created"\)\n\) PARTITION BY RANGE \("created"\);/);
+    assert.match(printed.stdout, /PRIMARY KEY \("sid", "created"\)\n\s*\) PARTITION BY RANGE \("created"\);/);
     assert.match(printed.stdout, /PARTITION OF "[^"]+"\."by_cli" DEFAULT/);
     const withoutTimeout = await cli(['schema', ...base, 'by_cli', '--partition-days', '1']);
     assert.notEqual(withoutTimeout.code, 0);

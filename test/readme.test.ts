@@ -5,7 +5,14 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAppProcess } from './support/app-process.js';
 import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
-import { type CodeBlock, codeBlocks, consumerProject, programFor, runToEnd } from './support/doctest.js';
+import {
+  type CodeBlock,
+  codeBlocks,
+  consumerProject,
+  programFor,
+  runAsThePageSays,
+  runToEnd,
+} from './support/doctest.js';
 import { Browser } from './support/http.js';
 import { legacyTableSql } from './support/legacy.js';
 import { skipUnlessInstalled } from './support/system-tools.js';
@@ -86,6 +93,22 @@ describe('the code blocks of the documentation', { concurrency: 3 }, () => {
     }
   });
 
+  it('a block run under a file name is one the page names, with the command it gives', () => {
+    const named = blocks.filter((b) => b.settings.file !== undefined);
+    assert.ok(named.length >= 6, 'the framework snippets are among them');
+    for (const block of named) {
+      const { fileName, command } = runAsThePageSays(block)!;
+      assert.ok(
+        block.prose.includes(`\`${fileName}\``),
+        `${block.where}: the page does not say to save it as ${fileName}`,
+      );
+      assert.ok(
+        new RegExp(`\`[^\`]*${command.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\``).test(block.prose),
+        `${block.where}: the page does not give the command \`… ${command}\``,
+      );
+    }
+  });
+
   it('links only to files and headings that exist', () => {
     const slug = (heading: string) =>
       heading
@@ -161,8 +184,15 @@ describe('the code blocks of the documentation', { concurrency: 3 }, () => {
         }
         return;
       }
-      const typescript = /\.[cm]ts$/.test(fileName);
-      const run = await runToEnd(process.execPath, [...(typescript ? ['--import', 'tsx'] : []), file], {
+      const typescript = /\.[cm]?ts$/.test(fileName);
+      const asThePageSays = runAsThePageSays(block);
+      // The command the page gives (`npx tsx app.mts`, `node app.mjs`), else node, with tsx for TypeScript.
+      const [command, ...args] = asThePageSays?.command.split(' ') ?? [
+        process.execPath,
+        ...(typescript ? ['--import', 'tsx'] : []),
+        fileName,
+      ];
+      const run = await runToEnd(command === 'node' ? process.execPath : command!, args, {
         cwd: dir,
         env,
         limitMs: LIMIT_MS,

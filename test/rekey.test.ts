@@ -67,13 +67,14 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
         clock.now += 61_000;
         const sid = existing[(i * 7) % existing.length]!;
         try {
-          const loaded = (await core.get(sid)) as any;
-          if (loaded?.name !== sid) problems.push(`${sid} not found in round ${i}: ${JSON.stringify(loaded)}`);
+          const loaded = await core.load(sid);
+          const session = (loaded?.session ?? null) as any;
+          if (session?.name !== sid) problems.push(`${sid} not found in round ${i}: ${JSON.stringify(session)}`);
           else {
-            loaded.seen = (loaded.seen ?? 0) + 1;
-            await core.set(sid, loaded);
+            session.seen = (session.seen ?? 0) + 1;
+            await core.save(sid, session, loaded!.receipt);
           }
-          await core.set(`new-${i}`, inSeconds(3600, { name: `new-${i}`, n: i }) as any);
+          await core.save(`new-${i}`, inSeconds(3600, { name: `new-${i}`, n: i }) as any, undefined);
           created.set(`new-${i}`, i);
           rounds++;
         } catch (error) {
@@ -110,9 +111,9 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
       sessionIdPepper: PEPPER,
       errorLog: (...args: unknown[]) => logged.push(args.map(String).join(' ')),
     });
-    assert.equal(((await core.get('old-0')) as any)?.name, 'old-0', 'a store with the pepper serves a sha256 table');
+    assert.equal((await core.load('old-0'))?.session.name, 'old-0', 'a store with the pepper serves a sha256 table');
     assert.match(logged.join('\n'), /stores session ids as sha256, not keyed with sessionIdPepper: .* rekey/);
-    await core.set('before-rekey', inSeconds(3600, { name: 'before-rekey' }) as any);
+    await core.save('before-rekey', inSeconds(3600, { name: 'before-rekey' }) as any, undefined);
     assert.ok((await storedIds(table)).includes(sha256('before-rekey')), 'until the re-keying, it writes sha256 ids');
 
     const traffic = serve(core, clock, [...sids, 'before-rekey']);
@@ -144,8 +145,8 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     assert.ok(((await after.get('old-7')) as any).seen >= 1, 'the changes made during the re-keying are kept');
     // And the store that served through it, once it has looked at the table again.
     clock.now += 61_000;
-    await core.get('old-1');
-    for (const sid of ['old-0', 'old-119', 'before-rekey']) assert.equal(((await core.get(sid)) as any)?.name, sid);
+    await core.load('old-1');
+    for (const sid of ['old-0', 'old-119', 'before-rekey']) assert.equal((await core.load(sid))?.session.name, sid);
 
     // A store without the pepper is refused, told what to do.
     const without = new PGStore({ ...schema.storeOptions(table) });
@@ -342,15 +343,15 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
   it('a store that does not have the pepper refuses the table within a minute of the re-keying starting', async () => {
     const table = 'refused_later';
     const { core, clock } = clockedCore(table);
-    await core.set('s', inSeconds(3600, { name: 's' }) as any);
+    await core.save('s', inSeconds(3600, { name: 's' }) as any, undefined);
     const run = await runCli(['rekey', ...target(table)], withPepper);
     assert.equal(run.code, 0, run.stderr);
     clock.now += 61_000;
-    await core.get('s').catch(() => null); // starts the look at the table
+    await core.load('s').catch(() => null); // starts the look at the table
     assert.ok(
       await eventually(async () => {
         try {
-          await core.get('s');
+          await core.load('s');
           return false;
         } catch (error) {
           return /stores session ids as hmac-sha256/.test((error as Error).message);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { SchemaError } from '../src/errors.js';
 import connectPgSimple from '../src/index.js';
-import { SchemaError } from '../src/schema/ensure.js';
 import { databaseUrl, eventually, uniqueName } from './support/database.js';
 
 const { PGStore } = connectPgSimple;

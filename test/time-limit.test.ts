@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Deadline, OperationsInFlight, OperationTimeoutError, untilDeadline } from '../src/time-limit.js';
+import { OperationTimeoutError } from '../src/errors.js';
+import { type Deadline, OperationsInFlight, untilDeadline } from '../src/time-limit.js';
 
 const activeTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 

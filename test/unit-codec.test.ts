@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CorruptSessionError, decodeSession, encodeSession } from '../src/codec.js';
+import { decodeSession, encodeSession } from '../src/codec.js';
+import { CorruptSessionError } from '../src/errors.js';
 
 // Pure: no database.
 describe('encodeSession', () => {

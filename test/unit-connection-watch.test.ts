@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { ConnectionWatch, looksUnreachable } from '../src/connection-watch.js';
-import { ConnectionError } from '../src/drivers/connection-errors.js';
+import { ConnectionError } from '../src/errors.js';
 import { eventually } from './support/database.js';
 
 /** The connect/disconnect rules, without a database: which failures count, and one lost connection is not an outage. */
@@ -27,7 +27,7 @@ describe('looksUnreachable', () => {
       looksUnreachable(Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' })),
       true,
     );
-    assert.equal(looksUnreachable(new ConnectionError('could not connect', undefined)), true);
+    assert.equal(looksUnreachable(new ConnectionError('could not connect', undefined, 'ERR_SSL_UNSUPPORTED')), true);
     assert.equal(looksUnreachable(Object.assign(new Error('timed out'), { name: 'TimeoutError' })), true);
     assert.equal(looksUnreachable(new Error('wrapped', { cause: lost() })), true);
     assert.equal(looksUnreachable(Object.assign(new Error('no table'), { code: '42P01' })), false);

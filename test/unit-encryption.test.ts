@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { DecryptionError, SessionCipher, sessionKeyFrom } from '../src/encryption.js';
+import { SessionCipher, sessionKeyFrom } from '../src/encryption.js';
+import { DecryptionError } from '../src/errors.js';
 import { MAX_MERGE_ATTEMPTS, type MergeSteps, writeMerged } from '../src/merged-write.js';
 import { applySessionChange, diffSessions, type KeysChange } from '../src/session-diff.js';
 import { storedIdFunction } from '../src/session-id.js';

@@ -319,21 +319,21 @@ for (const [driverName, layout] of RUNS) {
       });
       const core = new SessionCore(options, { requireCookie: false, now: () => now });
       try {
-        await core.set('a', { ...inSeconds(600), userId: 'ada' });
+        await core.save('a', { ...inSeconds(600), userId: 'ada' }, undefined);
         await migrateTo3('noticed');
-        await core.set('b', { ...inSeconds(600), userId: 'ada' });
+        await core.save('b', { ...inSeconds(600), userId: 'ada' }, undefined);
         assert.equal(await userOf('noticed', 'b'), null, 'the store still writes as on schema 2');
         now += 61_000;
-        await core.get('a');
+        await core.load('a');
         assert.ok(
           await eventually(async () => {
-            await core.set(`c${now++}`, { ...inSeconds(600), userId: 'ada' });
+            await core.save(`c${now++}`, { ...inSeconds(600), userId: 'ada' }, undefined);
             return (await q(`SELECT 1 FROM ${table('noticed')} WHERE user_id = 'ada'`)).length > 0;
           }, 10_000),
           'new sessions get their user once the store has looked again',
         );
-        const loaded = (await core.get('a'))!;
-        await core.touch('a', loaded);
+        const loaded = (await core.load('a'))!;
+        await core.refresh('a', loaded.session, loaded.receipt);
         assert.equal(await userOf('noticed', 'a'), 'ada', 'and older ones at their next request');
       } finally {
         await core.close();

@@ -21,7 +21,8 @@ export function html(strings, ...values) {
 
 const STYLE = `
 body{font:16px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
-header{display:flex;gap:1rem;align-items:center;border-bottom:1px solid #dde;padding-bottom:.5rem;margin-bottom:1rem}
+header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;border-bottom:1px solid #dde;padding-bottom:.5rem;margin-bottom:1rem}
+h1{font-size:clamp(1.4rem,5vw,2rem);line-height:1.2}
 header strong{margin-right:auto}
 a{color:#2450b3}
 code{background:#eef0f4;padding:0 .3em;border-radius:3px}
@@ -43,9 +44,19 @@ main{overflow-x:auto}
 .error{background:#fdeeee;border:1px solid #f0c4c4;padding:.5rem 1rem;border-radius:6px}
 dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1.5rem}
 dt{font-weight:600}dd{margin:0}
+svg.chart{width:100%;height:auto;max-width:48rem}
+.legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em;vertical-align:middle}
+@media (max-width:40rem){
+body{margin:1rem auto}
+td:first-child{min-width:0}
+table.stack thead{display:none}
+table.stack tr{display:block;border-bottom:1px solid #e4e6ec;padding:.4rem 0}
+table.stack td{display:block;border:0;padding:.15rem .5rem}
+table.stack td[data-label]::before{content:attr(data-label) ": ";color:#667}
+}
 `;
 
-function layout({ title, user, csrf }, body) {
+function layout({ title, user, admin, csrf }, body) {
   return html`<!doctype html>
 <html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>${title} · connect-pg-simple demo</title>
@@ -53,7 +64,7 @@ function layout({ title, user, csrf }, body) {
 <header><strong><a href="/">connect-pg-simple demo</a></strong>
 ${
   user
-    ? html`<a href="/account">Account</a> <a href="/admin">Admin</a>
+    ? html`<a href="/account">Account</a> ${admin ? html`<a href="/admin">Admin</a>` : ''}
 <form class="inline" method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button>Sign out ${user}</button></form>`
     : html`<span class="muted">Not signed in</span>`
 }
@@ -82,7 +93,7 @@ function ago(date) {
 }
 
 /** The home page: the page counter, and sign-in / sign-up forms or who is signed in. */
-export function homePage({ user, csrf, views, liveSessions, databaseLabel, error }) {
+export function homePage({ user, admin, csrf, views, liveSessions, databaseLabel, error }) {
   const forms = html`<div class="forms">
 <fieldset><legend>Sign in</legend><form method="post" action="/login">${hidden(csrf)}
 <label>Username <input name="username" autocomplete="username" required></label>
@@ -94,7 +105,7 @@ export function homePage({ user, csrf, views, liveSessions, databaseLabel, error
 <button>Create account</button></form></fieldset>
 </div>`;
   return layout(
-    { title: 'Welcome', user, csrf },
+    { title: 'Welcome', user, admin, csrf },
     html`${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <p>${user ? html`Signed in as <strong>${user}</strong>.` : 'Not signed in.'}
 You have seen this page <strong>${views}</strong> time(s) in this session.</p>
@@ -104,23 +115,23 @@ ${user ? html`<p>See <a href="/account">where you're signed in</a>.</p>` : forms
 }
 
 /** "Where you're signed in": the user's sessions from `store.userSessions()`, this device first. */
-export function accountPage({ user, csrf, devices, notice, touchAfterSeconds }) {
+export function accountPage({ user, admin, csrf, devices, notice, touchAfterSeconds }) {
   const rows = devices.map(
     ({ handle, current, details, createdAt, lastActiveAt, expiresAt }) => html`<tr class="${current ? 'current' : ''}">
 <td><strong>${details?.device ?? 'Unknown device'}</strong>${current ? html`<span class="badge">This device</span>` : ''}
 <br><span class="muted">IP ${details?.ip ?? 'unknown'}</span></td>
-<td>${time(typeof details?.signedInAt === 'string' ? new Date(details.signedInAt) : createdAt)}</td>
-<td>${time(lastActiveAt)}</td>
-<td>${time(expiresAt)}</td>
+<td data-label="Signed in">${time(typeof details?.signedInAt === 'string' ? new Date(details.signedInAt) : createdAt)}</td>
+<td data-label="Last active">${time(lastActiveAt)}</td>
+<td data-label="Expires">${time(expiresAt)}</td>
 <td><form class="inline" method="post" action="/account/sign-out-device">${hidden(csrf)}
 <input type="hidden" name="handle" value="${handle}"><button>Sign out this device</button></form></td>
 </tr>`,
   );
   return layout(
-    { title: "Where you're signed in", user, csrf },
+    { title: "Where you're signed in", user, admin, csrf },
     html`${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <p>Signed in as <strong>${user}</strong> on ${devices.length} device(s).</p>
-<table><thead><tr><th>Device</th><th>Signed in</th><th>Last active</th><th>Expires</th><th></th></tr></thead>
+<table class="stack"><thead><tr><th>Device</th><th>Signed in</th><th>Last active</th><th>Expires</th><th></th></tr></thead>
 <tbody>${rows}</tbody></table>
 <form method="post" action="/account/sign-out-others">${hidden(csrf)}<button>Sign out all other devices</button></form>
 <p class="muted">"Last active" is as precise as the store's lazy touch: a request within ${touchAfterSeconds} s of
@@ -128,12 +139,50 @@ the last recorded one does not write it.</p>`,
   );
 }
 
-/** Session counts from the store's table. */
-export function adminPage({ user, csrf, counts, notice }) {
+const CHART = { width: 480, height: 140, top: 16, bottom: 22, left: 28 };
+
+/** Sign-ins per hour as an SVG bar chart, drawn here: successful ones green, failed ones stacked on them in red. */
+function signInChart(hours) {
+  const most = Math.max(1, ...hours.map((h) => h.succeeded + h.failed));
+  const plotHeight = CHART.height - CHART.top - CHART.bottom;
+  const slot = (CHART.width - CHART.left) / hours.length;
+  const y = (count) => CHART.top + plotHeight - (count / most) * plotHeight;
+  const bars = hours.map(({ hour, succeeded, failed }, i) => {
+    const x = CHART.left + i * slot + 1;
+    const label = `${hour.toISOString().slice(11, 13)}:00 UTC: ${succeeded} signed in, ${failed} failed`;
+    return html`<g><title>${label}</title>
+<rect x="${x}" y="${y(succeeded)}" width="${slot - 2}" height="${y(0) - y(succeeded)}" fill="#2f7d32"/>
+<rect x="${x}" y="${y(succeeded + failed)}" width="${slot - 2}" height="${y(succeeded) - y(succeeded + failed)}" fill="#c62828"/>
+${i % 6 === 0 ? html`<text x="${x}" y="${CHART.height - 6}" font-size="10" fill="#667">${hour.toISOString().slice(11, 16)}</text>` : ''}</g>`;
+  });
+  return html`<svg class="chart" id="sign-in-chart" viewBox="0 0 ${CHART.width} ${CHART.height}" role="img"
+aria-label="Sign-ins per hour, last ${hours.length} hours: ${hours.reduce((n, h) => n + h.succeeded, 0)} signed in, ${hours.reduce((n, h) => n + h.failed, 0)} failed">
+<text x="0" y="${CHART.top}" font-size="10" fill="#667">${most}</text>
+<text x="0" y="${y(0)}" font-size="10" fill="#667">0</text>
+<line x1="${CHART.left}" x2="${CHART.width}" y1="${y(0)}" y2="${y(0)}" stroke="#bbc"/>
+${bars}</svg>
+<p class="legend muted"><span style="background:#2f7d32"></span>signed in (and signed up)<span style="background:#c62828"></span>failed</p>`;
+}
+
+/** Sessions per user: the users with the most live sessions. */
+function perUserTable(perUser) {
+  if (perUser === undefined) {
+    return html`<p class="muted">The session table has no user column yet: run <code>npx connect-pg-simple migrate</code>.</p>`;
+  }
+  if (perUser.length === 0) return html`<p class="muted">No one is signed in.</p>`;
+  return html`<table class="stack" id="sessions-per-user"><thead><tr><th>User</th><th>Live sessions</th><th>Last active</th></tr></thead>
+<tbody>${perUser.map(
+    ({ username, sessions, lastActive }) =>
+      html`<tr><td>${username}</td><td data-label="Live sessions">${sessions}</td><td data-label="Last active">${time(new Date(lastActive))}</td></tr>`,
+  )}</tbody></table>`;
+}
+
+/** For the demo's admin: session counts, sessions per user and sign-ins over the last day. */
+export function adminPage({ user, admin, csrf, counts, perUser, signIns, notice }) {
   return layout(
-    { title: 'Admin', user, csrf },
+    { title: 'Admin', user, admin, csrf },
     html`${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-<p class="muted">In this demo any signed-in user sees this page; a real app would check a role.</p>
+<p class="muted">Only the admin sees this page: in this demo, the first account made.</p>
 <dl>
 <dt>Live sessions</dt><dd id="live-sessions">${counts.live}</dd>
 <dt>Expired sessions (not yet pruned)</dt><dd id="expired-sessions">${counts.expired}</dd>
@@ -141,7 +190,11 @@ export function adminPage({ user, csrf, counts, notice }) {
 </dl>
 <p class="muted">Counted with one query on the session table: the figures <code>npx connect-pg-simple stats</code>
 prints. Expired sessions are invisible to the store and go at its next prune.</p>
-<form method="post" action="/admin/prune">${hidden(csrf)}<button>Prune expired sessions now</button></form>`,
+<form method="post" action="/admin/prune">${hidden(csrf)}<button>Prune expired sessions now</button></form>
+<h2>Sessions per user</h2>
+${perUserTable(perUser)}
+<h2>Sign-ins, last 24 hours</h2>
+${signInChart(signIns)}`,
   );
 }
 
@@ -149,6 +202,7 @@ const TITLES = {
   400: 'Bad request',
   401: 'Not signed in',
   403: 'Forbidden',
+  429: 'Too many attempts',
   404: 'Not found',
   413: 'Too large',
   415: 'Unsupported form',

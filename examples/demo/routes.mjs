@@ -1,6 +1,6 @@
 // The demo's pages and forms. Every POST is a form with the session's CSRF token (requireForm).
 import express from 'express';
-import { AccountError, countAccounts, signIn, signUp } from './accounts.mjs';
+import { AccountError, countAccounts, isAdmin, signIn, signInsPerHour, signUp } from './accounts.mjs';
 import { csrfToken, requireForm } from './csrf.mjs';
 import { clientError } from './errors.mjs';
 import { accountPage, adminPage, homePage } from './pages.mjs';
@@ -18,6 +18,12 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
     next(clientError(401, 'Sign in first.'));
   };
 
+  /** Checked on every request, in the database: a role taken away counts at once. */
+  const requireAdmin = async (req, _res, next) => {
+    if (await isAdmin(query, req.session.userId)) return next();
+    next(clientError(403, 'Only the admin may open this page (in this demo, the first account made).'));
+  };
+
   /** A message for the next page the user sees, once. */
   const takeNotice = (session) => {
     const notice = session.notice;
@@ -33,6 +39,7 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
       .send(
         homePage({
           user: session.username,
+          admin: session.isAdmin,
           csrf: csrfToken(session),
           views: session.views ?? 0,
           liveSessions: await store.length(),
@@ -76,12 +83,15 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
   const accountForm = (check) => async (req, res) => {
     let account;
     try {
-      account = await check(query, req.body);
+      account = await check(query, req.body, { ip: req.ip ?? 'unknown' });
     } catch (error) {
-      if (error instanceof AccountError) return sendHome(req, res, error.status, error.message);
-      throw error;
+      if (!(error instanceof AccountError)) throw error;
+      if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(error.retryAfterSeconds));
+      return sendHome(req, res, error.status, error.message);
     }
     await startSignedInSession(req, account);
+    // For the menu only: the admin page asks the database on every request.
+    req.session.isAdmin = await isAdmin(query, account.id);
     await saveAndRedirect(req, res, '/');
   };
 
@@ -104,6 +114,7 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
     res.type('html').send(
       accountPage({
         user: session.username,
+        admin: session.isAdmin,
         csrf: csrfToken(session),
         devices,
         notice: takeNotice(session),
@@ -130,7 +141,22 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
     await saveAndRedirect(req, res, '/account');
   });
 
-  router.get('/admin', requireSignIn, async (req, res) => {
+  /** Live sessions per signed-in user, most first; undefined on a table without users (before schema 3). */
+  const sessionsPerUser = async () => {
+    try {
+      return await query(
+        `SELECT a.username, count(*)::int AS sessions, max(s.touched) AS "lastActive"
+         FROM "${sessionTable}" s JOIN demo_account a ON s.user_id = a.id::text
+         WHERE s.expire > now()
+         GROUP BY a.username ORDER BY sessions DESC, a.username LIMIT 20`,
+      );
+    } catch (error) {
+      if (error?.code === '42703') return undefined;
+      throw error;
+    }
+  };
+
+  router.get('/admin', requireSignIn, requireAdmin, async (req, res) => {
     const [counts] = await query(
       `SELECT count(*) FILTER (WHERE expire > now())::int AS live, count(*) FILTER (WHERE expire <= now())::int AS expired
        FROM "${sessionTable}"`,
@@ -139,14 +165,17 @@ export function demoRoutes({ store, query, databaseLabel, sessionTable, touchAft
     res.type('html').send(
       adminPage({
         user: session.username,
+        admin: true,
         csrf: csrfToken(session),
         counts: { ...counts, accounts: await countAccounts(query) },
+        perUser: await sessionsPerUser(),
+        signIns: await signInsPerHour(query),
         notice: takeNotice(session),
       }),
     );
   });
 
-  router.post('/admin/prune', requireForm, requireSignIn, async (req, res) => {
+  router.post('/admin/prune', requireForm, requireSignIn, requireAdmin, async (req, res) => {
     const removed = await store.pruneSessions();
     req.session.notice = `Pruned ${removed} expired session(s).`;
     await saveAndRedirect(req, res, '/admin');

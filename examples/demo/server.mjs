@@ -1,5 +1,6 @@
 // The demo app: Express 5 + express-session + connect-pg-simple, with accounts and "where you're signed in".
 // On DATABASE_URL when set; otherwise on PGlite, a real PostgreSQL running in this process.
+import { randomBytes } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
 import express from 'express';
 import session from 'express-session';
@@ -13,6 +14,14 @@ const PgStore = connectPgSimple(session);
 const SESSION_TABLE = 'session';
 const TOUCH_AFTER_SECONDS = 60;
 const COOKIE_NAME = 'demo.sid';
+/** Not 3000, which the README's example app uses: both can run at once. */
+const DEFAULT_PORT = 3001;
+
+// A secret in the code would be public; without SESSION_SECRET, one made for this run (sign-ins end when it stops).
+const secret = process.env.SESSION_SECRET || randomBytes(32).toString('hex');
+if (!process.env.SESSION_SECRET) {
+  console.warn('No SESSION_SECRET: using a random one for this run, so sign-ins end when the demo stops.');
+}
 
 const database = await openDatabase();
 await createAccountsTable(database.query);
@@ -48,7 +57,7 @@ app.use(
   session({
     name: COOKIE_NAME,
     store,
-    secret: process.env.SESSION_SECRET ?? 'demo secret: set SESSION_SECRET in real apps',
+    secret,
     resave: false,
     saveUninitialized: false,
     cookie: { maxAge: 30 * 24 * 60 * 60 * 1000, sameSite: 'lax', httpOnly: true },
@@ -68,9 +77,21 @@ app.use(
 app.use(notFound);
 app.use(errorHandler);
 
-const port = Number(process.env.PORT ?? 3000);
-const server = app.listen(port, '127.0.0.1', () => {
+const port = Number(process.env.PORT || DEFAULT_PORT);
+const server = app.listen(port, '127.0.0.1');
+server.once('listening', () => {
   console.log(`connect-pg-simple demo on http://127.0.0.1:${server.address().port}/ (sessions in ${database.label})`);
+});
+server.once('error', async (error) => {
+  const taken = error.code === 'EADDRINUSE';
+  console.error(
+    taken
+      ? `Port ${port} is taken (another program listens on 127.0.0.1:${port}): stop it, or choose another port, e.g. PORT=${port + 1} npm start`
+      : `The demo cannot listen on 127.0.0.1:${port}: ${error.message}`,
+  );
+  await store.close();
+  await database.close();
+  process.exit(1);
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -1,12 +1,26 @@
 import type { SessionData, Store } from 'hono-sessions';
 import type { SessionCore } from '../core.js';
-import { receiptOf } from '../load-receipt.js';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import { typeError } from '../errors.js';
+import { expiresAtMs, type FrameworkLifetime } from '../expiry.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
-/** The stored form keeps hono-sessions' `_expire` where the core reads an expiry: `cookie.expires`. */
+/** The stored form keeps hono-sessions' `_expire` as `cookie.expires`: the form of the rows stored already. */
 const EXPIRY_KEY = 'cookie';
 
 /**
@@ -34,10 +48,11 @@ export class HonoPGStore implements Store {
 
   async getSessionById(sessionId?: string): Promise<SessionData | null> {
     if (sessionId === undefined || sessionId === '') return null;
-    const loaded = await this.#core.get(sessionId);
+    const loaded = await this.#core.load(sessionId);
     if (loaded === null) return null;
-    const session = fromStored(loaded, receiptOf(loaded)?.remainingSeconds);
-    this.#loadedBy.keep(session, loaded);
+    const expiryDecides = this.#core.options.ttl === undefined;
+    const session = fromStored(loaded.session, this.#core.expiresAt(loaded.receipt), expiryDecides);
+    this.#loadedBy.keep(session, loaded.receipt);
     return session;
   }
 
@@ -46,14 +61,13 @@ export class HonoPGStore implements Store {
    * same request, writes it whole, with the expiry hono-sessions has set by then.
    */
   async createSession(sessionId: string, initialData: SessionData): Promise<void> {
-    await this.#core.set(sessionId, toStored(initialData));
+    await this.#core.save(sessionId, toStored(initialData), undefined, lifetimeOf(initialData));
   }
 
   /** A loaded session is updated (only the keys this request changed, and only while its row is alive). */
   async persistSessionData(sessionId: string, sessionData: SessionData): Promise<void> {
-    const stored = toStored(sessionData);
-    this.#loadedBy.carry(sessionData, stored);
-    await this.#core.set(sessionId, stored);
+    const receipt = this.#loadedBy.of(sessionData);
+    await this.#core.save(sessionId, toStored(sessionData), receipt, lifetimeOf(sessionData));
   }
 
   async deleteSession(sessionId: string): Promise<void> {
@@ -71,23 +85,33 @@ export class HonoPGStore implements Store {
   }
 }
 
+/** The session lives until hono-sessions' `_expire` (the store's `ttl`, or one day, without one). */
+function lifetimeOf(session: SessionData): FrameworkLifetime {
+  return { expiresAtMs: expiresAtMs(session._expire) };
+}
+
 function toStored(session: SessionData): SessionObject {
   const data = session._data ?? {};
   if (Object.hasOwn(data, EXPIRY_KEY)) {
-    throw new TypeError(`connect-pg-simple: the session key "${EXPIRY_KEY}" is reserved by the store`);
+    throw typeError(
+      'ERR_INVALID_SESSION',
+      `connect-pg-simple: the session key "${EXPIRY_KEY}" is reserved by the store`,
+    );
   }
   return { ...data, [EXPIRY_KEY]: { expires: session._expire ?? null } };
 }
 
 /**
- * `_expire` as stored, unless a skipped touch left it behind while the row lives on: then the
- * row's own expiry, by the database's clock, so hono-sessions never ends a session the row keeps.
+ * `_expire` as the row's own expiry (`rowExpiresAt`, by the database's clock) where it decides the
+ * session's lifetime (no `ttl` option): a lazy touch moves the row's expiry, not the stored
+ * `_expire`. With `ttl`, `_expire` as stored, unless a skipped touch left it behind while the row
+ * lives on. Either way hono-sessions never ends a session the row keeps.
  */
-function fromStored(stored: SessionObject, remainingSeconds: number | undefined): SessionData {
+function fromStored(stored: SessionObject, rowExpiresAt: number, expiryDecides: boolean): SessionData {
   const { [EXPIRY_KEY]: expiry, ...data } = stored;
   let expire = (expiry as { expires?: string | null } | undefined)?.expires ?? null;
-  if (expire !== null && Date.parse(expire) <= Date.now() && remainingSeconds !== undefined) {
-    expire = new Date(Date.now() + remainingSeconds * 1000).toISOString();
+  if (typeof expire === 'string' && (expiryDecides || Date.parse(expire) <= Date.now())) {
+    expire = new Date(rowExpiresAt).toISOString();
   }
   return { _data: data as SessionData['_data'], _expire: expire, _delete: false, _accessed: null };
 }

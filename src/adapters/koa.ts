@@ -1,8 +1,20 @@
 import type { SessionCore } from '../core.js';
-import { receiptOf } from '../load-receipt.js';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** A session as koa-session hands it to its store: the session's `toJSON()` plus `_expire` and `_maxAge` (or `_session`). */
@@ -52,15 +64,11 @@ export class KoaPGStore {
    * stored (a lazy touch skips rewriting it): it is given as the row's own expiry, by the database.
    */
   async get(key: string, _maxAge?: unknown, options?: KoaStoreCallOptions): Promise<KoaSessionData | null> {
-    const loaded = await this.#core.get(key);
+    const loaded = await this.#core.load(key);
     if (loaded === null) return null;
-    const ctx = options?.ctx;
-    this.#loadedBy.keep(ctx, loaded);
-    const remainingSeconds = receiptOf(loaded)?.remainingSeconds;
-    const session: KoaSessionData = { ...loaded };
-    if (session._session !== true && remainingSeconds !== undefined) {
-      session._expire = Date.now() + remainingSeconds * 1000;
-    }
+    this.#loadedBy.keep(options?.ctx, loaded.receipt);
+    const session: KoaSessionData = { ...loaded.session };
+    if (session._session !== true) session._expire = Date.now() + loaded.receipt.remainingSeconds * 1000;
     return session;
   }
 
@@ -73,9 +81,9 @@ export class KoaPGStore {
   ): Promise<void> {
     const { _expire, ...stored } = session;
     const ctx = options?.ctx;
-    this.#loadedBy.carry(ctx, stored);
-    await this.#core.set(key, stored as SessionObject, { lifetimeSeconds: lifetimeSecondsOf(maxAge, stored) });
-    this.#loadedBy.keep(ctx, stored);
+    const lifetimeSeconds = lifetimeSecondsOf(maxAge, stored);
+    const written = await this.#core.save(key, stored as SessionObject, this.#loadedBy.of(ctx), { lifetimeSeconds });
+    this.#loadedBy.keep(ctx, written);
   }
 
   async destroy(key: string, options?: KoaStoreCallOptions): Promise<void> {

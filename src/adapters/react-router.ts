@@ -7,10 +7,24 @@ import {
   type SessionData,
   type SessionStorage,
 } from 'react-router';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import { typeError } from '../errors.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore, ReceiptsByRequest } from './request-receipts.js';
 import { newSessionId } from './session-id.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** The root store's options, plus the cookie that holds the session id. */
@@ -42,7 +56,7 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
   options?: PostgresSessionStorageOptions,
 ): PostgresSessionStorage<Data, FlashData> {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new TypeError('connect-pg-simple: options must be an object');
+    throw typeError('ERR_INVALID_OPTION', 'connect-pg-simple: options must be an object');
   }
   const { cookie: cookieOption, ...storeOptions } = options ?? {};
   const cookie = sessionIdCookie(cookieOption);
@@ -59,10 +73,13 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
   return {
     async getSession(cookieHeader, parseOptions) {
       const id: unknown = cookieHeader ? await cookie.parse(cookieHeader, parseOptions) : null;
-      const loaded = typeof id === 'string' && id !== '' ? await core.get(id) : null;
+      const loaded = typeof id === 'string' && id !== '' ? await core.load(id) : null;
       // A session that is gone keeps no id: committing it makes a new one, never revives a logged-out id.
-      const session = createSession<Data, FlashData>((loaded ?? {}) as Data, loaded === null ? '' : (id as string));
-      if (loaded !== null) loadedBy.keep(session, loaded);
+      const session = createSession<Data, FlashData>(
+        (loaded?.session ?? {}) as Data,
+        loaded === null ? '' : (id as string),
+      );
+      if (loaded !== null) loadedBy.keep(session, loaded.receipt);
       return session;
     },
 
@@ -70,10 +87,11 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
       if (destroyed.has(session)) return expiredCookie(serializeOptions);
       const data = session.data as SessionObject;
       const id = session.id || madeIds.get(session) || newSessionId();
-      loadedBy.carry(session, data);
-      await core.set(id, data, { lifetimeSeconds: lifetimeSeconds(cookie, serializeOptions) });
+      const written = await core.save(id, data, loadedBy.of(session), {
+        lifetimeSeconds: lifetimeSeconds(cookie, serializeOptions),
+      });
       if (session.id === '') madeIds.set(session, id);
-      loadedBy.keep(session, data);
+      loadedBy.keep(session, written);
       return cookie.serialize(id, serializeOptions);
     },
 
@@ -93,7 +111,8 @@ export function createPostgresSessionStorage<Data = SessionData, FlashData = Dat
 function sessionIdCookie(option: PostgresSessionStorageOptions['cookie']): Cookie {
   if (isCookie(option)) return option;
   if (option !== undefined && (typeof option !== 'object' || option === null || Array.isArray(option))) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       `connect-pg-simple: option "cookie" must be a Cookie from createCookie() or its options, got ${option === null ? 'null' : typeof option}`,
     );
   }

@@ -1,5 +1,5 @@
 import type { SessionCore } from '../core.js';
-import { bindReceipt, type LoadReceipt, receiptOf } from '../load-receipt.js';
+import type { LoadReceipt } from '../load-receipt.js';
 import { ObservedCore } from '../observed-core.js';
 import { type PGStoreOptions, resolveOptions } from '../options.js';
 
@@ -9,24 +9,23 @@ export function openCore(options: PGStoreOptions | undefined): SessionCore {
 }
 
 /**
- * The receipts of requests whose framework hands the store a fresh object on write (koa-session's
- * `toJSON()`, React Router's `session.data`, …) instead of the object `get` returned. Each is kept
- * under the request's own object (koa's `ctx`, Hono's context, React Router's `Session`), so it
- * lives exactly as long as the request does, and two requests of one session keep their own.
+ * The receipts of a framework's requests (see load-receipt.ts): what each request loaded, kept
+ * under the request's own object (koa's `ctx`, the session object hono-sessions keeps, React
+ * Router's `Session`), so that it lives exactly as long as the request does, and two requests of
+ * one session keep their own. The frameworks hand the store a fresh object on write (koa-session's
+ * `toJSON()`, React Router's `session.data`, …): the receipt goes to the core beside it.
  */
 export class ReceiptsByRequest {
   readonly #receipts = new WeakMap<object, LoadReceipt>();
 
-  /** Keeps for `request` the receipt `session` carries: one the core just loaded or wrote. */
-  keep(request: object | undefined, session: object): void {
-    const receipt = receiptOf(session);
-    if (request !== undefined && receipt !== undefined) this.#receipts.set(request, receipt);
+  /** Keeps for `request` the receipt the core just gave: of a load, or of a write. */
+  keep(request: object | undefined, receipt: LoadReceipt): void {
+    if (request !== undefined) this.#receipts.set(request, receipt);
   }
 
-  /** Gives `session`, about to be written, the receipt `request` keeps (if any): the core then updates only. */
-  carry(request: object | undefined, session: object): void {
-    const receipt = request === undefined ? undefined : this.#receipts.get(request);
-    if (receipt !== undefined) bindReceipt(session, receipt);
+  /** The receipt `request` keeps, if any: a write that carries it is an update only. */
+  of(request: object | undefined): LoadReceipt | undefined {
+    return request === undefined ? undefined : this.#receipts.get(request);
   }
 
   forget(request: object | undefined): void {

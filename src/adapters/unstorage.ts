@@ -1,7 +1,21 @@
 import type { Driver } from 'unstorage';
-import type { PGStoreOptions, SessionObject } from '../options.js';
+import { typeError } from '../errors.js';
+import type { PGStoreOptions } from '../options.js';
+import type { SessionObject } from '../types.js';
 import { openCore } from './request-receipts.js';
 
+export {
+  ConnectionError,
+  ConnectTimeoutError,
+  CorruptSessionError,
+  DecryptionError,
+  type MistakeCode,
+  type MistakeError,
+  OperationTimeoutError,
+  PGStoreError,
+  SchemaError,
+  StoreClosedError,
+} from '../errors.js';
 export type { PGStoreOptions } from '../options.js';
 
 /** The name the driver gives unstorage. */
@@ -36,14 +50,15 @@ export interface PostgresDriver extends Driver<PGStoreOptions | undefined> {
 export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
   // unstorage lists keys (`getKeys`), so the table must keep them as given, not hashed.
   if (options?.hashSessionIds === true) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple/unstorage: option "hashSessionIds" cannot be true: unstorage lists its keys, so they are stored as given (give the driver a table of its own)',
     );
   }
   const core = openCore({ ...options, hashSessionIds: false });
   /** The item's text; null when the row is missing, expired, or not an item (a session of another framework). */
   const itemText = async (key: string): Promise<string | null> => {
-    const value = (await core.get(key))?.[VALUE_KEY];
+    const value = (await core.load(key))?.session[VALUE_KEY];
     return typeof value === 'string' ? value : null;
   };
   // unstorage passes no base (undefined) for the whole mount.
@@ -59,7 +74,8 @@ export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
     getItem: (key) => itemText(key),
 
     async setItem(key, value, itemOptions: ItemOptions = {}) {
-      await core.set(key, { [VALUE_KEY]: value } as SessionObject, { lifetimeSeconds: ttlSeconds(itemOptions) });
+      const item = { [VALUE_KEY]: value } as SessionObject;
+      await core.save(key, item, undefined, { lifetimeSeconds: ttlSeconds(itemOptions) });
     },
 
     async removeItem(key) {
@@ -83,7 +99,8 @@ function ttlSeconds(itemOptions: ItemOptions): number | undefined {
   const ttl = itemOptions.ttl;
   if (ttl === undefined) return undefined;
   if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_ARG',
       `connect-pg-simple: setItem option "ttl" must be a positive number of seconds, got ${String(ttl)}`,
     );
   }

@@ -1,4 +1,4 @@
-import { connectionStringProblem, explainConnectionError } from '../drivers/connection-errors.js';
+import { connectionStringProblem, explainConnectionError, namesNoDatabase } from '../drivers/connection-errors.js';
 import type { Database } from '../drivers/database.js';
 import { fromPgPool, type PgPoolLike } from '../drivers/pg.js';
 import { describeError, OperationalError } from './errors.js';
@@ -55,11 +55,6 @@ function checkUrl(url: string): void {
   if (problem !== undefined) throw new OperationalError(problem);
 }
 
-/** Without a URL, pg falls back to the PG* variables and then to its defaults (localhost, the OS user). */
-function namesNoDatabase(env: NodeJS.ProcessEnv): boolean {
-  return !['PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGSERVICE'].some((name) => env[name]);
-}
-
 /** One connection (pg's Client) for one command. Without a URL, pg reads the PG* variables. */
 export async function connect(url: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
   const pg = loadPg();
@@ -81,13 +76,15 @@ export async function connect(url: string | undefined, env: NodeJS.ProcessEnv = 
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
+    // Without a URL, pg falls back to the PG* variables and then to its defaults (localhost, the OS user).
+    const unnamed = url === undefined && namesNoDatabase({}, env);
+    const explained = explainConnectionError(error, client, unnamed);
+    // An explanation that does not say so already (a refused connection, say) gets the hint.
     const hint =
-      url === undefined && namesNoDatabase(env)
+      unnamed && !String((explained as { message?: unknown }).message).includes('DATABASE_URL')
         ? ' (no database was named: give --url postgres://user@host:port/database, or set DATABASE_URL)'
         : '';
-    throw new OperationalError(
-      `cannot connect to the database: ${describeError(explainConnectionError(error, client), [])}${hint}`,
-    );
+    throw new OperationalError(`cannot connect to the database: ${describeError(explained, [])}${hint}`);
   }
   return { db: fromPgPool(client, { prepare: false }), close: () => client.end() };
 }

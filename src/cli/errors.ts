@@ -1,18 +1,23 @@
+import { PGStoreError } from '../errors.js';
+
 /** A mistake on the command line: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends PGStoreError {
   override readonly name = 'UsageError';
   constructor(
     message: string,
     /** The command whose help to point at, if any. */
     readonly command?: string,
   ) {
-    super(message);
+    super('ERR_CLI_USAGE', message);
   }
 }
 
 /** Something went wrong doing the work (database, network, environment): exit code 1. */
-export class OperationalError extends Error {
+export class OperationalError extends PGStoreError {
   override readonly name = 'OperationalError';
+  constructor(message: string) {
+    super('ERR_CLI_FAILED', message);
+  }
 }
 
 export const EXIT_OK = 0;
@@ -25,7 +30,6 @@ const HINTS: Readonly<Record<string, string>> = {
   '55P03': 'other sessions kept the table locked; retry at a quieter time, or raise --lock-timeout',
   '42P01': 'create the table with `connect-pg-simple migrate`',
   '3F000': 'create the schema first, or check --schema',
-  '28P01': 'check the user name and password',
   '42501': 'the database user lacks a privilege this needs',
 };
 

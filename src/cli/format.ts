@@ -2,6 +2,21 @@
 
 export const count = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** `1 session`, `0 sessions`, `1,200 sessions`: a count with its noun. */
+export const countOf = (n: number, noun: string, plural = `${noun}s`): string =>
+  `${count(n)} ${Math.round(n) === 1 ? noun : plural}`;
+
+/**
+ * A progress line with a total: `deleted 12,000 of 48,000 expired sessions (25 %), about 3 min left`.
+ * The time left assumes the rest goes as fast as the part done; none is said before there is a rate.
+ */
+export function progressOf(done: number, total: number, what: string, elapsedMs: number): string {
+  const all = Math.max(total, done);
+  const share = all === 0 ? 1 : done / all;
+  const left = done > 0 && done < all ? `, about ${duration(((elapsedMs / 1000) * (all - done)) / done)} left` : '';
+  return `${count(done)} of ${countOf(all, what)} (${percent(share)})${left}`;
+}
+
 const UNITS = ['bytes', 'kB', 'MB', 'GB', 'TB'];
 
 /** As pg_size_pretty shows sizes: 1024-based, whole numbers, the next unit from 10240 on. */

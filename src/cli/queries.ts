@@ -1,5 +1,5 @@
 import type { Database } from '../drivers/database.js';
-import { quoteIdentifier } from '../sql.js';
+import { quoteIdentifier, type TableNames } from '../sql.js';
 
 /** The CLI's own questions to the database: each a statement sent once, never prepared. */
 
@@ -36,4 +36,13 @@ export async function isKnownTimeZone(db: Database, zone: string): Promise<boole
     if ((error as { code?: unknown } | null)?.code === '22023') return false;
     throw error;
   }
+}
+
+/** Sessions a prune would delete now (the prune's own condition), for its progress line. */
+export async function expiredSessionCount(db: Database, names: TableNames): Promise<number> {
+  const [row] = await db.query(
+    { name: '', text: `SELECT count(*)::float8 AS n FROM ${names.qualified} WHERE expire < now()` },
+    [],
+  );
+  return Number(row?.n ?? 0);
 }

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
-import type { Deadline, OperationTimeoutError } from '../time-limit.js';
+import type { OperationTimeoutError } from '../errors.js';
+import type { Deadline } from '../time-limit.js';
 
 /** What PostgreSQL needs to cancel the statement a connection runs: its backend key and address. */
 export interface BackendKey {

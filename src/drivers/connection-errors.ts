@@ -1,33 +1,19 @@
-import { OperationTimeoutError } from '../time-limit.js';
+import { ConnectionError, ConnectTimeoutError, OperationTimeoutError } from '../errors.js';
 
 /**
  * Errors of the connection phase, told as what went wrong and what to do. An explained error
  * keeps the driver's error as its `cause`, and its `code`.
  */
 
-/** Where a connection goes, for messages: never the user name or password. */
+/** Where a connection goes and as whom, for messages: never the password. */
 export interface ConnectionTarget {
   readonly host: string;
   readonly port: number;
+  readonly user: string | undefined;
+  readonly database: string | undefined;
   readonly connectionString: string | undefined;
-}
-
-/** A connection-phase error, explained. */
-export class ConnectionError extends Error {
-  override readonly name: string = 'ConnectionError';
-  readonly code: string | undefined;
-  constructor(message: string, cause: unknown, code = codeOf(cause)) {
-    super(`connect-pg-simple: ${message}`, { cause });
-    this.code = code;
-  }
-}
-
-/** A connection attempt out of time: a `TimeoutError` with code `ETIMEDOUT`, as an operation out of time is. */
-export class ConnectTimeoutError extends ConnectionError {
-  override readonly name = 'TimeoutError';
-  constructor(message: string, cause: unknown) {
-    super(message, cause, 'ETIMEDOUT');
-  }
+  /** Nothing named the database (no settings, no PG* variables): pg used its defaults. */
+  readonly unnamed: boolean;
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -44,11 +30,14 @@ function messageOf(error: unknown): string {
  * Where a pg pool or client connects, as pg resolves it (connection string, options, PG*
  * variables); undefined for anything else. Called on the error path only.
  */
-export function connectionTargetOf(poolOrClient: unknown): ConnectionTarget | undefined {
+export function connectionTargetOf(
+  poolOrClient: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionTarget | undefined {
   const p = poolOrClient as {
-    connectionParameters?: { host?: unknown; port?: unknown; connectionString?: unknown };
+    connectionParameters?: PgParameters;
     options?: Record<string, unknown>;
-    Client?: new (options: unknown) => { connectionParameters?: { host?: unknown; port?: unknown } };
+    Client?: new (options: unknown) => { connectionParameters?: PgParameters };
   } | null;
   let parameters = p?.connectionParameters;
   let connectionString: unknown = p?.options?.connectionString;
@@ -61,12 +50,46 @@ export function connectionTargetOf(poolOrClient: unknown): ConnectionTarget | un
   }
   if (parameters === undefined) return undefined;
   connectionString ??= (poolOrClient as { connectionString?: unknown }).connectionString;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   return {
-    host: typeof parameters.host === 'string' && parameters.host !== '' ? parameters.host : 'localhost',
+    host: text(parameters.host) ?? 'localhost',
     port: Number(parameters.port ?? 5432),
-    connectionString: typeof connectionString === 'string' ? connectionString : undefined,
+    user: text(parameters.user),
+    database: text(parameters.database),
+    connectionString: text(connectionString),
+    unnamed: p?.options !== undefined && namesNoDatabase(p.options, env),
   };
 }
+
+interface PgParameters {
+  host?: unknown;
+  port?: unknown;
+  user?: unknown;
+  database?: unknown;
+}
+
+const PG_VARIABLES = ['PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGSERVICE'];
+const CONNECTION_SETTINGS = ['connectionString', 'host', 'port', 'user', 'database'];
+
+/**
+ * Settings that name no server, user or database, and no PG* variable either: pg falls back to
+ * localhost, the operating system's user name, and a database of that name.
+ */
+export function namesNoDatabase(settings: Record<string, unknown>, env: NodeJS.ProcessEnv): boolean {
+  return !CONNECTION_SETTINGS.some((name) => settings[name] !== undefined) && !PG_VARIABLES.some((name) => env[name]);
+}
+
+/** `user "alice", database "app" at db.example.com:5432`: what a connection tried, never its password. */
+export function triedConnection(target: ConnectionTarget | undefined): string {
+  if (target === undefined) return 'the database server';
+  const as = target.user === undefined ? '' : `user "${target.user}", `;
+  const to = target.database === undefined ? '' : `database "${target.database}" `;
+  return `${as}${to}at ${target.host}:${target.port}`;
+}
+
+/** What to do when nothing named the database. */
+export const NAME_THE_DATABASE =
+  "no connection settings were given, so pg used its defaults (localhost, your operating system user name, and a database of that name): name it with a connection string, postgres://user@host:port/database (the password after the user name, user:password@, when the server asks for one): in DATABASE_URL for a store or CLI that connects by itself, else in the pool's connectionString";
 
 const PERCENT_ENCODE = 'percent-encode it (encodeURIComponent: "#" as %23, "/" as %2F, "?" as %3F, "@" as %40)';
 
@@ -99,6 +122,12 @@ function looksCutShort(connectionString: string | undefined): boolean {
 }
 
 const SSL_UNSUPPORTED = 'The server does not support SSL connections';
+/** pg's SCRAM exchange, when the server asks for a password and none was given. */
+const NO_PASSWORD = /client password must be a string/;
+/** SQLSTATEs of a login the server refused: no such role (or no user name), wrong password, no such database. */
+const INVALID_AUTHORIZATION = '28000';
+const INVALID_PASSWORD = '28P01';
+const INVALID_CATALOG_NAME = '3D000';
 /** pg's own connect timeout; pg-pool's, around it; pg-pool's wait for a free connection. */
 const CONNECT_TIMEOUTS = ['timeout expired', 'Connection terminated due to connection timeout'];
 const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
@@ -115,7 +144,12 @@ function connectTimeoutOf(poolOrClient: unknown): number | undefined {
  * connection phase's; any other error as it was. For the error path only: it reads the pool's
  * settings each time.
  */
-export function explainConnectionError(error: unknown, poolOrClient: unknown): unknown {
+export function explainConnectionError(
+  error: unknown,
+  poolOrClient: unknown,
+  /** For a pg.Client, which keeps no settings: whether they named nothing (see namesNoDatabase). */
+  unnamed?: boolean,
+): unknown {
   if (error instanceof ConnectionError) return error;
   const message = messageOf(error);
   const code = codeOf(error);
@@ -123,20 +157,30 @@ export function explainConnectionError(error: unknown, poolOrClient: unknown): u
     message !== SSL_UNSUPPORTED &&
     !CONNECT_TIMEOUTS.includes(message) &&
     message !== POOL_WAIT_TIMEOUT &&
+    !NO_PASSWORD.test(message) &&
     !EXPLAINED_CODES.has(code ?? '')
   ) {
     return error;
   }
-  return explained(error, connectionTargetOf(poolOrClient), connectTimeoutOf(poolOrClient));
+  const found = connectionTargetOf(poolOrClient);
+  const target = found === undefined || unnamed === undefined ? found : { ...found, unnamed };
+  return explained(error, target, connectTimeoutOf(poolOrClient)) ?? refusedLogin(error, target) ?? error;
 }
 
-const EXPLAINED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+const EXPLAINED_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  INVALID_AUTHORIZATION,
+  INVALID_PASSWORD,
+  INVALID_CATALOG_NAME,
+]);
 
 function explained(
   error: unknown,
   target: ConnectionTarget | undefined,
   connectTimeoutMs: number | undefined,
-): unknown {
+): ConnectionError | undefined {
   const message = messageOf(error);
   const code = codeOf(error);
   const at = target === undefined ? 'the database server' : `${target.host}:${target.port}`;
@@ -145,11 +189,13 @@ function explained(
     return new ConnectionError(
       `${at} does not accept SSL connections: connect without SSL (remove "ssl" or "sslmode" from the connection settings), or turn SSL on in the server`,
       error,
+      'ERR_SSL_UNSUPPORTED',
     );
   }
+  const orName = target?.unnamed ? `; ${NAME_THE_DATABASE}` : '';
   if (CONNECT_TIMEOUTS.includes(message)) {
     return new ConnectTimeoutError(
-      `could not connect to ${at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same)`,
+      `could not connect to ${at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same)${orName}`,
       error,
     );
   }
@@ -161,17 +207,63 @@ function explained(
   }
   if (code === 'ECONNREFUSED') {
     return new ConnectionError(
-      `could not connect to ${at}: connection refused (ECONNREFUSED); is PostgreSQL running there?`,
+      `could not connect to ${at}: connection refused (ECONNREFUSED); is PostgreSQL running there?${orName}`,
       error,
+      code,
     );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     const hint = looksCutShort(target?.connectionString)
       ? `the connection string seems cut short by a character of its password: ${PERCENT_ENCODE}`
       : 'check the host name';
-    return new ConnectionError(`could not find the host "${target?.host ?? '?'}" (${code}): ${hint}`, error);
+    return new ConnectionError(`could not find the host "${target?.host ?? '?'}" (${code}): ${hint}`, error, code);
   }
-  return error;
+  return undefined;
+}
+
+/**
+ * The server answered and refused the login: each error says what was tried (never the
+ * password) and what to do. With nothing named, the way out is to name the database.
+ */
+function refusedLogin(error: unknown, target: ConnectionTarget | undefined): ConnectionError | undefined {
+  const message = messageOf(error);
+  const code = codeOf(error);
+  const tried = triedConnection(target);
+  const user = target?.user ?? '?';
+  const orName = target?.unnamed ? `; ${NAME_THE_DATABASE}` : '';
+  if (NO_PASSWORD.test(message)) {
+    return new ConnectionError(
+      `the server asks for a password and none was given (${tried}): put it in the connection string (postgres://${user}:PASSWORD@host:port/database, percent-encoded), in conObject's "password", or in PGPASSWORD${orName}`,
+      error,
+      INVALID_PASSWORD,
+    );
+  }
+  if (code === INVALID_PASSWORD) {
+    return new ConnectionError(
+      `the server refused the password (${tried}): check the password, and that the user exists${orName}`,
+      error,
+      INVALID_PASSWORD,
+    );
+  }
+  if (code === INVALID_CATALOG_NAME) {
+    const database = target?.database ?? '?';
+    const fix = target?.unnamed
+      ? NAME_THE_DATABASE
+      : `create it (createdb ${database}, or CREATE DATABASE "${database}"), or name another one in the connection settings`;
+    return new ConnectionError(
+      `the database "${database}" does not exist (${tried}): ${fix}`,
+      error,
+      INVALID_CATALOG_NAME,
+    );
+  }
+  if (code === INVALID_AUTHORIZATION && /does not exist|no PostgreSQL user name/.test(message)) {
+    const fix = target?.unnamed
+      ? NAME_THE_DATABASE
+      : `connect as a user that exists (the user name in the connection settings), or create it: CREATE ROLE "${user}" LOGIN PASSWORD '...'`;
+    const what = target?.user === undefined ? 'no user name was given' : `the user "${user}" does not exist`;
+    return new ConnectionError(`${what} (${tried}): ${fix}`, error, INVALID_AUTHORIZATION);
+  }
+  return undefined;
 }
 
 /**

@@ -50,19 +50,25 @@ export function rowsOf(result: unknown): Row[] {
  * 1.21 in transaction mode): the server says the statement does not exist, or exists already.
  * Such a statement did not run, so it is safe to send again unnamed.
  */
-export function isPreparedStatementMismatch(error: unknown): boolean {
+function isPreparedStatementMismatch(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '26000' || code === '42P05';
 }
 
+/** Sends one statement, named (prepared) or not, and resolves with what the driver answered. */
+export type RunStatement = (
+  statement: Statement,
+  values: readonly unknown[],
+  named: boolean,
+  deadline?: Deadline,
+) => Promise<unknown>;
+
 /**
- * Runs statements named while that works, and unnamed from the first sign that named
- * statements do not survive the connection path.
+ * The one prepared-statement fallback of every driver adapter: runs statements named while that
+ * works, and unnamed from the first sign that named statements do not survive the connection
+ * path (the statement that met it is sent again, unnamed).
  */
-export function withPreparedFallback(
-  prepare: boolean,
-  run: (statement: Statement, values: readonly unknown[], named: boolean, deadline?: Deadline) => Promise<unknown>,
-): Database['query'] {
+export function withPreparedFallback(prepare: boolean, run: RunStatement): Database['query'] {
   let named = prepare;
   return (statement, values, deadline) => {
     if (!named || statement.name === '') return run(statement, values, false, deadline).then(rowsOf);

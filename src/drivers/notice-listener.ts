@@ -1,8 +1,8 @@
-import type { DriverChoice } from '../options.js';
 import { markerStatement } from '../schema/change-notices.js';
 import { pgNoticeListener } from './notice-listener-pg.js';
 import { pgliteNoticeListener } from './notice-listener-pglite.js';
 import { postgresJsNoticeListener } from './notice-listener-postgres-js.js';
+import type { DriverChoice } from './open.js';
 
 /** What a notice listener tells its owner. */
 export interface NoticeEvents {

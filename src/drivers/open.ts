@@ -1,11 +1,18 @@
-import { countingStatements } from '../diagnostics.js';
-import type { DriverChoice } from '../options.js';
+import { noteStatement } from '../diagnostics.js';
 import type { Database } from './database.js';
-import { createOwnedPgPool, fromPgPool, looksLikePg } from './pg.js';
+import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike } from './pg.js';
 import { createPipelinedPg } from './pg-pipeline.js';
-import { fromPgPromise } from './pg-promise.js';
-import { fromPGlite } from './pglite.js';
-import { fromPostgresJs } from './postgres-js.js';
+import { fromPgPromise, type PgPromiseDatabaseLike } from './pg-promise.js';
+import { fromPGlite, type PGliteLike } from './pglite.js';
+import { fromPostgresJs, type PostgresJsSqlLike } from './postgres-js.js';
+
+/** Which driver the options chose, and its object (or, for `owned`, the settings of the pool the store creates). */
+export type DriverChoice =
+  | { readonly kind: 'pool'; readonly pool: PgPoolLike }
+  | { readonly kind: 'pgPromise'; readonly db: PgPromiseDatabaseLike }
+  | { readonly kind: 'postgres'; readonly sql: PostgresJsSqlLike }
+  | { readonly kind: 'pglite'; readonly db: PGliteLike }
+  | { readonly kind: 'owned'; readonly config: Readonly<Record<string, unknown>> };
 
 export interface OpenSettings {
   /** Quick statements over a pipelined connection (owned connections only). */
@@ -29,6 +36,17 @@ export function openDatabase(choice: DriverChoice, settings: OpenSettings): Data
   return countingStatements(adapterFor(choice, settings));
 }
 
+/** The driver's statement boundary: each statement sent counts on the traced operation it serves. */
+function countingStatements(db: Database): Database {
+  return {
+    query(statement, values, deadline) {
+      noteStatement();
+      return db.query(statement, values, deadline);
+    },
+    close: () => db.close(),
+  };
+}
+
 function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
   switch (choice.kind) {
     case 'pool':
@@ -42,7 +60,7 @@ function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
         graceMs: settings.cancelGraceMs,
       });
     case 'postgres':
-      return fromPostgresJs(choice.sql);
+      return fromPostgresJs(choice.sql, { prepare: settings.preparedStatements });
     case 'pglite':
       return fromPGlite(choice.db);
     case 'owned': {

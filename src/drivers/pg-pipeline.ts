@@ -1,13 +1,13 @@
-import type { Statement } from '../sql.js';
+import { ConnectionError, typeError } from '../errors.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
 import { explainConnectionError } from './connection-errors.js';
-import { type Database, type Row, valuesNow, withPreparedFallback } from './database.js';
-import { createOwnedPgPool, loadPg, type OwnedPoolSettings } from './pg.js';
+import { type Database, type Row, withPreparedFallback } from './database.js';
+import { createOwnedPgPool, loadPg, type OwnedPoolSettings, type PgQueryConfig, queryConfig } from './pg.js';
 
 interface PipelinedClient {
   connect(): Promise<unknown>;
-  query(config: { name?: string; text: string; values: unknown[] }): Promise<unknown>;
+  query(config: PgQueryConfig): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
@@ -34,7 +34,8 @@ type PgWithClient = { Client: new (config: Record<string, unknown>) => Pipelined
 export function createPipelinedPg(settings: OwnedPoolSettings): Database {
   const pg = loadPg<PgWithClient>();
   if (!hasPipelineMode(pg)) {
-    throw new TypeError(
+    throw typeError(
+      'ERR_INVALID_OPTION',
       'connect-pg-simple: option "pipeline" needs pg 8.23 or later (its pipeline mode): npm install pg@latest',
     );
   }
@@ -104,19 +105,19 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
     }
   };
 
-  type Config = { name?: string; text: string; values: unknown[] };
-  const send = (entry: Connection, config: Config, deadline: Deadline | undefined) => {
-    const running = entry.client.query({ ...config, values: valuesNow(config.values) });
+  /** Sends a statement, its config made once the connection is at hand (see `valuesNow`). */
+  const send = (entry: Connection, config: () => PgQueryConfig, deadline: Deadline | undefined) => {
+    const running = entry.client.query(config());
     return deadline === undefined ? running : untilDeadline(running, deadline, () => expired(entry));
   };
 
-  const pipelined = withPreparedFallback(settings.prepare, (statement: Statement, values, named, deadline) => {
-    const config: Config = named
-      ? { name: statement.name, text: statement.text, values: values as unknown[] }
-      : { text: statement.text, values: values as unknown[] };
+  const pipelined = withPreparedFallback(settings.prepare, (statement, values, named, deadline) => {
+    const config = () => queryConfig(statement, values, named);
     if (current?.open === true) return send(current, config, deadline);
     return untilDeadline(connect(), deadline).then(() =>
-      current?.open === true ? send(current, config, deadline) : Promise.reject(new Error(LOST)),
+      current?.open === true
+        ? send(current, config, deadline)
+        : Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST')),
     );
   });
 
@@ -140,7 +141,7 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
   };
 }
 
-const LOST = 'connect-pg-simple: the pipelined connection was lost before the statement could be sent';
+const LOST = 'the pipelined connection was lost before the statement could be sent';
 
 interface Connection {
   readonly client: PipelinedClient;

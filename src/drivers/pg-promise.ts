@@ -1,8 +1,8 @@
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
 import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
-import type { Database } from './database.js';
-import { valuesNow, withPreparedFallback } from './database.js';
+import { type Database, withPreparedFallback } from './database.js';
+import { queryConfig } from './pg.js';
 
 /** What the store uses of a pg-promise database object. */
 export interface PgPromiseDatabaseLike {
@@ -33,8 +33,6 @@ export function fromPgPromise(
   const leasing = typeof connect === 'function';
   /** pg-promise's pg.Pool, for what connection-phase errors say. */
   const pool = (db as { $pool?: unknown }).$pool;
-  // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
-  // parameters instead of formatting them into the text itself.
   const acquire = (done: Done<Lease>) => {
     (connect as () => Promise<PgPromiseConnection>).call(db).then(
       (connection) =>
@@ -47,10 +45,9 @@ export function fromPgPromise(
     );
   };
   const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
-    const config = () =>
-      named
-        ? { name: statement.name, text: statement.text, values: valuesNow(values) }
-        : { text: statement.text, values: valuesNow(values) };
+    // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
+    // parameters instead of formatting them into the text itself; made once a connection is at hand.
+    const config = () => queryConfig(statement, values, named);
     if (!leasing || deadline === undefined) return untilDeadline(any(config()), deadline);
     // A connection of its own, so that a statement out of time can be cancelled (see runOnLease).
     return runOnLease<unknown>(

@@ -1,4 +1,5 @@
 import { poolWait } from '../diagnostics.js';
+import { ConnectionError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
@@ -8,15 +9,14 @@ import {
   isUnconnectedPgClient,
   unconnectedClientError,
 } from './connection-errors.js';
-import type { Database, Row } from './database.js';
-import { isPreparedStatementMismatch, rowsOf, valuesNow, withPreparedFallback } from './database.js';
+import { type Database, type RunStatement, valuesNow, withPreparedFallback } from './database.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
   query(...args: never[]): Promise<unknown>;
 }
 
-interface PgQueryConfig {
+export interface PgQueryConfig {
   text: string;
   values: unknown[];
   name?: string;
@@ -56,8 +56,11 @@ function isPgPool(pool: object): pool is PgPool {
 
 const ignore = () => {};
 
-/** The statement as pg takes it; called once the connection is at hand (see `valuesNow`), where the driver knows when. */
-function queryConfig(statement: Statement, values: readonly unknown[], named: boolean): PgQueryConfig {
+/**
+ * A statement as pg's query config (pg-promise takes the same): values sent as parameters, never
+ * formatted in. Made once the connection is at hand (see `valuesNow`), where the driver knows when.
+ */
+export function queryConfig(statement: Statement, values: readonly unknown[], named: boolean): PgQueryConfig {
   return named
     ? { name: statement.name, text: statement.text, values: valuesNow(values) }
     : { text: statement.text, values: valuesNow(values) };
@@ -69,7 +72,11 @@ function leaseFrom(pool: PgPool, done: Done<Lease>): void {
   const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
     waited?.end();
     if (error || client === undefined) {
-      done(error ? explainConnectionError(error, pool) : new Error('connect-pg-simple: the pool gave no connection'));
+      done(
+        error
+          ? explainConnectionError(error, pool)
+          : new ConnectionError('the pool gave no connection', undefined, 'ERR_NO_CONNECTION'),
+      );
       return;
     }
     // A checked-out client reports a broken connection as an 'error' event as well as to its
@@ -95,43 +102,39 @@ function leaseFrom(pool: PgPool, done: Done<Lease>): void {
 const DEFAULT_GRACE_MS = 1000;
 
 /**
- * A `pg.Pool` with time limits: each statement on a connection of its own from the pool, so that
+ * A statement on a `pg.Pool` with time limits: on a connection of its own from the pool, so that
  * a statement that runs out of time can be cancelled on the server and its connection closed
- * (see runOnLease). Named statements while the connection path keeps them (see
- * withPreparedFallback); the fallback is handled in the callback, on the same connection.
+ * (see runOnLease).
  */
-function leasingQuery(pool: PgPool, prepare: boolean, graceMs: number): Database['query'] {
-  let named = prepare;
+function leasingRun(pool: PgPool, graceMs: number): RunStatement {
   const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
-  return (statement, values, deadline) => {
+  return (statement, values, named, deadline) => {
     if (deadline === undefined) {
-      const config = queryConfig(statement, values, named && statement.name !== '');
-      return (pool.query(config) as Promise<unknown>).then(rowsOf, (error: unknown) => {
-        if (!config.name || !isPreparedStatementMismatch(error)) throw explainConnectionError(error, pool);
-        named = false;
-        return (pool.query(queryConfig(statement, values, false)) as Promise<unknown>).then(rowsOf);
+      return pool.query(queryConfig(statement, values, named)).catch((error: unknown) => {
+        throw explainConnectionError(error, pool);
       });
     }
-    return runOnLease<Row[]>(
+    return runOnLease(
       acquire,
-      (lease, done) => {
-        const client = lease.client as PgPoolClient;
-        const config = queryConfig(statement, values, named && statement.name !== '');
-        client.query(config, (error, result) => {
-          if (error && config.name && isPreparedStatementMismatch(error) && deadline.expired === undefined) {
-            // The statement did not run: send it again, unnamed from now on.
-            named = false;
-            client.query(queryConfig(statement, values, false), (retryError, retried) =>
-              done(retryError, retryError ? undefined : rowsOf(retried)),
-            );
-            return;
-          }
-          done(error, error ? undefined : rowsOf(result));
-        });
-      },
+      (lease, done) => (lease.client as PgPoolClient).query(queryConfig(statement, values, named), done),
       deadline,
       graceMs,
       (expired) => explainWaitForConnection(expired, pool),
+    );
+  };
+}
+
+/**
+ * A statement on a single client (or a pool of unknown make): it cannot be cancelled safely, so
+ * the store only stops waiting when time is up.
+ */
+function waitingRun(db: PgQueryable): RunStatement {
+  return (statement, values, named, deadline) => {
+    // pg.Client queues statements until connected: without a connect() they would wait forever.
+    if (isUnconnectedPgClient(db)) return Promise.reject(unconnectedClientError());
+    return untilDeadline(
+      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, valuesNow(values)),
+      deadline,
     );
   };
 }
@@ -140,20 +143,8 @@ export function fromPgPool(
   pool: PgPoolLike,
   { prepare, end, graceMs = DEFAULT_GRACE_MS }: { prepare: boolean; end?: () => Promise<void>; graceMs?: number },
 ): Database {
-  const close = end ?? (async () => {});
-  if (isPgPool(pool)) return { query: leasingQuery(pool, prepare, graceMs), close };
-  const db = pool as unknown as PgQueryable;
-  // A single client (or a pool of unknown make) cannot be cancelled safely: the store only
-  // stops waiting when time is up.
-  const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
-    // pg.Client queues statements until connected: without a connect() they would wait forever.
-    if (isUnconnectedPgClient(db)) return Promise.reject(unconnectedClientError());
-    return untilDeadline(
-      named ? db.query(queryConfig(statement, values, true)) : db.query(statement.text, valuesNow(values)),
-      deadline,
-    );
-  });
-  return { query, close };
+  const run = isPgPool(pool) ? leasingRun(pool, graceMs) : waitingRun(pool as unknown as PgQueryable);
+  return { query: withPreparedFallback(prepare, run), close: end ?? (async () => {}) };
 }
 
 export interface OwnedPoolSettings {
@@ -170,9 +161,11 @@ export function loadPg<T>(): T {
   try {
     return require('pg') as T;
   } catch (error) {
-    throw new Error('connect-pg-simple: conString, conObject and DATABASE_URL need the "pg" package: npm install pg', {
-      cause: error,
-    });
+    throw new PGStoreError(
+      'ERR_MISSING_DEPENDENCY',
+      'connect-pg-simple: conString, conObject and DATABASE_URL need the "pg" package: npm install pg',
+      { cause: error },
+    );
   }
 }
 

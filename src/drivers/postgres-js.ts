@@ -1,6 +1,6 @@
 import { untilDeadline } from '../time-limit.js';
 import type { Database } from './database.js';
-import { rowsOf, valuesNow } from './database.js';
+import { valuesNow, withPreparedFallback } from './database.js';
 
 /** What the store uses of a postgres.js `sql` instance. */
 export interface PostgresJsSqlLike {
@@ -36,20 +36,24 @@ function cancelQuery(query: PendingQuery): void {
   }
 }
 
-export function fromPostgresJs(sql: PostgresJsSqlLike): Database {
+/**
+ * postgres.js prepares and pipelines on its own. `preparedStatements` (the store's option) wins,
+ * else the sql's own `prepare: false` (PgBouncer) is obeyed; behind a pooler that loses prepared
+ * statements, the first "does not exist" / "exists already" turns them off for good (see
+ * withPreparedFallback).
+ */
+export function fromPostgresJs(sql: PostgresJsSqlLike, { prepare }: { prepare?: boolean } = {}): Database {
   const unsafe = sql.unsafe.bind(sql) as unknown as (
     text: string,
     values: unknown[],
     options: { prepare: boolean },
   ) => PendingQuery;
-  // postgres.js prepares and pipelines on its own; a user who set `prepare: false` (PgBouncer) is obeyed.
-  const prepare = sql.options?.prepare !== false;
   return {
-    query: (statement, values, deadline) => {
+    query: withPreparedFallback(prepare ?? sql.options?.prepare !== false, (statement, values, named, deadline) => {
       // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
-      const pending = unsafe(statement.text, valuesNow(values), { prepare });
-      return untilDeadline(pending, deadline, () => cancelQuery(pending)).then(rowsOf);
-    },
+      const pending = unsafe(statement.text, valuesNow(values), { prepare: named });
+      return untilDeadline(pending, deadline, () => cancelQuery(pending));
+    }),
     close: async () => {},
   };
 }

@@ -139,15 +139,18 @@ export function createTableStatements(
   return statements;
 }
 
-/** What `table.sql` holds (the default layout): plain statements for psql or any SQL tool. */
+/**
+ * What `table.sql` holds (the default layout): one statement for psql or any SQL tool that creates
+ * the table when it is missing, and says so when it is not (a second run changes nothing: a table
+ * of an older version keeps its version mark, for `migrate` to upgrade).
+ */
 export function tableSqlScript(
   names: TableNames,
   idForm: SessionIdForm = 'sha256',
   partitioning?: Partitioning,
 ): string {
-  return `${createTableStatements(names, { idForm, partitioning })
-    .map((s) => `${s};`)
-    .join('\n\n')}\n`;
+  const exists = `RAISE NOTICE 'table % exists already: nothing was changed (an older version is upgraded with npx connect-pg-simple migrate)', ${quoteLiteral(names.qualified)};`;
+  return `${createTableIfMissingStatement(names, idForm, partitioning, { otherwise: exists })};\n`;
 }
 
 /**
@@ -159,13 +162,21 @@ export function createTableIfMissingStatement(
   names: TableNames,
   idForm: SessionIdForm,
   partitioning?: Partitioning,
-  changeNotices = false,
+  {
+    otherwise,
+    changeNotices = false,
+  }: {
+    /** PL/pgSQL run when the table exists already. */
+    readonly otherwise?: string;
+    /** A new table's change notices on (see change-notices.ts). */
+    readonly changeNotices?: boolean;
+  } = {},
 ): string {
   const lockKey = quoteLiteral(names.qualified);
   return doBlock(`  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${lockKey}));
   IF to_regclass(${lockKey}) IS NULL THEN
 ${createTableStatements(names, { ifNotExists: true, idForm, partitioning, changeNotices })
   .map((s) => `    ${s.replaceAll('\n', '\n    ')};`)
-  .join('\n')}
+  .join('\n')}${otherwise === undefined ? '' : `\n  ELSE\n    ${otherwise}`}
   END IF;`);
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../drivers/database.js';
+import { SchemaError } from '../errors.js';
 import { parseKeyedForm, parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
 import type { StoreStatements, TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
@@ -11,13 +12,21 @@ import {
 } from './ddl.js';
 import { ONE_DAY_SECONDS, type Partitioning, parsePartitioningComment, partitioningComment } from './partitions.js';
 
-export class SchemaError extends Error {
-  override readonly name = 'SchemaError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
+/**
+ * ` in database "app" (as user "alice")`, for the message of a missing table: a store that
+ * connected with pg's defaults reaches a database named after the OS user. Empty when the
+ * question fails: the message stands without it.
+ */
+async function whereConnected(db: Database, deadline: Deadline | undefined): Promise<string> {
+  try {
+    const [row] = await db.query(
+      { name: '', text: 'SELECT current_database() AS database, current_user AS "user"' },
+      [],
+      deadline,
+    );
+    return row === undefined ? '' : ` in database "${String(row.database)}" (as user "${String(row.user)}")`;
+  } catch {
+    return '';
   }
 }
 
@@ -113,7 +122,7 @@ export async function ensureTable(
     try {
       if (deadline?.expired !== undefined) throw deadline.expired;
       await db.query(
-        { name: '', text: createTableIfMissingStatement(names, idForm, partitioning, changeNotices) },
+        { name: '', text: createTableIfMissingStatement(names, idForm, partitioning, { changeNotices }) },
         [],
         deadline,
       );
@@ -125,8 +134,9 @@ export async function ensureTable(
     state = await readTableState(db, statements, names, deadline);
   }
   if (!state.exists) {
+    const where = await whereConnected(db, deadline);
     throw new SchemaError(
-      `connect-pg-simple: table ${names.qualified} does not exist: create it with table.sql (or \`npx connect-pg-simple migrate\`), or set createTableIfMissing: true`,
+      `connect-pg-simple: table ${names.qualified} does not exist${where}: create it with table.sql (or \`npx connect-pg-simple migrate\`), or set createTableIfMissing: true; if that is the wrong database, check the connection settings (DATABASE_URL, conString)`,
       '42P01',
     );
   }

@@ -1,8 +1,9 @@
 import type { Database } from '../drivers/database.js';
+import { SchemaError } from '../errors.js';
 import type { SessionIdForm } from '../session-id.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type TableNames } from '../sql.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
-import { notSessionTableMessage, readTableState, SchemaError } from './ensure.js';
+import { notSessionTableMessage, readTableState } from './ensure.js';
 import { MIGRATIONS, type MigrationSettings } from './migrations.js';
 import { ONE_DAY_SECONDS, type Partitioning } from './partitions.js';
 

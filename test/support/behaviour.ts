@@ -67,6 +67,9 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       const byCookie = newStore();
       await byCookie.set('c', inSeconds(100) as any);
       assert.ok(Math.abs((await rowOf('c')).left - 100) < 3, "the cookie's maxAge, exactly");
+      // A direct call's plain cookie: maxAge (ms) without expires, as express-session's Cookie would count it.
+      await byCookie.set('m', { cookie: { maxAge: 3_600_000 } } as any);
+      assert.ok(Math.abs((await rowOf('m')).left - 3600) < 3, `an hour, not a day: ${(await rowOf('m')).left} s`);
       const byTtl = newStore({ ttl: 500 });
       await byTtl.set('t', inSeconds(100) as any);
       assert.ok(Math.abs((await rowOf('t')).left - 500) < 3, 'ttl wins over the cookie');

@@ -17,6 +17,30 @@ export interface CodeBlock {
   readonly settings: Readonly<Record<string, string>>;
   /** Set for `<!-- doctest: skip REASON -->`. */
   readonly skipReason?: string;
+  /** The page's text around the block (from the block before to the block after), where it says how to run it. */
+  readonly prose: string;
+}
+
+/**
+ * How the page says to run a program block: `file=NAME` (the file to save it as) and `run=node|tsx`
+ * (`node NAME`, or `npx tsx NAME`), each also written in the page's text around the block.
+ */
+export interface PageRun {
+  readonly fileName: string;
+  /** The command that runs the file, as the page gives it. */
+  readonly command: string;
+  readonly typescript: boolean;
+}
+
+export function runAsThePageSays(block: CodeBlock): PageRun | undefined {
+  const fileName = block.settings.file;
+  if (fileName === undefined) return undefined;
+  const run = block.settings.run;
+  if (run !== 'node' && run !== 'tsx') throw new Error(`${block.where}: file= needs run=node or run=tsx`);
+  const typescript = /\.[cm]?ts$/.test(fileName);
+  if (typescript !== (run === 'tsx'))
+    throw new Error(`${block.where}: ${fileName} is run with ${typescript ? 'tsx' : 'node'}`);
+  return { fileName, command: `${run === 'tsx' ? 'npx tsx' : 'node'} ${fileName}`, typescript };
 }
 
 const PROGRAM_LANGUAGES = new Set(['js', 'mjs', 'cjs', 'ts', 'mts']);
@@ -47,19 +71,20 @@ export function codeBlocks(markdown: string, file: string): CodeBlock[] {
     const start = i;
     i = end;
     if (!RUNNABLE_LANGUAGES.has(language)) continue;
+    const prose = proseAround(lines, start, end);
     let before = start - 1;
     while (before >= 0 && lines[before]!.trim() === '') before--;
     const comment = before >= 0 ? /^\s*<!--\s*doctest:\s*(.*?)\s*-->\s*$/.exec(lines[before]!) : null;
     const where = `${file}:${start + 1}`;
     if (!comment) {
-      blocks.push({ where, language, code, harness: defaultHarness(language), settings: {} });
+      blocks.push({ where, language, code, harness: defaultHarness(language), settings: {}, prose });
       continue;
     }
     const [harness = '', ...rest] = comment[1]!.split(/\s+/);
     if (!HARNESSES.has(harness)) throw new Error(`${where}: unknown doctest harness "${harness}"`);
     if (harness === 'skip') {
       if (rest.length === 0) throw new Error(`${where}: a skipped block needs a reason`);
-      blocks.push({ where, language, code, harness, settings: {}, skipReason: rest.join(' ') });
+      blocks.push({ where, language, code, harness, settings: {}, skipReason: rest.join(' '), prose });
       continue;
     }
     const settings = Object.fromEntries(
@@ -69,9 +94,19 @@ export function codeBlocks(markdown: string, file: string): CodeBlock[] {
         return [key, value];
       }),
     );
-    blocks.push({ where, language, code, harness, settings });
+    blocks.push({ where, language, code, harness, settings, prose });
   }
   return blocks;
+}
+
+/** The lines from the end of the fenced block before `start` to the start of the one after `end`, the block left out. */
+function proseAround(lines: string[], start: number, end: number): string {
+  const fence = (line: string) => /^\s*```/.test(line);
+  let from = start - 1;
+  while (from >= 0 && !fence(lines[from]!)) from--;
+  let to = end + 1;
+  while (to < lines.length && !fence(lines[to]!)) to++;
+  return [...lines.slice(from + 1, start), ...lines.slice(end + 1, to)].join('\n');
 }
 
 const STORE_FRAGMENT_PRELUDE = `const session = require('express-session');
@@ -97,7 +132,10 @@ const STORE_EPILOGUE = `
 });
 `;
 
-/** The program to run for a block of a program language, and the file name (its extension picks the module kind). */
+/**
+ * The program to run for a block of a program language, and the file name: the one the page says
+ * (`file=`), else one whose extension picks the module kind the block needs.
+ */
 export function programFor(block: CodeBlock): { fileName: string; source: string } {
   const typescript = block.language === 'ts' || block.language === 'mts';
   // A block that requires is CommonJS (and top-level await in it fails, as it would for a user); else an ES module.
@@ -106,7 +144,7 @@ export function programFor(block: CodeBlock): { fileName: string; source: string
   let source = block.code;
   if (block.harness === 'store-fragment') source = STORE_FRAGMENT_PRELUDE + source;
   if (block.harness === 'store' || block.harness === 'store-fragment') source += STORE_EPILOGUE;
-  return { fileName: `block.${extension}`, source };
+  return { fileName: block.settings.file ?? `block.${extension}`, source };
 }
 
 /**
@@ -124,6 +162,8 @@ export function consumerProject(root: string): string {
   }
   symlinkSync(root, join(modules, 'connect-pg-simple'));
   symlinkSync(resolve(root, 'bin/connect-pg-simple.js'), join(modules, '.bin', 'connect-pg-simple'));
+  // For the pages' `npx tsx app.mts`.
+  symlinkSync(join(root, 'node_modules/tsx/dist/cli.mjs'), join(modules, '.bin', 'tsx'));
   return dir;
 }
 

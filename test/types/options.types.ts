@@ -94,3 +94,15 @@ export async function userSessionTypes(): Promise<void> {
   // @ts-expect-error except is one session id or handle
   await store.destroyUserSessions('ada', { except: ['a', 'b'] });
 }
+
+export function errorTypes(error: unknown): string | undefined {
+  // The error classes narrow by instanceof, and every one has a string code.
+  if (error instanceof connectPgSimple.SchemaError) return error.code;
+  if (error instanceof connectPgSimple.OperationTimeoutError) return `${error.what} ${error.timeoutMs}`;
+  if (error instanceof connectPgSimple.PGStoreError) return error.code;
+  const mistake = error as connectPgSimple.MistakeError;
+  const code: connectPgSimple.MistakeCode = mistake.code;
+  // @ts-expect-error a mistake's code is one of the documented ones
+  const wrong: connectPgSimple.MistakeCode = 'ERR_SOMETHING_ELSE';
+  return code + wrong;
+}

@@ -1,14 +1,14 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Database } from '../../drivers/database.js';
 import { DEFAULTS } from '../../options.js';
+import { pruneSessions } from '../../prune-sessions.js';
 import { partitioningProblem, type TableState } from '../../schema/ensure.js';
-import { type MaintenanceResult, maintainPartitions } from '../../schema/partitions.js';
-import { PRUNE_FROM_START, storeStatements, type TableNames } from '../../sql.js';
+import type { MaintenanceResult, Partitioning } from '../../schema/partitions.js';
+import { storeStatements, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { Interruption, ProgressLine } from '../batches.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
-import { count } from '../format.js';
+import { count, countOf, progressOf } from '../format.js';
 import type { Runner } from '../io.js';
+import { expiredSessionCount } from '../queries.js';
 import { requireTable } from './require-table.js';
 
 const MAX_BATCH_SIZE = 1_000_000;
@@ -21,23 +21,30 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
   const json = line.options.json === true;
   return async (maybeDb, io) => {
     const db = maybeDb!;
-    const partitions = await dropExpiredPartitions(db, names, await requireTable(db, names));
-    const { pruneBatch } = storeStatements(names, { partitioned: partitions !== undefined });
+    const partitioning = partitioningOf(names, await requireTable(db, names));
+    const { pruneBatch } = storeStatements(names, { partitioned: partitioning !== undefined });
     const interruption = new Interruption(io);
     let deleted = 0;
-    const progress = new ProgressLine(io, () => `deleted ${count(deleted)} expired sessions`);
-    let from = PRUNE_FROM_START;
+    // The total is counted only for the progress line, which a terminal alone shows.
+    const total = io.errIsTTY ? await expiredSessionCount(db, names) : 0;
+    const startedAt = Date.now();
+    const progress = new ProgressLine(
+      io,
+      () => `deleted ${progressOf(deleted, total, 'expired session', Date.now() - startedAt)}`,
+    );
+    let partitions: MaintenanceResult | undefined;
     try {
-      for (;;) {
-        // No prune lock ($3 false): FOR UPDATE SKIP LOCKED already keeps this apart from stores pruning now.
-        const [row] = await db.query(pruneBatch, [batchSize, names.qualified, false, from]);
-        const batch = Number(row?.deleted ?? 0);
-        if (typeof row?.upto === 'string') from = row.upto;
-        deleted += batch;
-        progress.tick();
-        if (batch < batchSize || interruption.stopRequested) break;
-        await nextTurn();
-      }
+      ({ deleted, partitions } = await pruneSessions(db, names, pruneBatch, partitioning, {
+        batchSize,
+        // The partitions' upkeep under the prune lock, as a store pruning now takes it; the batches
+        // without it: FOR UPDATE SKIP LOCKED already keeps them apart from stores pruning now.
+        lock: { partitions: true, batches: false },
+        stopRequested: () => interruption.stopRequested,
+        onBatch: (soFar) => {
+          deleted = soFar;
+          progress.tick();
+        },
+      }));
     } finally {
       interruption.end();
       progress.finish();
@@ -48,26 +55,19 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
     else {
       if (partitions !== undefined) io.out(droppedAsText(partitions));
       io.out(
-        `deleted ${count(deleted)} expired sessions from ${partitions === undefined ? names.qualified : `its DEFAULT partition`}${interrupted ? ' (interrupted)' : ''}\n`,
+        `deleted ${countOf(deleted, 'expired session')} from ${partitions === undefined ? names.qualified : `its DEFAULT partition`}${interrupted ? ' (interrupted)' : ''}\n`,
       );
     }
     return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   };
 }
 
-/**
- * On a partitioned table: drops the partitions of dead sessions and creates the next ones, under
- * the prune lock (a store pruning now does the same); undefined for a plain table.
- */
-async function dropExpiredPartitions(
-  db: Database,
-  names: TableNames,
-  state: TableState,
-): Promise<MaintenanceResult | undefined> {
+/** How a partitioned table is cut (its partitions are dropped first); undefined for a plain table. */
+function partitioningOf(names: TableNames, state: TableState): Partitioning | undefined {
   if (!state.partitioned) return undefined;
   // A partitioned table without its comment has no partitioning: the problem says what to add.
   if (state.partitioning === undefined) throw new OperationalError(partitioningProblem(names, state)!);
-  return maintainPartitions(db, names, state.partitioning, { lock: true });
+  return state.partitioning;
 }
 
 function droppedAsJson(result: MaintenanceResult | undefined) {
@@ -83,5 +83,5 @@ function droppedAsText(result: MaintenanceResult): string {
   const created = result.created === 0 ? '' : `, created ${count(result.created)} for the days ahead`;
   if (result.dropped.length === 0) return `dropped no partition (none holds only dead sessions yet)${created}\n`;
   const names = result.dropped.map((p) => p.name).join(', ');
-  return `dropped ${count(result.dropped.length)} partitions of dead sessions (${names}: about ${count(result.droppedRowEstimate)} sessions, by the planner's estimate)${created}\n`;
+  return `dropped ${countOf(result.dropped.length, 'partition')} of dead sessions (${names}: about ${countOf(result.droppedRowEstimate, 'session')}, by the planner's estimate)${created}\n`;
 }

@@ -7,7 +7,7 @@ import { type CommandLine, integerOption } from '../args.js';
 import { type BatchRows, Interruption, keysetPass } from '../batches.js';
 import { keysFrom } from '../env-secrets.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
-import { count } from '../format.js';
+import { count, countOf } from '../format.js';
 import type { Io, Runner } from '../io.js';
 import { requireTable } from './require-table.js';
 
@@ -103,7 +103,7 @@ export function reencryptCommand(line: CommandLine, names: TableNames, env: Node
         details.undecryptable > 0 ? `${count(details.undecryptable)} details not decryptable, left as they are` : '',
       ].filter((note) => note !== '');
       io.out(
-        `re-encrypted ${count(totals.reencrypted)} sessions of ${names.qualified} with key ${cipher.currentKeyId}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}${interrupted ? ' (interrupted)' : ''}\n`,
+        `re-encrypted ${countOf(totals.reencrypted, 'session')} of ${names.qualified} with key ${cipher.currentKeyId}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}${interrupted ? ' (interrupted)' : ''}\n`,
       );
     }
     return interrupted ? EXIT_INTERRUPTED : EXIT_OK;

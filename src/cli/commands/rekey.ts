@@ -7,7 +7,7 @@ import { type CommandLine, integerOption, secondsOption } from '../args.js';
 import { type BatchRows, Interruption, keysetPass } from '../batches.js';
 import { KEYS_VARIABLE, keysFrom, pepperFrom } from '../env-secrets.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError, UsageError } from '../errors.js';
-import { count } from '../format.js';
+import { count, countOf } from '../format.js';
 import type { Runner } from '../io.js';
 import { planMoves } from '../rekey-rows.js';
 import { requireTable } from './require-table.js';
@@ -103,7 +103,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
     if (dryRun) {
       const how = plan.kind === 'resume' ? 'would go on re-keying' : 'would mark the table as re-keying and re-key';
       report(
-        `${names.qualified}: ${how} ${count(toMove.rows)} sessions from ${from} to hmac-sha256 ids (pepper id ${pepperId}), ${count(toMove.encrypted)} of them encrypted${keysMissing ? `: ${needKeys}` : ''} (dry run: nothing was changed)`,
+        `${names.qualified}: ${how} ${countOf(toMove.rows, 'session')} from ${from} to hmac-sha256 ids (pepper id ${pepperId}), ${count(toMove.encrypted)} of them encrypted${keysMissing ? `: ${needKeys}` : ''} (dry run: nothing was changed)`,
         {
           from,
           resuming: plan.kind === 'resume',
@@ -135,7 +135,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
             read: statements.readBatch,
             batchSize,
             handle: (rows) => moveBatch(db, statements, rows, { from, pepper, cipher, command, withDetails }, totals),
-            progress: () => `re-keyed ${count(totals.moved)} sessions`,
+            progress: () => `re-keyed ${countOf(totals.moved, 'session')}`,
           },
           interruption,
         );
@@ -152,7 +152,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
         );
       }
       report(
-        `re-keyed ${count(totals.moved)} sessions of ${names.qualified}, ${count(left)} left (interrupted: the table stays re-keying, and stores with the pepper serve it; run rekey again to finish)`,
+        `re-keyed ${countOf(totals.moved, 'session')} of ${names.qualified}, ${count(left)} left (interrupted: the table stays re-keying, and stores with the pepper serve it; run rekey again to finish)`,
         { ...fields, finished: false },
       );
       return EXIT_INTERRUPTED;
@@ -168,7 +168,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
         : '',
     ].filter((note) => note !== '');
     report(
-      `re-keyed ${count(totals.moved)} sessions of ${names.qualified} from ${from} to hmac-sha256 ids (pepper id ${pepperId})${notes.length > 0 ? ` (${notes.join('; ')})` : ''}; the table now records hmac-sha256`,
+      `re-keyed ${countOf(totals.moved, 'session')} of ${names.qualified} from ${from} to hmac-sha256 ids (pepper id ${pepperId})${notes.length > 0 ? ` (${notes.join('; ')})` : ''}; the table now records hmac-sha256`,
       { ...fields, finished: true },
     );
     return EXIT_OK;

@@ -9,7 +9,9 @@ const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
 // An idle connection that dies (a database restart, a failover) is an 'error' event: without a listener, Node.js exits.
 pool.on('error', (error) => console.error('idle PostgreSQL connection failed:', error.message));
 const app = new Koa();
-app.keys = [process.env.SESSION_SECRET ?? 'change me'];
+const secret = process.env.SESSION_SECRET;
+if (!secret) throw new Error('Set SESSION_SECRET to a long random string: SESSION_SECRET=$(openssl rand -hex 32)');
+app.keys = [secret];
 
 app.use(
   session(

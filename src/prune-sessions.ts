@@ -1,0 +1,68 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Database } from './drivers/database.js';
+import { type MaintenanceResult, maintainPartitions, type Partitioning } from './schema/partitions.js';
+import { PRUNE_FROM_START, type Statement, type TableNames } from './sql.js';
+import type { Deadline } from './time-limit.js';
+
+/** How one prune runs: the store's timer and `prune()`, and `connect-pg-simple prune`, differ only in these. */
+export interface PruneSettings {
+  readonly batchSize: number;
+  /**
+   * The table's prune lock, so that one instance prunes at a time: another that holds it is doing
+   * this work now. For the partitions' upkeep, its step is then skipped; for the batches, the
+   * prune ends. Without it, FOR UPDATE SKIP LOCKED alone keeps concurrent batches apart.
+   */
+  readonly lock: { readonly partitions: boolean; readonly batches: boolean };
+  /** Runs one step (a batch, or the partitions' upkeep) under the caller's time limit; none by default. */
+  readonly step?: <T>(run: (deadline: Deadline | undefined) => Promise<T>) => Promise<T>;
+  /** Asked after each batch: stop now (the store is closing, Ctrl-C). */
+  readonly stopRequested?: () => boolean;
+  /** Told after each batch, with the rows deleted so far. */
+  readonly onBatch?: (deleted: number) => void;
+}
+
+export interface PruneResult {
+  /** Expired rows deleted in batches (partitioned: from the DEFAULT partition). */
+  readonly deleted: number;
+  /** Partitioned: what the partitions' upkeep dropped and created first; undefined for a plain table. */
+  readonly partitions: MaintenanceResult | undefined;
+}
+
+const untimed = <T>(run: (deadline: Deadline | undefined) => Promise<T>) => run(undefined);
+
+/**
+ * Deletes expired sessions in batches of `batchSize`, each starting where the last one stopped,
+ * until a batch comes back short. On a partitioned table it first drops the partitions of dead
+ * sessions and creates the next ones (see schema/partitions.ts); the rows of the live partitions
+ * are left to their partition's drop, expired or not (deleting them would bring back the dead
+ * row versions this layout is there to avoid), and the batches delete the DEFAULT partition's.
+ */
+export async function pruneSessions(
+  db: Database,
+  names: TableNames,
+  pruneBatch: Statement,
+  partitioning: Partitioning | undefined,
+  { batchSize, lock, step = untimed, stopRequested = () => false, onBatch }: PruneSettings,
+): Promise<PruneResult> {
+  const partitions =
+    partitioning === undefined
+      ? undefined
+      : await step((deadline) => maintainPartitions(db, names, partitioning, { lock: lock.partitions, deadline }));
+  let deleted = 0;
+  let from = PRUNE_FROM_START;
+  for (;;) {
+    const [row] = await step((deadline) => {
+      if (deadline?.expired !== undefined) return Promise.reject(deadline.expired);
+      return db.query(pruneBatch, [batchSize, names.qualified, lock.batches, from], deadline);
+    });
+    // Another instance holds the prune lock: it is doing this work now.
+    if (row?.held !== true) break;
+    const batch = Number(row.deleted);
+    deleted += batch;
+    if (typeof row.upto === 'string') from = row.upto;
+    onBatch?.(deleted);
+    if (batch < batchSize || stopRequested()) break;
+    await nextTurn();
+  }
+  return { deleted, partitions };
+}

@@ -1,0 +1,174 @@
+import { type CacheTrust, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
+import { noteReplicaAnswered } from './diagnostics.js';
+import type { Database, Row } from './drivers/database.js';
+import { openDatabase } from './drivers/open.js';
+import type { ResolvedOptions } from './options.js';
+import { type CachedSession, DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
+import { ReplicaReads } from './replica-reads.js';
+import { switchChangeNoticesStatement } from './schema/change-notices.js';
+import { type ReplicaStatements, replicaStatements, type Statement, type TableNames } from './sql.js';
+import { type IdParameter, rememberedIdOf } from './table-ids.js';
+import type { TableSnapshot } from './table-watch.js';
+import type { Deadline, OperationsInFlight } from './time-limit.js';
+
+export interface ReadPathSettings {
+  readonly options: Pick<
+    ResolvedOptions,
+    | 'readCacheMs'
+    | 'readCacheListens'
+    | 'driver'
+    | 'readDriver'
+    | 'preparedStatements'
+    | 'operationTimeoutMs'
+    | 'absoluteTimeoutSeconds'
+  >;
+  readonly names: TableNames;
+  /** The database every write goes to. */
+  readonly primary: Database;
+  /** The table's `get` statement, as the last table check made it. */
+  readonly getStatement: () => Statement;
+  readonly inFlight: OperationsInFlight;
+  readonly now: () => number;
+  readonly log: (...args: unknown[]) => void;
+}
+
+/**
+ * Where a `get` finds its row, and what the readers must learn of the writes: this process's
+ * `readCache` (opt-in), a replica (`readPool`, opt-in) when it is sure to show this process's
+ * writes, else the primary. Every statement of the store goes through here to the primary.
+ */
+export class ReadPath {
+  /** The opt-in `readCache`; undefined when it is off, as by default. */
+  readonly cache: ReadCache | undefined;
+  /** With `readCache: true`: when the cache may answer (see cache-trust.ts). */
+  readonly #trust: CacheTrust | undefined;
+  readonly #settings: ReadPathSettings;
+  readonly #primary: Database;
+  /** The opt-in `readPool`; undefined when it is off, as by default. */
+  readonly #replica: ReplicaReads | undefined;
+  #replicaStatementsMade: { from: Statement; statements: ReplicaStatements } | undefined;
+  #listenerStopped: Promise<void> | undefined;
+
+  constructor(settings: ReadPathSettings) {
+    const { options, names, primary, now, log } = settings;
+    this.#settings = settings;
+    this.#primary = primary;
+    const maxAgeMs = options.readCacheListens ? Number.POSITIVE_INFINITY : options.readCacheMs;
+    this.cache = maxAgeMs === false ? undefined : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs }, now);
+    this.#trust =
+      options.readCacheListens && this.cache !== undefined
+        ? readCacheTrust(options.driver, {
+            cache: this.cache,
+            db: primary,
+            table: names.qualified,
+            enableStatement: switchChangeNoticesStatement(names, true),
+            boundMs: READ_CACHE_BOUND_MS,
+            now,
+            log: (message) => log(message),
+          })
+        : undefined;
+    this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));
+  }
+
+  /** May this cached entry answer a `get` now? With `readCache: true`, only while the change notices prove it current. */
+  mayServe(cached: CachedSession): boolean {
+    return this.#trust?.allows(cached.readAt) ?? true;
+  }
+
+  /**
+   * The notice key to remember a read of the row `id` names by (undefined without `readCache:
+   * true`), or null when a read sent at `sentAt` must not be remembered (see cache-trust.ts).
+   */
+  keyToRemember(id: IdParameter, sentAt: number): string | undefined | null {
+    return this.#trust?.keyToRemember(id, sentAt);
+  }
+
+  /**
+   * After a touch sent at `sentAt`, the row has at least `seconds` left if it exists: its cached
+   * entry may live as long (or its next requests would touch again), unless an absolute timeout
+   * (or a partitioned table's lifetime) may end the session sooner than the touch says.
+   */
+  touched(table: TableSnapshot, sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined) {
+    if (this.#settings.options.absoluteTimeoutSeconds !== undefined || table.partitioning !== undefined) return;
+    this.cache?.extend(sid, seconds, sentAt, startedFrom);
+  }
+
+  /** One statement on the primary, unless the operation's time ran out before it could start. */
+  query(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
+    if (deadline?.expired !== undefined) return Promise.reject(deadline.expired);
+    return this.#primary.query(statement, values, deadline);
+  }
+
+  /** `get`'s row, from a replica when one may answer; from the primary on a miss or any doubt. */
+  async row(get: Statement, id: IdParameter, deadline: Deadline | undefined): Promise<Row | undefined> {
+    const replica = this.#replica;
+    if (replica === undefined) return (await this.query(get, [id], deadline))[0];
+    if (deadline?.expired !== undefined) throw deadline.expired;
+    const row = await replica.read(rememberedIdOf(id), [id], deadline);
+    if (row !== undefined) noteReplicaAnswered();
+    return row ?? (await this.query(get, [id], deadline))[0];
+  }
+
+  /**
+   * A session's write. Every write statement's first parameter is the session's id as the table
+   * stores it (or its candidates): with `readPool`, that id's write is remembered, so that this
+   * process reads it back.
+   */
+  write(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
+    const written = this.query(statement, values, deadline);
+    const replica = this.#replica;
+    return replica === undefined
+      ? written
+      : written.finally(() => replica.wrote(rememberedIdOf(values[0] as IdParameter)));
+  }
+
+  /**
+   * A delete of sessions by something other than their cookie's id (a user, a handle, a stored id,
+   * all of them): neither this process's cache nor, with `readPool`, a replica may answer for any of them.
+   */
+  async revoking<T>(work: () => Promise<T>): Promise<T> {
+    this.cache?.clear();
+    try {
+      return await work();
+    } finally {
+      this.#replica?.wroteAll();
+      // Again: a read sent before the delete committed may have cached a row meanwhile.
+      this.cache?.clear();
+    }
+  }
+
+  /**
+   * Stops the replica's sampling and the cache's listener; `close` ends the replica's connections
+   * once the operations in flight are done.
+   */
+  stop(): void {
+    this.#replica?.stop();
+    this.#listenerStopped = this.#trust?.stop();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#replica?.close(), this.#listenerStopped]);
+  }
+
+  /** The replica's statements, made again when the table check changes the store's own. */
+  #replicaStatements(get: Statement): ReplicaStatements {
+    if (this.#replicaStatementsMade?.from !== get) {
+      this.#replicaStatementsMade = { from: get, statements: replicaStatements(get) };
+    }
+    return this.#replicaStatementsMade.statements;
+  }
+}
+
+/** `readPool`'s reads, on a database of their own; writes and everything else stay on the primary. */
+function openReplica(settings: ReadPathSettings, statements: () => ReplicaStatements): ReplicaReads | undefined {
+  const { options, primary, inFlight, now, log } = settings;
+  if (options.readDriver === undefined) return undefined;
+  const replica = openDatabase(options.readDriver, {
+    pipeline: false,
+    preparedStatements: options.preparedStatements,
+    cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
+    timeoutMs: options.operationTimeoutMs,
+    onPoolError: (error) => log('connect-pg-simple: idle readPool connection failed:', error),
+  });
+  return new ReplicaReads({ replica, primary, statements, inFlight, now, log });
+}

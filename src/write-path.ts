@@ -1,0 +1,271 @@
+import { encodeSession, type SessionCodec } from './codec.js';
+import { ElapsingSeconds } from './drivers/database.js';
+import { typeError } from './errors.js';
+import { type FrameworkLifetime, sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
+import type { LoadReceipt } from './load-receipt.js';
+import { writeMerged } from './merged-write.js';
+import { DEFAULTS, type ResolvedOptions } from './options.js';
+import type { ReadPath } from './read-path.js';
+import { diffSessions, type SessionChange } from './session-diff.js';
+import type { StoreStatements } from './sql.js';
+import type { IdParameter } from './table-ids.js';
+import type { TableSnapshot } from './table-watch.js';
+import type { Deadline } from './time-limit.js';
+import type { SessionObject } from './types.js';
+import { detailsText } from './user-id.js';
+
+const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
+
+export interface WritePathSettings {
+  readonly options: Pick<
+    ResolvedOptions,
+    'maxSessionSize' | 'ttl' | 'disableTouch' | 'touchAfterSeconds' | 'userIdOf' | 'describe'
+  >;
+  /** Every statement goes through it, so that the readers learn of the writes. */
+  readonly reads: ReadPath;
+  readonly codec: SessionCodec;
+  readonly now: () => number;
+}
+
+/**
+ * How a session is written, once its operation has begun and the table is known: a new session
+ * inserted, a loaded one updated only while its row is alive (only the keys its request changed),
+ * lazy touches, and a login's or logout's user. The core runs it under the operation's time limit.
+ */
+export class WritePath {
+  readonly #options: WritePathSettings['options'];
+  readonly #reads: ReadPath;
+  readonly #codec: SessionCodec;
+  readonly #now: () => number;
+
+  constructor({ options, reads, codec, now }: WritePathSettings) {
+    this.#options = options;
+    this.#reads = reads;
+    this.#codec = codec;
+    this.#now = now;
+  }
+
+  /** See `SessionCore.save`: `receipt` is the load's of this very id, or undefined for a new session. */
+  async save(
+    table: TableSnapshot,
+    sid: string,
+    session: SessionObject,
+    receipt: LoadReceipt | undefined,
+    write: FrameworkLifetime | undefined,
+    deadline: Deadline | undefined,
+  ): Promise<LoadReceipt> {
+    const text = encodeSession(session, this.#options.maxSessionSize);
+    const lifetime = this.#lifetime(session, write);
+    const startedFrom = this.#reads.cache?.peek(sid);
+    const { statements } = table;
+    const id = table.ids.parameter(sid);
+    const sentAt = this.#now();
+    // Counted from now, not from when a connection is free (see ElapsingSeconds).
+    const ttl = new ElapsingSeconds(lifetime, sentAt, this.#now);
+    if (receipt === undefined) {
+      const stored = this.storable(table, text, sid);
+      const values: unknown[] = [id, stored, ttl];
+      const userId = statements.setUser === undefined ? undefined : this.#options.userIdOf(session);
+      if (userId !== undefined) values.push(userId, this.#storableDetails(table, session, sid));
+      await this.#reads.write(statements.upsert, values, deadline);
+      const written: LoadReceipt = { sid, text, remainingSeconds: lifetime, at: sentAt };
+      if (stored !== text) written.stored = stored;
+      if (userId !== undefined) written.userId = userId;
+      this.#reads.cache?.rememberWrite(sid, stored, lifetime, sentAt, startedFrom, userId);
+      return written;
+    }
+    const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
+    if (change.kind === 'expiry') {
+      // Only the cookie's expiry changed: that is a touch.
+      await this.#recordUserChange(table, sid, id, session, receipt, deadline);
+      const enough = this.#enoughSeconds(lifetime);
+      if (this.#secondsLeft(receipt) >= enough) return receipt;
+      await this.#reads.write(statements.touch, [id, new ElapsingSeconds(enough, sentAt, this.#now), ttl], deadline);
+      this.#reads.touched(table, sid, enough, sentAt, startedFrom);
+      // The touch may have found the row with enough time and written nothing: only that is sure.
+      receipt.remainingSeconds = enough;
+      receipt.at = sentAt;
+      return receipt;
+    }
+    // Before the write: a userId or describe that throws fails the write, not half of it.
+    const userChange = this.#userChange(table, session, sid, receipt);
+    if (this.#codec.encrypts) {
+      await this.#writeEncrypted(table, id, sid, receipt, change, text, ttl, deadline);
+    } else if (change.kind === 'keys') {
+      // Usually no other request changed the row since this one loaded it: then this request's
+      // text is the merge, and the plain replace is cheaper than merging in the database.
+      const unchanged = [id, text, ttl, receipt.text];
+      if ((await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+        const values = [id, change.set, change.replaced, ttl];
+        await this.#reads.write(statements.updateKeys, values, deadline);
+      }
+      receipt.text = text;
+    } else {
+      await this.#reads.write(statements.update, [id, text, ttl], deadline);
+      receipt.text = text;
+    }
+    receipt.remainingSeconds = lifetime;
+    receipt.at = sentAt;
+    if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
+    // The row may now hold other requests' keys too: this process's next get reads it.
+    this.#reads.cache?.forget(sid);
+    return receipt;
+  }
+
+  /** See `SessionCore.refresh`: a lazy touch, and a login's or logout's user. */
+  async refresh(
+    table: TableSnapshot,
+    sid: string,
+    session: SessionObject,
+    receipt: LoadReceipt | undefined,
+    write: FrameworkLifetime | undefined,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    const lifetime = this.#lifetime(session, write);
+    const id = table.ids.parameter(sid);
+    if (receipt !== undefined) await this.#recordUserChange(table, sid, id, session, receipt, deadline);
+    const enough = this.#enoughSeconds(lifetime);
+    if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
+    // The statement writes only when the row has less than `enough` left, and never to a row
+    // that is gone or expired.
+    const startedFrom = this.#reads.cache?.peek(sid);
+    const sentAt = this.#now();
+    const values = [
+      id,
+      new ElapsingSeconds(enough, sentAt, this.#now),
+      new ElapsingSeconds(lifetime, sentAt, this.#now),
+    ];
+    await this.#reads.write(table.statements.touch, values, deadline);
+    this.#reads.touched(table, sid, enough, sentAt, startedFrom);
+    // Written or not, the row now has at least `enough` left, if it still exists.
+    if (receipt !== undefined) {
+      receipt.remainingSeconds = enough;
+      receipt.at = sentAt;
+    }
+  }
+
+  /** A session's JSON text as the row stores it: encrypted when encryption is on. */
+  storable(table: TableSnapshot, text: string, sid: string): string {
+    return this.#codec.storable(text, () => table.ids.writeBinding(sid));
+  }
+
+  /**
+   * Writes a loaded encrypted session's changes: the database cannot merge keys it cannot read,
+   * so a key-level change is a compare-and-swap, merged here when the row changed meanwhile
+   * (see merged-write.ts); a whole session replaces the row's, as without encryption.
+   */
+  async #writeEncrypted(
+    table: TableSnapshot,
+    id: IdParameter,
+    sid: string,
+    receipt: LoadReceipt,
+    change: Exclude<SessionChange, { kind: 'expiry' }>,
+    text: string,
+    ttl: ElapsingSeconds,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    const { statements } = table;
+    if (change.kind === 'whole') {
+      const stored = this.storable(table, text, sid);
+      await this.#reads.write(statements.update, [id, stored, ttl], deadline);
+      receipt.text = text;
+      receipt.stored = stored;
+      return;
+    }
+    const written = await writeMerged(
+      {
+        swap: async (stored, base) =>
+          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, ttl, base], deadline)).length > 0,
+        reread: async () => (await this.#reads.query(statements.get, [id], deadline))[0]?.sess as string | undefined,
+        readable: (stored) => {
+          const current = this.#codec.readable(stored, () => table.ids.readBindings(sid));
+          return typeof current?.text === 'string' ? current.text : undefined;
+        },
+        storable: (plain) => this.storable(table, plain, sid),
+      },
+      change,
+      text,
+      receipt.stored ?? receipt.text,
+    );
+    if (written !== undefined) {
+      receipt.text = written.text;
+      receipt.stored = written.stored;
+    }
+  }
+
+  /** What `describe` says of the session's device, as the `details` column stores it. */
+  #storableDetails(table: TableSnapshot, session: SessionObject, sid: string): string | null {
+    const text = detailsText(this.#options.describe, session);
+    return text === null ? null : table.handles.storable(text, table.handles.of(sid));
+  }
+
+  /**
+   * Records the session's user when the row says otherwise, on a request that changes nothing
+   * else: once per session that was stored before the table had a user column.
+   */
+  async #recordUserChange(
+    table: TableSnapshot,
+    sid: string,
+    id: IdParameter,
+    session: SessionObject,
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    const userChange = this.#userChange(table, session, sid, receipt);
+    if (userChange !== undefined) await this.#writeUserChange(table.statements, id, userChange, receipt, deadline);
+  }
+
+  /** Login or logout: the one write that records the row's user (never on the hot path). */
+  async #writeUserChange(
+    statements: StoreStatements,
+    id: IdParameter,
+    { userId, details }: { userId: string | null; details: string | null },
+    receipt: LoadReceipt,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
+    // This write's statements may be of the table before a migration the store has seen since: the next request records the user.
+    if (statements.setUser === undefined) return;
+    await this.#reads.write(statements.setUser, [id, userId, details], deadline);
+    receipt.userId = userId;
+  }
+
+  /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
+  #userChange(
+    table: TableSnapshot,
+    session: SessionObject,
+    sid: string,
+    receipt: LoadReceipt,
+  ): { userId: string | null; details: string | null } | undefined {
+    if (table.statements.setUser === undefined) return undefined;
+    const userId = this.#options.userIdOf(session);
+    if (userId === receipt.userId) return undefined;
+    return { userId, details: this.#storableDetails(table, session, sid) };
+  }
+
+  /**
+   * Lazy touch: a row with at least this many seconds left needs no write. A write stores exactly
+   * the lifetime, so a session never outlives its idle timeout; skipping touches while the row has
+   * `lifetime - window` left lets it end early by at most the window (a tenth of the lifetime at
+   * most, `touchAfter` seconds by default), never late.
+   */
+  #enoughSeconds(lifetimeSeconds: number): number {
+    if (this.#options.disableTouch) return lifetimeSeconds;
+    return lifetimeSeconds - touchWindowSeconds(lifetimeSeconds, this.#options.touchAfterSeconds);
+  }
+
+  /** Seconds the row had left, by what this request's receipt says, aged on this process's clock. */
+  #secondsLeft(receipt: LoadReceipt): number {
+    return receipt.remainingSeconds - (this.#now() - receipt.at) / 1000;
+  }
+
+  #lifetime(session: SessionObject, write: FrameworkLifetime | undefined): number {
+    const lifetime = sessionLifetimeSeconds(session, this.#options.ttl, write, DEFAULTS.ttlSeconds);
+    if (!Number.isFinite(lifetime)) {
+      throw typeError(
+        'ERR_INVALID_SESSION',
+        `connect-pg-simple: session lifetime must be a finite number of seconds, got ${lifetime}`,
+      );
+    }
+    return lifetime;
+  }
+}
