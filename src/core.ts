@@ -92,6 +92,7 @@ export class SessionCore {
     });
     this.#reads = new ReadPath({
       options,
+      names: this.names,
       primary: this.#db,
       getStatement: () => this.#watch.table.statements.get,
       inFlight: this.#inFlight,
@@ -138,7 +139,7 @@ export class SessionCore {
     if (cache !== undefined && this.#watch.isReady && !this.closed) {
       checkSid(sid);
       const cached = cache.recall(sid);
-      if (cached !== undefined) {
+      if (cached !== undefined && this.#reads.mayServe(cached)) {
         const now = this.#now();
         const remaining = (cached.aliveUntil - now) / 1000;
         return this.#loadedSession(this.#watch.table, sid, cached.text, remaining, now, cached.userId);
@@ -151,8 +152,9 @@ export class SessionCore {
       checkSid(sid);
       const table = this.#watch.table;
       const startedFrom = cache?.peek(sid);
+      const id = table.ids.parameter(sid);
       const sentAt = this.#now();
-      const row = await this.#reads.row(table.statements.get, table.ids.parameter(sid), deadline);
+      const row = await this.#reads.row(table.statements.get, id, deadline);
       if (row === undefined) return null;
       const remainingSeconds = Number(row.remaining);
       const userId = row.user_id as string | null | undefined;
@@ -161,7 +163,8 @@ export class SessionCore {
       const stored = loaded.boundElsewhere
         ? await this.#writes.rebind(table, sid, loaded.receipt, deadline)
         : (row.sess as string);
-      cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId);
+      const key = this.#reads.keyToRemember(id, sentAt);
+      if (key !== null) cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId, key);
       return loaded;
     } finally {
       this.#inFlight.end(deadline);

@@ -38,7 +38,7 @@ export class ObservedCore extends SessionCore {
     if (!isTraced(channel)) return this.#watched(super.load(sid));
     const context = this.#context('get');
     if (this.options.readDriver !== undefined) context.server = 'primary';
-    const cached = this.options.readCacheMs !== false;
+    const cached = this.options.readCacheMs !== false || this.options.readCacheListens;
     return this.#watched(
       traceOperation(
         context,

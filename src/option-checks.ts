@@ -79,6 +79,18 @@ export function millisecondsOrFalse(max: number): Check<number | false> {
   };
 }
 
+/** `true`, or milliseconds as `millisecondsOrFalse` takes them. */
+export function trueOrMillisecondsOrFalse(max: number): Check<true | number | false> {
+  const milliseconds = millisecondsOrFalse(max);
+  return (value, name) => {
+    if (value === true) return true;
+    if (typeof value !== 'number' && value !== false) {
+      fail(name, `true, a number of milliseconds from 0 to ${max}, or false`, value);
+    }
+    return milliseconds(value, name);
+  };
+}
+
 /** A driver's object, recognised by its shape; a string there is a connection string given in the wrong place. */
 export function driverObject<T>(isIt: (value: unknown) => boolean, expected: string): Check<T> {
   return (value, name) =>

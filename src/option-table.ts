@@ -17,6 +17,7 @@ import {
   nonEmptyString,
   positiveNumber,
   secretObject,
+  trueOrMillisecondsOrFalse,
   wholeNumber,
 } from './option-checks.js';
 import type { PGStoreOptions } from './option-types.js';
@@ -190,7 +191,7 @@ const OPTION_TABLE = {
   synchronousCommit: { default: true, check: boolean },
   operationTimeout: { default: 10_000, check: millisecondsOrFalse(MAX_TIMER_MS) },
   maxSessionSize: { check: wholeNumber() },
-  readCache: { default: false, check: millisecondsOrFalse(MAX_READ_CACHE_MS) },
+  readCache: { default: false, check: trueOrMillisecondsOrFalse(MAX_READ_CACHE_MS) },
   pipeline: { default: false, check: boolean },
   // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
   errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },

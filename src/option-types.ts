@@ -74,12 +74,21 @@ export interface PGStoreOptions {
   /** Largest serialized session, in bytes, that `set` accepts. Default: no limit. */
   maxSessionSize?: number;
   /**
-   * Milliseconds for which `get` may answer from what this process read from the database,
-   * without a query: the bound on how long a change made elsewhere (another app instance, a
-   * manual DELETE) can stay unseen here. This process's own writes and destroys are seen at once.
-   * Default: `false` (every `get` reads the table). At most 300000.
+   * `true`: `get` answers from what this process read, kept current by the table's change
+   * notices (schema 4): a session destroyed, revoked or changed anywhere (another instance, the
+   * CLI, plain SQL) is seen so within 50 ms, and whenever the store cannot be sure of that (its
+   * listening connection down, a pooler in transaction mode, a table without the notices) it
+   * reads the table. Needs a pg.Pool, a connection string, pg-promise, postgres.js or PGlite; one
+   * more connection per store (the listener). Not with `readPool`.
+   *
+   * A number: milliseconds for which `get` may answer from what this process read, without a
+   * query and without notices: the bound on how long a change made elsewhere can stay unseen
+   * here. At most 300000.
+   *
+   * Either way this process's own writes and destroys are seen at once, and at most 32 MB of
+   * session text is held. Default: `false` (every `get` reads the table).
    */
-  readCache?: number | false;
+  readCache?: boolean | number;
   /**
    * With `conString`/`conObject`/`DATABASE_URL` only: send the quick statements (get, set, touch,
    * destroy) over one connection in pg's pipeline mode (needs pg ≥ 8.23), beside a one-connection
@@ -167,6 +176,8 @@ export interface ResolvedOptions {
   readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
   readonly readCacheMs: number | false;
+  /** `readCache: true`: the cache kept current by change notices (see cache-trust.ts). */
+  readonly readCacheListens: boolean;
   readonly pipeline: boolean;
   readonly errorLog: ErrorLog;
   /** How this store wants ids stored (schema 2). */

@@ -114,6 +114,14 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     );
   }
 
+  if (checked.readCache === true && checked.readPool !== undefined) {
+    // A replica's row may be older than a change notice already seen: it would be remembered as current.
+    throw typeError(
+      'ERR_INVALID_OPTION',
+      'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already noticed): use one of them, or readCache in milliseconds',
+    );
+  }
+
   if (checked.sessionIdPepper !== undefined && !checked.hashSessionIds) {
     throw typeError(
       'ERR_INVALID_OPTION',
@@ -145,7 +153,8 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     synchronousCommit: checked.synchronousCommit,
     operationTimeoutMs: checked.operationTimeout,
     maxSessionSize: checked.maxSessionSize,
-    readCacheMs: checked.readCache,
+    readCacheMs: checked.readCache === true ? false : checked.readCache,
+    readCacheListens: checked.readCache === true,
     pipeline: checked.pipeline,
     errorLog: checked.errorLog,
     idForm: idFormFor(checked.hashSessionIds, checked.sessionIdPepper),

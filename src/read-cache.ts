@@ -9,6 +9,8 @@ export interface CachedSession {
   readonly aliveUntil: number;
   /** The row's user id as that read found it (schema 3); undefined when not known. */
   readonly userId?: string | null | undefined;
+  /** The row's key in change notices (`readCache: true`, see cache-trust.ts). */
+  readonly key?: string | undefined;
 }
 
 export interface ReadCacheLimits {
@@ -45,6 +47,10 @@ export class ReadCache {
   readonly #entries = new Map<string, CachedSession>();
   /** When each recently destroyed id was forgotten. */
   readonly #forgotten = new Map<string, number>();
+  /** The session id of each entry with a notice key. */
+  readonly #sidOfKey = new Map<string, string>();
+  /** When each recently noticed key was forgotten. */
+  readonly #noticed = new Map<string, number>();
   #clearedAt = Number.NEGATIVE_INFINITY;
   #bytes = 0;
 
@@ -82,9 +88,10 @@ export class ReadCache {
     sentAt: number,
     startedFrom?: CachedSession,
     userId?: string | null,
+    key?: string,
   ): void {
-    if (!this.#mayUpdate(sid, sentAt, startedFrom)) return;
-    this.#store(sid, { text, readAt: sentAt, aliveUntil: sentAt + remainingSeconds * 1000, userId });
+    if (!this.#mayUpdate(sid, sentAt, startedFrom, key)) return;
+    this.#store(sid, { text, readAt: sentAt, aliveUntil: sentAt + remainingSeconds * 1000, userId, key });
   }
 
   /**
@@ -99,34 +106,60 @@ export class ReadCache {
     startedFrom?: CachedSession,
     userId?: string | null,
   ): void {
-    if (!this.#mayUpdate(sid, sentAt, startedFrom) || startedFrom === undefined) return;
+    if (startedFrom === undefined || !this.#mayUpdate(sid, sentAt, startedFrom, startedFrom.key)) return;
     const aliveUntil = Math.min(startedFrom.aliveUntil, sentAt + storedSeconds * 1000);
-    this.#store(sid, { text, readAt: startedFrom.readAt, aliveUntil, userId });
+    this.#store(sid, { text, readAt: startedFrom.readAt, aliveUntil, userId, key: startedFrom.key });
+  }
+
+  /**
+   * A touch sent at `sentAt` left the row, if it still exists, at least `seconds` to live: the
+   * entry read before may live as long (so that its next requests do not touch again).
+   */
+  extend(sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined): void {
+    if (startedFrom === undefined || !this.#mayUpdate(sid, sentAt, startedFrom, startedFrom.key)) return;
+    const aliveUntil = Math.max(startedFrom.aliveUntil, sentAt + seconds * 1000);
+    this.#store(sid, { ...startedFrom, aliveUntil });
   }
 
   forget(sid: string): void {
     this.#drop(sid);
-    this.#forgotten.delete(sid);
-    this.#forgotten.set(sid, this.#now());
-    if (this.#forgotten.size > this.#limits.maxForgotten) {
-      const [oldestSid, oldestAt] = this.#forgotten.entries().next().value as [string, number];
-      this.#forgotten.delete(oldestSid);
-      // Its statements in flight must still not be remembered: nor, to be sure, any as old.
-      if (oldestAt > this.#clearedAt) this.#clearedAt = oldestAt;
-    }
+    this.#remember(this.#forgotten, sid);
+  }
+
+  /** A change notice's key (see cache-trust.ts): its entry goes, and reads in flight for it are not remembered. */
+  forgetKey(key: string): void {
+    const sid = this.#sidOfKey.get(key);
+    if (sid !== undefined) this.#drop(sid);
+    this.#remember(this.#noticed, key);
   }
 
   clear(): void {
     this.#entries.clear();
     this.#forgotten.clear();
+    this.#sidOfKey.clear();
+    this.#noticed.clear();
     this.#bytes = 0;
     this.#clearedAt = this.#now();
   }
 
-  #mayUpdate(sid: string, sentAt: number, startedFrom: CachedSession | undefined): boolean {
+  /** When `id` was forgotten, in a map bounded by `maxForgotten`. */
+  #remember(forgotten: Map<string, number>, id: string): void {
+    forgotten.delete(id);
+    forgotten.set(id, this.#now());
+    if (forgotten.size > this.#limits.maxForgotten) {
+      const [oldestId, oldestAt] = forgotten.entries().next().value as [string, number];
+      forgotten.delete(oldestId);
+      // Its statements in flight must still not be remembered: nor, to be sure, any as old.
+      if (oldestAt > this.#clearedAt) this.#clearedAt = oldestAt;
+    }
+  }
+
+  #mayUpdate(sid: string, sentAt: number, startedFrom: CachedSession | undefined, key: string | undefined): boolean {
     if (sentAt <= this.#clearedAt) return false;
     const forgottenAt = this.#forgotten.get(sid);
     if (forgottenAt !== undefined && sentAt <= forgottenAt) return false;
+    const noticedAt = key === undefined ? undefined : this.#noticed.get(key);
+    if (noticedAt !== undefined && sentAt <= noticedAt) return false;
     if (this.#entries.get(sid) !== startedFrom) {
       this.#drop(sid);
       return false;
@@ -138,6 +171,7 @@ export class ReadCache {
     this.#drop(sid);
     if (entry.text.length > this.#limits.maxEntryBytes) return;
     this.#entries.set(sid, entry);
+    if (entry.key !== undefined) this.#sidOfKey.set(entry.key, sid);
     this.#bytes += entry.text.length;
     for (const [oldestSid] of this.#entries) {
       if (this.#bytes <= this.#limits.maxBytes) break;
@@ -149,6 +183,7 @@ export class ReadCache {
     const entry = this.#entries.get(sid);
     if (entry === undefined) return;
     this.#entries.delete(sid);
+    if (entry.key !== undefined && this.#sidOfKey.get(entry.key) === sid) this.#sidOfKey.delete(entry.key);
     this.#bytes -= entry.text.length;
   }
 }

@@ -1,15 +1,28 @@
+import { type CacheTrust, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
 import { noteReplicaAnswered } from './diagnostics.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import type { ResolvedOptions } from './option-types.js';
-import { DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
+import { type CachedSession, DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { ReplicaReads } from './replica-reads.js';
-import { type ReplicaStatements, replicaStatements, type Statement } from './sql.js';
+import { switchChangeNoticesStatement } from './schema/change-notices.js';
+import { type ReplicaStatements, replicaStatements, type Statement, type TableNames } from './sql.js';
 import { type IdParameter, rememberedIdOf } from './table-ids.js';
+import type { TableSnapshot } from './table-watch.js';
 import type { Deadline, OperationsInFlight } from './time-limit.js';
 
 export interface ReadPathSettings {
-  readonly options: Pick<ResolvedOptions, 'readCacheMs' | 'readDriver' | 'preparedStatements' | 'operationTimeoutMs'>;
+  readonly options: Pick<
+    ResolvedOptions,
+    | 'readCacheMs'
+    | 'readCacheListens'
+    | 'driver'
+    | 'readDriver'
+    | 'preparedStatements'
+    | 'operationTimeoutMs'
+    | 'absoluteTimeoutSeconds'
+  >;
+  readonly names: TableNames;
   /** The database every write goes to. */
   readonly primary: Database;
   /** The table's `get` statement, as the last table check made it. */
@@ -27,19 +40,57 @@ export interface ReadPathSettings {
 export class ReadPath {
   /** The opt-in `readCache`; undefined when it is off, as by default. */
   readonly cache: ReadCache | undefined;
+  /** With `readCache: true`: when the cache may answer (see cache-trust.ts). */
+  readonly #trust: CacheTrust | undefined;
+  readonly #settings: ReadPathSettings;
   readonly #primary: Database;
   /** The opt-in `readPool`; undefined when it is off, as by default. */
   readonly #replica: ReplicaReads | undefined;
   #replicaStatementsMade: { from: Statement; statements: ReplicaStatements } | undefined;
+  #listenerStopped: Promise<void> | undefined;
 
   constructor(settings: ReadPathSettings) {
-    const { options, primary, now } = settings;
+    const { options, names, primary, now, log } = settings;
+    this.#settings = settings;
     this.#primary = primary;
-    this.cache =
-      options.readCacheMs === false
-        ? undefined
-        : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs: options.readCacheMs }, now);
+    const maxAgeMs = options.readCacheListens ? Number.POSITIVE_INFINITY : options.readCacheMs;
+    this.cache = maxAgeMs === false ? undefined : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs }, now);
+    this.#trust =
+      options.readCacheListens && this.cache !== undefined
+        ? readCacheTrust(options.driver, {
+            cache: this.cache,
+            db: primary,
+            table: names.qualified,
+            enableStatement: switchChangeNoticesStatement(names, true),
+            boundMs: READ_CACHE_BOUND_MS,
+            now,
+            log: (message) => log(message),
+          })
+        : undefined;
     this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));
+  }
+
+  /** May this cached entry answer a `get` now? With `readCache: true`, only while the change notices prove it current. */
+  mayServe(cached: CachedSession): boolean {
+    return this.#trust?.allows(cached.readAt) ?? true;
+  }
+
+  /**
+   * The notice key to remember a read of the row `id` names by (undefined without `readCache:
+   * true`), or null when a read sent at `sentAt` must not be remembered (see cache-trust.ts).
+   */
+  keyToRemember(id: IdParameter, sentAt: number): string | undefined | null {
+    return this.#trust?.keyToRemember(id, sentAt);
+  }
+
+  /**
+   * After a touch sent at `sentAt`, the row has at least `seconds` left if it exists: its cached
+   * entry may live as long (or its next requests would touch again), unless an absolute timeout
+   * (or a partitioned table's lifetime) may end the session sooner than the touch says.
+   */
+  touched(table: TableSnapshot, sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined) {
+    if (this.#settings.options.absoluteTimeoutSeconds !== undefined || table.partitioning !== undefined) return;
+    this.cache?.extend(sid, seconds, sentAt, startedFrom);
   }
 
   /** One statement on the primary, unless the operation's time ran out before it could start. */
@@ -86,13 +137,17 @@ export class ReadPath {
     }
   }
 
-  /** Stops the replica's sampling; `close` ends its connections once the operations in flight are done. */
+  /**
+   * Stops the replica's sampling and the cache's listener; `close` ends the replica's connections
+   * once the operations in flight are done.
+   */
   stop(): void {
     this.#replica?.stop();
+    this.#listenerStopped = this.#trust?.stop();
   }
 
   async close(): Promise<void> {
-    await this.#replica?.close();
+    await Promise.all([this.#replica?.close(), this.#listenerStopped]);
   }
 
   /** The replica's statements, made again when the table check changes the store's own. */

@@ -1,5 +1,5 @@
 import type { ResolvedOptions } from './option-types.js';
-import { SCHEMA_VERSION } from './schema/ddl.js';
+import { SCHEMA_VERSION, USER_COLUMNS_VERSION } from './schema/ddl.js';
 import { idUseFor, type StoreIds, type TableState } from './schema/ensure.js';
 import type { Partitioning } from './schema/partitions.js';
 import { parseRekeyingForm } from './session-id.js';
@@ -76,7 +76,7 @@ export function tableSetup(
   const idMode =
     ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
   const settled = state.version >= SCHEMA_VERSION && idMode === 'own' && options.idForm === 'hmac-sha256';
-  const userColumns = state.version >= 3;
+  const userColumns = state.version >= USER_COLUMNS_VERSION;
   // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
   const userStatementsRefusal =
     rekeying?.from === 'plain'

@@ -1,6 +1,6 @@
 import { SchemaError, typeError } from './errors.js';
 import type { ReadPath } from './read-path.js';
-import { SCHEMA_VERSION } from './schema/ddl.js';
+import { USER_COLUMNS_VERSION } from './schema/ddl.js';
 import { checkSid } from './session-arguments.js';
 import type { TableNames } from './sql.js';
 import type { TableIds } from './table-ids.js';
@@ -105,7 +105,7 @@ export class UserOperations {
     }
     if (statements === undefined) {
       throw new SchemaError(
-        `connect-pg-simple: sessions per user need schema version ${SCHEMA_VERSION} of the session table, and ${this.#names.qualified} is at version ${table.version}: migrate it with \`npx connect-pg-simple migrate\``,
+        `connect-pg-simple: sessions per user need schema version ${USER_COLUMNS_VERSION} of the session table, and ${this.#names.qualified} is at version ${table.version}: migrate it with \`npx connect-pg-simple migrate\``,
         '0A000',
       );
     }

@@ -9,7 +9,7 @@ const NOW = 1_750_000_000;
 /** A healthy, current table of 10,000 sessions, vacuumed and analyzed an hour ago. */
 const healthy: TableStats = {
   table: '"public"."session"',
-  version: 3,
+  version: 4,
   now: NOW,
   liveSessions: 10_000,
   expiredSessions: 0,

@@ -186,7 +186,7 @@ describe('stats --format prometheus and --watch', () => {
     assert.equal(value('connect_pg_simple_sessions_estimated'), 0);
     assert.ok(value('connect_pg_simple_oldest_expired_age_seconds')! >= 7200);
     assert.ok(value('connect_pg_simple_table_bytes')! > 0);
-    assert.equal(value('connect_pg_simple_schema_version'), 3);
+    assert.equal(value('connect_pg_simple_schema_version'), 4);
     assert.equal(value('connect_pg_simple_stored_sessions', { storage: 'plain' }), 4);
     assert.equal(value('connect_pg_simple_advice'), 1);
     // Never vacuumed: no sample rather than a made-up time.

@@ -160,7 +160,7 @@ describe('the connect-pg-simple command', () => {
     await admin.query(named.stdout);
     assert.equal(
       (await cli(['migrate', ...target('made_by_schema')])).stdout,
-      `${table('made_by_schema')} is at schema version 3: nothing to do\n`,
+      `${table('made_by_schema')} is at schema version 4: nothing to do\n`,
     );
     const plain = await cli(['schema', '--session-ids', 'plain', ...target('plain_by_schema')]);
     assert.match(plain.stdout, /COMMENT ON COLUMN .*"sid" IS 'connect-pg-simple session ids: plain'/);
@@ -173,9 +173,9 @@ describe('the connect-pg-simple command', () => {
 
   it('migrate creates a table, then has nothing to do', async () => {
     const created = await cli(['migrate', ...target('created')]);
-    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 3\n`, stderr: '' });
+    assert.deepEqual(created, { code: 0, stdout: `created ${table('created')} at schema version 4\n`, stderr: '' });
     const again = await cli(['migrate', ...target('created')]);
-    assert.equal(again.stdout, `${table('created')} is at schema version 3: nothing to do\n`);
+    assert.equal(again.stdout, `${table('created')} is at schema version 4: nothing to do\n`);
   });
 
   it('migrate --dry-run prints the SQL and changes nothing; migrate upgrades a 10.x table', async () => {
@@ -192,7 +192,7 @@ describe('the connect-pg-simple command', () => {
       )[0]!.t;
     const dry = await cli(['migrate', '--dry-run', ...target('legacy')]);
     assert.equal(dry.code, 0);
-    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 3 \(dry run: nothing was changed\)\n/);
+    assert.match(dry.stdout, /^-- .*schema version 0 -> schema version 4 \(dry run: nothing was changed\)\n/);
     assert.match(
       dry.stdout,
       /\n-- {3}10\.x expiry times read in TimeZone \S+, this connection's \(if the 10\.x app's connections used another, give --time-zone\)\n/,
@@ -212,7 +212,7 @@ describe('the connect-pg-simple command', () => {
     assert.equal(await typeOf(), 'timestamp without time zone', 'a bad --time-zone changed nothing');
     const run = await cli(['migrate', '--time-zone', 'Europe/Berlin', ...target('legacy')]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^migrated .* from schema version 0 to 3\n/);
+    assert.match(run.stdout, /^migrated .* from schema version 0 to 4\n/);
     assert.match(run.stdout, /\n {2}10\.x expiry times read in TimeZone Europe\/Berlin \(--time-zone\)\n$/);
     assert.equal(await typeOf(), 'timestamp with time zone');
   });
@@ -275,7 +275,7 @@ describe('the connect-pg-simple command', () => {
     const text = await cli(['stats', ...target('counted')]);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^table +"cps_cli_[0-9a-f]+"\."counted"\n/);
-    assert.match(text.stdout, /\nschema version +3 \(current\)\n/);
+    assert.match(text.stdout, /\nschema version +4 \(current\)\n/);
     assert.match(text.stdout, /\nsessions +7 live, 3 expired \(the oldest 3 h ago\)\n/);
     assert.match(text.stdout, /\nsize +\d+ (bytes|kB) table, \d+ (bytes|kB) indexes\n/);
     assert.match(text.stdout, /\nvacuum +never; auto never\n/);
@@ -284,8 +284,8 @@ describe('the connect-pg-simple command', () => {
 
     const json = JSON.parse((await cli(['stats', '--json', ...target('counted')])).stdout);
     assert.equal(json.table, table('counted'));
-    assert.equal(json.version, 3);
-    assert.equal(json.currentVersion, 3);
+    assert.equal(json.version, 4);
+    assert.equal(json.currentVersion, 4);
     assert.equal(json.liveSessions, 7);
     assert.equal(json.expiredSessions, 3);
     assert.ok(json.tableBytes > 0 && json.indexBytes > 0);
@@ -305,11 +305,11 @@ describe('the connect-pg-simple command', () => {
     const env = { DATABASE_URL: url.toString() };
     assert.equal(
       (await cli(['migrate', '--table', 'found'], env)).stdout,
-      `created ${table('found')} at schema version 3\n`,
+      `created ${table('found')} at schema version 4\n`,
     );
     assert.equal(
       (await cli(['migrate', '--table', 'found'], env)).stdout,
-      `${table('found')} is at schema version 3: nothing to do\n`,
+      `${table('found')} is at schema version 4: nothing to do\n`,
     );
     assert.match((await cli(['stats', '--table', 'found'], env)).stdout, /^table +"cps_cli_[0-9a-f]+"\."found"\n/);
     assert.equal(

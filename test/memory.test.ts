@@ -4,7 +4,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { PGStore } from '../src/index.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { switchChangeNoticesStatement } from '../src/schema/change-notices.js';
+import { tableNames } from '../src/sql.js';
+import { databaseUrl, eventually, uniqueName } from './support/database.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -28,10 +30,12 @@ function heapUsed(): number {
 describe('memory after reading many large sessions once', () => {
   let pool: pg.Pool;
   let schemaName: string;
+  /** The pool's connections, and a store's listening connection made from its settings, go by this name. */
+  const application = uniqueName('cps_memory');
   const stores: PGStore[] = [];
 
   before(async () => {
-    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
+    pool = new pg.Pool({ connectionString: databaseUrl(), max: 4, application_name: application });
     schemaName = uniqueName('cps_memory');
     await pool.query(`CREATE SCHEMA "${schemaName}"`);
     const store = new PGStore({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false });
@@ -76,6 +80,31 @@ describe('memory after reading many large sessions once', () => {
   it('with readCache, keeps no more than its byte budget (32 MB)', async (t) => {
     const growth = await growthAfterReadingAll({ readCache: 60_000 });
     t.diagnostic(`heap growth: ${(growth / MB).toFixed(1)} MB`);
+    assert.ok(growth < 32 * MB + 8 * MB, `heap grew by ${(growth / MB).toFixed(1)} MB`);
+  });
+
+  it('with readCache: true, keeps no more than its byte budget (32 MB) either', async (t) => {
+    await pool.query(switchChangeNoticesStatement(tableNames('session', schemaName), true));
+    const store = new PGStore({ pool, schemaName, pruneSessionInterval: false, readCache: true });
+    stores.push(store);
+    await store.get('warm1001');
+    const listening = async () =>
+      (
+        await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND (query ILIKE 'listen %' OR query LIKE 'SELECT pg_backend_pid()%' OR query LIKE 'SELECT pg_notify(%')`,
+          [application],
+        )
+      ).rowCount === 1;
+    assert.ok(await eventually(listening, 10_000), 'its listener listens before the reads');
+    await readAll(store, 'warm', SESSIONS + 1, SESSIONS + WARM_UP_SESSIONS);
+    const before = heapUsed();
+    await readAll(store, 'big', 1, SESSIONS);
+    const growth = heapUsed() - before;
+    t.diagnostic(`heap growth: ${(growth / MB).toFixed(1)} MB`);
+    assert.ok(
+      growth > 8 * MB,
+      `it cached what it read (without a cache: under 8 MB): heap grew by ${(growth / MB).toFixed(1)} MB`,
+    );
     assert.ok(growth < 32 * MB + 8 * MB, `heap grew by ${(growth / MB).toFixed(1)} MB`);
   });
 });

@@ -121,9 +121,9 @@ describe('schema migrations', () => {
 
     assert.deepEqual(errors, []);
     assert.ok(before >= 20 && operations >= during + 20, 'the store worked before and after the migration');
-    assert.deepEqual({ from: result.from, to: result.to, applied: result.applied }, { from: 0, to: 3, applied: true });
+    assert.deepEqual({ from: result.from, to: result.to, applied: result.applied }, { from: 0, to: 4, applied: true });
     const shape = await shapeOf('session');
-    assert.equal(shape.comment, 'connect-pg-simple schema 3');
+    assert.equal(shape.comment, 'connect-pg-simple schema 4');
     assert.deepEqual(JSON.parse(shape.columns), {
       sid: 'text C true',
       sess: 'json - true',
@@ -212,7 +212,7 @@ describe('schema migrations', () => {
     }
     assert.deepEqual(await expiries('raced'), hashedKeys(expected), 'ids hashed once, not once per migrator');
     assert.equal((await shapeOf('raced')).expire_indexes, 1);
-    assert.equal((await shapeOf('raced_new')).comment, 'connect-pg-simple schema 3');
+    assert.equal((await shapeOf('raced_new')).comment, 'connect-pg-simple schema 4');
   });
 
   it('takes a 10.x table and a new one to the same shape', async () => {
@@ -285,7 +285,7 @@ describe('schema migrations', () => {
       const { rows } = await db.query<any>(
         `SELECT extract(epoch FROM expire)::int AS at, obj_description('session'::regclass) AS comment FROM "session"`,
       );
-      assert.deepEqual(rows, [{ at: 1_700_000_000, comment: 'connect-pg-simple schema 3' }]);
+      assert.deepEqual(rows, [{ at: 1_700_000_000, comment: 'connect-pg-simple schema 4' }]);
       const [row] = (await db.query<any>('SELECT sid FROM "session"')).rows;
       assert.equal(row.sid, storedId('a'), "PGlite's sha256() hashes as node:crypto does");
     } finally {
@@ -341,8 +341,8 @@ describe('schema migrations', () => {
     assert.deepEqual(await shapeOf('dry_old'), before);
 
     await admin.query(planned.sql);
-    assert.equal((await shapeOf('dry_old')).comment, 'connect-pg-simple schema 3');
+    assert.equal((await shapeOf('dry_old')).comment, 'connect-pg-simple schema 4');
     const again = await migrate(db, names('dry_old'));
-    assert.deepEqual({ ...again }, { from: 3, to: 3, steps: [], sql: '', applied: false });
+    assert.deepEqual({ ...again }, { from: 4, to: 4, steps: [], sql: '', applied: false });
   });
 });

@@ -111,6 +111,18 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
       assert.equal(hit.statements, 0);
     });
 
+    it('a get that readCache: true answers says so too', async () => {
+      const store = newStore({ readCache: true, tableName: 'listened' });
+      await store.set('cached', inSeconds(3600, { n: 1 }) as any);
+      const answeredFromMemory = async () => {
+        const from = published.length;
+        await store.get('cached');
+        const ended = callOf(published, 'get', from).ended;
+        return ended.cacheHit === true && ended.statements === 0;
+      };
+      assert.ok(await eventually(answeredFromMemory, 10_000), 'once its listener confirms, a get is a hit');
+    });
+
     it('a failed operation publishes error, with its SQLSTATE, before asyncStart and asyncEnd', async () => {
       const store = newStore({ tableName: 'doomed' });
       await store.length();

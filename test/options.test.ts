@@ -46,7 +46,14 @@ describe('options are checked at construction', () => {
     rejects({ pool, errorLog: 'console' }, /"errorLog" must be a function/);
     rejects({ pool, conObject: 'postgres://x' }, /"conObject"/);
     rejects({ pool, maxSessionSize: 0 }, /"maxSessionSize"/);
-    rejects({ pool, readCache: true }, /"readCache" must be a number of milliseconds from 0 to 300000, or false/);
+    rejects(
+      { pool, readCache: 'yes' },
+      /"readCache" must be true, a number of milliseconds from 0 to 300000, or false/,
+    );
+    rejects(
+      { pool, readPool: new pg.Pool(), readCache: true },
+      /"readCache: true" cannot be used with "readPool" \(a replica may answer with a session older than a change already noticed\)/,
+    );
     rejects({ pool, readCache: -1 }, /"readCache"/);
     rejects({ pool, readCache: 300_001 }, /"readCache"/);
     rejects({ pool, readCache: '1s' }, /"readCache"/);
@@ -211,6 +218,7 @@ describe('options are checked at construction', () => {
       operationTimeoutMs: 10_000,
       maxSessionSize: undefined,
       readCacheMs: false,
+      readCacheListens: false,
       pipeline: false,
       idForm: 'sha256',
       sessionIdPepper: undefined,
@@ -260,6 +268,9 @@ describe('options are checked at construction', () => {
     assert.equal(owned.touchAfterSeconds, 0);
     assert.equal(owned.operationTimeoutMs, false);
     assert.equal(owned.readCacheMs, false);
+    assert.equal(owned.readCacheListens, false);
+    const listening = resolveOptions({ pool, readCache: true });
+    assert.deepEqual([listening.readCacheMs, listening.readCacheListens], [false, true]);
     assert.equal(owned.pruneIntervalMs, false);
     assert.equal(owned.pruneDelay(1234), 1234);
     assert.deepEqual(resolveOptions({ conObject: { host: 'h' }, conString: 'postgres://x' }, {}).driver, {

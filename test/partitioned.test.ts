@@ -317,7 +317,7 @@ describe('the partitioned layout', () => {
     await q(`COMMENT ON TABLE ${t} IS 'connect-pg-simple schema 2'`);
     const migrated = await cli(['migrate', '--schema', schema.schemaName, '--table', 'older']);
     assert.equal(migrated.code, 0, migrated.stderr);
-    assert.match(migrated.stdout, /from schema version 2 to 3/);
+    assert.match(migrated.stdout, /from schema version 2 to 4/);
     const store = newStore('older');
     await store.set('after', { ...inSeconds(600), userId: 'u1' } as never);
     assert.equal((await store.userSessions('u1')).length, 1);

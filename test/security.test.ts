@@ -350,7 +350,7 @@ describe('upgrading a version-1 table logs nobody out', () => {
     const { databaseOf } = await import('./support/legacy.js');
     const { tableNames } = await import('../src/sql.js');
     const result = await migrate(databaseOf(harness.storeOptions.pool as any), tableNames('session', schemaName));
-    assert.deepEqual([result.from, result.to], [1, 3]);
+    assert.deepEqual([result.from, result.to], [1, 4]);
     const ids = (await q(`SELECT sid FROM ${t}`)).map((r) => r.sid as string);
     assert.deepEqual(ids.sort(), Array.from({ length: 10 }, (_, i) => storedId(`old-${i}`)).sort());
 

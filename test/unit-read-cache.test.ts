@@ -83,4 +83,37 @@ describe('ReadCache', () => {
     clock.now += 301;
     assert.equal(cache.recall('a'), undefined, 'the write may have found the row gone');
   });
+
+  it('forgets an entry by its notice key, keeps its byte budget with keys, and refuses a read in flight for a noticed key', () => {
+    const { cache, clock } = cacheAt({ maxAgeMs: Number.POSITIVE_INFINITY });
+    cache.rememberRead('a', 'x'.repeat(40), 10, clock.now, undefined, null, 'key-a');
+    cache.rememberRead('b', 'y'.repeat(40), 10, clock.now, undefined, null, 'key-b');
+    cache.rememberRead('c', 'z'.repeat(40), 10, clock.now, undefined, null, 'key-c');
+    assert.equal(cache.bytes, 80, 'the oldest went to keep 100 bytes');
+    cache.forgetKey('key-a');
+    assert.ok(cache.recall('b'), 'the key of an entry already gone forgets nothing else');
+    const sentAt = clock.now;
+    clock.now += 1;
+    cache.forgetKey('key-b');
+    assert.equal(cache.recall('b'), undefined);
+    assert.equal(cache.bytes, 40);
+    cache.rememberRead('b', '{}', 10, sentAt, undefined, null, 'key-b');
+    assert.equal(cache.recall('b'), undefined, 'a read sent before the notice arrived');
+    cache.rememberWrite('c', '{"v":2}', 10, clock.now, cache.peek('c'));
+    cache.forgetKey('key-c');
+    assert.equal(cache.recall('c'), undefined, 'a written entry keeps the key of the read it came from');
+  });
+
+  it('a touch lengthens an entry’s life to what the touch left the row, never shortens it', () => {
+    const { cache, clock } = cacheAt({ maxAgeMs: Number.POSITIVE_INFINITY });
+    cache.rememberRead('a', '{}', 1, clock.now);
+    cache.extend('a', 10, clock.now, cache.peek('a'));
+    clock.now += 5000;
+    assert.ok(cache.recall('a'), 'the touch left it 10 s');
+    cache.extend('a', 1, clock.now - 5000, cache.peek('a'));
+    assert.ok(cache.recall('a'), 'not shortened');
+    cache.forget('a');
+    cache.extend('a', 10, clock.now, undefined);
+    assert.equal(cache.recall('a'), undefined, 'nothing to lengthen');
+  });
 });

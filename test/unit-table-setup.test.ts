@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { SCHEMA_VERSION } from '../src/schema/ddl.js';
 import { pepperIdOf } from '../src/session-id.js';
 import { tableNames } from '../src/sql.js';
 import { layoutNote, type SetupOptions, tableModeNote, tableSetup } from '../src/table-setup.js';
@@ -31,7 +32,7 @@ describe('how a store uses the table a check found, without a database', () => {
   });
 
   it('a store with the pepper on a re-keyed table: settled, no more looks', () => {
-    const setup = tableSetup(names, tableState(3, 'hmac-sha256'), ids(peppered), peppered);
+    const setup = tableSetup(names, tableState(SCHEMA_VERSION, 'hmac-sha256'), ids(peppered), peppered);
     assert.equal(setup.idMode, 'own');
     assert.equal(setup.recheckMs, undefined);
   });

@@ -1,5 +1,6 @@
 import { idFormComment, type SessionIdForm } from '../session-id.js';
 import { quoteLiteral, sidCommentSql, type TableNames } from '../sql.js';
+import { changeNoticeStatements } from './change-notices.js';
 import { idFormStatement, userIndexStatement } from './ddl.js';
 
 /** What a migration may need besides the table's names. */
@@ -139,5 +140,13 @@ END IF;`,
   },
 };
 
+/** Change notices for the stores' read caches (see change-notices.ts). */
+const toVersion4: Migration = {
+  version: 4,
+  summary:
+    'adds the change-notice triggers, off (when turned on, every delete or change of a live session NOTIFYs its key, for readCache: true; touches and expired rows notify nothing), no rewrite',
+  statements: (names) => changeNoticeStatements(names, { replace: true }).map((s) => `${s};`),
+};
+
 /** Every migration, oldest first; the last one's version is SCHEMA_VERSION. */
-export const MIGRATIONS: readonly Migration[] = [toVersion1, toVersion2, toVersion3];
+export const MIGRATIONS: readonly Migration[] = [toVersion1, toVersion2, toVersion3, toVersion4];

@@ -376,55 +376,65 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.equal(await here.get('c2'), null, 'the delete made elsewhere, within the bound');
     });
 
-    it('readCache: sees its own writes and destroys at once, and never serves an expired session', async () => {
-      const here = newStore({ readCache: 60_000 });
-      await here.set('o1', { ...inSeconds(600), v: 1 } as any);
-      assert.equal(((await here.get('o1')) as any).v, 1);
-      await here.set('o1', { ...inSeconds(600), v: 2 } as any);
-      assert.equal(((await here.get('o1')) as any).v, 2, 'its own write');
-      await here.destroy('o1');
-      assert.equal(await here.get('o1'), null, 'its own destroy');
-      // A read in flight while the session is destroyed here must not put it back in the cache.
-      await newStore().set('o3', { ...inSeconds(600), v: 1 } as any);
-      const reading = here.get('o3');
-      await here.destroy('o3');
-      await reading;
-      assert.equal(await here.get('o3'), null, 'its own destroy, with a read in flight');
-      await here.set('o2', { ...inSeconds(600), v: 1 } as any);
-      await here.get('o2');
-      await here.clear();
-      assert.equal(await here.get('o2'), null, 'its own clear');
-      await here.set('short', { ...inSeconds(1), v: 1 } as any);
-      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = $1`, [storedId('short')]);
-      assert.equal(((await here.get('short')) as any).v, 1);
-      await new Promise((r) => setTimeout(r, 400));
-      assert.equal(await here.get('short'), null, 'expired: not served from the cache');
-    });
+    // The cache kept by time, and the one kept current by change notices: the same guarantees.
+    for (const readCache of [60_000, true]) {
+      it(`readCache: ${readCache}: sees its own writes and destroys at once, and never serves an expired session`, async () => {
+        const here = newStore({ readCache });
+        await here.set('o1', { ...inSeconds(600), v: 1 } as any);
+        assert.equal(((await here.get('o1')) as any).v, 1);
+        await here.set('o1', { ...inSeconds(600), v: 2 } as any);
+        assert.equal(((await here.get('o1')) as any).v, 2, 'its own write');
+        await here.destroy('o1');
+        assert.equal(await here.get('o1'), null, 'its own destroy');
+        // A read in flight while the session is destroyed here must not put it back in the cache.
+        await newStore().set('o3', { ...inSeconds(600), v: 1 } as any);
+        const reading = here.get('o3');
+        await here.destroy('o3');
+        await reading;
+        assert.equal(await here.get('o3'), null, 'its own destroy, with a read in flight');
+        await here.set('o2', { ...inSeconds(600), v: 1 } as any);
+        await here.get('o2');
+        await here.clear();
+        assert.equal(await here.get('o2'), null, 'its own clear');
+        await here.set('short', { ...inSeconds(1), v: 1 } as any);
+        await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = $1`, [
+          storedId('short'),
+        ]);
+        assert.equal(((await here.get('short')) as any).v, 1);
+        await new Promise((r) => setTimeout(r, 400));
+        assert.equal(await here.get('short'), null, 'expired: not served from the cache');
+      });
 
-    it('readCache: a touch that ends after a newer set of the same session does not bring back the older one', async () => {
-      const here = newStore({ readCache: 60_000 });
-      for (let i = 0; i < 5; i++) {
-        const sid = `race${i}`;
-        await here.set(sid, { ...inSeconds(600), v: 1 } as any);
-        await here.get(sid);
-        // The set is sent first and ends first; the touch, which must write, read the entry before.
-        await Promise.all([here.set(sid, { ...inSeconds(600), v: 2 } as any), here.touch(sid, inSeconds(1000) as any)]);
-        assert.equal(((await here.get(sid)) as any).v, 2, `round ${i}: its own set, not the older text`);
-      }
-    });
+      it(`readCache: ${readCache}: a touch that ends after a newer set of the same session does not bring back the older one`, async () => {
+        const here = newStore({ readCache });
+        for (let i = 0; i < 5; i++) {
+          const sid = `race${i}`;
+          await here.set(sid, { ...inSeconds(600), v: 1 } as any);
+          await here.get(sid);
+          // The set is sent first and ends first; the touch, which must write, read the entry before.
+          await Promise.all([
+            here.set(sid, { ...inSeconds(600), v: 2 } as any),
+            here.touch(sid, inSeconds(1000) as any),
+          ]);
+          assert.equal(((await here.get(sid)) as any).v, 2, `round ${i}: its own set, not the older text`);
+        }
+      });
 
-    it('readCache: a write that finds the row expired does not make the cache serve it', async () => {
-      const here = newStore({ readCache: 60_000 });
-      await here.set('gone', { ...inSeconds(600), v: 1 } as any);
-      await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = $1`, [storedId('gone')]);
-      const loaded = (await here.get('gone')) as any;
-      assert.equal(loaded.v, 1);
-      await new Promise((r) => setTimeout(r, 400));
-      await here.set('gone', { ...loaded, v: 2 }); // loaded, so an update: finds nothing alive
-      assert.equal(await here.get('gone'), null);
-      const row = await rowOf('gone');
-      assert.ok(row.left < 0 && JSON.parse(row.sess).v === 1, 'nor brought back to life in the table');
-    });
+      it(`readCache: ${readCache}: a write that finds the row expired does not make the cache serve it`, async () => {
+        const here = newStore({ readCache });
+        await here.set('gone', { ...inSeconds(600), v: 1 } as any);
+        await q(`UPDATE ${table()} SET expire = now() + interval '300 milliseconds' WHERE sid = $1`, [
+          storedId('gone'),
+        ]);
+        const loaded = (await here.get('gone')) as any;
+        assert.equal(loaded.v, 1);
+        await new Promise((r) => setTimeout(r, 400));
+        await here.set('gone', { ...loaded, v: 2 }); // loaded, so an update: finds nothing alive
+        assert.equal(await here.get('gone'), null);
+        const row = await rowOf('gone');
+        assert.ok(row.left < 0 && JSON.parse(row.sess).v === 1, 'nor brought back to life in the table');
+      });
+    }
 
     it('synchronousCommit: false stores, updates and touches all the same', async () => {
       const store = newStore({ synchronousCommit: false, touchAfter: false });
@@ -627,7 +637,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
         `SELECT obj_description($1::regclass, 'pg_class') AS c, relkind::text AS kind FROM pg_class WHERE oid = $1::regclass`,
         [table(name)],
       );
-      assert.equal(comment!.c, 'connect-pg-simple schema 3');
+      assert.equal(comment!.c, 'connect-pg-simple schema 4');
       assert.equal(comment!.kind, layout === 'partitioned' ? 'p' : 'r', 'the layout asked for');
     });
 

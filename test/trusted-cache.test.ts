@@ -1,0 +1,348 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import pg from 'pg';
+import pgPromise from 'pg-promise';
+import postgres from 'postgres';
+import { READ_CACHE_BOUND_MS } from '../src/cache-trust.js';
+import { databaseUrl, eventually, uniqueName } from './support/database.js';
+import { type Store, useDriverStores } from './support/driver-stores.js';
+import { pgbouncerMissing } from './support/pgbouncer.js';
+import { inSeconds } from './support/sessions.js';
+
+/**
+ * `readCache: true` against real PostgreSQL, on every driver that can listen: a store answers a
+ * second read from memory, and sees what another store (on a pool of its own), or plain SQL, did
+ * to a session within READ_CACHE_BOUND_MS; whenever it cannot be sure, it reads the table.
+ */
+
+/** How long a test waits for what should take milliseconds, on a busy machine. */
+const PATIENCE_MS = 10_000;
+
+/** A second driver object, apart from the harness's, that counts the store's reads of a session. */
+interface CountedDriver {
+  readonly options: Record<string, unknown>;
+  readonly application: string;
+  reads(): number;
+  close(): Promise<void>;
+}
+
+const pgp = pgPromise({ noWarnings: true });
+const isRead = (text: unknown) => typeof text === 'string' && text.includes(' AS remaining');
+
+/** The store must not lease connections (operationTimeout: false) for its statements to pass the counted function. */
+function countedDriver(driverName: string, harnessOptions: Record<string, unknown>): CountedDriver {
+  const application = uniqueName('cps_listen');
+  let reads = 0;
+  const untimed = { operationTimeout: false };
+  switch (driverName) {
+    case 'pg': {
+      const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2, application_name: application });
+      pool.on('error', () => {});
+      const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+      (pool as { query: unknown }).query = (config: { text?: string }, ...rest: unknown[]) => {
+        if (isRead(config?.text ?? config)) reads++;
+        return query(config, ...rest);
+      };
+      return { options: { pool, ...untimed }, application, reads: () => reads, close: () => pool.end() };
+    }
+    case 'pg-promise': {
+      const db = pgp({ connectionString: databaseUrl(), max: 2, application_name: application });
+      const any = db.any.bind(db) as (...args: unknown[]) => Promise<unknown>;
+      (db as { any: unknown }).any = (config: { text?: string }, ...rest: unknown[]) => {
+        if (isRead(config?.text)) reads++;
+        return any(config, ...rest);
+      };
+      return { options: { pgPromise: db, ...untimed }, application, reads: () => reads, close: () => db.$pool.end() };
+    }
+    case 'postgres': {
+      const sql = postgres(databaseUrl(), {
+        max: 2,
+        onnotice: () => {},
+        connection: { application_name: application },
+      });
+      const unsafe = sql.unsafe.bind(sql) as (...args: unknown[]) => unknown;
+      (sql as { unsafe: unknown }).unsafe = (text: string, ...rest: unknown[]) => {
+        if (isRead(text)) reads++;
+        return unsafe(text, ...rest);
+      };
+      return { options: { postgres: sql, ...untimed }, application, reads: () => reads, close: () => sql.end() };
+    }
+    case 'pglite': {
+      // One in-process database: the second store shares it, through a counted query function.
+      type Method = (...args: unknown[]) => Promise<unknown>;
+      const db = harnessOptions.pglite as { query: Method; exec: Method; listen: Method; unlisten: Method };
+      const counted = {
+        query: (text: unknown, ...rest: unknown[]) => {
+          if (isRead(text)) reads++;
+          return db.query(text, ...rest);
+        },
+        exec: db.exec.bind(db),
+        listen: db.listen.bind(db),
+        unlisten: db.unlisten.bind(db),
+      };
+      return { options: { pglite: counted, ...untimed }, application, reads: () => reads, close: async () => {} };
+    }
+    default:
+      throw new Error(`no counted driver for ${driverName}`);
+  }
+}
+
+/** The session, answered without a statement: once the listener has confirmed its markers. */
+async function cachedGet(store: Store, counted: CountedDriver, sid: string): Promise<any> {
+  let answer: any = null;
+  const answered = await eventually(async () => {
+    const before = counted.reads();
+    answer = await store.get(sid);
+    return answer !== null && counted.reads() === before;
+  }, PATIENCE_MS);
+  assert.ok(answered, `a second get of ${sid} is answered from memory`);
+  return answer;
+}
+
+/**
+ * Reads `sid` until `fresh(session)`, after a change that committed before `changedAt`: no get
+ * that began more than READ_CACHE_BOUND_MS after the change may answer with what was before it.
+ */
+async function seenWithinBound(store: Store, sid: string, fresh: (session: any) => boolean, changedAt: number) {
+  for (;;) {
+    const startedAt = performance.now();
+    const session = await store.get(sid);
+    if (fresh(session)) return;
+    assert.ok(
+      startedAt - changedAt <= READ_CACHE_BOUND_MS,
+      `a get that began ${Math.round(startedAt - changedAt)} ms after the change answered with the session as it was before`,
+    );
+    assert.ok(startedAt - changedAt < PATIENCE_MS, 'the change is seen');
+    await nextTurn();
+  }
+}
+
+const gone = (session: unknown) => session === null;
+
+/**
+ * Ends the store's listening connection from outside (not its pool's: postgres.js sends the
+ * markers and its check on the pool, pg on the listening connection).
+ */
+async function terminateListener(
+  q: (text: string, values?: unknown[]) => Promise<any[]>,
+  application: string,
+  markersOnListener: boolean,
+) {
+  const rows = await q(
+    `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+     WHERE application_name = $1 AND backend_type = 'client backend'
+       AND (query ILIKE 'listen %' OR query LIKE 'SELECT pg_notify(%' AND $2 OR query LIKE 'SELECT pg_backend_pid()%' AND $2)`,
+    [application, markersOnListener],
+  );
+  return rows.length;
+}
+
+for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
+  describe(`readCache: true, ${driverName}`, () => {
+    const stores = useDriverStores(driverName, 'cps_trusted', { readCache: true });
+    const { newStore, q, table, logged } = stores;
+
+    /** Another store on a pool of its own, whose reads are counted. */
+    function counterpart(options: Record<string, unknown> = {}) {
+      const counted = countedDriver(driverName, stores.harness.storeOptions);
+      const store = newStore({ ...counted.options, ...options });
+      return { store, counted };
+    }
+
+    it('answers a second read from memory; sees another store’s change, revoke and destroy within the bound', async (t) => {
+      const a = newStore({ tableName: 'seen' });
+      const { store: b, counted } = counterpart({ tableName: 'seen' });
+      t.after(() => counted.close());
+      await a.set('ann-1', inSeconds(3600, { userId: 'ann', n: 1 }) as never);
+      await a.set('bob-1', inSeconds(3600, { n: 1 }) as never);
+      assert.equal((await cachedGet(b, counted, 'ann-1')).n, 1);
+
+      const loaded = (await a.get('ann-1')) as any;
+      loaded.n = 2;
+      await a.set('ann-1', loaded);
+      await seenWithinBound(b, 'ann-1', (s) => s?.n === 2, performance.now());
+
+      assert.equal((await cachedGet(b, counted, 'ann-1')).n, 2);
+      assert.equal(await a.destroyUserSessions('ann'), 1);
+      await seenWithinBound(b, 'ann-1', gone, performance.now());
+
+      assert.equal((await cachedGet(b, counted, 'bob-1')).n, 1);
+      await a.destroy('bob-1');
+      await seenWithinBound(b, 'bob-1', gone, performance.now());
+      assert.deepEqual(logged, [], 'nothing was logged');
+    });
+
+    it('sees plain SQL: a DELETE, an UPDATE of the session, an expiry moved to now', async (t) => {
+      const { store: b, counted } = counterpart({ tableName: 'plain_sql' });
+      t.after(() => counted.close());
+      const t1 = table('plain_sql');
+      for (const [sid, change] of [
+        ['deleted', `DELETE FROM ${t1}`],
+        ['changed', `UPDATE ${t1} SET sess = json_build_object('cookie', sess->'cookie', 'n', 2)`],
+        ['expired', `UPDATE ${t1} SET expire = now()`],
+      ] as const) {
+        await b.set(sid, inSeconds(3600, { n: 1 }) as never);
+        assert.equal((await cachedGet(b, counted, sid)).n, 1);
+        await q(change);
+        await seenWithinBound(b, sid, (s) => s === null || s.n === 2, performance.now());
+        await q(`DELETE FROM ${t1}`);
+      }
+    });
+
+    it('a session destroyed elsewhere is not brought back by a write of what the cache answered', async (t) => {
+      const a = newStore({ tableName: 'resurrect' });
+      const { store: b, counted } = counterpart({ tableName: 'resurrect' });
+      t.after(() => counted.close());
+      await a.set('victim', inSeconds(3600, { n: 1 }) as never);
+      const cached = await cachedGet(b, counted, 'victim');
+      await a.destroy('victim');
+      cached.n = 2;
+      await b.set('victim', cached);
+      await b.touch('victim', cached);
+      assert.deepEqual(await q(`SELECT sid FROM ${table('resurrect')}`), [], 'no row comes back');
+      await seenWithinBound(b, 'victim', gone, performance.now());
+    });
+
+    it('a table without its change notices, or one that loses them, is read every time', async (t) => {
+      const { store: b, counted } = counterpart({ tableName: 'no_notices' });
+      t.after(() => counted.close());
+      const t1 = table('no_notices');
+      await b.set('s', inSeconds(3600, { n: 1 }) as never);
+      assert.equal((await cachedGet(b, counted, 's')).n, 1);
+      // Dropped while the store runs: its markers stop, so no hit outlives the bound.
+      await q(`DROP TRIGGER cps_changed_delete ON ${t1}`);
+      const droppedAt = performance.now();
+      await q(`DELETE FROM ${t1}`);
+      await seenWithinBound(b, 's', gone, droppedAt);
+      assert.ok(
+        await eventually(async () => logged.some((line) => /lost its change notices/.test(String(line))), PATIENCE_MS),
+        'it says why',
+      );
+
+      // A store that starts on such a table never answers from memory.
+      const { store: c, counted: countedC } = counterpart({ tableName: 'no_notices' });
+      t.after(() => countedC.close());
+      await c.set('s2', inSeconds(3600, { n: 1 }) as never);
+      for (let i = 0; i < 5; i++) assert.equal(((await c.get('s2')) as any).n, 1);
+      assert.equal(countedC.reads(), 5, 'every get read the table');
+      assert.ok(
+        await eventually(
+          async () => logged.some((line) => /has no change notices .*migrate/.test(String(line))),
+          PATIENCE_MS,
+        ),
+        'it says why',
+      );
+      logged.splice(0);
+    });
+
+    it('a touch lengthens what the cache serves, never past the absolute timeout', async (t) => {
+      const { store, counted } = counterpart({ tableName: 'absolute', absoluteTimeout: 2 });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { n: 1 }) as never);
+      const absoluteEnd = performance.now() + 2000;
+      const absoluteEndWallClock = Date.now() + 2000;
+      const cached = await cachedGet(store, counted, 's');
+      // The row's end is its absolute one, 2 s away; the request renews its cookie for an hour (as
+      // express-session's rolling cookies do): a touch is due, and says the row has an hour.
+      cached.cookie.expires = new Date(Date.now() + 3_600_000).toISOString();
+      await store.touch('s', cached);
+      const again = await cachedGet(store, counted, 's');
+      assert.ok(
+        Date.parse(again.cookie.expires) <= absoluteEndWallClock + READ_CACHE_BOUND_MS,
+        `the cookie says when the absolute timeout ends the session, not ${again.cookie.expires}`,
+      );
+      await seenWithinBound(store, 's', gone, absoluteEnd);
+    });
+
+    it('a table whose change notices are off is read every time, and the store says how to turn them on', async (t) => {
+      await newStore({ tableName: 'notices_off', readCache: false }).length(); // created with them off
+      const { store, counted } = counterpart({ tableName: 'notices_off' });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { n: 1 }) as never);
+      for (let i = 0; i < 3; i++) assert.equal(((await store.get('s')) as any).n, 1);
+      assert.equal(counted.reads(), 3, 'every get read the table');
+      assert.ok(
+        await eventually(
+          async () => logged.some((line) => /change notices are off .*ENABLE ALWAYS TRIGGER/.test(String(line))),
+          PATIENCE_MS,
+        ),
+        'it says how to turn them on',
+      );
+      logged.splice(0);
+    });
+
+    if (driverName !== 'pglite') {
+      it('with its listening connection cut, serves nothing stale until it listens again', async (t) => {
+        const { store: b, counted } = counterpart({ tableName: 'cut' });
+        t.after(() => counted.close());
+        const t1 = table('cut');
+        await b.set('during', inSeconds(3600, { n: 1 }) as never);
+        await b.set('after', inSeconds(3600, { n: 1 }) as never);
+        assert.equal((await cachedGet(b, counted, 'during')).n, 1);
+        assert.equal((await cachedGet(b, counted, 'after')).n, 1);
+        const ended = await terminateListener(q, counted.application, driverName !== 'postgres');
+        assert.equal(ended, 1, 'one listening connection ended');
+        // Committed while nobody listens: their notices are lost to this store.
+        await q(`DELETE FROM ${t1}`);
+        await seenWithinBound(b, 'during', gone, performance.now());
+        await b.set('next', inSeconds(3600, { n: 2 }) as never);
+        assert.equal((await cachedGet(b, counted, 'next')).n, 2, 'it listens, and answers from memory, again');
+        assert.equal(await b.get('after'), null, 'what it remembered from before it listened again is not trusted');
+        await q(`DELETE FROM ${t1}`);
+        await seenWithinBound(b, 'next', gone, performance.now());
+        logged.splice(0);
+      });
+    }
+  });
+}
+
+describe('readCache: true, the store’s own connections (conString)', () => {
+  const { newStore, q, table, logged } = useDriverStores('pg-pipeline', 'cps_trusted_owned', { readCache: true });
+
+  it('listens with a connection made from the same settings, and sees a DELETE by plain SQL', async () => {
+    const application = uniqueName('cps_listen');
+    const url = new URL(databaseUrl());
+    url.searchParams.set('application_name', application);
+    const store = newStore({ conString: url.href, pipeline: false, tableName: 'owned' });
+    await store.set('s', inSeconds(3600, { n: 1 }) as never);
+    assert.equal(((await store.get('s')) as any).n, 1);
+    const listening = async () =>
+      (await q(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'listen %'`, [application]))
+        .length === 1 ||
+      (
+        await q(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_notify(%'`, [
+          application,
+        ])
+      ).length === 1;
+    assert.ok(await eventually(async () => (await store.get('s')) !== null && (await listening()), PATIENCE_MS));
+    await q(`DELETE FROM ${table('owned')}`);
+    await seenWithinBound(store, 's', gone, performance.now());
+    assert.deepEqual(logged, []);
+  });
+});
+
+describe('readCache: true through PgBouncer in transaction mode', { skip: pgbouncerMissing() }, () => {
+  const { newStore, q, table, logged } = useDriverStores('pgbouncer', 'cps_trusted_bouncer', { readCache: true });
+
+  it('does not trust a listener behind a pooler: every get reads the table', async () => {
+    const store = newStore({ tableName: 'bounced' });
+    await store.set('s', inSeconds(3600, { n: 1 }) as never);
+    assert.equal(((await store.get('s')) as any).n, 1);
+    assert.ok(
+      await eventually(async () => {
+        await store.get('s');
+        return logged.some((line) => /through a pooler or proxy/.test(String(line)));
+      }, PATIENCE_MS),
+      'it says why it reads the table',
+    );
+    for (let i = 0; i < 3; i++) {
+      await q(`UPDATE ${table('bounced')} SET sess = json_build_object('cookie', sess->'cookie', 'n', ${i + 2})`);
+      assert.equal(((await store.get('s')) as any).n, i + 2, 'a change is seen by the very next get');
+    }
+    await q(`DELETE FROM ${table('bounced')}`);
+    assert.equal(await store.get('s'), null, 'a DELETE is seen by the very next get');
+    logged.splice(0);
+  });
+});
