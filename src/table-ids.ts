@@ -7,7 +7,7 @@ import {
   type StoredIdOf,
   storedIdFunction,
 } from './session-id.js';
-import type { LegacyIds } from './sql.js';
+import type { LegacyIds } from './statements/transitional.js';
 
 /** What a statement takes as `$1` for a session: one stored id, or (see sql.ts) its candidates. */
 export type IdParameter = string | IdCandidates;

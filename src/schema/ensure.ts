@@ -78,7 +78,7 @@ export function notSessionTableMessage(names: TableNames, problem: ColumnProblem
 
 export async function readTableState(
   db: Database,
-  statements: StoreStatements,
+  statements: Pick<StoreStatements, 'describe'>,
   names: TableNames,
   deadline?: Deadline,
 ): Promise<TableState> {
@@ -108,7 +108,7 @@ export async function readTableState(
  */
 export async function ensureTable(
   db: Database,
-  statements: StoreStatements,
+  statements: Pick<StoreStatements, 'describe'>,
   names: TableNames,
   createIfMissing: boolean,
   ids: StoreIds,
