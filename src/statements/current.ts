@@ -15,7 +15,7 @@ import {
  * - `lifetime`: the absolute timeout, `make_interval(secs => NULL::float8)` without one. A NULL
  *   bound is no bound: `least()` skips it, and an aliveness test falls back to `-infinity`.
  * - `commit_wait`: each session write sets `synchronous_commit` for its own transaction, to
- *   `off` or to what it already is (works through any pooler: nothing outlives the statement).
+ *   `off` or to what it already is (works through any pooler: nothing outlives the transaction).
  */
 export interface ModeSettings {
   /** Seconds a session lives after its creation, however active; undefined: no such limit. */
@@ -47,8 +47,8 @@ export function currentFragments(settings: ModeSettings) {
     /** The expiry a write gives a row, `$n` seconds from now: never past its absolute end. */
     expiryIn: (param: string, created = 'created') =>
       `least(now() + make_interval(secs => ${param}::float8), ${created} + ${lifetime})`,
-    /** Referenced by the write (`FROM commit_wait`), so that it runs: a CTE nothing reads is never evaluated. */
-    commitWait: `commit_wait AS (SELECT set_config('synchronous_commit', ${commitLevel}, true))`,
+    /** Joined to the row a write writes (`FROM …`), so that it runs before the write's commit. */
+    commitWait: `(SELECT set_config('synchronous_commit', ${commitLevel}, true)) AS commit_wait`,
     /** A session's handle, from its row's stored id. */
     handle: storedIdIsHandle ? 'sid' : "encode(sha256(convert_to(sid, 'UTF8')), 'hex')",
   };
@@ -68,40 +68,40 @@ export function currentStatements(names: TableNames, settings: ModeSettings = {}
     ),
     upsert: statement(
       'upsert',
-      `WITH ${commitWait} INSERT INTO ${t} AS target (sid, sess, expire, created, touched, user_id, details)
-SELECT $1::text, $2::text::json, ${expiryIn('$3', 'now()')}, now(), now(), $4::text, $5::text::json FROM commit_wait
+      `INSERT INTO ${t} AS target (sid, sess, expire, created, touched, user_id, details)
+SELECT $1::text, $2::text::json, ${expiryIn('$3', 'now()')}, now(), now(), $4::text, $5::text::json FROM ${commitWait}
 ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.expire, ${keptCreated} + ${lifetime}),
   created = ${keptCreated}, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details`,
       true,
     ),
     update: statement(
       'update',
-      `WITH ${commitWait} UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM commit_wait WHERE sid = $1::text AND ${alive()}`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()}`,
       true,
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `WITH ${commitWait} UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM commit_wait WHERE sid = $1::text AND ${alive()} AND sess::text = $4::text RETURNING true AS updated`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()} AND sess::text = $4::text RETURNING true AS updated`,
       true,
     ),
     // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
     // rather than `jsonb`: values keep their exact text (`\u0000` in strings included).
     updateKeys: statement(
       'update_keys',
-      `WITH ${commitWait} UPDATE ${t} AS target SET sess = (
+      `UPDATE ${t} AS target SET sess = (
   SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
     SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
     WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
     UNION ALL
     SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
   ) kv
-), expire = ${expiryIn('$4')}, touched = now() FROM commit_wait WHERE sid = $1::text AND ${alive()}`,
+), expire = ${expiryIn('$4')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()}`,
       true,
     ),
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `WITH ${commitWait} UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM commit_wait WHERE sid = $1::text AND ${alive()} AND expire < ${expiryIn('$2')}`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()} AND expire < ${expiryIn('$2')}`,
       true,
     ),
     setUser: statement(

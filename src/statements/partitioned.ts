@@ -27,9 +27,9 @@ export function partitionedStatements(
     // The live row's creation time moves to the new row: a write never starts a new lifetime.
     upsert: statement(
       'upsert',
-      `WITH ${commitWait}, replaced AS (DELETE FROM ${t} WHERE sid = $1::text RETURNING CASE WHEN ${alive()} THEN created END AS created)
+      `WITH replaced AS (DELETE FROM ${t} WHERE sid = $1::text RETURNING CASE WHEN ${alive()} THEN created END AS created)
 INSERT INTO ${t} (sid, sess, expire, created, touched, user_id, details)
-SELECT $1::text, $2::text::json, ${expiryIn('$3', created)}, ${created}, now(), $4::text, $5::text::json FROM commit_wait`,
+SELECT $1::text, $2::text::json, ${expiryIn('$3', created)}, ${created}, now(), $4::text, $5::text::json FROM ${commitWait}`,
       true,
     ),
     pruneBatch: pruneBatchStatement(names.defaultPartition),
