@@ -104,26 +104,20 @@ export function tableSetup(
     statements:
       mode === 'transitional'
         ? transitionalStatements(names, {
-            synchronousCommit: options.synchronousCommit,
-            absoluteTimeoutSeconds,
+            ...settings,
             legacyIds: ids.legacyIds,
             idCandidates: ids.idCandidates,
             partitioned,
             userColumns,
           })
         : mode === 'partitioned'
-          ? partitionedStatements(names, { ...settings, absoluteTimeoutSeconds: absoluteTimeoutSeconds! })
+          ? partitionedStatements(names, settings)
           : currentStatements(names, settings),
     userStatements:
       !userColumns || userStatementsRefusal !== undefined
         ? undefined
         : mode === 'transitional'
-          ? transitionalUserStatements(names, {
-              absoluteTimeoutSeconds,
-              partitioned,
-              storedIdIsHandle: ids.storedIdIsHandle,
-              idCandidates: ids.idCandidates,
-            })
+          ? transitionalUserStatements(names, { ...settings, idCandidates: ids.idCandidates })
           : currentUserStatements(names, settings),
     userStatementsRefusal,
   };

@@ -8,12 +8,10 @@ import { currentFragments, currentStatements, type ModeSettings } from './curren
  *   id and inserts, in one statement, and `get` reads the newest row of an id;
  * - prune deletes rows of the DEFAULT partition only (a ctid is a row's address in one
  *   partition); the others are dropped whole.
- * The absolute timeout is always set here: never longer than the partitions keep sessions.
+ * The absolute timeout is always set here (table-setup.ts): never longer than the partitions keep
+ * sessions, and what lets a statement skip the partitions of dead sessions.
  */
-export function partitionedStatements(
-  names: TableNames,
-  settings: ModeSettings & { readonly absoluteTimeoutSeconds: number },
-): StoreStatements {
+export function partitionedStatements(names: TableNames, settings: ModeSettings): StoreStatements {
   const t = names.qualified;
   const { alive, endsAt, expiryIn, commitWait } = currentFragments(settings);
   const created = 'coalesce((SELECT min(created) FROM replaced), now())';

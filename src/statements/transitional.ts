@@ -9,6 +9,7 @@ import {
   type TableNames,
   type UserSessionStatements,
 } from '../sql.js';
+import { currentFragments, currentUserStatements, type ModeSettings } from './current.js';
 
 /**
  * The transitional mode: a table the current mode cannot serve yet, for as long as it takes to
@@ -34,14 +35,12 @@ const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::flo
  */
 export type LegacyIds = 'plain' | 'plain-or-hashed';
 
-export interface TransitionalSettings {
-  /**
-   * `false` lets the store's session writes commit without waiting for the WAL flush: the
-   * setting is made local to each write's own transaction, so it works through any pooler.
-   */
-  readonly synchronousCommit?: boolean;
-  /** Seconds a session lives after its creation, however active (schema 2 only). */
-  readonly absoluteTimeoutSeconds?: number | undefined;
+/**
+ * The table's shape, as the last check found it; the absolute timeout and synchronous commit are
+ * written as in the current mode (values in one text). A table before schema 2 has no creation
+ * times: its absolute timeout waits for the migration.
+ */
+export interface TransitionalSettings extends Omit<ModeSettings, 'storedIdIsHandle'> {
   /** Set for a table before schema 2; see `LegacyIds`. */
   readonly legacyIds?: LegacyIds | undefined;
   /**
@@ -73,26 +72,6 @@ function candidateForTable(comment: string): string {
   return `CASE WHEN ${comment} LIKE ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
 }
 
-/**
- * SQL: which rows are alive, and when each one ends, with or without an absolute timeout (seconds).
- * Partitioned, `created` is compared with a stable expression, so that each statement skips
- * (prunes) the partitions of dead sessions when it starts.
- */
-function lifetimeSql(absolute: number | undefined, partitioned = false, row = '') {
-  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
-  const alive =
-    absolute === undefined
-      ? `${row}expire > now()`
-      : partitioned
-        ? `${row}expire > now() AND ${row}created > now() - make_interval(secs => ${Number(absolute)}::float8)`
-        : `${row}expire > now() AND now() < ${absoluteEnd(`${row}created`)}`;
-  return {
-    absoluteEnd,
-    alive,
-    endsAt: absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`,
-  };
-}
-
 /** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
 const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')), 'hex')`;
 
@@ -108,10 +87,8 @@ export function transitionalStatements(
   }: TransitionalSettings = {},
 ): StoreStatements {
   const t = names.qualified;
-  // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
-  const relaxedCte = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
-  const relaxed = synchronousCommit ? '' : `WITH ${relaxedCte} `;
-  const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
+  const current = currentFragments({ absoluteTimeoutSeconds, synchronousCommit });
+  const fromCommitWait = ` FROM ${current.commitWait}`;
   const hashing = legacyIds === 'plain-or-hashed';
   const isSid = idCandidates
     ? 'sid = ANY($1::text[])'
@@ -119,18 +96,19 @@ export function transitionalStatements(
       ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])`
       : 'sid = $1::text';
   // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
-  const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
-  const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute, partitioned);
+  const hasCreated = legacyIds === undefined;
+  const aliveIn = (row: string) => (hasCreated ? current.alive(row) : `${row}expire > now()`);
+  const alive = aliveIn('');
+  const endsAt = hasCreated ? current.endsAt : 'expire';
   /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
   const expiryOf = (param: string, created = 'created') =>
-    absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
+    hasCreated ? current.expiryIn(param, created) : expiryIn(param);
   const sidComment = sidCommentSql(names);
   const newSid = idCandidates
     ? candidateForTable(sidComment)
     : hashing
       ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
       : '$1::text';
-  const hasCreated = legacyIds === undefined;
   // A write to a live row keeps the row's creation time, whatever path it took (with a load
   // receipt or not): only a new session id starts a new lifetime. A row that has ended (not yet
   // pruned) counts as gone.
@@ -144,7 +122,6 @@ export function transitionalStatements(
       ? `replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id)${keptCreated})`
       : undefined;
   const firstSteps = [
-    ...(synchronousCommit ? [] : [relaxedCte]),
     ...(idCandidates ? [`new_id AS (SELECT ${newSid} AS sid)`] : []),
     ...(replacedStep === undefined ? [] : [replacedStep]),
   ];
@@ -164,19 +141,19 @@ export function transitionalStatements(
     : legacyIds === undefined
       ? `${insertedSid}, $2::text::json, ${expiryOf('$3', created)}, ${created}`
       : `${insertedSid}, $2::text::json, ${expiryIn('$3')}`;
-  const targetCreated = `CASE WHEN ${lifetimeSql(absolute, false, 'target.').alive} THEN target.created ELSE excluded.created END`;
+  const targetCreated = `CASE WHEN ${aliveIn('target.')} THEN target.created ELSE excluded.created END`;
   const onConflict = (column: string) =>
     column === 'created'
       ? `created = ${targetCreated}`
-      : column === 'expire' && hasCreated && absolute !== undefined
-        ? `expire = least(excluded.expire, ${absoluteEnd(targetCreated)})`
+      : column === 'expire' && hasCreated
+        ? `expire = least(excluded.expire, ${targetCreated} + ${current.lifetime})`
         : `${column} = excluded.${column}`;
   const replacedByConflict = columns
     .split(', ')
     .filter((column) => column !== 'sid')
     .map(onConflict)
     .join(', ');
-  const upsert = `${before}INSERT INTO ${t}${partitioned ? '' : ' AS target'} (${columns}) SELECT ${values}${fromRelaxed}${partitioned ? '' : ` ON CONFLICT (sid) DO UPDATE SET ${replacedByConflict}`}`;
+  const upsert = `${before}INSERT INTO ${t}${partitioned ? '' : ' AS target'} (${columns}) SELECT ${values}${fromCommitWait}${partitioned ? '' : ` ON CONFLICT (sid) DO UPDATE SET ${replacedByConflict}`}`;
   return {
     get: statement(
       'get',
@@ -186,32 +163,32 @@ export function transitionalStatements(
     upsert: statement('upsert', upsert, true),
     update: statement(
       'update',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromCommitWait} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromCommitWait} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
       true,
     ),
     // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
     // rather than `jsonb`: values keep their exact text (`\u0000` in strings included).
     updateKeys: statement(
       'update_keys',
-      `${relaxed}UPDATE ${t} AS target SET sess = (
+      `UPDATE ${t} AS target SET sess = (
   SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
     SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
     WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
     UNION ALL
     SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
   ) kv
-), expire = ${expiryOf('$4')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
+), expire = ${expiryOf('$4')}${touched}${fromCommitWait} WHERE ${isSid} AND ${alive}`,
       true,
     ),
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
+      `UPDATE ${t} SET expire = ${expiryOf('$3')}${touched}${fromCommitWait} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
       true,
     ),
     setUser: userColumns
@@ -233,45 +210,24 @@ export function transitionalStatements(
   };
 }
 
-export interface TransitionalUserSettings {
-  readonly absoluteTimeoutSeconds?: number | undefined;
-  /** The table is partitioned (see TransitionalSettings). */
-  readonly partitioned?: boolean;
-  /**
-   * Whether the stored id is itself the handle (hashed ids); otherwise (plain ids) the handle is
-   * its SHA-256, so that a listing never shows an id that works as a cookie.
-   */
-  readonly storedIdIsHandle: boolean;
-  /** As in `TransitionalSettings`: the stored id a statement takes is the text array `IdCandidates`. */
-  readonly idCandidates?: boolean | undefined;
-}
-
+/**
+ * Sessions per user on a table of schema 3 served by candidates: the current mode's, but a
+ * session named by its candidates is spared by any of them.
+ */
 export function transitionalUserStatements(
   names: TableNames,
-  { absoluteTimeoutSeconds, storedIdIsHandle, partitioned = false, idCandidates = false }: TransitionalUserSettings,
+  settings: ModeSettings & { readonly idCandidates?: boolean | undefined },
 ): UserSessionStatements {
-  const t = names.qualified;
-  const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds, partitioned);
-  const handle = storedIdIsHandle ? 'sid' : sha256Hex('sid');
+  const statements = currentUserStatements(names, settings);
+  if (settings.idCandidates !== true) return statements;
+  const { alive, handle } = currentFragments(settings);
   // Candidates hold a null for a form the table cannot hold: `<> ALL` of a null is never true.
-  const isNotSession = idCandidates ? 'sid <> ALL(array_remove($2::text[], NULL))' : 'sid <> $2::text';
-  const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
-  const counted = (where: string) =>
-    `WITH gone AS (DELETE FROM ${t} WHERE ${where} RETURNING ${alive} AS live)
-SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone`;
   return {
-    list: statement(
-      'user_list',
-      `SELECT ${handle} AS handle, ${epochMs('created')} AS created_ms, ${epochMs('touched')} AS touched_ms,
-  ${epochMs(endsAt)} AS expires_ms, details::text AS details
-FROM ${t} WHERE user_id = $1::text AND ${alive} ORDER BY touched DESC, created DESC`,
-    ),
-    destroyAll: statement('user_destroy', counted('user_id = $1::text')),
+    ...statements,
     destroyAllBut: statement(
       'user_destroy_but',
-      counted(`user_id = $1::text AND ${isNotSession} AND ${handle} <> $3::text`),
+      `WITH gone AS (DELETE FROM ${names.qualified} WHERE user_id = $1::text AND sid <> ALL(array_remove($2::text[], NULL)) AND ${handle} <> $3::text RETURNING ${alive()} AS live)
+SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone`,
     ),
-    destroyHandle: statement('handle_destroy', counted(`${handle} = $1::text`)),
-    destroyUserHandle: statement('user_handle_destroy', counted(`${handle} = $1::text AND user_id = $2::text`)),
   };
 }
