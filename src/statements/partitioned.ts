@@ -22,7 +22,7 @@ export function partitionedStatements(names: TableNames, settings: ModeSettings)
       `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining, user_id FROM ${t} WHERE sid = $1::text AND ${alive()} ORDER BY created DESC LIMIT 1`,
       true,
     ),
-    // The live row's creation time moves to the new row: a write never starts a new lifetime.
+    // A live row's creation time moves to the new row: only a new session id starts a new lifetime.
     upsert: statement(
       'upsert',
       `WITH replaced AS (DELETE FROM ${t} WHERE sid = $1::text RETURNING CASE WHEN ${alive()} THEN created END AS created)
