@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ENVELOPE_START } from './encryption.js';
 import { typeError } from './errors.js';
-import { ID_FORM_MARK, idFormComment } from './session-id.js';
 
 /**
- * Every SQL text the store sends is built here, once per store, from the table's names.
- * Identifiers and literals are quoted here and nowhere else.
+ * Identifiers and literals are quoted here and nowhere else; the statements every mode shares
+ * (the table check, prune) and the CLI's are built here too. The store's statements for a table
+ * are in src/statements/, one file per mode, chosen by table-setup.ts.
  */
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
@@ -115,13 +115,10 @@ export interface Statement {
   readonly quick?: boolean;
 }
 
-function statement(purpose: string, text: string, quick = false): Statement {
+export function statement(purpose: string, text: string, quick = false): Statement {
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
   return quick ? { name: `cps_${purpose}_${hash}`, text, quick } : { name: `cps_${purpose}_${hash}`, text };
 }
-
-/** `now() + ttl seconds`, the one way an expiry is computed: on the database's clock. */
-const expiryIn = (param: string) => `now() + make_interval(secs => ${param}::float8)`;
 
 export interface StoreStatements {
   /** $1 sid → sess (text), remaining (float8, seconds), and with `userColumns` user_id (text or null) */
@@ -163,244 +160,6 @@ export interface StoreStatements {
   readonly describe: Statement;
 }
 
-/**
- * How a table from before schema 2 (no `created`, ids as given) is used until it is migrated:
- * - `plain`: ids as they are;
- * - `plain-or-hashed`: for a store that hashes ids, while the table may be migrated under it:
- *   each statement finds a row by the id or by its SHA-256 (PostgreSQL's `sha256()`), and a new
- *   row's id is hashed when the table's `sid` column says it holds hashed ids. So no session
- *   is missed between a migration and the store's next look at the table.
- */
-export type LegacyIds = 'plain' | 'plain-or-hashed';
-
-export interface StatementSettings {
-  /**
-   * `false` lets the store's session writes commit without waiting for the WAL flush: the
-   * setting is made local to each write's own transaction, so it works through any pooler.
-   */
-  readonly synchronousCommit?: boolean;
-  /** Seconds a session lives after its creation, however active (schema 2 only). */
-  readonly absoluteTimeoutSeconds?: number | undefined;
-  /** Set for a table before schema 2; see `LegacyIds`. */
-  readonly legacyIds?: LegacyIds | undefined;
-  /**
-   * The table is partitioned by `created` (see schema/partitions.ts); `absoluteTimeoutSeconds` is
-   * then always set. No index keeps `sid` unique there: a new session's write deletes any row of
-   * its id and inserts, in one statement; `get` reads the newest row of an id.
-   */
-  readonly partitioned?: boolean;
-  /**
-   * For a store with `sessionIdPepper` on a table not (yet) of `hmac-sha256` ids: `$1` is the
-   * text array `IdCandidates` (session-id.ts) instead of one id, and each statement finds the row
-   * by any of them. A new row takes the form the table's `sid` column names at that moment (so a
-   * store that has not looked at the table since `rekey` began still writes the new form), and
-   * replaces a row of the same session in another form.
-   */
-  readonly idCandidates?: boolean | undefined;
-  /** The table has schema 3's columns (user_id, details, touched): writes keep them. */
-  readonly userColumns?: boolean;
-}
-
-/**
- * SQL: which of the `IdCandidates` in `$1` a new row takes, by the `sid` comment (`comment`, SQL)
- * when the statement runs: hmac-sha256 once the table is re-keying or re-keyed, else the
- * table's own form (plain for a table before schema 2, whose comment is empty).
- */
-function candidateForTable(comment: string): string {
-  const hmac = quoteLiteral(`${idFormComment('hmac-sha256')}%`);
-  const rekeying = quoteLiteral(`${ID_FORM_MARK}re-keying %`);
-  return `CASE WHEN ${comment} LIKE ${hmac} OR ${comment} LIKE ${rekeying} THEN ($1::text[])[1] WHEN ${comment} = ${quoteLiteral(idFormComment('sha256'))} THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END`;
-}
-
-/**
- * SQL: which rows are alive, and when each one ends, with or without an absolute timeout (seconds).
- * Partitioned, `created` is compared with a stable expression, so that each statement skips
- * (prunes) the partitions of dead sessions when it starts.
- */
-function lifetimeSql(absolute: number | undefined, partitioned = false, row = '') {
-  const absoluteEnd = (created: string) => `${created} + make_interval(secs => ${Number(absolute)}::float8)`;
-  const alive =
-    absolute === undefined
-      ? `${row}expire > now()`
-      : partitioned
-        ? `${row}expire > now() AND ${row}created > now() - make_interval(secs => ${Number(absolute)}::float8)`
-        : `${row}expire > now() AND now() < ${absoluteEnd(`${row}created`)}`;
-  return {
-    absoluteEnd,
-    alive,
-    endsAt: absolute === undefined ? 'expire' : `least(expire, ${absoluteEnd('created')})`,
-  };
-}
-
-/** SQL: the SHA-256 hex of a text's UTF-8 bytes, as session-id.ts computes it. */
-const sha256Hex = (param: string) => `encode(sha256(convert_to(${param}, 'UTF8')), 'hex')`;
-
-/**
- * SQL: the `sid` column's comment (how the table stores ids: see session-id.ts), read when the
- * statement runs. The one place it is read in SQL: statements, migrations and `rekey` use it.
- */
-export function sidCommentSql(names: TableNames): string {
-  const relation = `${quoteLiteral(names.qualified)}::regclass`;
-  return `col_description(${relation}, (SELECT attnum FROM pg_attribute WHERE attrelid = ${relation} AND attname = 'sid' AND NOT attisdropped)::int)`;
-}
-
-export function storeStatements(
-  names: TableNames,
-  {
-    synchronousCommit = true,
-    absoluteTimeoutSeconds,
-    legacyIds,
-    userColumns = false,
-    partitioned = false,
-    idCandidates = false,
-  }: StatementSettings = {},
-): StoreStatements {
-  const t = names.qualified;
-  const pruned = partitioned ? names.defaultPartition : t;
-  // Referenced by the write, so that it runs: a CTE nothing reads is never evaluated.
-  const relaxedCte = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
-  const relaxed = synchronousCommit ? '' : `WITH ${relaxedCte} `;
-  const fromRelaxed = synchronousCommit ? '' : ' FROM relaxed';
-  const hashing = legacyIds === 'plain-or-hashed';
-  const isSid = idCandidates
-    ? 'sid = ANY($1::text[])'
-    : hashing
-      ? `sid = ANY(ARRAY[$1::text, ${sha256Hex('$1::text')}])`
-      : 'sid = $1::text';
-  // A table before schema 2 has no creation times: the absolute timeout waits for the migration.
-  const absolute = legacyIds === undefined ? absoluteTimeoutSeconds : undefined;
-  const { absoluteEnd, alive, endsAt } = lifetimeSql(absolute, partitioned);
-  /** The expiry a write gives a live row: never past the end of its absolute lifetime. */
-  const expiryOf = (param: string, created = 'created') =>
-    absolute === undefined ? expiryIn(param) : `least(${expiryIn(param)}, ${absoluteEnd(created)})`;
-  const sidComment = sidCommentSql(names);
-  const newSid = idCandidates
-    ? candidateForTable(sidComment)
-    : hashing
-      ? `CASE WHEN ${sidComment} = ${quoteLiteral(idFormComment('sha256'))} THEN ${sha256Hex('$1::text')} ELSE $1::text END`
-      : '$1::text';
-  const hasCreated = legacyIds === undefined;
-  // A write to a live row keeps the row's creation time, whatever path it took (with a load
-  // receipt or not): only a new session id starts a new lifetime. A row that has ended (not yet
-  // pruned) counts as gone.
-  const keptCreated = hasCreated ? ` RETURNING CASE WHEN ${alive} THEN created END AS created` : '';
-  // What a new session's write does first, in the same statement: with candidates, pick the id
-  // its row takes and delete the session's row in another form; partitioned (no unique index on
-  // sid), delete any row of the session.
-  const replacedStep = partitioned
-    ? `replaced AS (DELETE FROM ${t} WHERE ${isSid}${keptCreated})`
-    : idCandidates
-      ? `replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id)${keptCreated})`
-      : undefined;
-  const firstSteps = [
-    ...(synchronousCommit ? [] : [relaxedCte]),
-    ...(idCandidates ? [`new_id AS (SELECT ${newSid} AS sid)`] : []),
-    ...(replacedStep === undefined ? [] : [replacedStep]),
-  ];
-  const before = firstSteps.length === 0 ? '' : `WITH ${firstSteps.join(', ')} `;
-  const created =
-    hasCreated && replacedStep !== undefined ? 'coalesce((SELECT min(created) FROM replaced), now())' : 'now()';
-  const insertedSid = idCandidates ? '(SELECT sid FROM new_id)' : newSid;
-  // Schema 3: every write and touch records when it happened (last activity).
-  const touched = userColumns ? ', touched = now()' : '';
-  const columns = userColumns
-    ? 'sid, sess, expire, created, touched, user_id, details'
-    : legacyIds === undefined
-      ? 'sid, sess, expire, created'
-      : 'sid, sess, expire';
-  const values = userColumns
-    ? `${insertedSid}, $2::text::json, ${expiryOf('$3', created)}, ${created}, now(), $4::text, $5::text::json`
-    : legacyIds === undefined
-      ? `${insertedSid}, $2::text::json, ${expiryOf('$3', created)}, ${created}`
-      : `${insertedSid}, $2::text::json, ${expiryIn('$3')}`;
-  const targetCreated = `CASE WHEN ${lifetimeSql(absolute, false, 'target.').alive} THEN target.created ELSE excluded.created END`;
-  const onConflict = (column: string) =>
-    column === 'created'
-      ? `created = ${targetCreated}`
-      : column === 'expire' && hasCreated && absolute !== undefined
-        ? `expire = least(excluded.expire, ${absoluteEnd(targetCreated)})`
-        : `${column} = excluded.${column}`;
-  const replacedByConflict = columns
-    .split(', ')
-    .filter((column) => column !== 'sid')
-    .map(onConflict)
-    .join(', ');
-  const upsert = `${before}INSERT INTO ${t}${partitioned ? '' : ' AS target'} (${columns}) SELECT ${values}${fromRelaxed}${partitioned ? '' : ` ON CONFLICT (sid) DO UPDATE SET ${replacedByConflict}`}`;
-  return {
-    get: statement(
-      'get',
-      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining${userColumns ? ', user_id' : ''} FROM ${t} WHERE ${isSid} AND ${alive}${partitioned ? ' ORDER BY created DESC LIMIT 1' : ''}`,
-      true,
-    ),
-    upsert: statement('upsert', upsert, true),
-    update: statement(
-      'update',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
-      true,
-    ),
-    updateIfUnchanged: statement(
-      'update_if_unchanged',
-      `${relaxed}UPDATE ${t} SET sess = $2::text::json, expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND sess::text = $4::text RETURNING true AS updated`,
-      true,
-    ),
-    // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
-    // rather than `jsonb`: values keep their exact text (`\u0000` in strings included).
-    updateKeys: statement(
-      'update_keys',
-      `${relaxed}UPDATE ${t} AS target SET sess = (
-  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
-    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
-    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
-    UNION ALL
-    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
-  ) kv
-), expire = ${expiryOf('$4')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive}`,
-      true,
-    ),
-    // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
-    touch: statement(
-      'touch',
-      `${relaxed}UPDATE ${t} SET expire = ${expiryOf('$3')}${touched}${fromRelaxed} WHERE ${isSid} AND ${alive} AND expire < ${expiryOf('$2')}`,
-      true,
-    ),
-    setUser: userColumns
-      ? statement(
-          'set_user',
-          `UPDATE ${t} SET user_id = $2::text, details = $3::text::json, touched = now() WHERE ${isSid} AND ${alive}`,
-          true,
-        )
-      : undefined,
-    destroy: statement('destroy', `DELETE FROM ${t} WHERE ${isSid}`, true),
-    // The same result type (and collation) before and after migrate turns a 10.x varchar column to
-    // text COLLATE "C": otherwise a statement prepared before fails once after ("cached plan must
-    // not change result type").
-    all: statement('all', `SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM ${t} WHERE ${alive}`),
-    length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE ${alive}`),
-    clear: statement('clear', `DELETE FROM ${t}`),
-    // Keyset: each batch starts at the expiry where the last one stopped ($4), so it does not
-    // wade again through the index entries of the rows the earlier batches deleted. Rows are
-    // deleted by ctid, found by the same scan: no second lookup through the primary key.
-    // The lock's key is the table's oid: one key per table, however its name is spelled.
-    // Partitioned, only the DEFAULT partition's rows are deleted (a ctid is a row's address in
-    // one partition); the others are dropped whole (see schema/partitions.ts).
-    pruneBatch: statement(
-      'prune',
-      `WITH lock AS (
-  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, to_regclass($2::text)::oid::int) ELSE true END AS held
-), doomed AS (
-  SELECT ctid, expire FROM ${pruned}
-  WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
-  ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
-), gone AS (
-  DELETE FROM ${pruned} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
-)
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
-  (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
-    ),
-    describe: statement('describe', describeTable),
-  };
-}
-
 /** The statements of sessions per user (schema 3): see user-sessions.ts. */
 export interface UserSessionStatements {
   /**
@@ -418,47 +177,36 @@ export interface UserSessionStatements {
   readonly destroyUserHandle: Statement;
 }
 
-export interface UserSessionSettings {
-  readonly absoluteTimeoutSeconds?: number | undefined;
-  /** The table is partitioned (see StatementSettings). */
-  readonly partitioned?: boolean;
-  /**
-   * Whether the stored id is itself the handle (hashed ids); otherwise (plain ids) the handle is
-   * its SHA-256, so that a listing never shows an id that works as a cookie.
-   */
-  readonly storedIdIsHandle: boolean;
-  /** As in `StatementSettings`: the stored id a statement takes is the text array `IdCandidates`. */
-  readonly idCandidates?: boolean | undefined;
+/**
+ * SQL: the `sid` column's comment (how the table stores ids: see session-id.ts), read when the
+ * statement runs. The one place it is read in SQL: statements, migrations and `rekey` use it.
+ */
+export function sidCommentSql(names: TableNames): string {
+  const relation = `${quoteLiteral(names.qualified)}::regclass`;
+  return `col_description(${relation}, (SELECT attnum FROM pg_attribute WHERE attrelid = ${relation} AND attname = 'sid' AND NOT attisdropped)::int)`;
 }
 
-export function userSessionStatements(
-  names: TableNames,
-  { absoluteTimeoutSeconds, storedIdIsHandle, partitioned = false, idCandidates = false }: UserSessionSettings,
-): UserSessionStatements {
-  const t = names.qualified;
-  const { alive, endsAt } = lifetimeSql(absoluteTimeoutSeconds, partitioned);
-  const handle = storedIdIsHandle ? 'sid' : sha256Hex('sid');
-  // Candidates hold a null for a form the table cannot hold: `<> ALL` of a null is never true.
-  const isNotSession = idCandidates ? 'sid <> ALL(array_remove($2::text[], NULL))' : 'sid <> $2::text';
-  const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
-  const counted = (where: string) =>
-    `WITH gone AS (DELETE FROM ${t} WHERE ${where} RETURNING ${alive} AS live)
-SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone`;
-  return {
-    list: statement(
-      'user_list',
-      `SELECT ${handle} AS handle, ${epochMs('created')} AS created_ms, ${epochMs('touched')} AS touched_ms,
-  ${epochMs(endsAt)} AS expires_ms, details::text AS details
-FROM ${t} WHERE user_id = $1::text AND ${alive} ORDER BY touched DESC, created DESC`,
-    ),
-    destroyAll: statement('user_destroy', counted('user_id = $1::text')),
-    destroyAllBut: statement(
-      'user_destroy_but',
-      counted(`user_id = $1::text AND ${isNotSession} AND ${handle} <> $3::text`),
-    ),
-    destroyHandle: statement('handle_destroy', counted(`${handle} = $1::text`)),
-    destroyUserHandle: statement('user_handle_destroy', counted(`${handle} = $1::text AND user_id = $2::text`)),
-  };
+// Keyset: each batch starts at the expiry where the last one stopped ($4), so it does not
+// wade again through the index entries of the rows the earlier batches deleted. Rows are
+// deleted by ctid, found by the same scan: no second lookup through the primary key.
+// The lock's key is the table's oid: one key per table, however its name is spelled.
+// Partitioned, only the DEFAULT partition's rows are deleted (a ctid is a row's address in
+// one partition); the others are dropped whole (see schema/partitions.ts).
+export function pruneBatchStatement(relation: string): Statement {
+  return statement(
+    'prune',
+    `WITH lock AS (
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(${PRUNE_LOCK_NAMESPACE}, to_regclass($2::text)::oid::int) ELSE true END AS held
+), doomed AS (
+  SELECT ctid, expire FROM ${relation}
+  WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
+  ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM ${relation} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
+)
+SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+  (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
+  );
 }
 
 /** The statements of the CLI's `reencrypt`: one batch read, one batch written, each its own transaction. */
@@ -582,12 +330,15 @@ const columnType = (column: string) =>
 const columnComment = (column: string) =>
   `col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND NOT attisdropped)::int) AS ${column}_comment`;
 
-/** The table's version mark, layout and the types of the columns the store uses, in one round trip. */
-const describeTable = `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+/** The table's version mark, layout and the types of the columns the store uses, in one round trip: the same for every mode. */
+export const describeTableStatement: Statement = statement(
+  'describe',
+  `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   ${['sid', 'sess', 'expire', 'created'].map(columnType).join(',\n  ')},
   ${['sid', 'created'].map(columnComment).join(',\n  ')}
-FROM (SELECT to_regclass($1::text) AS oid) r`;
+FROM (SELECT to_regclass($1::text) AS oid) r`,
+);
 
 /** A `DO` block runs several statements as one, in one transaction, through any driver or pooler. */
 export function doBlock(body: string): string {

@@ -7,9 +7,9 @@ import {
   type StoredIdOf,
   storedIdFunction,
 } from './session-id.js';
-import type { LegacyIds } from './sql.js';
+import type { LegacyIds } from './statements/transitional.js';
 
-/** What a statement takes as `$1` for a session: one stored id, or (see sql.ts) its candidates. */
+/** What a statement takes as `$1` for a session: one stored id, or (see statements/transitional.ts) its candidates. */
 export type IdParameter = string | IdCandidates;
 
 /**
@@ -17,7 +17,7 @@ export type IdParameter = string | IdCandidates;
  * its last check found it (core.ts makes one per check).
  */
 export interface TableIds {
-  /** How the statements find rows; see `StatementSettings`. */
+  /** How the transitional mode's statements find rows; see `TransitionalSettings`. */
   readonly legacyIds: LegacyIds | undefined;
   readonly idCandidates: boolean;
   /** `$1` for a session id. */
@@ -35,7 +35,7 @@ export interface TableIds {
    * when ids are hashed, else that id's SHA-256 (a handle is never an id that works as a cookie).
    */
   readonly handleOf: StoredIdOf;
-  /** Whether a row's stored id is its handle (see `UserSessionSettings`). */
+  /** Whether a row's stored id is its handle (see `ModeSettings`). */
   readonly storedIdIsHandle: boolean;
   /** The handles a listed row's `details` may be bound to, from the handle the row has. */
   readonly detailsBindings: (handle: string) => readonly string[];

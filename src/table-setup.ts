@@ -3,13 +3,10 @@ import { SCHEMA_VERSION, USER_COLUMNS_VERSION } from './schema/ddl.js';
 import { idUseFor, type StoreIds, type TableState } from './schema/ensure.js';
 import type { Partitioning } from './schema/partitions.js';
 import { parseRekeyingForm } from './session-id.js';
-import {
-  type StoreStatements,
-  storeStatements,
-  type TableNames,
-  type UserSessionStatements,
-  userSessionStatements,
-} from './sql.js';
+import type { StoreStatements, TableNames, UserSessionStatements } from './sql.js';
+import { currentStatements, currentUserStatements, type ModeSettings } from './statements/current.js';
+import { partitionedStatements } from './statements/partitioned.js';
+import { transitionalStatements, transitionalUserStatements } from './statements/transitional.js';
 import { type TableIds, tableIdsFor } from './table-ids.js';
 
 /**
@@ -30,8 +27,15 @@ export type SetupOptions = Pick<
 >;
 
 /** How a store uses the table a check found: what the core applies, and what it says once. */
+/**
+ * Which statements serve the table (src/statements/): `current` and `partitioned` for a table at
+ * the current schema of the store's own id form, `transitional` for one not there yet.
+ */
+export type StatementMode = 'current' | 'partitioned' | 'transitional';
+
 export interface TableSetup {
   readonly version: number;
+  readonly mode: StatementMode;
   /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
   readonly partitioning: Partitioning | undefined;
   /** How the table's rows are found and encrypted sessions bound. */
@@ -76,36 +80,46 @@ export function tableSetup(
   const idMode =
     ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
   const settled = state.version >= SCHEMA_VERSION && idMode === 'own' && options.idForm === 'hmac-sha256';
+  // Schema 4 adds only the change-notice triggers: a schema-3 table speaks the current statements too.
   const userColumns = state.version >= USER_COLUMNS_VERSION;
+  const mode: StatementMode =
+    !userColumns || idMode !== 'own' ? 'transitional' : partitioned ? 'partitioned' : 'current';
   // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
   const userStatementsRefusal =
     rekeying?.from === 'plain'
       ? `connect-pg-simple: sessions per user wait for the re-keying of ${names.qualified} from plain ids to end (\`npx connect-pg-simple rekey\`): until its rows have moved, their handles are not yet known`
       : undefined;
+  const settings: ModeSettings = {
+    absoluteTimeoutSeconds,
+    synchronousCommit: options.synchronousCommit,
+    storedIdIsHandle: ids.storedIdIsHandle,
+  };
   return {
     version: state.version,
+    mode,
     partitioning,
     ids,
     idMode,
     formBeforeRekey: use.kind === 'candidates' && rekeying === undefined ? state.idForm : undefined,
     recheckMs: settled ? undefined : ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS,
-    statements: storeStatements(names, {
-      synchronousCommit: options.synchronousCommit,
-      absoluteTimeoutSeconds,
-      legacyIds: ids.legacyIds,
-      idCandidates: ids.idCandidates,
-      partitioned,
-      userColumns,
-    }),
-    userStatements:
-      userColumns && userStatementsRefusal === undefined
-        ? userSessionStatements(names, {
-            absoluteTimeoutSeconds,
-            partitioned,
-            storedIdIsHandle: ids.storedIdIsHandle,
+    statements:
+      mode === 'transitional'
+        ? transitionalStatements(names, {
+            ...settings,
+            legacyIds: ids.legacyIds,
             idCandidates: ids.idCandidates,
+            partitioned,
+            userColumns,
           })
-        : undefined,
+        : mode === 'partitioned'
+          ? partitionedStatements(names, settings)
+          : currentStatements(names, settings),
+    userStatements:
+      !userColumns || userStatementsRefusal !== undefined
+        ? undefined
+        : mode === 'transitional'
+          ? transitionalUserStatements(names, { ...settings, idCandidates: ids.idCandidates })
+          : currentUserStatements(names, settings),
     userStatementsRefusal,
   };
 }

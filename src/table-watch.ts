@@ -2,7 +2,8 @@ import type { Database } from './drivers/database.js';
 import type { SessionCipher } from './encryption.js';
 import type { ResolvedOptions } from './option-types.js';
 import { ensureTable, type StoreIds } from './schema/ensure.js';
-import { storeStatements, type TableNames } from './sql.js';
+import type { TableNames } from './sql.js';
+import { currentStatements } from './statements/current.js';
 import { tableIdsFor } from './table-ids.js';
 import { layoutNote, TABLE_RECHECK_MS, type TableSetup, tableModeNote, tableSetup } from './table-setup.js';
 import type { OperationsInFlight } from './time-limit.js';
@@ -51,13 +52,14 @@ export class TableWatch {
     const ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper: options.sessionIdPepper });
     this.#table = {
       version: 0,
+      mode: 'current',
       partitioning: undefined,
       ids,
       idMode: undefined,
       formBeforeRekey: undefined,
       recheckMs: undefined,
       // Until the table check says which ones the table needs: the check's own statement.
-      statements: storeStatements(names),
+      statements: currentStatements(names),
       userStatements: undefined,
       userStatementsRefusal: undefined,
       handles: new SessionHandles(ids.handleOf, cipher),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { PGStore } from '../src/index.js';
-import { PRUNE_FROM_START, PRUNE_LOCK_NAMESPACE, storeStatements, tableNames } from '../src/sql.js';
+import { PRUNE_FROM_START, PRUNE_LOCK_NAMESPACE, pruneBatchStatement } from '../src/sql.js';
 import { databaseUrl, uniqueName } from './support/database.js';
 
 describe('pruning', () => {
@@ -168,7 +168,7 @@ describe('pruning', () => {
 
       // A prune of `here` in progress: the store's own statement, in a transaction left open.
       await holder.query('BEGIN');
-      const { pruneBatch } = storeStatements(tableNames('locked'));
+      const pruneBatch = pruneBatchStatement('"locked"');
       const [held] = (await holder.query(pruneBatch.text, [1, '"locked"', true, PRUNE_FROM_START])).rows;
       assert.equal(held.held, true);
       assert.equal(await there.pruneSessions(), 5, 'the other schema’s table is pruned');

@@ -9,7 +9,8 @@ import {
   partitionName,
   wantedRanges,
 } from '../src/schema/partitions.js';
-import { storeStatements, tableNames } from '../src/sql.js';
+import { tableNames } from '../src/sql.js';
+import { partitionedStatements } from '../src/statements/partitioned.js';
 
 const DAY = 86_400;
 const TODAY = 20_000 * DAY; // a UTC midnight
@@ -80,10 +81,10 @@ describe('the partitioned layout, without a database', () => {
 
   it("the partitioned statements: one upsert that deletes then inserts, a get of the newest row, prune of the DEFAULT partition's rows", () => {
     const names = tableNames('session', 'app');
-    const statements = storeStatements(names, { absoluteTimeoutSeconds: 3600, partitioned: true, userColumns: true });
+    const statements = partitionedStatements(names, { absoluteTimeoutSeconds: 3600 });
     assert.match(
       statements.upsert.text,
-      /^WITH replaced AS \(DELETE FROM "app"\."session" WHERE sid = \$1::text RETURNING CASE WHEN .* THEN created END AS created\) INSERT INTO/,
+      /^WITH replaced AS \(DELETE FROM "app"\."session" WHERE sid = \$1::text RETURNING CASE WHEN .* THEN created END AS created\)\nINSERT INTO/,
     );
     assert.match(
       statements.upsert.text,
@@ -93,14 +94,13 @@ describe('the partitioned layout, without a database', () => {
     assert.doesNotMatch(statements.upsert.text, /ON CONFLICT|;/);
     assert.match(
       statements.get.text,
-      /created > now\(\) - make_interval\(secs => 3600::float8\) ORDER BY created DESC LIMIT 1$/,
+      /created > coalesce\(now\(\) - make_interval\(secs => 3600::float8\), '-infinity'\) ORDER BY created DESC LIMIT 1$/,
     );
     assert.match(statements.pruneBatch.text, /DELETE FROM "app"\."session_default" WHERE ctid/);
-    const relaxed = storeStatements(names, {
-      absoluteTimeoutSeconds: 3600,
-      partitioned: true,
-      synchronousCommit: false,
-    });
-    assert.match(relaxed.upsert.text, /^WITH relaxed AS \(.*\), replaced AS \(DELETE .*\) INSERT .* FROM relaxed$/s);
+    const relaxed = partitionedStatements(names, { absoluteTimeoutSeconds: 3600, synchronousCommit: false });
+    assert.match(
+      relaxed.upsert.text,
+      /^WITH replaced AS \(DELETE .*\)\nINSERT .* FROM \(SELECT set_config\('synchronous_commit', 'off', true\)\) AS commit_wait$/s,
+    );
   });
 });

@@ -13,7 +13,8 @@ import {
   rekeyingForm,
   storedIdFunction,
 } from '../src/session-id.js';
-import { storeStatements, tableNames, userSessionStatements } from '../src/sql.js';
+import { tableNames } from '../src/sql.js';
+import { transitionalStatements, transitionalUserStatements } from '../src/statements/transitional.js';
 import { tableIdsFor } from '../src/table-ids.js';
 import { tableState } from './support/table-state.js';
 
@@ -154,12 +155,12 @@ describe('planMoves: one batch of rows, re-keyed in memory', () => {
 
   it('the SQL: the candidates upsert writes schema 3’s columns; a kept session’s candidates skip the null', () => {
     const names = tableNames('s');
-    const upsert = storeStatements(names, { idCandidates: true, userColumns: true }).upsert.text;
+    const upsert = transitionalStatements(names, { idCandidates: true, userColumns: true }).upsert.text;
     assert.match(upsert, /new_id AS .*replaced AS \(DELETE/s);
     assert.match(upsert, /\(sid, sess, expire, created, touched, user_id, details\) SELECT \(SELECT sid FROM new_id\)/);
-    const setUser = storeStatements(names, { idCandidates: true, userColumns: true }).setUser!.text;
+    const setUser = transitionalStatements(names, { idCandidates: true, userColumns: true }).setUser!.text;
     assert.match(setUser, /sid = ANY\(\$1::text\[\]\)/);
-    const but = userSessionStatements(names, { storedIdIsHandle: true, idCandidates: true }).destroyAllBut.text;
+    const but = transitionalUserStatements(names, { storedIdIsHandle: true, idCandidates: true }).destroyAllBut.text;
     assert.match(but, /sid <> ALL\(array_remove\(\$2::text\[\], NULL\)\)/);
   });
 

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SessionCipher } from '../src/encryption.js';
 import { type SessionIdForm, storedIdFunction } from '../src/session-id.js';
-import { storeStatements, tableNames, userSessionStatements } from '../src/sql.js';
+import { tableNames } from '../src/sql.js';
+import { currentStatements, currentUserStatements } from '../src/statements/current.js';
+import { transitionalStatements } from '../src/statements/transitional.js';
 import { tableIdsFor } from '../src/table-ids.js';
 import { detailsText, MAX_DETAILS_BYTES, userIdFunction, userIdText } from '../src/user-id.js';
 import { SessionHandles, textArgument, userIdArgument } from '../src/user-sessions.js';
@@ -113,10 +115,10 @@ describe('the SQL of sessions per user (no database)', () => {
   const names = tableNames('session', 'app');
 
   it('writes user_id, details and touched only on a schema 3 table', () => {
-    const old = storeStatements(names);
+    const old = transitionalStatements(names);
     assert.equal(old.setUser, undefined);
     assert.doesNotMatch(old.upsert.text + old.touch.text + old.get.text, /touched|user_id/);
-    const current = storeStatements(names, { userColumns: true });
+    const current = currentStatements(names);
     assert.match(current.upsert.text, /\(sid, sess, expire, created, touched, user_id, details\)/);
     for (const s of [current.update, current.updateIfUnchanged, current.updateKeys, current.touch]) {
       assert.match(s.text, /touched = now\(\)/, s.name);
@@ -129,12 +131,15 @@ describe('the SQL of sessions per user (no database)', () => {
   });
 
   it('finds a plain-id table’s rows by the id’s hash, and a hashed one’s by the stored id', () => {
-    const hashed = userSessionStatements(names, { storedIdIsHandle: true });
+    const hashed = currentUserStatements(names, { storedIdIsHandle: true });
     assert.match(hashed.destroyHandle.text, /WHERE sid = \$1::text RETURNING/);
-    const plain = userSessionStatements(names, { storedIdIsHandle: false });
+    const plain = currentUserStatements(names, { storedIdIsHandle: false });
     assert.match(plain.destroyHandle.text, /WHERE encode\(sha256\(convert_to\(sid, 'UTF8'\)\), 'hex'\) = \$1::text/);
     assert.match(plain.list.text, /SELECT encode\(sha256/);
-    const absolute = userSessionStatements(names, { storedIdIsHandle: true, absoluteTimeoutSeconds: 60 });
-    assert.match(absolute.list.text, /now\(\) < created \+ make_interval\(secs => 60::float8\)/);
+    const absolute = currentUserStatements(names, { storedIdIsHandle: true, absoluteTimeoutSeconds: 60 });
+    assert.match(
+      absolute.list.text,
+      /created > coalesce\(now\(\) - make_interval\(secs => 60::float8\), '-infinity'\)/,
+    );
   });
 });

@@ -3,9 +3,11 @@ import { type BenchSession, newSession, newSid } from './sessions.js';
 
 type Ddl = typeof import('../../src/schema/ddl.js');
 type Sql = typeof import('../../src/sql.js');
+type Current = typeof import('../../src/statements/current.js');
 // Types from the source, code from the build that `npm run bench` has just made.
 const ddl: Ddl = require('../../dist/schema/ddl.js');
 const sql: Sql = require('../../dist/sql.js');
+const current: Current = require('../../dist/statements/current.js');
 
 /** Raw SQL for creating, filling and inspecting the bench's tables, outside any store. */
 /** When this bench run began: every table's sessions are seeded as of this moment. */
@@ -35,9 +37,9 @@ export class PgAdmin {
     return (await this.pool.query(text, values)).rows;
   }
 
-  /** The SELECT the store's `get` sends for a table of this schema, as the store builds it. */
+  /** The SELECT the store's `get` sends for a current table of this schema, as the store builds it. */
   storeGetText(table: string): string {
-    return sql.storeStatements(sql.tableNames(table, this.schema)).get.text;
+    return current.currentStatements(sql.tableNames(table, this.schema)).get.text;
   }
 
   qualified(table: string): string {

@@ -97,7 +97,7 @@ const COLUMNS: readonly string[] = [
 
 /**
  * The `CREATE TABLE` statement. Partitioned by `created`, the primary key must hold the partition
- * key: `(sid, created)`, so no index keeps `sid` alone unique there (see sql.ts's upsert).
+ * key: `(sid, created)`, so no index keeps `sid` alone unique there (see statements/partitioned.ts's upsert).
  */
 function createTableStatement(names: TableNames, guard: string, partitioning: Partitioning | undefined): string {
   const key = partitioning === undefined ? '"sid"' : '"sid", "created"';

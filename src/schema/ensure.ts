@@ -78,7 +78,7 @@ export function notSessionTableMessage(names: TableNames, problem: ColumnProblem
 
 export async function readTableState(
   db: Database,
-  statements: StoreStatements,
+  statements: Pick<StoreStatements, 'describe'>,
   names: TableNames,
   deadline?: Deadline,
 ): Promise<TableState> {
@@ -108,7 +108,7 @@ export async function readTableState(
  */
 export async function ensureTable(
   db: Database,
-  statements: StoreStatements,
+  statements: Pick<StoreStatements, 'describe'>,
   names: TableNames,
   createIfMissing: boolean,
   ids: StoreIds,
@@ -198,7 +198,7 @@ export interface StoreIds {
  * - `own`: they are of the store's form (or, before schema 2, as given: see core.ts);
  * - `candidates`: a store with a pepper on a table not (yet) of hmac-sha256 ids, plain or sha256
  *   ones (`from`), or being re-keyed from them: it finds a row by either form, and writes the form
- *   the table names (see `idCandidates` in sql.ts), so it serves the table before, while and
+ *   the table names (see `idCandidates` in statements/transitional.ts), so it serves the table before, while and
  *   after `connect-pg-simple rekey` moves its rows;
  * - `refused`: it would miss sessions; `problem` says why and what to do.
  */

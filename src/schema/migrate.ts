@@ -1,7 +1,7 @@
 import type { Database } from '../drivers/database.js';
 import { SchemaError } from '../errors.js';
 import type { SessionIdForm } from '../session-id.js';
-import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, storeStatements, type TableNames } from '../sql.js';
+import { describeTableStatement, doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
 import { notSessionTableMessage, readTableState } from './ensure.js';
 import { MIGRATIONS, type MigrationSettings } from './migrations.js';
@@ -135,7 +135,7 @@ async function legacyTimeZone(db: Database, given: string | undefined): Promise<
  * works through any driver and through PgBouncer in transaction mode).
  */
 export async function migrate(db: Database, names: TableNames, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const state = await readTableState(db, storeStatements(names), names);
+  const state = await readTableState(db, { describe: describeTableStatement }, names);
   const from = state.exists ? state.version : undefined;
   if (state.columnProblem !== undefined) {
     throw new SchemaError(

@@ -1,7 +1,7 @@
 import type { Database } from '../drivers/database.js';
 import { ENVELOPE_START } from '../encryption.js';
 import { parseRekeyingForm, type Rekeying } from '../session-id.js';
-import { quoteLiteral, REKEYED_COLUMN, storeStatements, type TableNames } from '../sql.js';
+import { describeTableStatement, quoteLiteral, REKEYED_COLUMN, type TableNames } from '../sql.js';
 import { readTableState } from './ensure.js';
 import { EXACT_COUNT_LIMIT } from './stats.js';
 
@@ -63,7 +63,7 @@ export async function readStorageForms(
   names: TableNames,
   { exactCountLimit = EXACT_COUNT_LIMIT, sampleRows = SAMPLE_ROWS, rowEstimate }: StorageCountLimits = {},
 ): Promise<StorageForms | undefined> {
-  const state = await readTableState(db, storeStatements(names), names);
+  const state = await readTableState(db, { describe: describeTableStatement }, names);
   if (!state.exists) return undefined;
   const t = names.qualified;
   const estimatedRows = rowEstimate ?? (await plannerRowEstimate(db, t));

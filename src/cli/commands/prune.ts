@@ -2,7 +2,7 @@ import { DEFAULTS } from '../../options.js';
 import { pruneSessions } from '../../prune-sessions.js';
 import { partitioningProblem, type TableState } from '../../schema/ensure.js';
 import type { MaintenanceResult, Partitioning } from '../../schema/partitions.js';
-import { storeStatements, type TableNames } from '../../sql.js';
+import { pruneBatchStatement, type TableNames } from '../../sql.js';
 import { type CommandLine, integerOption } from '../args.js';
 import { Interruption, ProgressLine } from '../batches.js';
 import { EXIT_INTERRUPTED, EXIT_OK, OperationalError } from '../errors.js';
@@ -22,7 +22,7 @@ export function pruneCommand(line: CommandLine, names: TableNames): Runner {
   return async (maybeDb, io) => {
     const db = maybeDb!;
     const partitioning = partitioningOf(names, await requireTable(db, names));
-    const { pruneBatch } = storeStatements(names, { partitioned: partitioning !== undefined });
+    const pruneBatch = pruneBatchStatement(partitioning === undefined ? names.qualified : names.defaultPartition);
     const interruption = new Interruption(io);
     let deleted = 0;
     // The total is counted only for the progress line, which a terminal alone shows.

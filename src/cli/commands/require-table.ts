@@ -1,7 +1,7 @@
 import type { Database } from '../../drivers/database.js';
 import { SCHEMA_VERSION } from '../../schema/ddl.js';
 import { notSessionTableMessage, readTableState, type TableState } from '../../schema/ensure.js';
-import { storeStatements, type TableNames } from '../../sql.js';
+import { describeTableStatement, type TableNames } from '../../sql.js';
 import { OperationalError } from '../errors.js';
 
 export const missingTable = (names: TableNames) =>
@@ -11,7 +11,7 @@ export const missingTable = (names: TableNames) =>
 
 /** What the table is (its version, id form, layout), after making sure it exists, is a session table and is not newer than this package. */
 export async function requireTable(db: Database, names: TableNames, { allowNewer = false } = {}): Promise<TableState> {
-  const state = await readTableState(db, storeStatements(names), names);
+  const state = await readTableState(db, { describe: describeTableStatement }, names);
   if (!state.exists) throw missingTable(names);
   if (state.columnProblem !== undefined) {
     throw new OperationalError(notSessionTableMessage(names, state.columnProblem, 'check --schema and --table'));

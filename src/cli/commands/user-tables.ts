@@ -1,7 +1,8 @@
 import type { Database } from '../../drivers/database.js';
 import { SessionCipher } from '../../encryption.js';
 import { isSessionIdForm, parseRekeyingForm } from '../../session-id.js';
-import { type TableNames, userSessionStatements } from '../../sql.js';
+import type { TableNames } from '../../sql.js';
+import { currentUserStatements } from '../../statements/current.js';
 import { SessionHandles, type UserSessionsContext } from '../../user-sessions.js';
 import type { CommandLine } from '../args.js';
 import { KEYS_VARIABLE, keysFrom } from '../env-secrets.js';
@@ -46,9 +47,8 @@ export async function userSessionsContext(
   const form = idForm !== undefined && isSessionIdForm(idForm) ? idForm : 'sha256';
   return {
     // A partitioned table's sessions end at its lifetime, as its stores enforce (the CLI knows no store's own).
-    statements: userSessionStatements(names, {
+    statements: currentUserStatements(names, {
       storedIdIsHandle: form !== 'plain',
-      partitioned: partitioning !== undefined,
       absoluteTimeoutSeconds: partitioning?.lifetimeSeconds,
     }),
     // Handles come from the table here; no session id is ever turned into one.
