@@ -713,7 +713,12 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       await store.get('quiet');
       await store.touch('quiet', inSeconds(60) as any);
       await store.destroy('quiet');
-      assert.equal(logged.length, before);
+      // Behind a pooler that loses named statements, the switch to unnamed ones is said once (if met).
+      const losesNamed = suite.harness.name.startsWith('pgbouncer (');
+      const lines = logged
+        .slice(before)
+        .filter((line) => !(losesNamed && /preparedStatements: false/.test(String(line[0]))));
+      assert.deepEqual(lines, []);
     });
 
     it('turns a stalled statement into a TimeoutError, cancels it on the server, and keeps working', async (t) => {
