@@ -1,4 +1,5 @@
 import { untilDeadline } from '../time-limit.js';
+import { explainConnectionError } from './connection-errors.js';
 import type { Database } from './database.js';
 import { type PreparedFallbackListener, valuesNow, withPreparedFallback } from './database.js';
 
@@ -57,7 +58,9 @@ export function fromPostgresJs(
       (statement, values, named, deadline) => {
         // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
         const pending = unsafe(statement.text, valuesNow(values), { prepare: named });
-        return untilDeadline(pending, deadline, () => cancelQuery(pending));
+        return untilDeadline(pending, deadline, () => cancelQuery(pending)).catch((error: unknown) => {
+          throw explainConnectionError(error, sql);
+        });
       },
       onFallback,
     ),
