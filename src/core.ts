@@ -79,6 +79,7 @@ export class SessionCore {
       cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
       timeoutMs: options.operationTimeoutMs,
       onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
+      log: (...args) => this.#log(...args),
     });
     this.#watch = new TableWatch({
       db: this.#db,

@@ -169,6 +169,7 @@ function openReplica(settings: ReadPathSettings, statements: () => ReplicaStatem
     cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
     timeoutMs: options.operationTimeoutMs,
     onPoolError: (error) => log('connect-pg-simple: idle readPool connection failed:', error),
+    log,
   });
   return new ReplicaReads({ replica, primary, statements, inFlight, now, log });
 }

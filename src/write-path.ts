@@ -1,4 +1,5 @@
 import { encodeSession, type SessionCodec } from './codec.js';
+import { sqlStateOf } from './diagnostics.js';
 import { ElapsingSeconds } from './drivers/database.js';
 import { typeError } from './errors.js';
 import { type FrameworkLifetime, sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
@@ -7,7 +8,7 @@ import { writeMerged } from './merged-write.js';
 import { DEFAULTS } from './option-table.js';
 import type { ResolvedOptions } from './option-types.js';
 import type { ReadPath } from './read-path.js';
-import { diffSessions, type SessionChange } from './session-diff.js';
+import { diffSessions, type KeysChange, type SessionChange } from './session-diff.js';
 import type { StoreStatements } from './sql.js';
 import type { IdParameter } from './table-ids.js';
 import type { TableSnapshot } from './table-watch.js';
@@ -16,6 +17,8 @@ import type { SessionObject } from './types.js';
 import { detailsText } from './user-id.js';
 
 const EXPIRY_ONLY: SessionChange = { kind: 'expiry' };
+/** The SQLSTATEs of a json text PostgreSQL's json functions refuse to take apart (22P02, 22P05). */
+const UNREADABLE_JSON: ReadonlySet<string> = new Set(['22P02', '22P05']);
 
 export interface WritePathSettings {
   readonly options: Pick<
@@ -102,10 +105,10 @@ export class WritePath {
       // text is the merge, and the plain replace is cheaper than merging in the database.
       const unchanged = [id, text, ttlSeconds, receipt.text];
       if ((await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
-        const values = [id, change.set, change.replaced, ttlSeconds];
-        await this.#reads.write(statements.updateKeys, values, deadline);
+        receipt.text = await this.#writeKeys(table, id, receipt.text, change, text, ttlSeconds, deadline);
+      } else {
+        receipt.text = text;
       }
-      receipt.text = text;
     } else {
       await this.#reads.write(statements.update, [id, text, ttlSeconds], deadline);
       receipt.text = text;
@@ -218,6 +221,43 @@ export class WritePath {
       receipt.text = written.text;
       receipt.stored = written.stored;
     }
+  }
+
+  /**
+   * Merges a request's changed keys into a row another request changed meanwhile, in the
+   * database. When the row now holds what PostgreSQL's json functions refuse (a lone surrogate's
+   * escape or `\u0000`, written whole by that other request), the merge is done here instead, as
+   * for an encrypted session (see merged-write.ts). Returns the text the receipt should hold.
+   */
+  async #writeKeys(
+    table: TableSnapshot,
+    id: IdParameter,
+    base: string,
+    change: KeysChange,
+    text: string,
+    ttl: ElapsingSeconds,
+    deadline: Deadline | undefined,
+  ): Promise<string> {
+    const { statements } = table;
+    try {
+      await this.#reads.write(statements.updateKeys, [id, change.set, change.replaced, ttl], deadline);
+      return text;
+    } catch (error) {
+      if (!UNREADABLE_JSON.has(sqlStateOf(error) ?? '')) throw error;
+    }
+    const written = await writeMerged(
+      {
+        swap: async (stored, current) =>
+          (await this.#reads.write(statements.updateIfUnchanged, [id, stored, ttl, current], deadline)).length > 0,
+        reread: async () => (await this.#reads.query(statements.get, [id], deadline))[0]?.sess as string | undefined,
+        readable: (stored) => stored,
+        storable: (plain) => plain,
+      },
+      change,
+      text,
+      base,
+    );
+    return written?.text ?? text;
   }
 
   /** What `describe` says of the session's device, as the `details` column stores it. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import postgres from 'postgres';
 import { PGStore } from '../src/index.js';
 import { behaviourSuite } from './support/behaviour.js';
@@ -23,6 +24,54 @@ if (missing) {
   behaviourSuite('pgbouncer');
   if (pgbouncerTracksPreparedStatements()) behaviourSuite('pgbouncer-prepared');
   else console.log('# PgBouncer < 1.21 has no max_prepared_statements: the store falls back to unnamed statements');
+
+  describe('named statements lost behind PgBouncer in transaction pooling mode', () => {
+    const admin = serverAdmin();
+    const schemaName = uniqueName('cps_pgbouncer_said');
+    let bouncer: PgBouncer;
+    before(async () => {
+      // One server connection: a second pool's first named statement meets the first pool's ("already exists").
+      bouncer = await startPgBouncer(databaseUrl(), { maxPreparedStatements: 0, poolSize: 1 });
+      await admin.query(`CREATE SCHEMA "${schemaName}"`);
+    });
+    after(async () => {
+      await admin.query(`DROP SCHEMA "${schemaName}" CASCADE`);
+      await admin.close();
+      await bouncer.stop();
+    });
+
+    it('the switch to unnamed statements is logged once, naming preparedStatements: false', async () => {
+      const pools = [1, 2].map(() => new pg.Pool({ connectionString: bouncer.url, max: 2 }));
+      const logs: unknown[][][] = [[], []];
+      const [first, second] = pools.map(
+        (pool, i) =>
+          new PGStore({
+            pool,
+            schemaName,
+            createTableIfMissing: true,
+            pruneSessionInterval: false,
+            errorLog: (...args: unknown[]) => logs[i]!.push(args),
+          }),
+      );
+      try {
+        await first!.set('s', { cookie: { maxAge: 60_000 }, n: 1 } as any);
+        assert.equal(((await first!.get('s')) as any).n, 1);
+        for (let n = 2; n < 6; n++) {
+          await second!.set('s', { cookie: { maxAge: 60_000 }, n } as any);
+          assert.equal(((await second!.get('s')) as any).n, n, 'every statement still succeeds');
+        }
+        assert.equal(logs[1]!.length, 1, 'one line');
+        const line = String(logs[1]![0]![0]);
+        assert.match(line, /prepared statement failed/);
+        assert.match(line, /pooler/);
+        assert.match(line, /switched to unnamed statements/);
+        assert.match(line, /`preparedStatements: false`/);
+      } finally {
+        await Promise.all([first!.close(), second!.close()]);
+        await Promise.all(pools.map((pool) => pool.end()));
+      }
+    });
+  });
 
   describe('postgres.js through PgBouncer in transaction pooling mode (no prepared statements tracked)', () => {
     const admin = serverAdmin();

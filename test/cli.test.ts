@@ -142,12 +142,23 @@ describe('the connect-pg-simple command', () => {
       [['stats', 'extra'], /unexpected argument "extra"/],
       [['schema', '--table', 'x'.repeat(64)], /--table is 64 bytes long in UTF-8, more than PostgreSQL's limit of 63/],
       [['prune', '--schema', 'é'.repeat(32)], /--schema is 64 bytes long/],
+      [
+        ['migrate', '--table', 'app.sessions'],
+        /--table must be a table name only, got "app\.sessions": a dot does not separate a schema there\. Use --schema app --table sessions; for a table whose name really contains a dot, give --schema as well/,
+      ],
+      [['schema', '--table', 'a.b.c'], /Use --schema a --table b\.c;/],
     ];
     for (const [args, message] of cases) {
       const run = await cli(args);
       assertCliFailure(run, 2, message);
       assert.doesNotMatch(run.stderr, /ambiguous|argument missing/, 'no parser jargon');
     }
+  });
+
+  it('a table name with a dot is a name when --schema is given', async () => {
+    const run = await cli(['schema', '--schema', 'public', '--table', 'app.sessions']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /CREATE TABLE IF NOT EXISTS "public"\."app\.sessions"/);
   });
 
   it('schema prints what table.sql holds, or the SQL for other names', async () => {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
+import postgres from 'postgres';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
 import {
   connectionStringProblem,
@@ -13,7 +14,7 @@ import {
 } from '../src/drivers/connection-errors.js';
 import { OperationTimeoutError } from '../src/errors.js';
 import { PGStore } from '../src/index.js';
-import { databaseUrl } from './support/database.js';
+import { databaseUrl, eventually } from './support/database.js';
 import { useSchemaStores } from './support/driver-stores.js';
 import { closedPort, silentServer } from './support/servers.js';
 import { skipUnlessInstalled } from './support/system-tools.js';
@@ -208,8 +209,18 @@ describe('connection errors of a refused login', () => {
       missing = skipUnlessInstalled(`no PostgreSQL server of our own: ${(error as Error).message.split('\n')[0]}`);
     }
   });
+  const sqls: postgres.Sql[] = [];
+  /** A store on a postgres.js `sql` of its own. */
+  const postgresStoreAt = (url: string) => {
+    const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+    sqls.push(sql);
+    const store = new PGStore({ postgres: sql, pruneSessionInterval: false, operationTimeout: 10_000 });
+    stores.push(store);
+    return store;
+  };
   after(async () => {
     await Promise.all(stores.map((s) => s.close()));
+    await Promise.all(sqls.map((sql) => sql.end({ timeout: 1 })));
     await server?.destroy();
   });
 
@@ -278,6 +289,117 @@ describe('connection errors of a refused login', () => {
       );
       return true;
     });
+  });
+
+  it('postgres.js: a wrong password, no password, a missing database, each explained the same way', async (t) => {
+    if (missing) return t.skip(missing);
+    const port = new URL(server!.url).port;
+    await assert.rejects(postgresStoreAt(at((url) => (url.password = 'Wr0ng-pa55'))).length(), (error: any) => {
+      assert.equal(
+        error.message,
+        `connect-pg-simple: the server refused the password (user "postgres", database "cps" at 127.0.0.1:${port}): check the password, and that the user exists`,
+      );
+      assert.equal(error.name, 'ConnectionError');
+      assert.equal(error.code, '28P01');
+      assert.match(error.cause.message, /password authentication failed for user "postgres"/);
+      assert.doesNotMatch(error.message, /Wr0ng|Corr3ct/);
+      return true;
+    });
+    await assert.rejects(postgresStoreAt(at((url) => (url.password = ''))).length(), (error: any) => {
+      assert.equal(
+        error.message,
+        `connect-pg-simple: the server asks for a password and none was given (user "postgres", database "cps" at 127.0.0.1:${port}): put it in the connection string (postgres://postgres:PASSWORD@host:port/database, percent-encoded), in conObject's "password", or in PGPASSWORD`,
+      );
+      assert.equal(error.code, '28P01');
+      return true;
+    });
+    await assert.rejects(postgresStoreAt(at((url) => (url.pathname = '/cps_no_such_db'))).length(), (error: any) => {
+      assert.equal(
+        error.message,
+        `connect-pg-simple: the database "cps_no_such_db" does not exist (user "postgres", database "cps_no_such_db" at 127.0.0.1:${port}): create it (createdb cps_no_such_db, or CREATE DATABASE "cps_no_such_db"), or name another one in the connection settings`,
+      );
+      assert.equal(error.code, '3D000');
+      assert.doesNotMatch(error.message, /Corr3ct/);
+      return true;
+    });
+    assert.equal(await postgresStoreAt(server!.url).length(), 0, 'the right password works');
+  });
+
+  it('postgres.js: a user that does not exist, and a port with nothing listening', async () => {
+    const url = new URL(databaseUrl());
+    url.username = 'cps_no_such_role';
+    url.password = '';
+    await assert.rejects(postgresStoreAt(url.href).length(), (error: any) => {
+      assert.match(
+        error.message,
+        /^connect-pg-simple: (the user "cps_no_such_role" does not exist \(user "cps_no_such_role", database "[^"]+" at [^)]+\): connect as a user that exists \(the user name in the connection settings\), or create it: CREATE ROLE "cps_no_such_role" LOGIN PASSWORD '...'|the server (refused the password|asks for a password and none was given) \(user "cps_no_such_role")/,
+      );
+      assert.equal(error.name, 'ConnectionError');
+      return true;
+    });
+    const port = await closedPort();
+    await assert.rejects(
+      postgresStoreAt(`postgres://nobody:Sup3rS3cret@127.0.0.1:${port}/db`).length(),
+      (error: any) => {
+        assert.match(
+          error.message,
+          new RegExp(
+            `^connect-pg-simple: could not connect to 127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\); is PostgreSQL running there\\?$`,
+          ),
+        );
+        assert.equal(error.code, 'ECONNREFUSED');
+        assert.doesNotMatch(error.message, /Sup3r/);
+        return true;
+      },
+    );
+  });
+
+  it("pg_hba.conf has no line for the connection: says so, for pg, pg-promise and postgres.js (the server's file rewritten last)", async (t) => {
+    if (missing) return t.skip(missing);
+    const admin = postgres(server!.url, { max: 1, onnotice: () => {} });
+    try {
+      // Only the user postgres may come in from now on: the server writes its own file, then reloads it.
+      const [{ hba_file: hbaFile }] = await admin`SHOW hba_file`;
+      await admin.unsafe(
+        `COPY (SELECT 'host all postgres 127.0.0.1/32 scram-sha-256') TO '${hbaFile.replaceAll("'", "''")}'`,
+      );
+      await admin`SELECT pg_reload_conf()`;
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+    const port = new URL(server!.url).port;
+    const intruder = at((url) => (url.username = 'cps_hba_nobody'));
+    const expected = `connect-pg-simple: the server's pg_hba.conf has no line that lets this connection in (user "cps_hba_nobody", database "cps" at 127.0.0.1:${port}, from this machine's address): add one for this user, database and address to pg_hba.conf on the server and reload it (SELECT pg_reload_conf()), or connect as a user and to a database it lets in (if its lines for this server are "hostssl", connect with SSL: sslmode=require)`;
+    const refusedByHba = (error: any) => {
+      assert.equal(error.message, expected);
+      assert.equal(error.name, 'ConnectionError');
+      assert.equal(error.code, '28000');
+      assert.match(error.cause.message, /no pg_hba\.conf entry/);
+      assert.doesNotMatch(error.message, /Corr3ct/);
+      return true;
+    };
+    // The reload takes effect once the server has read the file again (before, the unknown user's password fails: 28P01).
+    let refusal: any;
+    const reloaded = await eventually(async () => {
+      refusal = await storeAt(intruder)
+        .length()
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      return refusal?.code === '28000';
+    }, 5000);
+    assert.ok(reloaded, `the server read its pg_hba.conf again: ${refusal?.message}`);
+    refusedByHba(refusal);
+    await assert.rejects(postgresStoreAt(intruder).length(), refusedByHba);
+    const pgp = pgPromise();
+    try {
+      const store = new PGStore({ pgPromise: pgp(intruder), pruneSessionInterval: false });
+      stores.push(store);
+      await assert.rejects(store.length(), refusedByHba);
+    } finally {
+      pgp.end();
+    }
   });
 
   it('no connection settings at all: says what pg tried, and to set DATABASE_URL', async () => {

@@ -145,6 +145,20 @@ describe('the demo app in a real browser (Chromium)', () => {
         width.page <= width.viewport && width.main <= width.viewport,
         `nothing scrolls sideways: ${JSON.stringify(width)}`,
       );
+      // The header's links and button stay together on one line (the title may take a line of its own).
+      const navMiddles = await mobile
+        .locator('header a[href="/account"], header a[href="/admin"], header button')
+        .evaluateAll((items) =>
+          items.map((item) => {
+            const box = item.getBoundingClientRect();
+            return box.top + box.height / 2;
+          }),
+        );
+      assert.equal(navMiddles.length, 3, 'Account, Admin and Sign out');
+      assert.ok(
+        Math.max(...navMiddles) - Math.min(...navMiddles) < 4,
+        `Account, Admin and Sign out on one line: ${JSON.stringify(navMiddles)}`,
+      );
       await mobile.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });
       console.log(`# screenshot of the account page on a phone: ${PHONE_SCREENSHOT}`);
 

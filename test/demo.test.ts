@@ -7,9 +7,10 @@ import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type AppProcess, startAppProcess } from './support/app-process.js';
-import { databaseUrlIn, serverAdmin, uniqueName } from './support/database.js';
+import { databaseUrlIn, eventually, serverAdmin, uniqueName } from './support/database.js';
 import { runToEnd } from './support/doctest.js';
 import { Browser, mergeCookies } from './support/http.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 /** The demo (`npm start`), run as a user runs it, over real HTTP. */
 
@@ -323,6 +324,45 @@ describe('the demo app (npm start)', { concurrency: 2 }, () => {
       assert.match(owner.body, /aria-label="Sign-ins per hour, last 24 hours: 2 signed in, 10 failed"/);
     } finally {
       assert.equal(await demo.stop(), 0, demo.output());
+    }
+  });
+
+  it('on DATABASE_URL: while the database is away, a page that needs the session says so with a 503, and serves again when it is back', async () => {
+    const schema = uniqueName('cps_demo');
+    schemas.push(schema);
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    const url = new URL(databaseUrlIn(schema));
+    const proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
+    await proxy.start();
+    url.host = `127.0.0.1:${proxy.port}`;
+    const demo = await startAppProcess('examples/demo/server.mjs', { DATABASE_URL: url.href });
+    try {
+      const visitor = await signUp(demo.base, 'grace', 'cobol compiler');
+      assert.equal(await visitor.signedInAs(), 'grace');
+      await proxy.stop();
+      // The requests in flight when the store learns that the database is away fail; the ones after get the 503.
+      let last = { status: 0, body: '', retryAfter: null as string | null };
+      const away = await eventually(async () => {
+        const response = await fetch(`${demo.base}/`, { headers: { cookie: visitor.browser.cookie! } });
+        last = {
+          status: response.status,
+          body: await response.text(),
+          retryAfter: response.headers.get('retry-after'),
+        };
+        return last.status === 503;
+      }, 10_000);
+      assert.ok(away, `a 503 while the database is away (last: ${last.status})`);
+      assert.match(last.body, /<h1>503 Unavailable<\/h1>/);
+      assert.match(last.body, /The database is away for a moment: try again shortly\./);
+      assert.equal(last.retryAfter, '5');
+      await proxy.start();
+      // The store asks the database by itself, at most every 10 seconds, and says connect.
+      const back = await eventually(async () => (await visitor.open('/')) === 200, 15_000);
+      assert.ok(back, 'served again once the database is back');
+      assert.equal(await visitor.signedInAs(), 'grace', 'still signed in');
+    } finally {
+      assert.equal(await demo.stop(), 0, demo.output());
+      await proxy.stop();
     }
   });
 

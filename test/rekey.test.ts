@@ -170,6 +170,15 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     const again = await runCli(['rekey', ...target(table)], withPepper);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already stores hmac-sha256 ids: nothing to do \(a table's pepper cannot be changed/);
+    // With another pepper, rekey refuses the table it recorded its pepper on.
+    const otherId = pepperIdOf(Buffer.from('another pepper, just as long'));
+    assertCliFailure(
+      await runCli(['rekey', ...target(table)], { CPS_SESSION_ID_PEPPER: 'another pepper, just as long' }),
+      1,
+      new RegExp(
+        `is keyed with another pepper \\(pepper id ${pepperIdOf(Buffer.from(PEPPER))}; CPS_SESSION_ID_PEPPER's is ${otherId}\\): its stores need that pepper, and a table's pepper cannot be changed`,
+      ),
+    );
   });
 
   it('re-keys an encrypted table while a store with the pepper and the keys serves it: every session still decrypts, during and after', async () => {

@@ -6,6 +6,19 @@ export function clientError(status, message) {
   return Object.assign(new Error(message), { status, expose: true });
 }
 
+/**
+ * While the database is away, the store says `disconnect` and express-session lets requests through without a
+ * session (see docs/observability.md): they get a 503 page instead of a 500 from a route reading `req.session`.
+ */
+export function requireSession(req, res, next) {
+  if (req.session !== undefined) return next();
+  res
+    .set('Retry-After', '5')
+    .status(503)
+    .type('html')
+    .send(errorPage(503, 'The database is away for a moment: try again shortly.'));
+}
+
 export function notFound(_req, res) {
   res.status(404).type('html').send(errorPage(404, 'There is no page here.'));
 }

@@ -24,6 +24,7 @@ body{font:16px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding
 header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;border-bottom:1px solid #dde;padding-bottom:.5rem;margin-bottom:1rem}
 h1{font-size:clamp(1.4rem,5vw,2rem);line-height:1.2}
 header strong{margin-right:auto}
+header nav{display:flex;gap:.5rem 1rem;align-items:center}
 a{color:#2450b3}
 code{background:#eef0f4;padding:0 .3em;border-radius:3px}
 form.inline{display:inline;margin:0}
@@ -64,8 +65,8 @@ function layout({ title, user, admin, csrf }, body) {
 <header><strong><a href="/">connect-pg-simple demo</a></strong>
 ${
   user
-    ? html`<a href="/account">Account</a> ${admin ? html`<a href="/admin">Admin</a>` : ''}
-<form class="inline" method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button>Sign out ${user}</button></form>`
+    ? html`<nav><a href="/account">Account</a> ${admin ? html`<a href="/admin">Admin</a>` : ''}
+<form class="inline" method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button>Sign out ${user}</button></form></nav>`
     : html`<span class="muted">Not signed in</span>`
 }
 </header>
@@ -207,6 +208,7 @@ const TITLES = {
   413: 'Too large',
   415: 'Unsupported form',
   500: 'Server error',
+  503: 'Unavailable',
 };
 
 /** Any error's page. It needs no session: the error may have come before the session was loaded. */

@@ -7,7 +7,7 @@ import session from 'express-session';
 import { createAccountsTable } from './accounts.mjs';
 import { openDatabase } from './database.mjs';
 import { describeDevice } from './devices.mjs';
-import { errorHandler, notFound } from './errors.mjs';
+import { errorHandler, notFound, requireSession } from './errors.mjs';
 import { demoRoutes } from './routes.mjs';
 
 const PgStore = connectPgSimple(session);
@@ -63,6 +63,7 @@ app.use(
     cookie: { maxAge: 30 * 24 * 60 * 60 * 1000, sameSite: 'lax', httpOnly: true },
   }),
 );
+app.use(requireSession);
 app.use(express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 }));
 app.use(
   demoRoutes({

@@ -112,6 +112,16 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     );
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`, command);
+  const schema = nameOption(values.schema, 'schema', command);
+  const table = nameOption(values.table, 'table', command) ?? DEFAULTS.tableName;
+  if (schema === undefined && table.includes('.')) {
+    // As the store's tableName: almost always a schema by mistake, which would name a table "a.b".
+    const [schemaPart, ...tablePart] = table.split('.');
+    throw new UsageError(
+      `--table must be a table name only, got ${JSON.stringify(table)}: a dot does not separate a schema there. Use --schema ${schemaPart} --table ${tablePart.join('.')}; for a table whose name really contains a dot, give --schema as well (such as --schema public)`,
+      command,
+    );
+  }
 
   const allowed = new Set([
     ...Object.keys(GENERAL_OPTIONS),
@@ -133,8 +143,8 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     help,
     version: values.version === true,
     url: values.url as string | undefined,
-    schema: nameOption(values.schema, 'schema', command),
-    table: nameOption(values.table, 'table', command) ?? DEFAULTS.tableName,
+    schema,
+    table,
     options,
   };
 }

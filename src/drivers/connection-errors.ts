@@ -14,6 +14,8 @@ export interface ConnectionTarget {
   readonly connectionString: string | undefined;
   /** Nothing named the database (no settings, no PG* variables): pg used its defaults. */
   readonly unnamed: boolean;
+  /** Known to have been given no password (postgres.js then sends an empty one, which the server refuses). */
+  readonly noPassword?: boolean;
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -27,13 +29,15 @@ function messageOf(error: unknown): string {
 }
 
 /**
- * Where a pg pool or client connects, as pg resolves it (connection string, options, PG*
- * variables); undefined for anything else. Called on the error path only.
+ * Where a pg pool or client, or a postgres.js `sql`, connects, as the driver resolves it
+ * (connection string, options, PG* variables); undefined for anything else. Called on the error
+ * path only.
  */
 export function connectionTargetOf(
   poolOrClient: unknown,
   env: NodeJS.ProcessEnv = process.env,
 ): ConnectionTarget | undefined {
+  if (typeof poolOrClient === 'function') return postgresJsTargetOf(poolOrClient);
   const p = poolOrClient as {
     connectionParameters?: PgParameters;
     options?: Record<string, unknown>;
@@ -58,6 +62,23 @@ export function connectionTargetOf(
     database: text(parameters.database),
     connectionString: text(connectionString),
     unnamed: p?.options !== undefined && namesNoDatabase(p.options, env),
+  };
+}
+
+/** A postgres.js `sql` keeps what it resolved in `options`: hosts and ports as lists, the password as `pass`. */
+function postgresJsTargetOf(sql: unknown): ConnectionTarget | undefined {
+  const options = (sql as { options?: Record<string, unknown> }).options;
+  if (options === undefined || !Array.isArray(options.host)) return undefined;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const port = Array.isArray(options.port) ? options.port[0] : options.port;
+  return {
+    host: text(options.host[0]) ?? 'localhost',
+    port: Number(port ?? 5432),
+    user: text(options.user),
+    database: text(options.database),
+    connectionString: undefined,
+    unnamed: false,
+    noPassword: options.pass === undefined || options.pass === null || options.pass === '',
   };
 }
 
@@ -128,6 +149,8 @@ const NO_PASSWORD = /client password must be a string/;
 const INVALID_AUTHORIZATION = '28000';
 const INVALID_PASSWORD = '28P01';
 const INVALID_CATALOG_NAME = '3D000';
+/** The server's pg_hba.conf matched no line for this host, user and database (28000). */
+const NO_HBA_ENTRY = /no pg_hba\.conf entry/;
 /** pg's own connect timeout; pg-pool's, around it; pg-pool's wait for a free connection. */
 const CONNECT_TIMEOUTS = ['timeout expired', 'Connection terminated due to connection timeout'];
 const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
@@ -140,9 +163,9 @@ function connectTimeoutOf(poolOrClient: unknown): number | undefined {
 }
 
 /**
- * The error of a statement sent through a pg pool or client, explained when it is one of the
- * connection phase's; any other error as it was. For the error path only: it reads the pool's
- * settings each time.
+ * The error of a statement sent through a pg pool or client (or a postgres.js `sql`), explained
+ * when it is one of the connection phase's; any other error as it was. For the error path only:
+ * it reads the pool's settings each time.
  */
 export function explainConnectionError(
   error: unknown,
@@ -231,7 +254,7 @@ function refusedLogin(error: unknown, target: ConnectionTarget | undefined): Con
   const tried = triedConnection(target);
   const user = target?.user ?? '?';
   const orName = target?.unnamed ? `; ${NAME_THE_DATABASE}` : '';
-  if (NO_PASSWORD.test(message)) {
+  if (NO_PASSWORD.test(message) || (code === INVALID_PASSWORD && target?.noPassword === true)) {
     return new ConnectionError(
       `the server asks for a password and none was given (${tried}): put it in the connection string (postgres://${user}:PASSWORD@host:port/database, percent-encoded), in conObject's "password", or in PGPASSWORD${orName}`,
       error,
@@ -254,6 +277,16 @@ function refusedLogin(error: unknown, target: ConnectionTarget | undefined): Con
       `the database "${database}" does not exist (${tried}): ${fix}`,
       error,
       INVALID_CATALOG_NAME,
+    );
+  }
+  if (code === INVALID_AUTHORIZATION && NO_HBA_ENTRY.test(message)) {
+    const ssl = /no encryption/.test(message)
+      ? ' (if its lines for this server are "hostssl", connect with SSL: sslmode=require)'
+      : '';
+    return new ConnectionError(
+      `the server's pg_hba.conf has no line that lets this connection in (${tried}, from this machine's address): add one for this user, database and address to pg_hba.conf on the server and reload it (SELECT pg_reload_conf()), or connect as a user and to a database it lets in${ssl}`,
+      error,
+      INVALID_AUTHORIZATION,
     );
   }
   if (code === INVALID_AUTHORIZATION && /does not exist|no PostgreSQL user name/.test(message)) {

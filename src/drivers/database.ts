@@ -55,6 +55,9 @@ function isPreparedStatementMismatch(error: unknown): boolean {
   return code === '26000' || code === '42P05';
 }
 
+/** Told the error that turned named statements off (26000 or 42P05 from the server). */
+export type PreparedFallbackListener = (error: unknown) => void;
+
 /** Sends one statement, named (prepared) or not, and resolves with what the driver answered. */
 export type RunStatement = (
   statement: Statement,
@@ -66,14 +69,19 @@ export type RunStatement = (
 /**
  * The one prepared-statement fallback of every driver adapter: runs statements named while that
  * works, and unnamed from the first sign that named statements do not survive the connection
- * path (the statement that met it is sent again, unnamed).
+ * path (the statement that met it is sent again, unnamed). `onFallback` hears of that switch.
  */
-export function withPreparedFallback(prepare: boolean, run: RunStatement): Database['query'] {
+export function withPreparedFallback(
+  prepare: boolean,
+  run: RunStatement,
+  onFallback: PreparedFallbackListener = () => {},
+): Database['query'] {
   let named = prepare;
   return (statement, values, deadline) => {
     if (!named || statement.name === '') return run(statement, values, false, deadline).then(rowsOf);
     return run(statement, values, true, deadline).then(rowsOf, (error: unknown) => {
       if (!isPreparedStatementMismatch(error) || deadline?.expired !== undefined) throw error;
+      if (named) onFallback(error);
       named = false;
       return run(statement, values, false, deadline).then(rowsOf);
     });

@@ -1,5 +1,5 @@
 import { noteStatement } from '../diagnostics.js';
-import type { Database } from './database.js';
+import type { Database, PreparedFallbackListener } from './database.js';
 import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike } from './pg.js';
 import { createPipelinedPg } from './pg-pipeline.js';
 import { fromPgPromise, type PgPromiseDatabaseLike } from './pg-promise.js';
@@ -23,6 +23,8 @@ export interface OpenSettings {
   /** The operation time limit, if any. */
   readonly timeoutMs: number | false;
   readonly onPoolError: (error: Error) => void;
+  /** Where the store logs (errorLog): told once when named statements are turned off. */
+  readonly log: (...args: unknown[]) => void;
 }
 
 /**
@@ -33,7 +35,23 @@ const CONNECT_TIMEOUT_MARGIN_MS = 100;
 
 /** The adapter for the database the options named; its statements are counted for tracing (diagnostics.ts). */
 export function openDatabase(choice: DriverChoice, settings: OpenSettings): Database {
-  return countingStatements(adapterFor(choice, settings));
+  return countingStatements(adapterFor(choice, settings, onceSaidFallback(settings.log)));
+}
+
+/**
+ * The one errorLog line when the connection path turns out to lose named statements (a pooler in
+ * transaction mode): once per database, though an owned pipeline has two fallbacks.
+ */
+function onceSaidFallback(log: OpenSettings['log']): PreparedFallbackListener {
+  let said = false;
+  return (error) => {
+    if (said) return;
+    said = true;
+    const code = (error as { code?: unknown } | null)?.code;
+    log(
+      `connect-pg-simple: a prepared statement failed on the server (${String(code)}: ${(error as Error)?.message}), as happens behind a pooler in transaction mode: the store switched to unnamed statements and sent it again. Set \`preparedStatements: false\` to start that way and skip the failed first statements.`,
+    );
+  };
 }
 
 /** The driver's statement boundary: each statement sent counts on the traced operation it serves. */
@@ -47,20 +65,22 @@ function countingStatements(db: Database): Database {
   };
 }
 
-function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
+function adapterFor(choice: DriverChoice, settings: OpenSettings, onFallback: PreparedFallbackListener): Database {
   switch (choice.kind) {
     case 'pool':
       return fromPgPool(choice.pool, {
         prepare: settings.preparedStatements ?? looksLikePg(choice.pool),
         graceMs: settings.cancelGraceMs,
+        onFallback,
       });
     case 'pgPromise':
       return fromPgPromise(choice.db, {
         prepare: settings.preparedStatements ?? true,
         graceMs: settings.cancelGraceMs,
+        onFallback,
       });
     case 'postgres':
-      return fromPostgresJs(choice.sql, { prepare: settings.preparedStatements });
+      return fromPostgresJs(choice.sql, { prepare: settings.preparedStatements, onFallback });
     case 'pglite':
       return fromPGlite(choice.db);
     case 'owned': {
@@ -70,6 +90,7 @@ function adapterFor(choice: DriverChoice, settings: OpenSettings): Database {
         graceMs: settings.cancelGraceMs,
         connectTimeoutMs: settings.timeoutMs === false ? undefined : settings.timeoutMs + CONNECT_TIMEOUT_MARGIN_MS,
         onError: settings.onPoolError,
+        onFallback,
       };
       return settings.pipeline ? createPipelinedPg(owned) : createOwnedPgPool(owned);
     }

@@ -111,15 +111,19 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
     return deadline === undefined ? running : untilDeadline(running, deadline, () => expired(entry));
   };
 
-  const pipelined = withPreparedFallback(settings.prepare, (statement, values, named, deadline) => {
-    const config = () => queryConfig(statement, values, named);
-    if (current?.open === true) return send(current, config, deadline);
-    return untilDeadline(connect(), deadline).then(() =>
-      current?.open === true
-        ? send(current, config, deadline)
-        : Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST')),
-    );
-  });
+  const pipelined = withPreparedFallback(
+    settings.prepare,
+    (statement, values, named, deadline) => {
+      const config = () => queryConfig(statement, values, named);
+      if (current?.open === true) return send(current, config, deadline);
+      return untilDeadline(connect(), deadline).then(() =>
+        current?.open === true
+          ? send(current, config, deadline)
+          : Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST')),
+      );
+    },
+    settings.onFallback,
+  );
 
   return {
     query: (statement, values, deadline): Promise<Row[]> =>

@@ -1,7 +1,7 @@
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
 import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
-import { type Database, withPreparedFallback } from './database.js';
+import { type Database, type PreparedFallbackListener, withPreparedFallback } from './database.js';
 import { queryConfig } from './pg.js';
 
 /** What the store uses of a pg-promise database object. */
@@ -26,7 +26,7 @@ export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseL
 
 export function fromPgPromise(
   db: PgPromiseDatabaseLike,
-  { prepare, graceMs }: { prepare: boolean; graceMs: number },
+  { prepare, graceMs, onFallback }: { prepare: boolean; graceMs: number; onFallback?: PreparedFallbackListener },
 ): Database {
   const any = db.any.bind(db) as unknown as (query: object) => Promise<unknown>;
   const connect = (db as { connect?: unknown }).connect;
@@ -44,21 +44,25 @@ export function fromPgPromise(
       (error: unknown) => done(explainConnectionError(error, pool)),
     );
   };
-  const query = withPreparedFallback(prepare, (statement, values, named, deadline) => {
-    // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
-    // parameters instead of formatting them into the text itself; made once a connection is at hand.
-    const config = () => queryConfig(statement, values, named);
-    if (!leasing || deadline === undefined) return untilDeadline(any(config()), deadline);
-    // A connection of its own, so that a statement out of time can be cancelled (see runOnLease).
-    return runOnLease<unknown>(
-      acquire,
-      (lease, done) => {
-        (lease as PgPromiseLease).connection.any(config()).then((rows) => done(undefined, rows), done);
-      },
-      deadline,
-      graceMs,
-      (expired) => explainWaitForConnection(expired, pool),
-    );
-  });
+  const query = withPreparedFallback(
+    prepare,
+    (statement, values, named, deadline) => {
+      // Passed as {text, values} (or with a name), pg-promise sends the values to the server as
+      // parameters instead of formatting them into the text itself; made once a connection is at hand.
+      const config = () => queryConfig(statement, values, named);
+      if (!leasing || deadline === undefined) return untilDeadline(any(config()), deadline);
+      // A connection of its own, so that a statement out of time can be cancelled (see runOnLease).
+      return runOnLease<unknown>(
+        acquire,
+        (lease, done) => {
+          (lease as PgPromiseLease).connection.any(config()).then((rows) => done(undefined, rows), done);
+        },
+        deadline,
+        graceMs,
+        (expired) => explainWaitForConnection(expired, pool),
+      );
+    },
+    onFallback,
+  );
   return { query, close: async () => {} };
 }

@@ -9,7 +9,13 @@ import {
   isUnconnectedPgClient,
   unconnectedClientError,
 } from './connection-errors.js';
-import { type Database, type RunStatement, valuesNow, withPreparedFallback } from './database.js';
+import {
+  type Database,
+  type PreparedFallbackListener,
+  type RunStatement,
+  valuesNow,
+  withPreparedFallback,
+} from './database.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
@@ -141,10 +147,15 @@ function waitingRun(db: PgQueryable): RunStatement {
 
 export function fromPgPool(
   pool: PgPoolLike,
-  { prepare, end, graceMs = DEFAULT_GRACE_MS }: { prepare: boolean; end?: () => Promise<void>; graceMs?: number },
+  {
+    prepare,
+    end,
+    graceMs = DEFAULT_GRACE_MS,
+    onFallback,
+  }: { prepare: boolean; end?: () => Promise<void>; graceMs?: number; onFallback?: PreparedFallbackListener },
 ): Database {
   const run = isPgPool(pool) ? leasingRun(pool, graceMs) : waitingRun(pool as unknown as PgQueryable);
-  return { query: withPreparedFallback(prepare, run), close: end ?? (async () => {}) };
+  return { query: withPreparedFallback(prepare, run, onFallback), close: end ?? (async () => {}) };
 }
 
 export interface OwnedPoolSettings {
@@ -154,6 +165,7 @@ export interface OwnedPoolSettings {
   /** The pool's `connectionTimeoutMillis` unless the config sets one: no connect outlives the store's patience. */
   readonly connectTimeoutMs: number | undefined;
   readonly onError: (error: Error) => void;
+  readonly onFallback?: PreparedFallbackListener;
 }
 
 /** `pg`, loaded on demand, so that users of other drivers need not install it. */
@@ -176,6 +188,7 @@ export function createOwnedPgPool({
   graceMs,
   connectTimeoutMs,
   onError,
+  onFallback,
 }: OwnedPoolSettings): Database {
   const pg = loadPg<{ Pool: new (config: Record<string, unknown>) => PgPoolLike & OwnedPool }>();
   const pool = new pg.Pool({ connectionTimeoutMillis: connectTimeoutMs, ...config });
@@ -184,6 +197,7 @@ export function createOwnedPgPool({
   return fromPgPool(pool, {
     prepare,
     graceMs,
+    onFallback,
     end: () => {
       ended ??= pool.end();
       return ended;

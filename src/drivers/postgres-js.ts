@@ -1,6 +1,7 @@
 import { untilDeadline } from '../time-limit.js';
+import { explainConnectionError } from './connection-errors.js';
 import type { Database } from './database.js';
-import { valuesNow, withPreparedFallback } from './database.js';
+import { type PreparedFallbackListener, valuesNow, withPreparedFallback } from './database.js';
 
 /** What the store uses of a postgres.js `sql` instance. */
 export interface PostgresJsSqlLike {
@@ -42,18 +43,27 @@ function cancelQuery(query: PendingQuery): void {
  * statements, the first "does not exist" / "exists already" turns them off for good (see
  * withPreparedFallback).
  */
-export function fromPostgresJs(sql: PostgresJsSqlLike, { prepare }: { prepare?: boolean } = {}): Database {
+export function fromPostgresJs(
+  sql: PostgresJsSqlLike,
+  { prepare, onFallback }: { prepare?: boolean; onFallback?: PreparedFallbackListener } = {},
+): Database {
   const unsafe = sql.unsafe.bind(sql) as unknown as (
     text: string,
     values: unknown[],
     options: { prepare: boolean },
   ) => PendingQuery;
   return {
-    query: withPreparedFallback(prepare ?? sql.options?.prepare !== false, (statement, values, named, deadline) => {
-      // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
-      const pending = unsafe(statement.text, valuesNow(values), { prepare: named });
-      return untilDeadline(pending, deadline, () => cancelQuery(pending));
-    }),
+    query: withPreparedFallback(
+      prepare ?? sql.options?.prepare !== false,
+      (statement, values, named, deadline) => {
+        // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
+        const pending = unsafe(statement.text, valuesNow(values), { prepare: named });
+        return untilDeadline(pending, deadline, () => cancelQuery(pending)).catch((error: unknown) => {
+          throw explainConnectionError(error, sql);
+        });
+      },
+      onFallback,
+    ),
     close: async () => {},
   };
 }

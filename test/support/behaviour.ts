@@ -340,6 +340,28 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.equal(((await a.get('lone')) as any).broken, 'a\uD800b');
     });
 
+    it("a change made while another request stored a lone surrogate (which PostgreSQL's json functions refuse) is merged, not lost", async () => {
+      const a = newStore();
+      const b = newStore();
+      await a.set('lonerow', { ...inSeconds(600), kept: 1 } as any);
+      const here = (await a.get('lonerow')) as any;
+      const there = (await b.get('lonerow')) as any;
+      there['key\uDC00'] = 'a\uD800b';
+      await b.set('lonerow', there);
+      here.mine = 'saved';
+      await a.set('lonerow', here);
+      const stored = JSON.parse((await rowOf('lonerow')).sess);
+      assert.equal(stored.mine, 'saved', "this request's change is saved");
+      assert.equal(stored['key\uDC00'], 'a\uD800b', "the other request's is kept");
+      assert.equal(stored.kept, 1);
+      const next = (await a.get('lonerow')) as any;
+      next.mine = 'again';
+      await a.set('lonerow', next);
+      const loaded = (await b.get('lonerow')) as any;
+      assert.equal(loaded.mine, 'again');
+      assert.equal(loaded['key\uDC00'], 'a\uD800b');
+    });
+
     it('reads every change made elsewhere at once by default', async () => {
       const here = newStore();
       const elsewhere = newStore();
@@ -701,7 +723,12 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       await store.get('quiet');
       await store.touch('quiet', inSeconds(60) as any);
       await store.destroy('quiet');
-      assert.equal(logged.length, before);
+      // Behind a pooler that loses named statements, the switch to unnamed ones is said once (if met).
+      const losesNamed = suite.harness.name.startsWith('pgbouncer (');
+      const lines = logged
+        .slice(before)
+        .filter((line) => !(losesNamed && /preparedStatements: false/.test(String(line[0]))));
+      assert.deepEqual(lines, []);
     });
 
     it('turns a stalled statement into a TimeoutError, cancels it on the server, and keeps working', async (t) => {

@@ -1,5 +1,6 @@
 import type { Database } from '../../drivers/database.js';
 import { SessionCipher } from '../../encryption.js';
+import type { TableState } from '../../schema/ensure.js';
 import { beginRekeyStatement, finishRekeyStatement } from '../../schema/rekey.js';
 import { parseRekeyingForm, pepperIdOf, type Rekeying } from '../../session-id.js';
 import { type RekeyStatements, rekeyStatements, type Statement, type TableNames } from '../../sql.js';
@@ -35,7 +36,13 @@ type Plan =
   | { readonly kind: 'start'; readonly rekeying: Rekeying }
   | { readonly kind: 'resume'; readonly rekeying: Rekeying };
 
-function planFor(names: TableNames, idForm: string | undefined, pepperId: string): Plan {
+function planFor(names: TableNames, { idForm, pepperId: keyedWith }: TableState, pepperId: string): Plan {
+  // A table keyed before the fingerprint existed records no pepper (keyedWith): nothing to compare.
+  if (idForm === 'hmac-sha256' && keyedWith !== undefined && keyedWith !== pepperId) {
+    throw new OperationalError(
+      `table ${names.qualified} is keyed with another pepper (pepper id ${keyedWith}; CPS_SESSION_ID_PEPPER's is ${pepperId}): its stores need that pepper, and a table's pepper cannot be changed (see docs/security.md); check CPS_SESSION_ID_PEPPER, --schema and --table`,
+    );
+  }
   if (idForm === 'hmac-sha256') return { kind: 'done' };
   if (idForm === 'sha256' || idForm === 'plain') return { kind: 'start', rekeying: { from: idForm, pepperId } };
   const rekeying = parseRekeyingForm(idForm);
@@ -86,7 +93,7 @@ export function rekeyCommand(line: CommandLine, names: TableNames, env: NodeJS.P
         `table ${names.qualified} is at schema version ${version}: run \`connect-pg-simple migrate\` first (\`--session-ids plain\` keeps its ids as they are, for rekey to hash and key in one pass)`,
       );
     }
-    const plan = planFor(names, state.idForm, pepperId);
+    const plan = planFor(names, state, pepperId);
     const report = (text: string, fields: Record<string, unknown>) =>
       io.out(json ? `${JSON.stringify({ table: names.qualified, pepperId, dryRun, ...fields })}\n` : `${text}\n`);
     if (plan.kind === 'done') {
