@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { PGStore } from '../src/index.js';
 import { PRUNE_FROM_START, PRUNE_LOCK_NAMESPACE, pruneBatchStatement } from '../src/sql.js';
-import { databaseUrl, uniqueName } from './support/database.js';
+import { databaseUrl, eventually, uniqueName } from './support/database.js';
 
 describe('pruning', () => {
   let pool: pg.Pool;
@@ -83,13 +83,12 @@ describe('pruning', () => {
       errorLog: (...args: unknown[]) => logged.push(args),
     });
     store.get('anything', () => {}); // starts the timer; the table does not exist yet
-    await new Promise((r) => setTimeout(r, 350));
+    await eventually(async () => logged.length >= 2, 5000);
     assert.ok(logged.length >= 2, `failed prunes were logged and retried (${logged.length})`);
     assert.match(String(logged[0]![0]), /failed to prune/);
     await pool.query(`CREATE TABLE "${schemaName}"."timer" (LIKE "${schemaName}"."shared" INCLUDING ALL)`);
     await fill('timer', 20, 3);
-    const deadline = Date.now() + 5000;
-    while ((await count('timer')) !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => (await count('timer')) === 3, 5000);
     assert.equal(await count('timer'), 3);
   });
 
