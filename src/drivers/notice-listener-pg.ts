@@ -1,6 +1,6 @@
 import { quoteIdentifier } from '../sql.js';
-import type { ListenSettings, NoticeListener } from './notice-listener.js';
-import { sendMarkerWith, THROUGH_POOLER } from './notice-listener.js';
+import type { ListenSettings, NoticeListener } from './notice-listening.js';
+import { sendMarkerWith, THROUGH_POOLER } from './notice-listening.js';
 import { loadPg } from './pg.js';
 
 /** What the listener uses of a `pg.Client`. */

@@ -1,5 +1,5 @@
-import type { ListenSettings, NoticeListener } from './notice-listener.js';
-import { sendMarkerWith } from './notice-listener.js';
+import type { ListenSettings, NoticeListener } from './notice-listening.js';
+import { sendMarkerWith } from './notice-listening.js';
 import type { PGliteLike } from './pglite.js';
 
 interface PGliteListening {

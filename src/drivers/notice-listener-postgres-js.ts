@@ -1,5 +1,5 @@
-import type { ListenSettings, NoticeListener } from './notice-listener.js';
-import { sendMarkerWith, THROUGH_POOLER } from './notice-listener.js';
+import type { ListenSettings, NoticeListener } from './notice-listening.js';
+import { sendMarkerWith, THROUGH_POOLER } from './notice-listening.js';
 import type { PostgresJsSqlLike } from './postgres-js.js';
 
 /** What the listener uses of a postgres.js `sql`. */
