@@ -31,7 +31,8 @@ export async function startAppProcess(
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | string>((done) =>
-    child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')),
+    // 'close', not 'exit': the child's last output may still be in its pipes when it exits.
+    child.once('close', (code, signal) => done(code ?? signal ?? 'unknown')),
   );
   const started = new Promise<number>((done, fail) => {
     const timer = setTimeout(

@@ -188,7 +188,8 @@ export function runToEnd(
       hung = true;
       child.kill('SIGKILL');
     }, options.limitMs);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a child's last output may still be in its pipes when it exits.
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
       done({ code: hung ? `hung (killed after ${options.limitMs} ms)` : (code ?? signal ?? 'unknown'), output });
     });
