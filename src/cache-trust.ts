@@ -3,7 +3,7 @@ import type { Database, Row } from './drivers/database.js';
 import { type NoticeEvents, type NoticeListener, openNoticeListener } from './drivers/notice-listener.js';
 import type { DriverChoice } from './drivers/open.js';
 import type { ReadCache } from './read-cache.js';
-import { FORGET_ALL, noticeChannelStatement, noticeKeyOf } from './schema/change-notices.js';
+import { FORGET_ALL, markerStatement, noticeChannelStatement, noticeKeyOf } from './schema/change-notices.js';
 
 /**
  * When `readCache: true` may answer from memory. The guarantee, for a `get` answered from the
@@ -38,7 +38,8 @@ const RECHECK_MS = 30_000;
 export function readCacheTrust(driver: DriverChoice, settings: Omit<CacheTrustSettings, 'open'>): CacheTrust {
   return new CacheTrust({
     ...settings,
-    open: (channel, events) => openNoticeListener(driver, { channel, table: settings.table, events }),
+    open: (channel, events) =>
+      openNoticeListener(driver, { channel, table: settings.table, markerText: markerStatement.text, events }),
   });
 }
 

@@ -1,5 +1,3 @@
-import { markerStatement } from '../schema/change-notices.js';
-
 /** What a notice listener tells its owner. */
 export interface NoticeEvents {
   /**
@@ -29,6 +27,8 @@ export interface ListenSettings {
   readonly channel: string;
   /** The session table, qualified, for the marker's check of its triggers. */
   readonly table: string;
+  /** $1 channel, $2 payload, $3 the table: sends a marker notice while the table's triggers fire (change-notices.ts). */
+  readonly markerText: string;
   readonly events: NoticeEvents;
 }
 
@@ -38,8 +38,8 @@ export const THROUGH_POOLER =
 /** Runs the marker statement through a driver's query function: whether it sent the notice. */
 export async function sendMarkerWith(
   query: (text: string, values: unknown[]) => Promise<readonly unknown[]>,
-  { channel, table }: ListenSettings,
+  { channel, table, markerText }: ListenSettings,
   payload: string,
 ): Promise<boolean> {
-  return (await query(markerStatement.text, [channel, payload, table])).length > 0;
+  return (await query(markerText, [channel, payload, table])).length > 0;
 }
