@@ -115,10 +115,10 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
   }
 
   if (checked.readCache === true && checked.readPool !== undefined) {
-    // A replica's row may be older than a change notice already seen: it would be remembered as current.
+    // A replica's row may be older than a change the change log already showed: it would be remembered as current.
     throw typeError(
       'ERR_INVALID_OPTION',
-      'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already noticed): use one of them, or readCache in milliseconds',
+      'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already seen in the change log): use one of them, or readCache in milliseconds',
     );
   }
 

@@ -52,7 +52,7 @@ describe('options are checked at construction', () => {
     );
     rejects(
       { pool, readPool: new pg.Pool(), readCache: true },
-      /"readCache: true" cannot be used with "readPool" \(a replica may answer with a session older than a change already noticed\)/,
+      /"readCache: true" cannot be used with "readPool" \(a replica may answer with a session older than a change already seen in the change log\)/,
     );
     rejects({ pool, readCache: -1 }, /"readCache"/);
     rejects({ pool, readCache: 300_001 }, /"readCache"/);
