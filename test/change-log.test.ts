@@ -8,6 +8,7 @@ import {
   cleanUpStatement,
   pollStatement,
 } from '../src/schema/change-log.js';
+import connectPgSimple from '../src/index.js';
 import { createTableStatements } from '../src/schema/ddl.js';
 import { migrate } from '../src/schema/migrate.js';
 import { type TableNames, tableNames } from '../src/sql.js';
@@ -134,6 +135,30 @@ describe('change log', () => {
     assert.ok(BigInt(xmin) > BigInt(row.xmin), 'newer than its snapshot: it starts over');
     const current = await poll();
     assert.deepEqual(current.marks, [`-${xmin}`], 'an up-to-date poller sees the mark too');
+  });
+
+  it('a store’s prune trims the log below the xmin its previous prune saw, for when nobody polls', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    const store = new connectPgSimple.PGStore({ pool, schemaName, pruneSessionInterval: false });
+    const logged = async () =>
+      (await admin.query(`SELECT key FROM ${changeLogName(names)} ORDER BY xid`)).map((r) => r.key as string);
+    try {
+      await admin.query(`INSERT INTO ${t} (sid, sess, expire) VALUES ${live('p1')}`);
+      await admin.query(`DELETE FROM ${t}`);
+      await store.pruneSessions();
+      assert.ok((await logged()).includes(changeKeyOf('p1')), 'the first prune has no older xmin: it deletes nothing');
+      await admin.query(`INSERT INTO ${t} (sid, sess, expire) VALUES ${live('p2')}`);
+      await admin.query(`DELETE FROM ${t}`);
+      await store.pruneSessions();
+      const left = await logged();
+      assert.ok(!left.includes(changeKeyOf('p1')), 'rows below the first prune’s xmin are gone');
+      assert.ok(left.includes(changeKeyOf('p2')), 'rows logged since stay');
+      assert.ok(left.some((key) => key.startsWith('-')), 'with a mark');
+      assert.deepEqual((await changes()).sort(), keys('p2'), 'a poller up to date is not disturbed');
+    } finally {
+      await store.close();
+      await pool.end();
+    }
   });
 
   it('a writer’s search_path or temporary table cannot divert what the trigger logs', async () => {

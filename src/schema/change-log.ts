@@ -178,3 +178,17 @@ export function cleanUpStatement(names: TableNames): Statement {
     text: `WITH gone AS (DELETE FROM ${log} WHERE "xid" < $1::xid8) INSERT INTO ${log} ("key") VALUES ('${CLEANED_MARK}' || $1::text)`,
   };
 }
+
+/**
+ * The prune's trim of the log, for when no store polls it (nobody else deletes its rows then): $1
+ * the xmin the store's previous prune returned (null the first time), as old as the prune
+ * interval: deletes the rows below it and logs its mark, as a poller's clean-up does. → `xmin`,
+ * for the next prune.
+ */
+export function trimChangeLogStatement(names: TableNames): Statement {
+  const log = changeLogName(names);
+  return {
+    name: '',
+    text: `WITH gone AS (DELETE FROM ${log} WHERE "xid" < $1::xid8), marked AS (INSERT INTO ${log} ("key") SELECT '${CLEANED_MARK}' || $1::text WHERE $1::text IS NOT NULL) SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`,
+  };
+}
