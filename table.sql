@@ -23,7 +23,7 @@ BEGIN
     IF current_setting('server_version_num')::int >= 130000 THEN
       CREATE UNLOGGED TABLE IF NOT EXISTS "session_changes" ("xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), "key" text COLLATE "C" NOT NULL);
       CREATE INDEX IF NOT EXISTS "session_changes_xid_idx" ON "session_changes" ("xid");
-      EXECUTE format('CREATE OR REPLACE FUNCTION "session_changed"() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, %I, pg_temp AS $cps_log$BEGIN
+      EXECUTE format('CREATE OR REPLACE FUNCTION "session_changed"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp AS $cps_log$BEGIN
         IF TG_OP = ''TRUNCATE'' THEN
           INSERT INTO "session_changes" ("key") VALUES (''*'');
         ELSIF TG_OP = ''UPDATE'' THEN

@@ -72,9 +72,10 @@ export class Pruner {
       const [row] = await db.query(trimChangeLogStatement(names), [this.#changeLogXmin], deadline);
       this.#changeLogXmin = typeof row?.xmin === 'string' ? row.xmin : null;
     } catch (error) {
-      // 42P01 (undefined_table): no change log (PostgreSQL before 13, or a table not migrated); 42704: no xid8.
+      // No change log (42P01: before PostgreSQL 13, or a table not migrated), or no grant on it (42501):
+      // the stores that poll it keep it short then, or nobody needs it.
       const code = (error as { code?: unknown }).code;
-      if (code !== '42P01' && code !== '42704' && code !== '42883') throw error;
+      if (code !== '42P01' && code !== '42501') throw error;
     }
   }
 }

@@ -72,7 +72,8 @@ const CHANGED_LIVE_ROW = `OLD."expire" > now() AND (OLD."sid" IS DISTINCT FROM N
 /**
  * The function, made by EXECUTE: its search_path names the table's schema (found when it runs, so
  * an unqualified table works too) after pg_catalog, and pg_temp last, so that a writer's own
- * search_path or temporary table cannot divert what it logs.
+ * search_path or temporary table cannot divert what it logs. SECURITY DEFINER: it logs as the
+ * log's owner, so a role that may write the session table needs no grant on the log.
  */
 function functionStatement(names: TableNames): string {
   const log = quoteIdentifier(derivedName(names.tableName, 'changes'));
@@ -88,7 +89,7 @@ function functionStatement(names: TableNames): string {
   END IF;
   RETURN NULL;
 END`;
-  const create = `CREATE OR REPLACE FUNCTION ${changeFunctionName(names)}() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, %I, pg_temp AS $cps_log$${body}$cps_log$`;
+  const create = `CREATE OR REPLACE FUNCTION ${changeFunctionName(names)}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp AS $cps_log$${body}$cps_log$`;
   return `EXECUTE format(${quoteLiteral(create)}, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${quoteLiteral(names.qualified)}::regclass))`;
 }
 
