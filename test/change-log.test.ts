@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import connectPgSimple from '../src/index.js';
 import {
   CHANGE_TRIGGERS,
   changeKeyOf,
@@ -8,7 +9,6 @@ import {
   cleanUpStatement,
   pollStatement,
 } from '../src/schema/change-log.js';
-import connectPgSimple from '../src/index.js';
 import { createTableStatements } from '../src/schema/ddl.js';
 import { migrate } from '../src/schema/migrate.js';
 import { type TableNames, tableNames } from '../src/sql.js';
@@ -153,7 +153,10 @@ describe('change log', () => {
       const left = await logged();
       assert.ok(!left.includes(changeKeyOf('p1')), 'rows below the first prune’s xmin are gone');
       assert.ok(left.includes(changeKeyOf('p2')), 'rows logged since stay');
-      assert.ok(left.some((key) => key.startsWith('-')), 'with a mark');
+      assert.ok(
+        left.some((key) => key.startsWith('-')),
+        'with a mark',
+      );
       assert.deepEqual((await changes()).sort(), keys('p2'), 'a poller up to date is not disturbed');
     } finally {
       await store.close();
