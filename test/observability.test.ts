@@ -73,7 +73,7 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
         assert.equal(op.ended.sqlState, undefined);
       }
       const statements = Object.fromEntries([...ops].map(([name, op]) => [name, op.ended.statements]));
-      // Each sends one statement; a touch within the lazy-touch window sends none.
+      // Each sends one statement; a touch within the lazy-touch window sends none; a prune its batch and the change log's trim.
       assert.deepEqual(statements, {
         set: 1,
         get: 1,
@@ -85,7 +85,7 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
         destroyUserSessions: 1,
         destroy: 1,
         destroyStoredId: 1,
-        prune: 1,
+        prune: 2,
         clear: 1,
       });
       assert.equal(ops.get('prune')!.ended.rowsPruned, 2);
