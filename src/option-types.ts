@@ -86,7 +86,10 @@ export interface PGStoreOptions {
    * here. At most 300000.
    *
    * Either way this process's own writes and destroys are seen at once, and at most 32 MB of
-   * session text is held. Default: `false` (every `get` reads the table).
+   * session text is held. `false`: every `get` reads the table. Not given (the default): as
+   * `true` where the table has the change log with its triggers on, the server is PostgreSQL 13+
+   * and the driver can open a polling connection (and not beside `readPool`); otherwise as
+   * `false`, silently (`true` says why in `errorLog`).
    */
   readCache?: boolean | number;
   /**
@@ -176,8 +179,10 @@ export interface ResolvedOptions {
   readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
   readonly readCacheMs: number | false;
-  /** `readCache: true`: the cache kept current by polls of the change log (see cache-trust.ts). */
+  /** The cache kept current by polls of the change log (see cache-trust.ts): `readCache: true`, or not given. */
   readonly readCacheListens: boolean;
+  /** `readCache: true` was given: the store says why whenever it cannot trust the cache (not given: silently). */
+  readonly readCacheAsked: boolean;
   readonly pipeline: boolean;
   readonly errorLog: ErrorLog;
   /** How this store wants ids stored (schema 2). */

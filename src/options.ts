@@ -153,8 +153,10 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     synchronousCommit: checked.synchronousCommit,
     operationTimeoutMs: checked.operationTimeout,
     maxSessionSize: checked.maxSessionSize,
-    readCacheMs: checked.readCache === true ? false : checked.readCache,
-    readCacheListens: checked.readCache === true,
+    readCacheMs: typeof checked.readCache === 'number' ? checked.readCache : false,
+    // Not given: trusted where the table has the change log and the driver can poll (never beside readPool).
+    readCacheListens: checked.readCache === true || (checked.readCache === undefined && checked.readPool === undefined),
+    readCacheAsked: checked.readCache === true,
     pipeline: checked.pipeline,
     errorLog: checked.errorLog,
     idForm: idFormFor(checked.hashSessionIds, checked.sessionIdPepper),

@@ -32,7 +32,7 @@ export const DEFAULT_READ_CACHE_LIMITS = Object.freeze({
 });
 
 /**
- * The opt-in `readCache`: what this process read, so that `get` may answer without a query for
+ * The `readCache`: what this process read, so that `get` may answer without a query for
  * `maxAgeMs`. Bounded by bytes; the least recently stored entries go first. The clock is
  * monotonic and injectable; times from it are compared only with each other.
  *

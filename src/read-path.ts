@@ -16,6 +16,7 @@ export interface ReadPathSettings {
     ResolvedOptions,
     | 'readCacheMs'
     | 'readCacheListens'
+    | 'readCacheAsked'
     | 'driver'
     | 'readDriver'
     | 'preparedStatements'
@@ -34,11 +35,11 @@ export interface ReadPathSettings {
 
 /**
  * Where a `get` finds its row, and what the readers must learn of the writes: this process's
- * `readCache` (opt-in), a replica (`readPool`, opt-in) when it is sure to show this process's
+ * `readCache` (trusted by default where the table has the change log), a replica (`readPool`, opt-in) when it is sure to show this process's
  * writes, else the primary. Every statement of the store goes through here to the primary.
  */
 export class ReadPath {
-  /** The opt-in `readCache`; undefined when it is off, as by default. */
+  /** The `readCache`; undefined when it is off. */
   readonly cache: ReadCache | undefined;
   /** With the trusted cache: when it may answer (see cache-trust.ts). */
   readonly #trust: CacheTrust | undefined;
@@ -63,7 +64,7 @@ export class ReadPath {
             enableStatement: switchChangeLogStatement(names, true),
             boundMs: READ_CACHE_BOUND_MS,
             now,
-            log: (message) => log(message),
+            log: options.readCacheAsked ? (message) => log(message) : () => {},
           })
         : undefined;
     this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));

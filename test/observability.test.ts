@@ -31,7 +31,10 @@ for (const driverName of ['pg', 'postgres', 'pglite'] as const) {
     const { published } = recorder;
 
     it('every operation publishes start, end, asyncStart and asyncEnd, with the documented context', async () => {
-      const store = newStore({ userId: (session: Record<string, unknown>) => session.owner as string | undefined });
+      const store = newStore({
+        userId: (session: Record<string, unknown>) => session.owner as string | undefined,
+        readCache: false,
+      });
       await store.length(); // the table check, before the figures below
       const ops = new Map<string, ReturnType<typeof callOf>>();
       const traced = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
