@@ -26,8 +26,10 @@ import {
  * set is pinned, under its name, in test/snapshots/transitional.sql.
  *
  * What a set's name says:
- * - `10.x table`: before schema 2, no `created` (its absolute timeout waits for the migration),
- *   ids as given; `schema 2`: `created`, no columns of sessions per user; `current schema`: both.
+ * - `10.x table`: before schema 2 (10.x's table, or one migrated to schema 1 only): no `created`
+ *   (the absolute timeout waits for the migration), ids as given; `schema 2`: `created`, no columns
+ *   of sessions per user; `current schema`: both (schema 3, and 4 whose triggers change no statement).
+ * - `ids as given`: `$1` is the id as the store makes it, as in the current mode.
  * - `plain or hashed ids`: a store that hashes ids, on a 10.x table that may be migrated under it:
  *   `$1` is the plain id, and each statement finds the row by it or by its SHA-256 (PostgreSQL's
  *   `sha256()`); a new row's id is hashed once the `sid` column says the table holds hashed ids.
@@ -140,13 +142,28 @@ function beforeSchema3(
   };
 }
 
+/** What the upserts of the sets with creation times (schema 2 and later) are written with. */
+function upsertParts(names: TableNames, settings: ModeSettings) {
+  const { alive, lifetime, expiryIn, commitWait } = currentFragments(settings);
+  // A live row's creation time is kept: on conflict, or from the step `replaced AS (DELETE …)`.
+  const kept = `CASE WHEN ${alive('target.')} THEN target.created ELSE excluded.created END`;
+  return {
+    t: names.qualified,
+    expiryIn,
+    commitWait,
+    newId: newIdStep(names),
+    returningCreated: `RETURNING CASE WHEN ${alive()} THEN created END AS created`,
+    replacedCreated: 'coalesce((SELECT min(created) FROM replaced), now())',
+    keptOnConflict: `sess = excluded.sess, expire = least(excluded.expire, ${kept} + ${lifetime}), created = ${kept}`,
+  };
+}
+
 function tenXAsGiven(names: TableNames, settings: ModeSettings): StoreStatements {
+  const { expiryIn, commitWait } = withoutCreated(settings);
   const t = names.qualified;
-  const lifetimes = withoutCreated(settings);
-  const { expiryIn, commitWait } = lifetimes;
   return beforeSchema3(
     names,
-    lifetimes,
+    withoutCreated(settings),
     BY_STORED_ID,
     `INSERT INTO ${t} AS target (sid, sess, expire)
 SELECT $1::text, $2::text::json, ${expiryIn('$3')} FROM ${commitWait}
@@ -155,13 +172,12 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
 }
 
 function tenXPlainOrHashed(names: TableNames, settings: ModeSettings): StoreStatements {
+  const { expiryIn, commitWait } = withoutCreated(settings);
   const t = names.qualified;
-  const lifetimes = withoutCreated(settings);
-  const { expiryIn, commitWait } = lifetimes;
   const hashed = quoteLiteral(idFormComment('sha256'));
   return beforeSchema3(
     names,
-    lifetimes,
+    withoutCreated(settings),
     PLAIN_OR_HASHED,
     `INSERT INTO ${t} AS target (sid, sess, expire)
 SELECT CASE WHEN ${sidCommentSql(names)} = ${hashed} THEN encode(sha256(convert_to($1::text, 'UTF8')), 'hex') ELSE $1::text END,
@@ -171,12 +187,11 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
 }
 
 function tenXCandidates(names: TableNames, settings: ModeSettings): StoreStatements {
+  const { expiryIn, commitWait } = withoutCreated(settings);
   const t = names.qualified;
-  const lifetimes = withoutCreated(settings);
-  const { expiryIn, commitWait } = lifetimes;
   return beforeSchema3(
     names,
-    lifetimes,
+    withoutCreated(settings),
     ANY_CANDIDATE,
     `WITH ${newIdStep(names)},
 replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id))
@@ -186,30 +201,11 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
   );
 }
 
-/**
- * What the upserts of a table with creation times write with: a live row's creation time, kept
- * by a write to it (`kept`, on conflict) or by the step that deleted it (`replaced`).
- */
-function creationFragments(settings: ModeSettings) {
-  const { alive, lifetime } = currentFragments(settings);
-  const kept = `CASE WHEN ${alive('target.')} THEN target.created ELSE excluded.created END`;
-  return {
-    /** Ends the step `replaced AS (DELETE …)`: the creation time of the deleted row, if it was alive. */
-    returningCreated: `RETURNING CASE WHEN ${alive()} THEN created END AS created`,
-    replacedCreated: 'coalesce((SELECT min(created) FROM replaced), now())',
-    /** On conflict with a row of the session: its expiry and creation time, kept while it is alive. */
-    keptOnConflict: `sess = excluded.sess, expire = least(excluded.expire, ${kept} + ${lifetime}), created = ${kept}`,
-  };
-}
-
 function schema2(names: TableNames, settings: ModeSettings): StoreStatements {
-  const t = names.qualified;
-  const lifetimes = currentFragments(settings);
-  const { expiryIn, commitWait } = lifetimes;
-  const { keptOnConflict } = creationFragments(settings);
+  const { t, expiryIn, commitWait, keptOnConflict } = upsertParts(names, settings);
   return beforeSchema3(
     names,
-    lifetimes,
+    currentFragments(settings),
     BY_STORED_ID,
     `INSERT INTO ${t} AS target (sid, sess, expire, created)
 SELECT $1::text, $2::text::json, ${expiryIn('$3', 'now()')}, now() FROM ${commitWait}
@@ -218,15 +214,15 @@ ON CONFLICT (sid) DO UPDATE SET ${keptOnConflict}`,
 }
 
 function schema2Candidates(names: TableNames, settings: ModeSettings): StoreStatements {
-  const t = names.qualified;
-  const lifetimes = currentFragments(settings);
-  const { expiryIn, commitWait } = lifetimes;
-  const { returningCreated, replacedCreated, keptOnConflict } = creationFragments(settings);
+  const { t, expiryIn, commitWait, newId, returningCreated, replacedCreated, keptOnConflict } = upsertParts(
+    names,
+    settings,
+  );
   return beforeSchema3(
     names,
-    lifetimes,
+    currentFragments(settings),
     ANY_CANDIDATE,
-    `WITH ${newIdStep(names)},
+    `WITH ${newId},
 replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id) ${returningCreated})
 INSERT INTO ${t} AS target (sid, sess, expire, created)
 SELECT (SELECT sid FROM new_id), $2::text::json, ${expiryIn('$3', replacedCreated)}, ${replacedCreated} FROM ${commitWait}
@@ -235,14 +231,12 @@ ON CONFLICT (sid) DO UPDATE SET ${keptOnConflict}`,
 }
 
 function schema2Partitioned(names: TableNames, settings: ModeSettings): StoreStatements {
-  const t = names.qualified;
-  const lifetimes = currentFragments(settings);
-  const { alive, endsAt, expiryIn, commitWait } = lifetimes;
-  const { returningCreated, replacedCreated } = creationFragments(settings);
+  const { t, expiryIn, commitWait, returningCreated, replacedCreated } = upsertParts(names, settings);
+  const { alive, endsAt } = currentFragments(settings);
   return {
     ...beforeSchema3(
       names,
-      lifetimes,
+      currentFragments(settings),
       BY_STORED_ID,
       `WITH replaced AS (DELETE FROM ${t} WHERE sid = $1::text ${returningCreated})
 INSERT INTO ${t} (sid, sess, expire, created)
@@ -258,16 +252,14 @@ SELECT $1::text, $2::text::json, ${expiryIn('$3', replacedCreated)}, ${replacedC
 }
 
 function schema2PartitionedCandidates(names: TableNames, settings: ModeSettings): StoreStatements {
-  const t = names.qualified;
-  const lifetimes = currentFragments(settings);
-  const { alive, endsAt, expiryIn, commitWait } = lifetimes;
-  const { returningCreated, replacedCreated } = creationFragments(settings);
+  const { t, expiryIn, commitWait, newId, returningCreated, replacedCreated } = upsertParts(names, settings);
+  const { alive, endsAt } = currentFragments(settings);
   return {
     ...beforeSchema3(
       names,
-      lifetimes,
+      currentFragments(settings),
       ANY_CANDIDATE,
-      `WITH ${newIdStep(names)},
+      `WITH ${newId},
 replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) ${returningCreated})
 INSERT INTO ${t} (sid, sess, expire, created)
 SELECT (SELECT sid FROM new_id), $2::text::json, ${expiryIn('$3', replacedCreated)}, ${replacedCreated} FROM ${commitWait}`,
@@ -283,14 +275,15 @@ SELECT (SELECT sid FROM new_id), $2::text::json, ${expiryIn('$3', replacedCreate
 
 /** The current mode's statements, each finding the row by any candidate, but for the upsert. */
 function currentSchemaCandidates(names: TableNames, settings: ModeSettings): StoreStatements {
-  const t = names.qualified;
-  const { expiryIn, commitWait } = currentFragments(settings);
-  const { returningCreated, replacedCreated, keptOnConflict } = creationFragments(settings);
+  const { t, expiryIn, commitWait, newId, returningCreated, replacedCreated, keptOnConflict } = upsertParts(
+    names,
+    settings,
+  );
   return {
     ...currentStatements(names, settings, ANY_CANDIDATE),
     upsert: statement(
       'upsert',
-      `WITH ${newIdStep(names)},
+      `WITH ${newId},
 replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id) ${returningCreated})
 INSERT INTO ${t} AS target (sid, sess, expire, created, touched, user_id, details)
 SELECT (SELECT sid FROM new_id), $2::text::json, ${expiryIn('$3', replacedCreated)}, ${replacedCreated}, now(), $4::text, $5::text::json
@@ -303,9 +296,8 @@ ON CONFLICT (sid) DO UPDATE SET ${keptOnConflict}, touched = excluded.touched, u
 
 /** The partitioned mode's statements (statements/partitioned.ts), each finding the row by any candidate. */
 function currentSchemaPartitionedCandidates(names: TableNames, settings: ModeSettings): StoreStatements {
-  const t = names.qualified;
-  const { alive, endsAt, expiryIn, commitWait } = currentFragments(settings);
-  const { returningCreated, replacedCreated } = creationFragments(settings);
+  const { t, expiryIn, commitWait, newId, returningCreated, replacedCreated } = upsertParts(names, settings);
+  const { alive, endsAt } = currentFragments(settings);
   return {
     ...currentStatements(names, settings, ANY_CANDIDATE),
     get: statement(
@@ -315,7 +307,7 @@ function currentSchemaPartitionedCandidates(names: TableNames, settings: ModeSet
     ),
     upsert: statement(
       'upsert',
-      `WITH ${newIdStep(names)},
+      `WITH ${newId},
 replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) ${returningCreated})
 INSERT INTO ${t} (sid, sess, expire, created, touched, user_id, details)
 SELECT (SELECT sid FROM new_id), $2::text::json, ${expiryIn('$3', replacedCreated)}, ${replacedCreated}, now(), $4::text, $5::text::json
