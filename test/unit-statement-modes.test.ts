@@ -6,7 +6,11 @@ import type { TableState } from '../src/schema/ensure.js';
 import { pepperIdOf } from '../src/session-id.js';
 import { type Statement, tableNames } from '../src/sql.js';
 import { currentStatements, currentUserStatements } from '../src/statements/current.js';
-import type { TransitionalSet } from '../src/statements/transitional.js';
+import {
+  type TransitionalSet,
+  transitionalStatements,
+  transitionalUserStatements,
+} from '../src/statements/transitional.js';
 import { type SetupOptions, type StatementMode, type TableSetup, tableSetup } from '../src/table-setup.js';
 import { tableState } from './support/table-state.js';
 
@@ -139,22 +143,34 @@ describe('statement modes (no database)', () => {
     });
   }
 
+  // Settings other than the defaults, and a text written with them turned back into the defaults' text.
+  const otherSettings = { absoluteTimeoutSeconds: 3600, synchronousCommit: false, storedIdIsHandle: false };
+  const valuesOnly = (text: string) =>
+    text
+      .replaceAll('secs => 3600::float8', 'secs => NULL::float8')
+      .replaceAll(
+        "set_config('synchronous_commit', 'off', true)",
+        "set_config('synchronous_commit', current_setting('synchronous_commit'), true)",
+      )
+      .replaceAll("encode(sha256(convert_to(sid, 'UTF8')), 'hex')", 'sid');
+
   it('the current mode has one text per statement: settings change only the values written into it', () => {
     const plain = [...rendered(currentStatements(names)), ...rendered(currentUserStatements(names))];
-    const settings = { absoluteTimeoutSeconds: 3600, synchronousCommit: false, storedIdIsHandle: false };
     const varied = [
-      ...rendered(currentStatements(names, settings)),
-      ...rendered(currentUserStatements(names, settings)),
+      ...rendered(currentStatements(names, otherSettings)),
+      ...rendered(currentUserStatements(names, otherSettings)),
     ];
-    const valuesOnly = (text: string) =>
-      text
-        .replaceAll('secs => 3600::float8', 'secs => NULL::float8')
-        .replaceAll(
-          "set_config('synchronous_commit', 'off', true)",
-          "set_config('synchronous_commit', current_setting('synchronous_commit'), true)",
-        )
-        .replaceAll("encode(sha256(convert_to(sid, 'UTF8')), 'hex')", 'sid');
     assert.deepEqual(varied.map(valuesOnly), plain);
+  });
+
+  it('so has each set of the transitional mode', () => {
+    for (const set of Object.keys(TRANSITIONAL) as TransitionalSet[]) {
+      const texts = (settings = {}) => [
+        ...rendered(transitionalStatements(names, set, settings)),
+        ...rendered(transitionalUserStatements(names, set, settings)),
+      ];
+      assert.deepEqual(texts(otherSettings).map(valuesOnly), texts(), set);
+    }
   });
 
   it('each distinct text has its own prepared statement name', () => {
