@@ -159,11 +159,12 @@ function upsertParts(names: TableNames, settings: ModeSettings) {
 }
 
 function tenXAsGiven(names: TableNames, settings: ModeSettings): StoreStatements {
-  const { expiryIn, commitWait } = withoutCreated(settings);
   const t = names.qualified;
+  const lifetimes = withoutCreated(settings);
+  const { expiryIn, commitWait } = lifetimes;
   return beforeSchema3(
     names,
-    withoutCreated(settings),
+    lifetimes,
     BY_STORED_ID,
     `INSERT INTO ${t} AS target (sid, sess, expire)
 SELECT $1::text, $2::text::json, ${expiryIn('$3')} FROM ${commitWait}
@@ -172,12 +173,13 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
 }
 
 function tenXPlainOrHashed(names: TableNames, settings: ModeSettings): StoreStatements {
-  const { expiryIn, commitWait } = withoutCreated(settings);
   const t = names.qualified;
+  const lifetimes = withoutCreated(settings);
+  const { expiryIn, commitWait } = lifetimes;
   const hashed = quoteLiteral(idFormComment('sha256'));
   return beforeSchema3(
     names,
-    withoutCreated(settings),
+    lifetimes,
     PLAIN_OR_HASHED,
     `INSERT INTO ${t} AS target (sid, sess, expire)
 SELECT CASE WHEN ${sidCommentSql(names)} = ${hashed} THEN encode(sha256(convert_to($1::text, 'UTF8')), 'hex') ELSE $1::text END,
@@ -187,11 +189,12 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
 }
 
 function tenXCandidates(names: TableNames, settings: ModeSettings): StoreStatements {
-  const { expiryIn, commitWait } = withoutCreated(settings);
   const t = names.qualified;
+  const lifetimes = withoutCreated(settings);
+  const { expiryIn, commitWait } = lifetimes;
   return beforeSchema3(
     names,
-    withoutCreated(settings),
+    lifetimes,
     ANY_CANDIDATE,
     `WITH ${newIdStep(names)},
 replaced AS (DELETE FROM ${t} WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id))
