@@ -1,5 +1,5 @@
 import { poolWait } from '../diagnostics.js';
-import { ConnectionError, PGStoreError } from '../errors.js';
+import { ConnectionError, type OperationTimeoutError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
 import { type Done, type Lease, runOnLease } from './cancel.js';
@@ -37,6 +37,7 @@ interface PgQueryable {
 
 interface PgPoolClient {
   query(config: PgQueryConfig, callback: PgCallback): void;
+  query(query: object): void;
   release(destroy?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
@@ -44,7 +45,12 @@ interface PgPoolClient {
 
 interface PgPool extends PgQueryable {
   connect(callback: (error: Error | null | undefined, client?: PgPoolClient) => void): unknown;
+  /** pg-pool's client class; pg's `Client.Query` is the query class its clients run. */
+  readonly Client?: { readonly Query?: PgQueryClass };
 }
+
+/** pg's Query: made from a text, it skips the copy pg makes of every query config object. */
+type PgQueryClass = new (text: string, values: unknown[], callback: PgCallback) => { name?: string };
 
 export function isQueryable(value: unknown): value is PgPoolLike {
   return typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function';
@@ -114,6 +120,8 @@ const DEFAULT_GRACE_MS = 1000;
  */
 function leasingRun(pool: PgPool, graceMs: number): RunStatement {
   const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
+  const expiredWaiting = (expired: OperationTimeoutError) => explainWaitForConnection(expired, pool);
+  const Query = pool.Client?.Query;
   return (statement, values, named, deadline) => {
     if (deadline === undefined) {
       return pool.query(queryConfig(statement, values, named)).catch((error: unknown) => {
@@ -122,10 +130,21 @@ function leasingRun(pool: PgPool, graceMs: number): RunStatement {
     }
     return runOnLease(
       acquire,
-      (lease, done) => (lease.client as PgPoolClient).query(queryConfig(statement, values, named), done),
+      (lease, done) => {
+        const client = lease.client as PgPoolClient;
+        if (Query === undefined) {
+          client.query(queryConfig(statement, values, named), done);
+          return;
+        }
+        // Every statement passes here: a query made from the text, named afterwards, is one object
+        // fewer than a config object, which pg would copy property by property.
+        const query = new Query(statement.text, valuesNow(values), done);
+        if (named) query.name = statement.name;
+        client.query(query);
+      },
       deadline,
       graceMs,
-      (expired) => explainWaitForConnection(expired, pool),
+      expiredWaiting,
     );
   };
 }
