@@ -2,67 +2,102 @@ import { ConnectionError, typeError } from '../errors.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
 import { explainConnectionError } from './connection-errors.js';
-import { type Database, type Row, withPreparedFallback } from './database.js';
-import { createOwnedPgPool, loadPg, type OwnedPoolSettings, type PgQueryConfig, queryConfig } from './pg.js';
+import { type Database, type Row, valuesNow, withPreparedFallback } from './database.js';
+import { createOwnedPgPool, loadPg, type OwnedPoolSettings } from './pg.js';
+
+type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
 
 interface PipelinedClient {
   connect(): Promise<unknown>;
-  query(config: PgQueryConfig): Promise<unknown>;
+  query(query: object): unknown;
+  query(config: { text: string; values: unknown[] }): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
-  readonly processID?: number;
   /** pg's socket, destroyed to abandon a pipeline stuck behind a statement out of time (as pg does). */
   readonly connection?: { readonly stream?: { destroy(): void } };
 }
 
+type PgWithClient = {
+  Client: new (config: Record<string, unknown>) => PipelinedClient;
+  /** pg's query class: made from a text and named afterwards, pg does not copy it (see pg.ts). */
+  Query: new (
+    text: string,
+    values: unknown[],
+    callback: PgCallback,
+  ) => { name?: string };
+};
+
 const ignore = () => {};
 
-type PgWithClient = { Client: new (config: Record<string, unknown>) => PipelinedClient };
+/**
+ * A pipelined connection whose oldest statement has gone this long without an answer is held up
+ * (a lock, a slow commit): new statements go to another connection. Bounds what queues behind a
+ * slow statement to what the process sends in this time.
+ */
+const HELD_UP_MS = 50;
+
+/** Pipelined connections at most, unless `conObject.max` says otherwise. */
+const DEFAULT_MAX_PIPELINED = 4;
 
 /**
- * `pipeline: true`: the store's quick statements (a row by primary key: get, set, touch, destroy)
- * go over one connection in pg's pipeline mode, so that statements of concurrent requests are
- * sent without waiting for each other's answers; PostgreSQL then serves them from one backend,
- * with far fewer wake-ups than one connection per statement. Everything else (pruning, counting,
- * table checks) goes over a pool of one connection beside it, so that a long statement never
- * holds up the quick ones.
+ * The store's own connections, quick statements pipelined (the default with `conString`,
+ * `conObject`, `DATABASE_URL` and a time limit): a row by primary key (get, set, touch, destroy)
+ * goes over a connection in pg's pipeline mode, so that statements of concurrent requests are sent
+ * without waiting for each other's answers, and PostgreSQL serves them from one backend with far
+ * fewer wake-ups than one connection per statement. Everything else (pruning, counting, table
+ * checks) goes over a pool of one connection beside it, so that a long statement never holds up
+ * the quick ones.
  *
- * A lost connection is replaced on the next statement. A statement out of time ends its
- * connection (see `expired`); the next statement opens a new one.
+ * Head of line: statements go to the first connection that is not held up (see HELD_UP_MS); when
+ * every open one is, another is opened, up to `conObject.max` (default 4), and past that the one
+ * with the fewest statements in flight takes it. A lost connection is forgotten; a statement out of
+ * time ends its connection (see `expired`).
+ *
+ * Undefined when pg has no pipeline mode and `required` is false (the caller opens a pool instead).
  */
-export function createPipelinedPg(settings: OwnedPoolSettings): Database {
+export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean): Database | undefined {
   const pg = loadPg<PgWithClient>();
   if (!hasPipelineMode(pg)) {
+    if (!required) return undefined;
     throw typeError(
       'ERR_INVALID_OPTION',
       'connect-pg-simple: option "pipeline" needs pg 8.23 or later (its pipeline mode): npm install pg@latest',
     );
   }
   const side = createOwnedPgPool({ ...settings, config: { ...settings.config, max: 1 } });
+  const limit = maxPipelined(settings.config);
+  /** The pipelined connections, open or opening, in the order statements prefer them. */
+  const connections: Connection[] = [];
   let closing: Promise<void> | undefined;
-  /** The pipelined connection, once asked for: replaced when it is lost or abandoned. */
-  let current: Connection | undefined;
-  /** The end, on the server, of the last abandoned connection: the next one waits for it. */
+  /** The end, on the server, of the last abandoned connection: a new one waits for it. */
   let terminating: Promise<void> = Promise.resolve();
 
-  const connect = (): Promise<PipelinedClient> => {
-    if (current !== undefined) return current.ready;
+  const forget = (entry: Connection) => {
+    const index = connections.indexOf(entry);
+    if (index !== -1) connections.splice(index, 1);
+  };
+
+  const open = (): Connection => {
     const client = new pg.Client({
       connectionTimeoutMillis: settings.connectTimeoutMs,
       application_name: 'connect-pg-simple pipeline',
       ...settings.config,
       pipeline: true,
     });
-    const entry: Connection = { client, ready: Promise.resolve(client), open: false, abandoned: false };
-    const forget = () => {
-      if (current === entry) current = undefined;
+    const entry: Connection = {
+      client,
+      ready: Promise.resolve(),
+      open: false,
+      abandoned: false,
+      inFlight: 0,
+      since: 0,
     };
     client.on('error', (error) => {
-      forget();
+      forget(entry);
       if (!entry.abandoned) settings.onError(error);
     });
-    client.on('end', forget);
+    client.on('end', () => forget(entry));
     entry.ready = terminating
       .then(() => client.connect())
       .then(() => identify(client))
@@ -70,17 +105,27 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
         (backend) => {
           entry.backend = backend;
           entry.open = true;
-          return client;
         },
         (error: unknown) => {
-          forget();
+          forget(entry);
           entry.abandoned = true;
           client.connection?.stream?.destroy();
           throw explainConnectionError(error, client);
         },
       );
-    current = entry;
-    return entry.ready;
+    connections.push(entry);
+    return entry;
+  };
+
+  /** The first connection not held up; else a new one, while there is room; else the least busy. */
+  const choose = (): Connection => {
+    const now = performance.now();
+    let leastBusy: Connection | undefined;
+    for (const entry of connections) {
+      if (entry.inFlight === 0 || now - entry.since < HELD_UP_MS) return entry;
+      if (leastBusy === undefined || entry.inFlight < leastBusy.inFlight) leastBusy = entry;
+    }
+    return leastBusy === undefined || connections.length < limit ? open() : leastBusy;
   };
 
   /**
@@ -88,14 +133,14 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
    * behind it are in the server's socket buffer already, and closing our end alone could let
    * them run later (after their callers were told they failed). A cancel request stops the
    * statement that runs; the backend itself is terminated from a connection of its own, found by
-   * its process id and start time (so that no other backend can be hit), and the next
-   * connection is opened only once that is done (or `graceMs` has passed). The statements queued
-   * on the abandoned connection fail with it.
+   * its process id and start time (so that no other backend can be hit), and a new connection is
+   * opened only once that is done (or `graceMs` has passed). The statements queued on the
+   * abandoned connection fail with it.
    */
   const expired = (entry: Connection) => {
     if (entry.abandoned) return;
     entry.abandoned = true;
-    if (current === entry) current = undefined;
+    forget(entry);
     const key = backendKeyOf(entry.client);
     if (key !== undefined) void sendCancelRequest(key, settings.graceMs);
     entry.client.connection?.stream?.destroy();
@@ -105,21 +150,47 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
     }
   };
 
-  /** Sends a statement, its config made once the connection is at hand (see `valuesNow`). */
-  const send = (entry: Connection, config: () => PgQueryConfig, deadline: Deadline | undefined) => {
-    const running = entry.client.query(config());
-    return deadline === undefined ? running : untilDeadline(running, deadline, () => expired(entry));
-  };
+  /** Sends a statement on an open connection, its values as they are now (see `valuesNow`). */
+  const send = (
+    entry: Connection,
+    text: string,
+    name: string | undefined,
+    values: readonly unknown[],
+    deadline?: Deadline,
+  ) =>
+    new Promise<unknown>((resolve, reject) => {
+      if (deadline !== undefined) {
+        if (deadline.expired !== undefined) {
+          reject(deadline.expired);
+          return;
+        }
+        deadline.onExpire = () => {
+          reject(deadline.expired);
+          expired(entry);
+        };
+      }
+      if (entry.inFlight++ === 0) entry.since = performance.now();
+      const query = new pg.Query(text, valuesNow(values), (error, result) => {
+        if (deadline !== undefined) deadline.onExpire = undefined;
+        entry.inFlight -= 1;
+        entry.since = performance.now();
+        if (error) reject(error);
+        else resolve(result);
+      });
+      if (name !== undefined) query.name = name;
+      entry.client.query(query);
+    });
 
   const pipelined = withPreparedFallback(
     settings.prepare,
     (statement, values, named, deadline) => {
-      const config = () => queryConfig(statement, values, named);
-      if (current?.open === true) return send(current, config, deadline);
-      return untilDeadline(connect(), deadline).then(() =>
-        current?.open === true
-          ? send(current, config, deadline)
-          : Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST')),
+      const entry = choose();
+      const name = named ? statement.name : undefined;
+      if (entry.open) return send(entry, statement.text, name, values, deadline);
+      return untilDeadline(entry.ready, deadline).then(() =>
+        entry.abandoned
+          ? Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST'))
+          : send(entry, statement.text, name, values, deadline),
       );
     },
     settings.onFallback,
@@ -130,14 +201,15 @@ export function createPipelinedPg(settings: OwnedPoolSettings): Database {
       statement.quick === true ? pipelined(statement, values, deadline) : side.query(statement, values, deadline),
     close: () => {
       closing ??= (async () => {
-        const entry = current;
-        current = undefined;
-        if (entry !== undefined) {
-          entry.abandoned = true;
-          // A connection still being opened is not waited for: it may never answer.
-          if (entry.open) await entry.client.end().catch(ignore);
-          else entry.client.connection?.stream?.destroy();
-        }
+        const all = connections.splice(0);
+        await Promise.all(
+          all.map(async (entry) => {
+            entry.abandoned = true;
+            // A connection still being opened is not waited for: it may never answer.
+            if (entry.open) await entry.client.end().catch(ignore);
+            else entry.client.connection?.stream?.destroy();
+          }),
+        );
         await side.close();
       })();
       return closing;
@@ -149,10 +221,14 @@ const LOST = 'the pipelined connection was lost before the statement could be se
 
 interface Connection {
   readonly client: PipelinedClient;
-  ready: Promise<PipelinedClient>;
+  ready: Promise<void>;
   open: boolean;
   /** Ended by the store (out of time, or closing): its errors are expected, not logged. */
   abandoned: boolean;
+  /** Statements sent and not yet answered. */
+  inFlight: number;
+  /** When it last answered, or was sent a statement while it had none in flight (performance.now()). */
+  since: number;
   /** Its backend, when it can be told apart from any other (not behind a pooler). */
   backend?: Backend;
 }
@@ -160,6 +236,11 @@ interface Connection {
 interface Backend {
   readonly pid: number;
   readonly started: string;
+}
+
+function maxPipelined(config: Readonly<Record<string, unknown>>): number {
+  const max = config.max;
+  return typeof max === 'number' && Number.isInteger(max) && max >= 1 ? max : DEFAULT_MAX_PIPELINED;
 }
 
 /** pg before 8.23 ignores the setting and would queue the statements one at a time. */

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { databaseUrl, eventually, uniqueName } from './support/database.js';
+import { useSchemaStores } from './support/driver-stores.js';
+
+const session = (n: number, seconds = 600) => ({
+  cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
+  n,
+});
+
+/** Longer than pg-pipeline.ts's HELD_UP_MS: by then a connection with no answer counts as held up. */
+const HELD_UP_PAST_MS = 150;
+
+describe("the store's own connections (conString, conObject, DATABASE_URL)", () => {
+  const { admin, newStore, table } = useSchemaStores('cps_connections', { errorLog: () => {} });
+  /** The backends of one store, told apart by an application_name of its own. */
+  const backends = async (applicationName: string) =>
+    (
+      await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+        applicationName,
+      ])
+    )[0]!.n as number;
+  const ownStore = (name: string, applicationName: string, options: Record<string, unknown> = {}) =>
+    newStore({
+      conObject: { connectionString: databaseUrl(), application_name: applicationName },
+      tableName: name,
+      hashSessionIds: false,
+      ...options,
+    });
+
+  it('pipelines by default: concurrent gets share a connection instead of one each', async () => {
+    const app = uniqueName('cps_default');
+    const store = ownStore(uniqueName('pipelined'), app);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`s${i}`, session(i) as any)));
+    const read = await Promise.all(Array.from({ length: 20 }, (_, i) => store.get(`s${i}`)));
+    assert.deepEqual(
+      read.map((s: any) => s.n),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    // One pipelined connection, and the one-connection pool beside it for the table check.
+    assert.ok((await backends(app)) <= 2, 'at most two connections');
+  });
+
+  it('uses a pool with pipeline: false, and without a time limit', async () => {
+    for (const options of [{ pipeline: false }, { operationTimeout: false }]) {
+      const app = uniqueName('cps_pool');
+      const store = ownStore(uniqueName('pooled'), app, options);
+      await store.length();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`s${i}`, session(i) as any)));
+      assert.ok((await backends(app)) > 2, `a connection per statement in flight with ${JSON.stringify(options)}`);
+    }
+  });
+
+  it("a statement held up by a lock does not hold up other sessions' statements", async () => {
+    const app = uniqueName('cps_held');
+    const name = uniqueName('held');
+    const store = ownStore(name, app);
+    await store.set('slow', session(0) as any);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`s${i}`, session(i) as any)));
+    // Another transaction holds the row of 'slow': its write waits on its pipelined connection.
+    const locker = new pg.Client({ connectionString: databaseUrl() });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${table(name)} WHERE sid = 'slow' FOR UPDATE`);
+      let slowDone = false;
+      const slow = store.set('slow', session(-1) as any).finally(() => {
+        slowDone = true;
+      });
+      const waiting = async () =>
+        (
+          await admin.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            [app],
+          )
+        )[0]!.n === 1;
+      assert.ok(await eventually(waiting, 5000), 'the write waits for the row lock');
+      await sleep(HELD_UP_PAST_MS);
+      const reads = await Promise.all(Array.from({ length: 20 }, (_, i) => store.get(`s${i}`)));
+      assert.deepEqual(
+        reads.map((s: any) => s.n),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`s${i}`, session(i + 100) as any)));
+      assert.equal(slowDone, false, 'the other sessions were served while the slow write still waited');
+      assert.ok(await waiting(), 'and it still waits');
+      await locker.query('ROLLBACK');
+      await slow;
+    } finally {
+      await locker.end();
+    }
+    assert.equal(((await store.get('slow')) as any).n, -1, 'the held-up write landed once the lock was gone');
+    assert.equal(((await store.get('s7')) as any).n, 107);
+  });
+});
+
+describe("a user's pg.Pool", () => {
+  const { newStore } = useSchemaStores('cps_user_pool', { errorLog: () => {} });
+
+  it('sends named (prepared) statements, prepared once per connection', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    try {
+      const store = newStore({ pool, tableName: uniqueName('named') });
+      await store.set('a', session(1) as any);
+      assert.equal(((await store.get('a')) as any).n, 1);
+      assert.equal(((await store.get('a')) as any).n, 1);
+      // The pool's only connection: the store's statements are prepared on it, under their names.
+      const prepared = (await pool.query('SELECT name FROM pg_prepared_statements')).rows.map((row) => row.name);
+      assert.ok(
+        prepared.some((name) => name.startsWith('cps_')),
+        `named statements on the connection: ${prepared.join(', ')}`,
+      );
+    } finally {
+      await pool.end();
+    }
+  });
+});
