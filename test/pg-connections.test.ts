@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { databaseUrl, eventually, uniqueName } from './support/database.js';
 import { useSchemaStores } from './support/driver-stores.js';
+import { pgbouncerMissing, startPgBouncer } from './support/pgbouncer.js';
+import { skipUnlessInstalled } from './support/system-tools.js';
 
 const session = (n: number, seconds = 600) => ({
   cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
@@ -93,6 +95,38 @@ describe("the store's own connections (conString, conObject, DATABASE_URL)", () 
     }
     assert.equal(((await store.get('slow')) as any).n, -1, 'the held-up write landed once the lock was gone');
     assert.equal(((await store.get('s7')) as any).n, 107);
+  });
+});
+
+describe("the store's own connections through PgBouncer (transaction pooling)", () => {
+  const { admin, newStore } = useSchemaStores('cps_connections_bouncer', { errorLog: () => {} });
+  const missing = skipUnlessInstalled(pgbouncerMissing());
+
+  it('use a pool by default, since a statement out of time could not end its backend', { skip: missing }, async () => {
+    const bouncer = await startPgBouncer(databaseUrl(), { poolSize: 20 });
+    try {
+      const app = uniqueName('cps_bouncer');
+      const url = new URL(bouncer.url);
+      url.searchParams.set('application_name', app);
+      const store = newStore({ conString: url.href, tableName: uniqueName('bounced'), preparedStatements: false });
+      await store.length();
+      const sessions = Array.from({ length: 20 }, (_, i) => i);
+      await Promise.all(sessions.map((i) => store.set(`s${i}`, session(i) as any)));
+      const read = await Promise.all(sessions.map((i) => store.get(`s${i}`)));
+      assert.deepEqual(
+        read.map((s: any) => s.n),
+        sessions,
+      );
+      await Promise.all(sessions.map((i) => store.set(`s${i}`, session(i) as any)));
+      // PgBouncer passes application_name on: a pool has a server connection per statement in flight.
+      const servers = (
+        await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])
+      )[0]!.n;
+      assert.ok(servers > 2, `several server connections (${servers}), not one pipelined`);
+      await store.close();
+    } finally {
+      await bouncer.stop();
+    }
   });
 });
 

@@ -72,6 +72,8 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
   let closing: Promise<void> | undefined;
   /** The end, on the server, of the last abandoned connection: a new one waits for it. */
   let terminating: Promise<void> = Promise.resolve();
+  /** By default, behind a pooler (where the store cannot end its own backend): a pool in place of pipelines. */
+  let pooled: Database | undefined;
 
   const forget = (entry: Connection) => {
     const index = connections.indexOf(entry);
@@ -103,6 +105,15 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
       .then(() => identify(client))
       .then(
         (backend) => {
+          if (backend === undefined && !required) {
+            // Behind a pooler: a statement out of time could not be stopped from letting those
+            // queued behind it run later. By default, then, a pool instead.
+            entry.abandoned = true;
+            forget(entry);
+            pooled ??= createOwnedPgPool(settings);
+            void client.end().catch(ignore);
+            return;
+          }
           entry.backend = backend;
           entry.open = true;
         },
@@ -187,18 +198,23 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
       const entry = choose();
       const name = named ? statement.name : undefined;
       if (entry.open) return send(entry, statement.text, name, values, deadline);
-      return untilDeadline(entry.ready, deadline).then(() =>
-        entry.abandoned
+      return untilDeadline(entry.ready, deadline).then(() => {
+        if (pooled !== undefined) return pooled.query(statement, values, deadline);
+        return entry.abandoned
           ? Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST'))
-          : send(entry, statement.text, name, values, deadline),
-      );
+          : send(entry, statement.text, name, values, deadline);
+      });
     },
     settings.onFallback,
   );
 
   return {
     query: (statement, values, deadline): Promise<Row[]> =>
-      statement.quick === true ? pipelined(statement, values, deadline) : side.query(statement, values, deadline),
+      statement.quick !== true
+        ? side.query(statement, values, deadline)
+        : pooled !== undefined
+          ? pooled.query(statement, values, deadline)
+          : pipelined(statement, values, deadline),
     close: () => {
       closing ??= (async () => {
         const all = connections.splice(0);
@@ -210,7 +226,7 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
             else entry.client.connection?.stream?.destroy();
           }),
         );
-        await side.close();
+        await Promise.all([side.close(), pooled?.close()]);
       })();
       return closing;
     },
