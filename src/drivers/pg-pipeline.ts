@@ -1,11 +1,17 @@
 import { ConnectionError, typeError } from '../errors.js';
+import type { Statement } from '../sql.js';
 import { type Deadline, untilDeadline } from '../time-limit.js';
 import { backendKeyOf, sendCancelRequest } from './cancel.js';
 import { explainConnectionError } from './connection-errors.js';
-import { type Database, type Row, valuesNow, withPreparedFallback } from './database.js';
-import { createOwnedPgPool, loadPg, type OwnedPoolSettings } from './pg.js';
-
-type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
+import { type Database, type Row, withPreparedFallback } from './database.js';
+import {
+  createOwnedPgPool,
+  loadPg,
+  type OwnedPoolSettings,
+  type PgCallback,
+  type PgQueryClass,
+  pgQuery,
+} from './pg.js';
 
 interface PipelinedClient {
   connect(): Promise<unknown>;
@@ -20,12 +26,7 @@ interface PipelinedClient {
 
 type PgWithClient = {
   Client: new (config: Record<string, unknown>) => PipelinedClient;
-  /** pg's query class: made from a text and named afterwards, pg does not copy it (see pg.ts). */
-  Query: new (
-    text: string,
-    values: unknown[],
-    callback: PgCallback,
-  ) => { name?: string };
+  Query: PgQueryClass;
 };
 
 const ignore = () => {};
@@ -161,12 +162,12 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
     }
   };
 
-  /** Sends a statement on an open connection, its values as they are now (see `valuesNow`). */
+  /** Sends a statement on an open connection; out of time, it ends the connection (see `expired`). */
   const send = (
     entry: Connection,
-    text: string,
-    name: string | undefined,
+    statement: Statement,
     values: readonly unknown[],
+    named: boolean,
     deadline?: Deadline,
   ) =>
     new Promise<unknown>((resolve, reject) => {
@@ -181,28 +182,26 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
         };
       }
       if (entry.inFlight++ === 0) entry.since = performance.now();
-      const query = new pg.Query(text, valuesNow(values), (error, result) => {
+      const answered: PgCallback = (error, result) => {
         if (deadline !== undefined) deadline.onExpire = undefined;
         entry.inFlight -= 1;
         entry.since = performance.now();
         if (error) reject(error);
         else resolve(result);
-      });
-      if (name !== undefined) query.name = name;
-      entry.client.query(query);
+      };
+      entry.client.query(pgQuery(pg.Query, statement, values, named, answered));
     });
 
   const pipelined = withPreparedFallback(
     settings.prepare,
     (statement, values, named, deadline) => {
       const entry = choose();
-      const name = named ? statement.name : undefined;
-      if (entry.open) return send(entry, statement.text, name, values, deadline);
+      if (entry.open) return send(entry, statement, values, named, deadline);
       return untilDeadline(entry.ready, deadline).then(() => {
         if (pooled !== undefined) return pooled.query(statement, values, deadline);
         return entry.abandoned
           ? Promise.reject(new ConnectionError(LOST, undefined, 'ERR_CONNECTION_LOST'))
-          : send(entry, statement.text, name, values, deadline);
+          : send(entry, statement, values, named, deadline);
       });
     },
     settings.onFallback,

@@ -28,7 +28,7 @@ export interface PgQueryConfig {
   name?: string;
 }
 
-type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
+export type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
 
 interface PgQueryable {
   query(config: PgQueryConfig): Promise<unknown>;
@@ -36,7 +36,6 @@ interface PgQueryable {
 }
 
 interface PgPoolClient {
-  query(config: PgQueryConfig, callback: PgCallback): void;
   query(query: object): void;
   release(destroy?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -45,12 +44,29 @@ interface PgPoolClient {
 
 interface PgPool extends PgQueryable {
   connect(callback: (error: Error | null | undefined, client?: PgPoolClient) => void): unknown;
-  /** pg-pool's client class; pg's `Client.Query` is the query class its clients run. */
-  readonly Client?: { readonly Query?: PgQueryClass };
+  /** pg-pool's client class, and its query class. */
+  readonly Client: { readonly Query: PgQueryClass };
 }
 
-/** pg's Query: made from a text, it skips the copy pg makes of every query config object. */
-type PgQueryClass = new (text: string, values: unknown[], callback: PgCallback) => { name?: string };
+/** pg's Query class (`pg.Query`, a pool's `Client.Query`). */
+export type PgQueryClass = new (text: string, values: unknown[], callback: PgCallback) => { name?: string };
+
+/**
+ * One statement as pg's Query, its values as they are now (see `valuesNow`). Every statement
+ * passes here: a Query made from the text, named afterwards, is one object fewer than a query
+ * config, and pg does not copy it property by property as it copies a config.
+ */
+export function pgQuery(
+  Query: PgQueryClass,
+  statement: Statement,
+  values: readonly unknown[],
+  named: boolean,
+  callback: PgCallback,
+): object {
+  const query = new Query(statement.text, valuesNow(values), callback);
+  if (named) query.name = statement.name;
+  return query;
+}
 
 export function isQueryable(value: unknown): value is PgPoolLike {
   return typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function';
@@ -63,7 +79,12 @@ export function looksLikePg(pool: object): boolean {
 
 /** A `pg.Pool` (pg-pool), as opposed to a single `pg.Client` or some other queryable. */
 function isPgPool(pool: object): pool is PgPool {
-  return looksLikePg(pool) && 'totalCount' in pool && 'idleCount' in pool;
+  return (
+    looksLikePg(pool) &&
+    'totalCount' in pool &&
+    'idleCount' in pool &&
+    typeof (pool as { Client?: { Query?: unknown } }).Client?.Query === 'function'
+  );
 }
 
 const ignore = () => {};
@@ -121,7 +142,7 @@ const DEFAULT_GRACE_MS = 1000;
 function leasingRun(pool: PgPool, graceMs: number): RunStatement {
   const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
   const expiredWaiting = (expired: OperationTimeoutError) => explainWaitForConnection(expired, pool);
-  const Query = pool.Client?.Query;
+  const Query = pool.Client.Query;
   return (statement, values, named, deadline) => {
     if (deadline === undefined) {
       return pool.query(queryConfig(statement, values, named)).catch((error: unknown) => {
@@ -130,18 +151,7 @@ function leasingRun(pool: PgPool, graceMs: number): RunStatement {
     }
     return runOnLease(
       acquire,
-      (lease, done) => {
-        const client = lease.client as PgPoolClient;
-        if (Query === undefined) {
-          client.query(queryConfig(statement, values, named), done);
-          return;
-        }
-        // Every statement passes here: a query made from the text, named afterwards, is one object
-        // fewer than a config object, which pg would copy property by property.
-        const query = new Query(statement.text, valuesNow(values), done);
-        if (named) query.name = statement.name;
-        client.query(query);
-      },
+      (lease, done) => (lease.client as PgPoolClient).query(pgQuery(Query, statement, values, named, done)),
       deadline,
       graceMs,
       expiredWaiting,
