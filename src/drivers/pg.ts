@@ -1,8 +1,8 @@
 import { poolWait } from '../diagnostics.js';
-import { ConnectionError, type OperationTimeoutError, PGStoreError } from '../errors.js';
+import { ConnectionError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
-import { type Done, type Lease, runOnLease } from './cancel.js';
+import { type Leasing, runOnLease } from './cancel.js';
 import {
   explainConnectionError,
   explainWaitForConnection,
@@ -99,40 +99,36 @@ export function queryConfig(statement: Statement, values: readonly unknown[], na
     : { text: statement.text, values: valuesNow(values) };
 }
 
-/** A connection of a pg.Pool, taken for one statement. */
-function leaseFrom(pool: PgPool, done: Done<Lease>): void {
-  const waited = poolWait();
-  const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
-    waited?.end();
-    if (error || client === undefined) {
-      done(
-        error
-          ? explainConnectionError(error, pool)
-          : new ConnectionError('the pool gave no connection', undefined, 'ERR_NO_CONNECTION'),
-      );
-      return;
-    }
-    // A checked-out client reports a broken connection as an 'error' event as well as to its
-    // query: without a listener, that event would crash the process.
-    client.on('error', ignore);
-    done(undefined, {
-      client,
-      release: (destroy) => {
-        client.removeListener('error', ignore);
-        client.release(destroy || undefined);
-      },
-    });
-  };
-  const pending = pool.connect(connected) as unknown;
-  // A pool of another make may answer with a promise instead of calling back (runOnLease takes
-  // the first answer only).
-  if (typeof (pending as PromiseLike<PgPoolClient> | undefined)?.then === 'function') {
-    (pending as PromiseLike<PgPoolClient>).then((client) => connected(undefined, client), connected);
-  }
-}
-
 /** How long to wait for a cancelled statement's connection to settle, when no time limit says. */
 const DEFAULT_GRACE_MS = 1000;
+
+/** A pg.Pool's connections, taken for one statement each (see runOnLease). */
+function pgPoolLeasing(pool: PgPool, graceMs: number): Leasing<PgPoolClient> {
+  return {
+    acquire(done) {
+      const waited = poolWait();
+      pool.connect((error, client) => {
+        waited?.end();
+        if (error || client === undefined) {
+          const none = new ConnectionError('the pool gave no connection', undefined, 'ERR_NO_CONNECTION');
+          done(error ? explainConnectionError(error, pool) : none);
+          return;
+        }
+        // A checked-out client reports a broken connection as an 'error' event as well as to its
+        // query: without a listener, that event would crash the process.
+        client.on('error', ignore);
+        done(undefined, client);
+      });
+    },
+    release(client, destroy) {
+      client.removeListener('error', ignore);
+      client.release(destroy || undefined);
+    },
+    clientOf: (client) => client,
+    graceMs,
+    expiredWaiting: (expired) => explainWaitForConnection(expired, pool),
+  };
+}
 
 /**
  * A statement on a `pg.Pool` with time limits: on a connection of its own from the pool, so that
@@ -140,8 +136,7 @@ const DEFAULT_GRACE_MS = 1000;
  * (see runOnLease).
  */
 function leasingRun(pool: PgPool, graceMs: number): RunStatement {
-  const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
-  const expiredWaiting = (expired: OperationTimeoutError) => explainWaitForConnection(expired, pool);
+  const leasing = pgPoolLeasing(pool, graceMs);
   const Query = pool.Client.Query;
   return (statement, values, named, deadline) => {
     if (deadline === undefined) {
@@ -150,11 +145,9 @@ function leasingRun(pool: PgPool, graceMs: number): RunStatement {
       });
     }
     return runOnLease(
-      acquire,
-      (lease, done) => (lease.client as PgPoolClient).query(pgQuery(Query, statement, values, named, done)),
+      leasing,
+      (client, done) => client.query(pgQuery(Query, statement, values, named, done)),
       deadline,
-      graceMs,
-      expiredWaiting,
     );
   };
 }
