@@ -55,7 +55,9 @@ const DEFAULT_MAX_PIPELINED = 4;
  * with the fewest statements in flight takes it. A lost connection is forgotten; a statement out of
  * time ends its connection (see `expired`).
  *
- * Undefined when pg has no pipeline mode and `required` is false (the caller opens a pool instead).
+ * Unless `required` (`pipeline: true`): undefined when pg has no pipeline mode (the caller opens a
+ * pool instead), and behind a pooler, where the store could not end its own backend, a pool of
+ * its own takes the quick statements from the first connection on.
  */
 export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean): Database | undefined {
   const pg = loadPg<PgWithClient>();
@@ -106,6 +108,7 @@ export function createPipelinedPg(settings: OwnedPoolSettings, required: boolean
       .then(() => identify(client))
       .then(
         (backend) => {
+          if (entry.abandoned) return; // closed meanwhile
           if (backend === undefined && !required) {
             // Behind a pooler: a statement out of time could not be stopped from letting those
             // queued behind it run later. By default, then, a pool instead.
