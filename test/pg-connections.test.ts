@@ -96,6 +96,40 @@ describe("the store's own connections (conString, conObject, DATABASE_URL)", () 
     assert.equal(((await store.get('slow')) as any).n, -1, 'the held-up write landed once the lock was gone');
     assert.equal(((await store.get('s7')) as any).n, 107);
   });
+  it('a held-up statement out of time ends its own connection only: the others serve on', async () => {
+    const app = uniqueName('cps_held_timeout');
+    const name = uniqueName('held_timeout');
+    const store = ownStore(name, app, { operationTimeout: 1000 });
+    await store.set('slow', session(0) as any);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.set(`s${i}`, session(i) as any)));
+    const locker = new pg.Client({ connectionString: databaseUrl() });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${table(name)} WHERE sid = 'slow' FOR UPDATE`);
+      const slow = store.set('slow', session(-1) as any);
+      const failed = slow.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await sleep(HELD_UP_PAST_MS);
+      // Reads of other sessions while it waits, and after its connection was ended.
+      const during = Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`s${i}`)));
+      const error = (await failed) as any;
+      assert.equal(error?.name, 'TimeoutError', String(error));
+      assert.deepEqual(
+        (await during).map((s: any) => s.n),
+        Array.from({ length: 10 }, (_, i) => i),
+      );
+      const after = await Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`s${i}`)));
+      assert.equal(after.length, 10);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await locker.end();
+    }
+    await sleep(200);
+    assert.equal(((await store.get('slow')) as any).n, 0, 'the write out of time did not land once the lock was gone');
+  });
 });
 
 describe("the store's own connections through PgBouncer (transaction pooling)", () => {
