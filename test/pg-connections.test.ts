@@ -41,8 +41,10 @@ describe("the store's own connections (conString, conObject, DATABASE_URL)", () 
       read.map((s: any) => s.n),
       Array.from({ length: 20 }, (_, i) => i),
     );
-    // One pipelined connection, and the one-connection pool beside it for the table check.
-    assert.ok((await backends(app)) <= 2, 'at most two connections');
+    // One pipelined connection (a second only if one went 50 ms without an answer), and the
+    // one-connection pool beside it for the table check; a pool would have had ten.
+    const count = await backends(app);
+    assert.ok(count <= 3, `a few connections, not one per statement (${count})`);
   });
 
   it('uses a pool with pipeline: false, and without a time limit', async () => {
@@ -51,7 +53,8 @@ describe("the store's own connections (conString, conObject, DATABASE_URL)", () 
       const store = ownStore(uniqueName('pooled'), app, options);
       await store.length();
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`s${i}`, session(i) as any)));
-      assert.ok((await backends(app)) > 2, `a connection per statement in flight with ${JSON.stringify(options)}`);
+      const count = await backends(app);
+      assert.ok(count >= 5, `a connection per statement in flight (${count}) with ${JSON.stringify(options)}`);
     }
   });
 
