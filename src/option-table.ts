@@ -192,7 +192,7 @@ const OPTION_TABLE = {
   operationTimeout: { default: 10_000, check: millisecondsOrFalse(MAX_TIMER_MS) },
   maxSessionSize: { check: wholeNumber() },
   readCache: { default: false, check: trueOrMillisecondsOrFalse(MAX_READ_CACHE_MS) },
-  pipeline: { default: false, check: boolean },
+  pipeline: { check: boolean },
   // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
   errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },
   hashSessionIds: { default: true, check: boolean },

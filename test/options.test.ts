@@ -219,7 +219,7 @@ describe('options are checked at construction', () => {
       maxSessionSize: undefined,
       readCacheMs: false,
       readCacheListens: false,
-      pipeline: false,
+      pipeline: undefined,
       idForm: 'sha256',
       sessionIdPepper: undefined,
       absoluteTimeoutSeconds: undefined,
