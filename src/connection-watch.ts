@@ -92,18 +92,27 @@ export class ConnectionWatch {
   watch<T>(operation: Promise<T>): Promise<T> {
     return operation.then(
       (value) => {
-        // Only the first: once disconnected, the probe decides (a `get` the cache answered proves nothing).
-        if (this.#state === 'unknown') this.#reached();
+        this.succeeded();
         return value;
       },
       (error: unknown) => {
-        if ((this.#state === 'unknown' || this.#state === 'connected') && looksUnreachable(error)) {
-          this.#state = 'checking';
-          this.#probe();
-        }
+        this.failed(error);
         throw error;
       },
     );
+  }
+
+  /** An operation succeeded. Only the first counts: once disconnected, the probe decides (a `get` the cache answered proves nothing). */
+  succeeded(): void {
+    if (this.#state === 'unknown') this.#reached();
+  }
+
+  /** An operation failed: if the database looks unreachable, the probe starts looking. */
+  failed(error: unknown): void {
+    if ((this.#state === 'unknown' || this.#state === 'connected') && looksUnreachable(error)) {
+      this.#state = 'checking';
+      this.#probe();
+    }
   }
 
   stop(): void {

@@ -18,9 +18,12 @@ import { type Deadline, OperationsInFlight } from './time-limit.js';
 import type { SessionObject } from './types.js';
 import { UserOperations } from './user-operations.js';
 import type { UserSession } from './user-sessions.js';
-import { WritePath } from './write-path.js';
+import { type RefreshPlan, WritePath } from './write-path.js';
 
 export type { ListedSession } from './codec.js';
+
+/** What a touch that needs no statement resolves with. */
+const DONE: Promise<void> = Promise.resolve();
 
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
@@ -136,39 +139,45 @@ export class SessionCore {
 
   /** A stored session, with the receipt of this load: the request's writes give it back to `save`. */
   async load(sid: string): Promise<LoadedSession | null> {
-    const { cache } = this.#reads;
-    if (cache !== undefined && this.#watch.isReady && !this.closed) {
-      checkSid(sid);
-      const cached = cache.recall(sid);
-      if (cached !== undefined && this.#reads.mayServe(cached)) {
-        const now = this.#now();
-        const remaining = (cached.aliveUntil - now) / 1000;
-        return this.#loadedSession(this.#watch.table, sid, cached.text, remaining, now, cached.userId);
-      }
-    }
-    // Named as the store's users call it, in a TimeoutError's message: get(), set(), touch().
-    const deadline = this.#begin('get()');
     try {
-      if (!this.#watch.isReady) await this.#watch.whenReady();
-      checkSid(sid);
-      const table = this.#watch.table;
-      const startedFrom = cache?.peek(sid);
-      const id = table.ids.parameter(sid);
-      const sentAt = this.#now();
-      const row = await this.#reads.row(table.statements.get, id, deadline);
-      if (row === undefined) return null;
-      const remainingSeconds = Number(row.remaining);
-      const userId = row.user_id as string | null | undefined;
-      const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
-      if (loaded === null) return null;
-      const stored = loaded.boundElsewhere
-        ? await this.#writes.rebind(table, sid, loaded.receipt, deadline)
-        : (row.sess as string);
-      const key = this.#reads.keyToRemember(id, sentAt);
-      if (key !== null) cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId, key);
-      return loaded;
-    } finally {
-      this.#inFlight.end(deadline);
+      const { cache } = this.#reads;
+      if (cache !== undefined && this.#watch.isReady && !this.closed) {
+        checkSid(sid);
+        const cached = cache.recall(sid);
+        if (cached !== undefined && this.#reads.mayServe(cached)) {
+          const now = this.#now();
+          const remaining = (cached.aliveUntil - now) / 1000;
+          return this.#loadedSession(this.#watch.table, sid, cached.text, remaining, now, cached.userId);
+        }
+      }
+      // Named as the store's users call it, in a TimeoutError's message: get(), set(), touch().
+      const deadline = this.#begin('get()');
+      try {
+        if (!this.#watch.isReady) await this.#watch.whenReady();
+        checkSid(sid);
+        const table = this.#watch.table;
+        const startedFrom = cache?.peek(sid);
+        const id = table.ids.parameter(sid);
+        const sentAt = this.#now();
+        const [row] = await this.#reads.getRows(table.statements.get, id, deadline);
+        this.settled(true);
+        if (row === undefined) return null;
+        const remainingSeconds = Number(row.remaining);
+        const userId = row.user_id as string | null | undefined;
+        const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
+        if (loaded === null) return null;
+        const stored = loaded.boundElsewhere
+          ? await this.#writes.rebind(table, sid, loaded.receipt, deadline)
+          : (row.sess as string);
+        const key = this.#reads.keyToRemember(id, sentAt);
+        if (key !== null) cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId, key);
+        return loaded;
+      } finally {
+        this.#inFlight.end(deadline);
+      }
+    } catch (error) {
+      this.settled(false, error);
+      throw error;
     }
   }
 
@@ -211,14 +220,21 @@ export class SessionCore {
     write?: WriteOptions,
   ): Promise<LoadReceipt> {
     const receipt = given?.sid === sid ? given : undefined;
-    const deadline = this.#begin('set()');
     try {
-      if (!this.#watch.isReady) await this.#watch.whenReady();
-      checkSid(sid);
-      // One snapshot for the whole write: a table check between two of its statements may swap it.
-      return await this.#writes.save(this.#watch.table, sid, session, receipt, write, deadline);
-    } finally {
-      this.#inFlight.end(deadline);
+      const deadline = this.#begin('set()');
+      try {
+        if (!this.#watch.isReady) await this.#watch.whenReady();
+        checkSid(sid);
+        // One snapshot for the whole write: a table check between two of its statements may swap it.
+        const written = await this.#writes.save(this.#watch.table, sid, session, receipt, write, deadline);
+        this.settled(true);
+        return written;
+      } finally {
+        this.#inFlight.end(deadline);
+      }
+    } catch (error) {
+      this.settled(false, error);
+      throw error;
     }
   }
 
@@ -250,23 +266,53 @@ export class SessionCore {
     return this.#operation('destroySession()', (deadline) => this.#users.destroySession(handle, options, deadline));
   }
 
-  /** Extends a session's life, writing only when its row needs it (a lazy touch: see write-path.ts). */
-  async refresh(
-    sid: string,
-    session: SessionObject,
-    given: LoadReceipt | undefined,
-    write?: WriteOptions,
-  ): Promise<void> {
+  /**
+   * Extends a session's life, writing only when its row needs it (a lazy touch: see
+   * write-path.ts). A touch that needs no statement, the usual one, is decided at once: no time
+   * limit, nothing in flight, no promise of its own.
+   */
+  refresh(sid: string, session: SessionObject, given: LoadReceipt | undefined, write?: WriteOptions): Promise<void> {
     const receipt = given?.sid === sid ? given : undefined;
-    const deadline = this.#begin('touch()');
+    if (receipt === undefined || !this.#watch.isReady || this.closed)
+      return this.#refresh(sid, session, receipt, write);
+    let plan: RefreshPlan | undefined;
     try {
-      if (!this.#watch.isReady) await this.#watch.whenReady();
       checkSid(sid);
       checkSessionObject(session);
-      if (this.options.disableTouch) return;
-      await this.#writes.refresh(this.#watch.table, sid, session, receipt, write, deadline);
-    } finally {
-      this.#inFlight.end(deadline);
+      if (!this.options.disableTouch) plan = this.#writes.planRefresh(this.#watch.table, sid, session, receipt, write);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (plan !== undefined) return this.#refresh(sid, session, receipt, write, plan);
+    this.#pruneSchedule.start();
+    this.#watch.recheckIfDue();
+    return DONE;
+  }
+
+  async #refresh(
+    sid: string,
+    session: SessionObject,
+    receipt: LoadReceipt | undefined,
+    write: WriteOptions | undefined,
+    planned?: RefreshPlan,
+  ): Promise<void> {
+    try {
+      const deadline = this.#begin('touch()');
+      try {
+        if (!this.#watch.isReady) await this.#watch.whenReady();
+        checkSid(sid);
+        checkSessionObject(session);
+        if (this.options.disableTouch) return;
+        const table = this.#watch.table;
+        const plan = planned ?? this.#writes.planRefresh(table, sid, session, receipt, write);
+        if (plan !== undefined) await this.#writes.refresh(table, sid, plan, receipt, deadline);
+        this.settled(true);
+      } finally {
+        this.#inFlight.end(deadline);
+      }
+    } catch (error) {
+      this.settled(false, error);
+      throw error;
     }
   }
 
@@ -340,6 +386,12 @@ export class SessionCore {
     })();
     return this.#closing;
   }
+
+  /**
+   * Told the outcome of each `load`, `save` and `refresh` that reached the database or failed
+   * (the observed core watches the connection with it, without a promise of its own per call).
+   */
+  protected settled(_succeeded: boolean, _error?: unknown): void {}
 
   /**
    * An operation that is not on the hot path: `load`, `save` and `refresh` inline the same steps

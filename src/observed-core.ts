@@ -14,7 +14,8 @@ import type { UserSession } from './user-sessions.js';
  * The store's operations as an operator sees them: each published on its TracingChannel when
  * somebody subscribes (see diagnostics.ts), its outcome watched for `connect` / `disconnect`
  * (connection-watch.ts), and what it did to sessions emitted for audit logs (store-events.ts).
- * The behaviour is the core's, unchanged; untraced and unwatched, an operation is the core's call.
+ * The behaviour is the core's, unchanged; untraced, an operation is the core's call (the hot
+ * path's `load`, `save` and `refresh` report their outcomes to the watch through `settled`).
  */
 export class ObservedCore extends SessionCore {
   readonly #events: EventEmitter | undefined;
@@ -35,16 +36,14 @@ export class ObservedCore extends SessionCore {
   /** Traced as the `get` operation: the store's users call it so. */
   override load(sid: string): Promise<LoadedSession | null> {
     const channel = channels.get;
-    if (!isTraced(channel)) return this.#watched(super.load(sid));
+    if (!isTraced(channel)) return super.load(sid);
     const context = this.#context('get');
     if (this.options.readDriver !== undefined) context.server = 'primary';
     const cached = this.options.readCacheMs !== false || this.options.readCacheListens;
-    return this.#watched(
-      traceOperation(
-        context,
-        () => super.load(sid),
-        cached ? (done) => (done.cacheHit = done.statements === 0) : undefined,
-      ),
+    return traceOperation(
+      context,
+      () => super.load(sid),
+      cached ? (done) => (done.cacheHit = done.statements === 0) : undefined,
     );
   }
 
@@ -57,11 +56,9 @@ export class ObservedCore extends SessionCore {
   ): Promise<LoadReceipt> {
     const created =
       this.#listens('sessionCreated') && typeof session === 'object' && session !== null ? given?.sid !== sid : false;
-    const written = this.#watched(
-      isTraced(channels.set)
-        ? traceOperation(this.#context('set'), () => super.save(sid, session, given, write))
-        : super.save(sid, session, given, write),
-    );
+    const written = isTraced(channels.set)
+      ? traceOperation(this.#context('set'), () => super.save(sid, session, given, write))
+      : super.save(sid, session, given, write);
     if (!created) return written;
     return written.then((receipt) => {
       emitLifecycle(this.#events, 'sessionCreated', () =>
@@ -78,11 +75,16 @@ export class ObservedCore extends SessionCore {
     given: LoadReceipt | undefined,
     write?: WriteOptions,
   ): Promise<void> {
-    return this.#watched(
-      isTraced(channels.touch)
-        ? traceOperation(this.#context('touch'), () => super.refresh(sid, session, given, write))
-        : super.refresh(sid, session, given, write),
-    );
+    return isTraced(channels.touch)
+      ? traceOperation(this.#context('touch'), () => super.refresh(sid, session, given, write))
+      : super.refresh(sid, session, given, write);
+  }
+
+  /** `load`, `save` and `refresh` report their outcomes here, rather than each be watched as a promise. */
+  protected override settled(succeeded: boolean, error?: unknown): void {
+    if (this.#watch === undefined) return;
+    if (succeeded) this.#watch.succeeded();
+    else this.#watch.failed(error);
   }
 
   override destroy(sid: string): Promise<void> {

@@ -193,7 +193,7 @@ const OPTION_TABLE = {
   maxSessionSize: { check: wholeNumber() },
   // No default: not given means the trusted cache where it can be had, silently off elsewhere (options.ts).
   readCache: { check: trueOrMillisecondsOrFalse(MAX_READ_CACHE_MS) },
-  pipeline: { default: false, check: boolean },
+  pipeline: { check: boolean },
   // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
   errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },
   hashSessionIds: { default: true, check: boolean },

@@ -94,8 +94,9 @@ export interface PGStoreOptions {
   readCache?: boolean | number;
   /**
    * With `conString`/`conObject`/`DATABASE_URL` only: send the quick statements (get, set, touch,
-   * destroy) over one connection in pg's pipeline mode (needs pg ≥ 8.23), beside a one-connection
-   * pool for the rest. Default: `false`.
+   * destroy) over connections in pg's pipeline mode (needs pg ≥ 8.23), beside a one-connection
+   * pool for the rest. Default: on where it can be (pg ≥ 8.23 and an `operationTimeout`), else off;
+   * `true` insists (an error where it cannot be), `false` uses a pool.
    */
   pipeline?: boolean;
   /** Receives errors that have no callback or promise to go to. Default: `console.error`. */
@@ -183,7 +184,8 @@ export interface ResolvedOptions {
   readonly readCacheListens: boolean;
   /** `readCache: true` was given: the store says why whenever it cannot trust the cache (not given: silently). */
   readonly readCacheAsked: boolean;
-  readonly pipeline: boolean;
+  /** Undefined: pipelined where that is safe (see drivers/open.ts). */
+  readonly pipeline: boolean | undefined;
   readonly errorLog: ErrorLog;
   /** How this store wants ids stored (schema 2). */
   readonly idForm: SessionIdForm;

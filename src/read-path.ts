@@ -99,14 +99,26 @@ export class ReadPath {
     return this.#primary.query(statement, values, deadline);
   }
 
-  /** `get`'s row, from a replica when one may answer; from the primary on a miss or any doubt. */
-  async row(get: Statement, id: IdParameter, deadline: Deadline | undefined): Promise<Row | undefined> {
-    const replica = this.#replica;
-    if (replica === undefined) return (await this.query(get, [id], deadline))[0];
+  /**
+   * `get`'s rows (one, or none), from a replica when one may answer; from the primary on a miss
+   * or any doubt. Without a replica it is the statement's own promise: every uncached `get`.
+   */
+  getRows(get: Statement, id: IdParameter, deadline: Deadline | undefined): Promise<Row[]> {
+    if (this.#replica === undefined) return this.query(get, [id], deadline);
+    return this.#rowFromReplica(this.#replica, get, id, deadline);
+  }
+
+  async #rowFromReplica(
+    replica: ReplicaReads,
+    get: Statement,
+    id: IdParameter,
+    deadline: Deadline | undefined,
+  ): Promise<Row[]> {
     if (deadline?.expired !== undefined) throw deadline.expired;
     const row = await replica.read(rememberedIdOf(id), [id], deadline);
-    if (row !== undefined) noteReplicaAnswered();
-    return row ?? (await this.query(get, [id], deadline))[0];
+    if (row === undefined) return this.query(get, [id], deadline);
+    noteReplicaAnswered();
+    return [row];
   }
 
   /**

@@ -121,10 +121,10 @@ export function statement(purpose: string, text: string, quick = false): Stateme
 }
 
 export interface StoreStatements {
-  /** $1 sid → sess (text), remaining (float8, seconds), and with `userColumns` user_id (text or null) */
+  /** $1 sid → sess (text), remaining (float8, seconds), and from schema 3 user_id (text or null) */
   readonly get: Statement;
   /**
-   * $1 sid, $2 sess, $3 seconds to live (and with `userColumns`: $4 user id, $5 details) →
+   * $1 sid, $2 sess, $3 seconds to live (and from schema 3: $4 user id, $5 details) →
    * inserts or replaces; a live row of the session keeps its creation time (and so its absolute
    * end), else the creation time is now
    */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Store as ExpressSessionStore, SessionData } from 'express-session';
 import { type Callback, settle } from './callbacks.js';
-import type { CoreSettings, SessionCore, WriteOptions } from './core.js';
+import type { CoreSettings, LoadedSession, SessionCore, WriteOptions } from './core.js';
 import { typeError } from './errors.js';
 import { expiresAtMs } from './expiry.js';
 import { attachReceipt, bindReceipt, receiptFor, receiptOf } from './load-receipt.js';
@@ -170,8 +170,11 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
      * writes carry it back. Its cookie's `expires` tells when the database will end it: a lazy
      * touch moves the row's expiry without rewriting the stored text, so the stored value may be older.
      */
-    async #get(sid: string): Promise<SessionObject | null> {
-      const loaded = await this.#core.load(sid);
+    #get(sid: string): Promise<SessionObject | null> {
+      return this.#core.load(sid).then(this.#handedOut);
+    }
+
+    readonly #handedOut = (loaded: LoadedSession | null): SessionObject | null => {
       if (loaded === null) return null;
       const { session, receipt } = loaded;
       attachReceipt(session, receipt);
@@ -181,7 +184,7 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
         cookie.expires = new Date(this.#core.expiresAtMs(receipt)).toISOString();
       }
       return session;
-    }
+    };
 
     set(sid: string, session: SessionData): Promise<void>;
     set(sid: string, session: SessionData, callback: (error?: any) => void): void;
@@ -190,11 +193,12 @@ export function createStoreClass<TBase extends EmitterConstructor>(Base: TBase, 
     }
 
     /** A session the request loaded carries its receipt: only an update. A new one gets the receipt of its write. */
-    async #set(sid: string, session: SessionObject): Promise<void> {
+    #set(sid: string, session: SessionObject): Promise<void> {
       const given = isObject(session) ? receiptFor(session, sid) : undefined;
-      const written = await this.#core.save(sid, session, given, cookieLifetime(session));
-      // A new session: this request's next writes update it only.
-      if (given === undefined) bindReceipt(session, written);
+      return this.#core.save(sid, session, given, cookieLifetime(session)).then((written) => {
+        // A new session: this request's next writes update it only.
+        if (given === undefined) bindReceipt(session, written);
+      });
     }
 
     touch(sid: string, session: SessionData): Promise<void>;

@@ -7,7 +7,6 @@ import {
   type StoredIdOf,
   storedIdFunction,
 } from './session-id.js';
-import type { LegacyIds } from './statements/transitional.js';
 
 /** What a statement takes as `$1` for a session: one stored id, or (see statements/transitional.ts) its candidates. */
 export type IdParameter = string | IdCandidates;
@@ -17,8 +16,7 @@ export type IdParameter = string | IdCandidates;
  * its last check found it (core.ts makes one per check).
  */
 export interface TableIds {
-  /** How the transitional mode's statements find rows; see `TransitionalSettings`. */
-  readonly legacyIds: LegacyIds | undefined;
+  /** Whether `$1` is a session's `IdCandidates` (the transitional mode's `id candidates` sets). */
   readonly idCandidates: boolean;
   /** `$1` for a session id. */
   readonly parameter: (sid: string) => IdParameter;
@@ -60,8 +58,9 @@ export interface StoreIdSettings {
 /**
  * - A table of the store's own form: ids of that form; a store with a pepper also reads a session
  *   bound to its SHA-256 or plain id (written while the table was re-keyed: the same session).
- * - Before schema 2, for a store without a pepper: ids as given (the statements also find hashed
- *   ones, see `LegacyIds`); sessions bound to the store's own form, as the migration will key them.
+ * - Before schema 2, for a store without a pepper: ids as given (the statements of a store that
+ *   hashes ids also find hashed ones, see statements/transitional.ts); sessions bound to the store's
+ *   own form, as the migration will key them.
  * - Candidates (a store with a pepper on a table not of its form, see `IdUse`): rows found in any
  *   form; a session is bound to the form the table's other stores read (the old one) until it is
  *   re-keying, then to the new one; it is read in either.
@@ -73,7 +72,6 @@ export function tableIdsFor(use: IdUse, tableVersion: number, rekeying: boolean,
     const peppered = store.pepper !== undefined;
     const hashed = store.form !== 'plain';
     return {
-      legacyIds: legacy ? (store.form === 'sha256' ? 'plain-or-hashed' : 'plain') : undefined,
       idCandidates: false,
       parameter: legacy ? asGiven : own,
       storedParameter: asGiven,
@@ -89,7 +87,6 @@ export function tableIdsFor(use: IdUse, tableVersion: number, rekeying: boolean,
   const keyed = keyedSha256Function(pepper);
   const oldForm: SessionIdForm = legacy ? 'sha256' : use.from;
   return {
-    legacyIds: legacy ? 'plain' : undefined,
     idCandidates: true,
     parameter: idCandidatesFunction(pepper, use.from),
     storedParameter: (storedId) => [storedId, storedId, null],

@@ -2,11 +2,11 @@ import type { ResolvedOptions } from './option-types.js';
 import { SCHEMA_VERSION, USER_COLUMNS_VERSION } from './schema/ddl.js';
 import { idUseFor, type StoreIds, type TableState } from './schema/ensure.js';
 import type { Partitioning } from './schema/partitions.js';
-import { parseRekeyingForm } from './session-id.js';
+import { parseRekeyingForm, type SessionIdForm } from './session-id.js';
 import type { StoreStatements, TableNames, UserSessionStatements } from './sql.js';
 import { currentStatements, currentUserStatements, type ModeSettings } from './statements/current.js';
 import { partitionedStatements } from './statements/partitioned.js';
-import { transitionalStatements, transitionalUserStatements } from './statements/transitional.js';
+import { type TransitionalSet, transitionalStatements, transitionalUserStatements } from './statements/transitional.js';
 import { type TableIds, tableIdsFor } from './table-ids.js';
 
 /**
@@ -26,16 +26,18 @@ export type SetupOptions = Pick<
   'idForm' | 'sessionIdPepper' | 'synchronousCommit' | 'absoluteTimeoutSeconds' | 'partitioning'
 >;
 
-/** How a store uses the table a check found: what the core applies, and what it says once. */
 /**
  * Which statements serve the table (src/statements/): `current` and `partitioned` for a table at
  * the current schema of the store's own id form, `transitional` for one not there yet.
  */
 export type StatementMode = 'current' | 'partitioned' | 'transitional';
 
+/** How a store uses the table a check found: what the core applies, and what it says once. */
 export interface TableSetup {
   readonly version: number;
   readonly mode: StatementMode;
+  /** In the transitional mode, which of its sets serves the table; undefined in the others. */
+  readonly transitionalSet: TransitionalSet | undefined;
   /** How the table is partitioned, when it is (as the table says, whatever `partitionBy` says). */
   readonly partitioning: Partitioning | undefined;
   /** How the table's rows are found and encrypted sessions bound. */
@@ -62,6 +64,31 @@ function effectiveAbsoluteTimeout(own: number | undefined, partitioning: Partiti
   return Math.min(own ?? partitioning.lifetimeSeconds, partitioning.lifetimeSeconds);
 }
 
+/**
+ * The one switch of the transitional mode: the set that serves a table the current mode cannot,
+ * from its shape and how the store uses its ids; undefined for a table of the current schema and
+ * of the store's own id form (the current or the partitioned mode). A table before schema 2 is not
+ * partitioned: the layout is by `created`, a column of schema 2.
+ */
+function transitionalSetFor(
+  version: number,
+  partitioned: boolean,
+  candidates: boolean,
+  storeForm: SessionIdForm,
+): TransitionalSet | undefined {
+  if (version < 2) {
+    if (candidates) return '10.x table, id candidates';
+    return storeForm === 'sha256' ? '10.x table, plain or hashed ids' : '10.x table, ids as given';
+  }
+  if (version < USER_COLUMNS_VERSION) {
+    if (partitioned) return candidates ? 'schema 2, partitioned, id candidates' : 'schema 2, partitioned';
+    return candidates ? 'schema 2, id candidates' : 'schema 2';
+  }
+  // Schema 4 adds only the change-notice triggers: a schema-3 table speaks the current statements too.
+  if (!candidates) return undefined;
+  return partitioned ? 'current schema, partitioned, id candidates' : 'current schema, id candidates';
+}
+
 export function tableSetup(
   names: TableNames,
   state: TableState,
@@ -77,13 +104,11 @@ export function tableSetup(
     form: options.idForm,
     pepper: options.sessionIdPepper,
   });
-  const idMode =
-    ids.legacyIds !== undefined ? 'legacy' : use.kind === 'candidates' ? `candidates ${state.idForm}` : 'own';
+  const candidates = use.kind === 'candidates';
+  const idMode = state.version < 2 ? 'legacy' : candidates ? `candidates ${state.idForm}` : 'own';
   const settled = state.version >= SCHEMA_VERSION && idMode === 'own' && options.idForm === 'hmac-sha256';
-  // Schema 4 adds only the change-notice triggers: a schema-3 table speaks the current statements too.
-  const userColumns = state.version >= USER_COLUMNS_VERSION;
-  const mode: StatementMode =
-    !userColumns || idMode !== 'own' ? 'transitional' : partitioned ? 'partitioned' : 'current';
+  const transitionalSet = transitionalSetFor(state.version, partitioned, candidates, options.idForm);
+  const mode: StatementMode = transitionalSet !== undefined ? 'transitional' : partitioned ? 'partitioned' : 'current';
   // Mid re-keying from plain ids a row's handle depends on whether it moved yet: see docs/security.md.
   const userStatementsRefusal =
     rekeying?.from === 'plain'
@@ -97,28 +122,23 @@ export function tableSetup(
   return {
     version: state.version,
     mode,
+    transitionalSet,
     partitioning,
     ids,
     idMode,
     formBeforeRekey: use.kind === 'candidates' && rekeying === undefined ? state.idForm : undefined,
     recheckMs: settled ? undefined : ids.idCandidates ? REKEY_RECHECK_MS : TABLE_RECHECK_MS,
     statements:
-      mode === 'transitional'
-        ? transitionalStatements(names, {
-            ...settings,
-            legacyIds: ids.legacyIds,
-            idCandidates: ids.idCandidates,
-            partitioned,
-            userColumns,
-          })
-        : mode === 'partitioned'
+      transitionalSet !== undefined
+        ? transitionalStatements(names, transitionalSet, settings)
+        : partitioned
           ? partitionedStatements(names, settings)
           : currentStatements(names, settings),
     userStatements:
-      !userColumns || userStatementsRefusal !== undefined
+      userStatementsRefusal !== undefined
         ? undefined
-        : mode === 'transitional'
-          ? transitionalUserStatements(names, { ...settings, idCandidates: ids.idCandidates })
+        : transitionalSet !== undefined
+          ? transitionalUserStatements(names, transitionalSet, settings)
           : currentUserStatements(names, settings),
     userStatementsRefusal,
   };

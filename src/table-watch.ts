@@ -53,6 +53,7 @@ export class TableWatch {
     this.#table = {
       version: 0,
       mode: 'current',
+      transitionalSet: undefined,
       partitioning: undefined,
       ids,
       idMode: undefined,

@@ -31,6 +31,17 @@ export interface WritePathSettings {
   readonly now: () => number;
 }
 
+/** What a refresh writes: a touch of the row's expiry, a login's or logout's user, or both. */
+export interface RefreshPlan {
+  readonly lifetimeSeconds: number;
+  /** A row with at least this many seconds left needs no touch. */
+  readonly enoughSeconds: number;
+  readonly touch: boolean;
+  readonly userChange: UserChange | undefined;
+}
+
+type UserChange = { userId: string | null; details: string | null };
+
 /**
  * How a session is written, once its operation has begun and the table is known: a new session
  * inserted, a loaded one updated only while its row is alive (only the keys its request changed),
@@ -82,7 +93,8 @@ export class WritePath {
     const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
     if (change.kind === 'expiry') {
       // Only the cookie's expiry changed: that is a touch.
-      await this.#recordUserChange(table, sid, id, session, receipt, deadline);
+      const userChange = this.#userChange(table, session, sid, receipt);
+      if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
       const enough = this.#enoughSeconds(lifetimeSeconds);
       if (this.#secondsLeft(receipt) >= enough) return receipt;
       await this.#reads.write(
@@ -121,20 +133,38 @@ export class WritePath {
     return receipt;
   }
 
-  /** See `SessionCore.refresh`: a lazy touch, and a login's or logout's user. */
-  async refresh(
+  /**
+   * What a refresh must write, or undefined when nothing: a lazy touch skips the write while the
+   * row has enough time left by the receipt, and a login's or logout's user is recorded once.
+   */
+  planRefresh(
     table: TableSnapshot,
     sid: string,
     session: SessionObject,
     receipt: LoadReceipt | undefined,
     write: FrameworkLifetime | undefined,
+  ): RefreshPlan | undefined {
+    const lifetimeSeconds = this.#lifetimeSeconds(session, write);
+    const enoughSeconds = this.#enoughSeconds(lifetimeSeconds);
+    const userChange = receipt === undefined ? undefined : this.#userChange(table, session, sid, receipt);
+    const touch = receipt === undefined || this.#secondsLeft(receipt) < enoughSeconds;
+    if (!touch && userChange === undefined) return undefined;
+    return { lifetimeSeconds, enoughSeconds, touch, userChange };
+  }
+
+  /** See `SessionCore.refresh`: writes what `planRefresh` found needed. */
+  async refresh(
+    table: TableSnapshot,
+    sid: string,
+    { lifetimeSeconds, enoughSeconds: enough, touch, userChange }: RefreshPlan,
+    receipt: LoadReceipt | undefined,
     deadline: Deadline | undefined,
   ): Promise<void> {
-    const lifetimeSeconds = this.#lifetimeSeconds(session, write);
     const id = table.ids.parameter(sid);
-    if (receipt !== undefined) await this.#recordUserChange(table, sid, id, session, receipt, deadline);
-    const enough = this.#enoughSeconds(lifetimeSeconds);
-    if (receipt !== undefined && this.#secondsLeft(receipt) >= enough) return;
+    if (userChange !== undefined && receipt !== undefined) {
+      await this.#writeUserChange(table.statements, id, userChange, receipt, deadline);
+    }
+    if (!touch) return;
     // The statement writes only when the row has less than `enough` left, and never to a row
     // that is gone or expired.
     const startedFrom = this.#reads.cache?.peek(sid);
@@ -266,27 +296,11 @@ export class WritePath {
     return text === null ? null : table.handles.storable(text, table.handles.of(sid));
   }
 
-  /**
-   * Records the session's user when the row says otherwise, on a request that changes nothing
-   * else: once per session that was stored before the table had a user column.
-   */
-  async #recordUserChange(
-    table: TableSnapshot,
-    sid: string,
-    id: IdParameter,
-    session: SessionObject,
-    receipt: LoadReceipt,
-    deadline: Deadline | undefined,
-  ): Promise<void> {
-    const userChange = this.#userChange(table, session, sid, receipt);
-    if (userChange !== undefined) await this.#writeUserChange(table.statements, id, userChange, receipt, deadline);
-  }
-
   /** Login or logout: the one write that records the row's user (never on the hot path). */
   async #writeUserChange(
     statements: StoreStatements,
     id: IdParameter,
-    { userId, details }: { userId: string | null; details: string | null },
+    { userId, details }: UserChange,
     receipt: LoadReceipt,
     deadline: Deadline | undefined,
   ): Promise<void> {
@@ -297,12 +311,7 @@ export class WritePath {
   }
 
   /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */
-  #userChange(
-    table: TableSnapshot,
-    session: SessionObject,
-    sid: string,
-    receipt: LoadReceipt,
-  ): { userId: string | null; details: string | null } | undefined {
+  #userChange(table: TableSnapshot, session: SessionObject, sid: string, receipt: LoadReceipt): UserChange | undefined {
     if (table.statements.setUser === undefined) return undefined;
     const userId = this.#options.userIdOf(session);
     if (userId === receipt.userId) return undefined;

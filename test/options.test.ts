@@ -220,7 +220,7 @@ describe('options are checked at construction', () => {
       readCacheMs: false,
       readCacheListens: true,
       readCacheAsked: false,
-      pipeline: false,
+      pipeline: undefined,
       idForm: 'sha256',
       sessionIdPepper: undefined,
       absoluteTimeoutSeconds: undefined,

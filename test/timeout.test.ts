@@ -32,7 +32,7 @@ describe('operationTimeout', () => {
 
   it('cancels a stalled statement of the pool the store owns, which works on afterwards', async () => {
     const name = uniqueName('owned');
-    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: 1500 });
+    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: 1500, pipeline: false });
     await store.set('s', session() as any);
     const lock = await holdTableLock(table(name));
     try {
@@ -43,6 +43,23 @@ describe('operationTimeout', () => {
       await lock.release();
     }
     assert.ok(await store.get('s'));
+  });
+
+  it("ends a stalled statement of the store's own pipelined connections, which work on afterwards", async () => {
+    const name = uniqueName('pipelined');
+    const store = newStore({ conString: databaseUrl(), tableName: name, operationTimeout: 1500 });
+    await store.set('s', session() as any);
+    const lock = await holdTableLock(table(name));
+    try {
+      await assert.rejects(store.get('s'), isTimeout);
+      // The timeout makes the store check the database (a get of its own, stalled too): the
+      // destroy may wait behind it on one connection, and then ends with it (see docs/performance.md).
+      await assert.rejects(store.destroy('s'), (error: any) => isTimeout(error) || /terminated/.test(error?.message));
+      assert.ok(await eventually(async () => (await lock.waiting()) === 0, 3000), 'ended on the server');
+    } finally {
+      await lock.release();
+    }
+    assert.ok(await store.get('s'), 'the destroy did not happen later');
   });
 
   it('gives up on a single pg.Client without cancelling, and the client works on', async () => {

@@ -96,7 +96,7 @@ describe('how a store uses a table, by its form and the store’s options', () =
     assert.equal(waiting.writeBinding('s'), sha256('s'));
     assert.equal(moving.writeBinding('s'), keyed('s'));
     assert.equal(onLegacy.writeBinding('s'), sha256('s'));
-    assert.equal(onLegacy.legacyIds, 'plain');
+    assert.equal(onLegacy.idCandidates, true, 'a 10.x table, found by candidates too');
     assert.deepEqual(waiting.readBindings('s'), [keyed('s'), sha256('s'), 's']);
     assert.ok(waiting.listedBindings(sha256('s')).includes(keyed('s')));
   });
@@ -155,12 +155,16 @@ describe('planMoves: one batch of rows, re-keyed in memory', () => {
 
   it('the SQL: the candidates upsert writes schema 3’s columns; a kept session’s candidates skip the null', () => {
     const names = tableNames('s');
-    const upsert = transitionalStatements(names, { idCandidates: true, userColumns: true }).upsert.text;
+    const statements = transitionalStatements(names, 'current schema, id candidates');
+    const upsert = statements.upsert.text;
     assert.match(upsert, /new_id AS .*replaced AS \(DELETE/s);
-    assert.match(upsert, /\(sid, sess, expire, created, touched, user_id, details\) SELECT \(SELECT sid FROM new_id\)/);
-    const setUser = transitionalStatements(names, { idCandidates: true, userColumns: true }).setUser!.text;
-    assert.match(setUser, /sid = ANY\(\$1::text\[\]\)/);
-    const but = transitionalUserStatements(names, { storedIdIsHandle: true, idCandidates: true }).destroyAllBut.text;
+    assert.match(
+      upsert,
+      /\(sid, sess, expire, created, touched, user_id, details\)\s+SELECT \(SELECT sid FROM new_id\)/,
+    );
+    assert.match(statements.setUser!.text, /sid = ANY\(\$1::text\[\]\)/);
+    const users = transitionalUserStatements(names, 'current schema, id candidates', { storedIdIsHandle: true });
+    const but = users!.destroyAllBut.text;
     assert.match(but, /sid <> ALL\(array_remove\(\$2::text\[\], NULL\)\)/);
   });
 

@@ -115,7 +115,7 @@ describe('the SQL of sessions per user (no database)', () => {
   const names = tableNames('session', 'app');
 
   it('writes user_id, details and touched only on a schema 3 table', () => {
-    const old = transitionalStatements(names);
+    const old = transitionalStatements(names, 'schema 2');
     assert.equal(old.setUser, undefined);
     assert.doesNotMatch(old.upsert.text + old.touch.text + old.get.text, /touched|user_id/);
     const current = currentStatements(names);

@@ -161,7 +161,7 @@ aria-label="Sign-ins per hour, last ${hours.length} hours: ${hours.reduce((n, h)
 <text x="0" y="${CHART.top}" font-size="10" fill="#667">${most}</text>
 <text x="0" y="${y(0)}" font-size="10" fill="#667">0</text>
 <line x1="${CHART.left}" x2="${CHART.width}" y1="${y(0)}" y2="${y(0)}" stroke="#bbc"/>
-${bars}</svg>
+${bars}<text x="${CHART.width}" y="${CHART.height - 6}" font-size="10" fill="#667" text-anchor="end">now</text></svg>
 <p class="legend muted"><span style="background:#2f7d32"></span>signed in (and signed up)<span style="background:#c62828"></span>failed</p>`;
 }
 

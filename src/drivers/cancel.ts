@@ -56,56 +56,65 @@ export function sendCancelRequest(key: BackendKey, timeoutMs: number): Promise<v
   });
 }
 
-/** A connection taken from a pool for one statement. */
-export interface Lease {
-  readonly client: unknown;
-  /** Gives the connection back; with `destroy`, the pool closes it instead of reusing it. */
-  release(destroy: boolean): void;
-}
-
 /** A Node-style callback. */
 export type Done<T> = (error: unknown, value?: T) => void;
 
+/** How to take a connection `C` from a pool for one statement, and give it back: made once per pool. */
+export interface Leasing<C> {
+  acquire(done: Done<C>): void;
+  /** Gives the connection back; with `destroy`, the pool closes it instead of reusing it. */
+  release(connection: C, destroy: boolean): void;
+  /** The pg client a cancel request is for (see backendKeyOf). */
+  clientOf(connection: C): unknown;
+  /** How long a cancelled statement may take to end before its connection is closed anyway. */
+  readonly graceMs: number;
+  /** The error to fail with when time runs out before a connection came, in place of the deadline's own. */
+  expiredWaiting(expired: OperationTimeoutError): unknown;
+}
+
 /**
- * Takes a connection with `acquire` and runs one statement on it with `run`, under `deadline`.
- * When the deadline expires, the promise fails at once; a statement already running is cancelled
- * on the server, and its connection is closed rather than reused — as soon as the statement
- * ended, or `graceMs` later at the latest — so that neither a late cancel nor a late reply can
- * reach whoever uses the connection next. A connection that comes after the deadline goes back
- * unused. A connection whose statement failed is closed too, as pg's `pool.query` does.
+ * Takes a connection and runs one statement on it with `run`, under `deadline`. When the deadline
+ * expires, the promise fails at once; a statement already running is cancelled on the server, and
+ * its connection is closed rather than reused — as soon as the statement ended, or `graceMs`
+ * later at the latest — so that neither a late cancel nor a late reply can reach whoever uses the
+ * connection next (and PgBouncer still knows whose cancel it is). A connection that comes after
+ * the deadline goes back unused. A connection whose statement failed is closed too, as pg's
+ * `pool.query` does.
+ *
+ * Why a cancel request: pg's `query_timeout` only stops waiting, and a server-side
+ * `statement_timeout` counts from when the statement starts on the server, not from when the
+ * operation started, and cannot be set on a user's pool: either would let a statement go on
+ * writing after its caller was told it timed out.
  *
  * Callbacks rather than promises inside: this runs for every statement.
  */
-export function runOnLease<T>(
-  acquire: (done: Done<Lease>) => void,
-  run: (lease: Lease, done: Done<T>) => void,
+export function runOnLease<C, T>(
+  leasing: Leasing<C>,
+  run: (connection: C, done: Done<T>) => void,
   deadline: Deadline,
-  graceMs: number,
-  /** The error to fail with when time runs out before a connection came, in place of the deadline's own. */
-  expiredWaiting: (expired: OperationTimeoutError) => unknown = (expired) => expired,
 ): Promise<T> {
   if (deadline.expired !== undefined) return Promise.reject(deadline.expired);
   return new Promise<T>((resolve, reject) => {
     let acquired = false;
-    let lease: Lease | undefined;
+    let connection: C | undefined;
     let released = false;
     let grace: NodeJS.Timeout | undefined;
     const release = (destroy: boolean) => {
-      if (lease === undefined || released) return;
+      if (connection === undefined || released) return;
       released = true;
-      lease.release(destroy);
+      leasing.release(connection, destroy);
     };
     deadline.onExpire = () => {
-      if (lease === undefined) {
-        reject(expiredWaiting(deadline.expired!));
+      if (connection === undefined) {
+        reject(leasing.expiredWaiting(deadline.expired!));
         return;
       }
       reject(deadline.expired);
-      const key = backendKeyOf(lease.client);
-      if (key !== undefined) void sendCancelRequest(key, graceMs);
-      grace = setTimeout(release, graceMs, true);
+      const key = backendKeyOf(leasing.clientOf(connection));
+      if (key !== undefined) void sendCancelRequest(key, leasing.graceMs);
+      grace = setTimeout(release, leasing.graceMs, true);
     };
-    acquire((failure, connection) => {
+    leasing.acquire((failure, leased) => {
       // A pool that calls back twice must not make a statement run twice.
       if (acquired) return;
       acquired = true;
@@ -114,7 +123,7 @@ export function runOnLease<T>(
         reject(failure);
         return;
       }
-      lease = connection as Lease;
+      connection = leased as C;
       if (deadline.expired !== undefined) {
         release(false);
         reject(deadline.expired);
@@ -129,7 +138,7 @@ export function runOnLease<T>(
         else resolve(value as T);
       };
       try {
-        run(lease, finish);
+        run(connection, finish);
       } catch (error) {
         finish(error);
       }

@@ -1,12 +1,13 @@
 import { ConnectionError, ConnectTimeoutError, OperationTimeoutError } from '../errors.js';
 
 /**
- * Errors of the connection phase, told as what went wrong and what to do. An explained error
- * keeps the driver's error as its `cause`, and its `code`.
+ * Errors of the connection phase, told as what went wrong and what to do: a table of the driver
+ * errors the store explains (EXPLAINED). An explained error keeps the driver's error as its
+ * `cause`, and its `code`.
  */
 
 /** Where a connection goes and as whom, for messages: never the password. */
-export interface ConnectionTarget {
+interface ConnectionTarget {
   readonly host: string;
   readonly port: number;
   readonly user: string | undefined;
@@ -18,33 +19,21 @@ export interface ConnectionTarget {
   readonly noPassword?: boolean;
 }
 
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function messageOf(error: unknown): string {
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : '';
-}
+const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
 /**
  * Where a pg pool or client, or a postgres.js `sql`, connects, as the driver resolves it
- * (connection string, options, PG* variables); undefined for anything else. Called on the error
- * path only.
+ * (connection string, options, PG* variables); undefined for anything else.
  */
-export function connectionTargetOf(
-  poolOrClient: unknown,
-  env: NodeJS.ProcessEnv = process.env,
-): ConnectionTarget | undefined {
+function connectionTargetOf(poolOrClient: unknown): ConnectionTarget | undefined {
   if (typeof poolOrClient === 'function') return postgresJsTargetOf(poolOrClient);
   const p = poolOrClient as {
     connectionParameters?: PgParameters;
+    connectionString?: unknown;
     options?: Record<string, unknown>;
     Client?: new (options: unknown) => { connectionParameters?: PgParameters };
   } | null;
   let parameters = p?.connectionParameters;
-  let connectionString: unknown = p?.options?.connectionString;
   if (parameters === undefined && typeof p?.Client === 'function' && p.options !== undefined) {
     try {
       parameters = new p.Client(p.options).connectionParameters;
@@ -53,15 +42,13 @@ export function connectionTargetOf(
     }
   }
   if (parameters === undefined) return undefined;
-  connectionString ??= (poolOrClient as { connectionString?: unknown }).connectionString;
-  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   return {
     host: text(parameters.host) ?? 'localhost',
     port: Number(parameters.port ?? 5432),
     user: text(parameters.user),
     database: text(parameters.database),
-    connectionString: text(connectionString),
-    unnamed: p?.options !== undefined && namesNoDatabase(p.options, env),
+    connectionString: text(p?.options?.connectionString ?? p?.connectionString),
+    unnamed: p?.options !== undefined && namesNoDatabase(p.options, process.env),
   };
 }
 
@@ -69,7 +56,6 @@ export function connectionTargetOf(
 function postgresJsTargetOf(sql: unknown): ConnectionTarget | undefined {
   const options = (sql as { options?: Record<string, unknown> }).options;
   if (options === undefined || !Array.isArray(options.host)) return undefined;
-  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   const port = Array.isArray(options.port) ? options.port[0] : options.port;
   return {
     host: text(options.host[0]) ?? 'localhost',
@@ -100,16 +86,8 @@ export function namesNoDatabase(settings: Record<string, unknown>, env: NodeJS.P
   return !CONNECTION_SETTINGS.some((name) => settings[name] !== undefined) && !PG_VARIABLES.some((name) => env[name]);
 }
 
-/** `user "alice", database "app" at db.example.com:5432`: what a connection tried, never its password. */
-export function triedConnection(target: ConnectionTarget | undefined): string {
-  if (target === undefined) return 'the database server';
-  const as = target.user === undefined ? '' : `user "${target.user}", `;
-  const to = target.database === undefined ? '' : `database "${target.database}" `;
-  return `${as}${to}at ${target.host}:${target.port}`;
-}
-
 /** What to do when nothing named the database. */
-export const NAME_THE_DATABASE =
+const NAME_THE_DATABASE =
   "no connection settings were given, so pg used its defaults (localhost, your operating system user name, and a database of that name): name it with a connection string, postgres://user@host:port/database (the password after the user name, user:password@, when the server asks for one): in DATABASE_URL for a store or CLI that connects by itself, else in the pool's connectionString";
 
 const PERCENT_ENCODE = 'percent-encode it (encodeURIComponent: "#" as %23, "/" as %2F, "?" as %3F, "@" as %40)';
@@ -142,18 +120,13 @@ function looksCutShort(connectionString: string | undefined): boolean {
   return authority !== null && !authority[1]!.includes('@') && authority[2]!.includes('@');
 }
 
-const SSL_UNSUPPORTED = 'The server does not support SSL connections';
-/** pg's SCRAM exchange, when the server asks for a password and none was given. */
-const NO_PASSWORD = /client password must be a string/;
-/** SQLSTATEs of a login the server refused: no such role (or no user name), wrong password, no such database. */
-const INVALID_AUTHORIZATION = '28000';
-const INVALID_PASSWORD = '28P01';
-const INVALID_CATALOG_NAME = '3D000';
-/** The server's pg_hba.conf matched no line for this host, user and database (28000). */
-const NO_HBA_ENTRY = /no pg_hba\.conf entry/;
-/** pg's own connect timeout; pg-pool's, around it; pg-pool's wait for a free connection. */
-const CONNECT_TIMEOUTS = ['timeout expired', 'Connection terminated due to connection timeout'];
-const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
+/** `user "alice", database "app" at db.example.com:5432`: what a connection tried, never its password. */
+function triedConnection(target: ConnectionTarget | undefined): string {
+  if (target === undefined) return 'the database server';
+  const as = target.user === undefined ? '' : `user "${target.user}", `;
+  const to = target.database === undefined ? '' : `database "${target.database}" `;
+  return `${as}${to}at ${target.host}:${target.port}`;
+}
 
 /** The connect time limit of a pg pool or client, if it has one. */
 function connectTimeoutOf(poolOrClient: unknown): number | undefined {
@@ -161,6 +134,115 @@ function connectTimeoutOf(poolOrClient: unknown): number | undefined {
   const ms = p?.options?.connectionTimeoutMillis ?? p?._connectionTimeoutMillis;
   return typeof ms === 'number' && ms > 0 ? ms : undefined;
 }
+
+/** What an explanation is told of the failed connection. */
+interface Failure {
+  readonly message: string;
+  readonly code: string | undefined;
+  readonly target: ConnectionTarget | undefined;
+  /** `db.example.com:5432`, or "the database server". */
+  readonly at: string;
+  /** See triedConnection. */
+  readonly tried: string;
+  /** ` within 3000 ms` when a connect time limit is known, else empty. */
+  readonly within: string;
+  /** `; ` and NAME_THE_DATABASE when nothing named the database, else empty. */
+  readonly orName: string;
+}
+
+/** One driver error the store explains: which (by its message or SQLSTATE), and what it says instead. */
+interface Explained {
+  readonly matches: (message: string, code: string | undefined) => boolean;
+  /** The explained error's code; undefined: the driver error's own. */
+  readonly code?: string;
+  /** A connect that took too long: a ConnectTimeoutError rather than a ConnectionError. */
+  readonly timeout?: true;
+  readonly say: (failure: Failure) => string;
+}
+
+/** pg's connect timeout and pg-pool's around it; pg-pool's wait for a free connection. */
+const CONNECT_TIMEOUTS = ['timeout expired', 'Connection terminated due to connection timeout'];
+/** pg's SCRAM exchange, when the server asks for a password and none was given. */
+const NO_PASSWORD = /client password must be a string/;
+/** SQLSTATEs of a login the server refused: no such role (or no user name), wrong password, no such database. */
+const INVALID_AUTHORIZATION = '28000';
+const INVALID_PASSWORD = '28P01';
+const INVALID_CATALOG_NAME = '3D000';
+
+/** The driver errors of the connection phase, first match wins. */
+const EXPLAINED: readonly Explained[] = [
+  {
+    matches: (message) => message === 'The server does not support SSL connections',
+    code: 'ERR_SSL_UNSUPPORTED',
+    say: ({ at }) =>
+      `${at} does not accept SSL connections: connect without SSL (remove "ssl" or "sslmode" from the connection settings), or turn SSL on in the server`,
+  },
+  {
+    matches: (message) => CONNECT_TIMEOUTS.includes(message),
+    timeout: true,
+    say: ({ at, within, orName }) =>
+      `could not connect to ${at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same)${orName}`,
+  },
+  {
+    matches: (message) => message === 'timeout exceeded when trying to connect',
+    timeout: true,
+    say: ({ within }) =>
+      `no connection of the pool was free${within}: the server did not answer, or all of the pool's connections stayed busy (raise "max", or look for connections never released)`,
+  },
+  {
+    matches: (_, code) => code === 'ECONNREFUSED',
+    say: ({ at, orName }) =>
+      `could not connect to ${at}: connection refused (ECONNREFUSED); is PostgreSQL running there?${orName}`,
+  },
+  {
+    matches: (_, code) => code === 'ENOTFOUND' || code === 'EAI_AGAIN',
+    say: ({ target, code }) =>
+      `could not find the host "${target?.host ?? '?'}" (${code}): ${
+        looksCutShort(target?.connectionString)
+          ? `the connection string seems cut short by a character of its password: ${PERCENT_ENCODE}`
+          : 'check the host name'
+      }`,
+  },
+  {
+    matches: (message, code) => NO_PASSWORD.test(message) || code === INVALID_PASSWORD,
+    code: INVALID_PASSWORD,
+    say: ({ message, target, tried, orName }) =>
+      NO_PASSWORD.test(message) || target?.noPassword === true
+        ? `the server asks for a password and none was given (${tried}): put it in the connection string (postgres://${target?.user ?? '?'}:PASSWORD@host:port/database, percent-encoded), in conObject's "password", or in PGPASSWORD${orName}`
+        : `the server refused the password (${tried}): check the password, and that the user exists${orName}`,
+  },
+  {
+    matches: (_, code) => code === INVALID_CATALOG_NAME,
+    say: ({ target, tried }) => {
+      const database = target?.database ?? '?';
+      const fix = target?.unnamed
+        ? NAME_THE_DATABASE
+        : `create it (createdb ${database}, or CREATE DATABASE "${database}"), or name another one in the connection settings`;
+      return `the database "${database}" does not exist (${tried}): ${fix}`;
+    },
+  },
+  {
+    // The server's pg_hba.conf matched no line for this host, user and database.
+    matches: (message, code) => code === INVALID_AUTHORIZATION && /no pg_hba\.conf entry/.test(message),
+    say: ({ message, tried }) =>
+      `the server's pg_hba.conf has no line that lets this connection in (${tried}, from this machine's address): add one for this user, database and address to pg_hba.conf on the server and reload it (SELECT pg_reload_conf()), or connect as a user and to a database it lets in${
+        /no encryption/.test(message)
+          ? ' (if its lines for this server are "hostssl", connect with SSL: sslmode=require)'
+          : ''
+      }`,
+  },
+  {
+    matches: (message, code) =>
+      code === INVALID_AUTHORIZATION && /does not exist|no PostgreSQL user name/.test(message),
+    say: ({ target, tried }) => {
+      const fix = target?.unnamed
+        ? NAME_THE_DATABASE
+        : `connect as a user that exists (the user name in the connection settings), or create it: CREATE ROLE "${target?.user ?? '?'}" LOGIN PASSWORD '...'`;
+      const what = target?.user === undefined ? 'no user name was given' : `the user "${target.user}" does not exist`;
+      return `${what} (${tried}): ${fix}`;
+    },
+  },
+];
 
 /**
  * The error of a statement sent through a pg pool or client (or a postgres.js `sql`), explained
@@ -174,129 +256,27 @@ export function explainConnectionError(
   unnamed?: boolean,
 ): unknown {
   if (error instanceof ConnectionError) return error;
-  const message = messageOf(error);
-  const code = codeOf(error);
-  if (
-    message !== SSL_UNSUPPORTED &&
-    !CONNECT_TIMEOUTS.includes(message) &&
-    message !== POOL_WAIT_TIMEOUT &&
-    !NO_PASSWORD.test(message) &&
-    !EXPLAINED_CODES.has(code ?? '')
-  ) {
-    return error;
-  }
+  const raw = error as { message?: unknown; code?: unknown } | null;
+  const message = typeof raw?.message === 'string' ? raw.message : '';
+  const code = typeof raw?.code === 'string' ? raw.code : undefined;
+  const explanation = EXPLAINED.find((each) => each.matches(message, code));
+  if (explanation === undefined) return error;
   const found = connectionTargetOf(poolOrClient);
   const target = found === undefined || unnamed === undefined ? found : { ...found, unnamed };
-  return explained(error, target, connectTimeoutOf(poolOrClient)) ?? refusedLogin(error, target) ?? error;
-}
-
-const EXPLAINED_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  INVALID_AUTHORIZATION,
-  INVALID_PASSWORD,
-  INVALID_CATALOG_NAME,
-]);
-
-function explained(
-  error: unknown,
-  target: ConnectionTarget | undefined,
-  connectTimeoutMs: number | undefined,
-): ConnectionError | undefined {
-  const message = messageOf(error);
-  const code = codeOf(error);
-  const at = target === undefined ? 'the database server' : `${target.host}:${target.port}`;
-  const within = connectTimeoutMs === undefined ? '' : ` within ${connectTimeoutMs} ms`;
-  if (message === SSL_UNSUPPORTED) {
-    return new ConnectionError(
-      `${at} does not accept SSL connections: connect without SSL (remove "ssl" or "sslmode" from the connection settings), or turn SSL on in the server`,
-      error,
-      'ERR_SSL_UNSUPPORTED',
-    );
-  }
-  const orName = target?.unnamed ? `; ${NAME_THE_DATABASE}` : '';
-  if (CONNECT_TIMEOUTS.includes(message)) {
-    return new ConnectTimeoutError(
-      `could not connect to ${at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same)${orName}`,
-      error,
-    );
-  }
-  if (message === POOL_WAIT_TIMEOUT) {
-    return new ConnectTimeoutError(
-      `no connection of the pool was free${within}: the server did not answer, or all of the pool's connections stayed busy (raise "max", or look for connections never released)`,
-      error,
-    );
-  }
-  if (code === 'ECONNREFUSED') {
-    return new ConnectionError(
-      `could not connect to ${at}: connection refused (ECONNREFUSED); is PostgreSQL running there?${orName}`,
-      error,
-      code,
-    );
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    const hint = looksCutShort(target?.connectionString)
-      ? `the connection string seems cut short by a character of its password: ${PERCENT_ENCODE}`
-      : 'check the host name';
-    return new ConnectionError(`could not find the host "${target?.host ?? '?'}" (${code}): ${hint}`, error, code);
-  }
-  return undefined;
-}
-
-/**
- * The server answered and refused the login: each error says what was tried (never the
- * password) and what to do. With nothing named, the way out is to name the database.
- */
-function refusedLogin(error: unknown, target: ConnectionTarget | undefined): ConnectionError | undefined {
-  const message = messageOf(error);
-  const code = codeOf(error);
-  const tried = triedConnection(target);
-  const user = target?.user ?? '?';
-  const orName = target?.unnamed ? `; ${NAME_THE_DATABASE}` : '';
-  if (NO_PASSWORD.test(message) || (code === INVALID_PASSWORD && target?.noPassword === true)) {
-    return new ConnectionError(
-      `the server asks for a password and none was given (${tried}): put it in the connection string (postgres://${user}:PASSWORD@host:port/database, percent-encoded), in conObject's "password", or in PGPASSWORD${orName}`,
-      error,
-      INVALID_PASSWORD,
-    );
-  }
-  if (code === INVALID_PASSWORD) {
-    return new ConnectionError(
-      `the server refused the password (${tried}): check the password, and that the user exists${orName}`,
-      error,
-      INVALID_PASSWORD,
-    );
-  }
-  if (code === INVALID_CATALOG_NAME) {
-    const database = target?.database ?? '?';
-    const fix = target?.unnamed
-      ? NAME_THE_DATABASE
-      : `create it (createdb ${database}, or CREATE DATABASE "${database}"), or name another one in the connection settings`;
-    return new ConnectionError(
-      `the database "${database}" does not exist (${tried}): ${fix}`,
-      error,
-      INVALID_CATALOG_NAME,
-    );
-  }
-  if (code === INVALID_AUTHORIZATION && NO_HBA_ENTRY.test(message)) {
-    const ssl = /no encryption/.test(message)
-      ? ' (if its lines for this server are "hostssl", connect with SSL: sslmode=require)'
-      : '';
-    return new ConnectionError(
-      `the server's pg_hba.conf has no line that lets this connection in (${tried}, from this machine's address): add one for this user, database and address to pg_hba.conf on the server and reload it (SELECT pg_reload_conf()), or connect as a user and to a database it lets in${ssl}`,
-      error,
-      INVALID_AUTHORIZATION,
-    );
-  }
-  if (code === INVALID_AUTHORIZATION && /does not exist|no PostgreSQL user name/.test(message)) {
-    const fix = target?.unnamed
-      ? NAME_THE_DATABASE
-      : `connect as a user that exists (the user name in the connection settings), or create it: CREATE ROLE "${user}" LOGIN PASSWORD '...'`;
-    const what = target?.user === undefined ? 'no user name was given' : `the user "${user}" does not exist`;
-    return new ConnectionError(`${what} (${tried}): ${fix}`, error, INVALID_AUTHORIZATION);
-  }
-  return undefined;
+  const connectTimeoutMs = connectTimeoutOf(poolOrClient);
+  const said = explanation.say({
+    message,
+    code,
+    target,
+    at: target === undefined ? 'the database server' : `${target.host}:${target.port}`,
+    tried: triedConnection(target),
+    within: connectTimeoutMs === undefined ? '' : ` within ${connectTimeoutMs} ms`,
+    orName: target?.unnamed ? `; ${NAME_THE_DATABASE}` : '',
+  });
+  return explanation.timeout
+    ? new ConnectTimeoutError(said, error)
+    : // An explanation without a code of its own matches on the driver's.
+      new ConnectionError(said, error, (explanation.code ?? code)!);
 }
 
 /**

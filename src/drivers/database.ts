@@ -33,9 +33,17 @@ export class ElapsingSeconds {
   }
 }
 
-/** The values as the server is to get them now: each `ElapsingSeconds` as what is left of it. */
+/**
+ * The values as the server is to get them now: each `ElapsingSeconds` as what is left of it. The
+ * same array when it holds none (drivers only read it).
+ */
 export function valuesNow(values: readonly unknown[]): unknown[] {
-  return values.map((value) => (value instanceof ElapsingSeconds ? value.left() : value));
+  for (const value of values) {
+    if (value instanceof ElapsingSeconds) {
+      return values.map((each) => (each instanceof ElapsingSeconds ? each.left() : each));
+    }
+  }
+  return values as unknown[];
 }
 
 /** A `query` that resolves either with rows or with a result object holding them, as pg does. */

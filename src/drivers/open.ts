@@ -15,8 +15,11 @@ export type DriverChoice =
   | { readonly kind: 'owned'; readonly config: Readonly<Record<string, unknown>> };
 
 export interface OpenSettings {
-  /** Quick statements over a pipelined connection (owned connections only). */
-  readonly pipeline: boolean;
+  /**
+   * Quick statements over pipelined connections (owned connections only): undefined for the
+   * default, which pipelines when there is a time limit and pg has a pipeline mode.
+   */
+  readonly pipeline: boolean | undefined;
   readonly preparedStatements: boolean | undefined;
   /** How long a cancelled statement may take to end before its connection is closed. */
   readonly cancelGraceMs: number;
@@ -92,7 +95,10 @@ function adapterFor(choice: DriverChoice, settings: OpenSettings, onFallback: Pr
         onError: settings.onPoolError,
         onFallback,
       };
-      return settings.pipeline ? createPipelinedPg(owned) : createOwnedPgPool(owned);
+      // A pipeline needs a time limit: a statement that never ends would hold up those behind it for good.
+      const pipelined =
+        (settings.pipeline ?? settings.timeoutMs !== false) && createPipelinedPg(owned, settings.pipeline === true);
+      return pipelined || createOwnedPgPool(owned);
     }
   }
 }

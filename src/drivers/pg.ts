@@ -2,7 +2,7 @@ import { poolWait } from '../diagnostics.js';
 import { ConnectionError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
-import { type Done, type Lease, runOnLease } from './cancel.js';
+import { type Leasing, runOnLease } from './cancel.js';
 import {
   explainConnectionError,
   explainWaitForConnection,
@@ -28,7 +28,7 @@ export interface PgQueryConfig {
   name?: string;
 }
 
-type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
+export type PgCallback = (error: Error | null | undefined, result?: unknown) => void;
 
 interface PgQueryable {
   query(config: PgQueryConfig): Promise<unknown>;
@@ -36,7 +36,7 @@ interface PgQueryable {
 }
 
 interface PgPoolClient {
-  query(config: PgQueryConfig, callback: PgCallback): void;
+  query(query: object): void;
   release(destroy?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
@@ -44,6 +44,28 @@ interface PgPoolClient {
 
 interface PgPool extends PgQueryable {
   connect(callback: (error: Error | null | undefined, client?: PgPoolClient) => void): unknown;
+  /** pg-pool's client class, and its query class. */
+  readonly Client: { readonly Query: PgQueryClass };
+}
+
+/** pg's Query class (`pg.Query`, a pool's `Client.Query`). */
+export type PgQueryClass = new (text: string, values: unknown[], callback: PgCallback) => { name?: string };
+
+/**
+ * One statement as pg's Query, its values as they are now (see `valuesNow`). Every statement
+ * passes here: a Query made from the text, named afterwards, is one object fewer than a query
+ * config, and pg does not copy it property by property as it copies a config.
+ */
+export function pgQuery(
+  Query: PgQueryClass,
+  statement: Statement,
+  values: readonly unknown[],
+  named: boolean,
+  callback: PgCallback,
+): object {
+  const query = new Query(statement.text, valuesNow(values), callback);
+  if (named) query.name = statement.name;
+  return query;
 }
 
 export function isQueryable(value: unknown): value is PgPoolLike {
@@ -57,7 +79,12 @@ export function looksLikePg(pool: object): boolean {
 
 /** A `pg.Pool` (pg-pool), as opposed to a single `pg.Client` or some other queryable. */
 function isPgPool(pool: object): pool is PgPool {
-  return looksLikePg(pool) && 'totalCount' in pool && 'idleCount' in pool;
+  return (
+    looksLikePg(pool) &&
+    'totalCount' in pool &&
+    'idleCount' in pool &&
+    typeof (pool as { Client?: { Query?: unknown } }).Client?.Query === 'function'
+  );
 }
 
 const ignore = () => {};
@@ -72,40 +99,36 @@ export function queryConfig(statement: Statement, values: readonly unknown[], na
     : { text: statement.text, values: valuesNow(values) };
 }
 
-/** A connection of a pg.Pool, taken for one statement. */
-function leaseFrom(pool: PgPool, done: Done<Lease>): void {
-  const waited = poolWait();
-  const connected = (error: Error | null | undefined, client?: PgPoolClient) => {
-    waited?.end();
-    if (error || client === undefined) {
-      done(
-        error
-          ? explainConnectionError(error, pool)
-          : new ConnectionError('the pool gave no connection', undefined, 'ERR_NO_CONNECTION'),
-      );
-      return;
-    }
-    // A checked-out client reports a broken connection as an 'error' event as well as to its
-    // query: without a listener, that event would crash the process.
-    client.on('error', ignore);
-    done(undefined, {
-      client,
-      release: (destroy) => {
-        client.removeListener('error', ignore);
-        client.release(destroy || undefined);
-      },
-    });
-  };
-  const pending = pool.connect(connected) as unknown;
-  // A pool of another make may answer with a promise instead of calling back (runOnLease takes
-  // the first answer only).
-  if (typeof (pending as PromiseLike<PgPoolClient> | undefined)?.then === 'function') {
-    (pending as PromiseLike<PgPoolClient>).then((client) => connected(undefined, client), connected);
-  }
-}
-
 /** How long to wait for a cancelled statement's connection to settle, when no time limit says. */
 const DEFAULT_GRACE_MS = 1000;
+
+/** A pg.Pool's connections, taken for one statement each (see runOnLease). */
+function pgPoolLeasing(pool: PgPool, graceMs: number): Leasing<PgPoolClient> {
+  return {
+    acquire(done) {
+      const waited = poolWait();
+      pool.connect((error, client) => {
+        waited?.end();
+        if (error || client === undefined) {
+          const none = new ConnectionError('the pool gave no connection', undefined, 'ERR_NO_CONNECTION');
+          done(error ? explainConnectionError(error, pool) : none);
+          return;
+        }
+        // A checked-out client reports a broken connection as an 'error' event as well as to its
+        // query: without a listener, that event would crash the process.
+        client.on('error', ignore);
+        done(undefined, client);
+      });
+    },
+    release(client, destroy) {
+      client.removeListener('error', ignore);
+      client.release(destroy || undefined);
+    },
+    clientOf: (client) => client,
+    graceMs,
+    expiredWaiting: (expired) => explainWaitForConnection(expired, pool),
+  };
+}
 
 /**
  * A statement on a `pg.Pool` with time limits: on a connection of its own from the pool, so that
@@ -113,7 +136,8 @@ const DEFAULT_GRACE_MS = 1000;
  * (see runOnLease).
  */
 function leasingRun(pool: PgPool, graceMs: number): RunStatement {
-  const acquire = (done: Done<Lease>) => leaseFrom(pool, done);
+  const leasing = pgPoolLeasing(pool, graceMs);
+  const Query = pool.Client.Query;
   return (statement, values, named, deadline) => {
     if (deadline === undefined) {
       return pool.query(queryConfig(statement, values, named)).catch((error: unknown) => {
@@ -121,11 +145,9 @@ function leasingRun(pool: PgPool, graceMs: number): RunStatement {
       });
     }
     return runOnLease(
-      acquire,
-      (lease, done) => (lease.client as PgPoolClient).query(queryConfig(statement, values, named), done),
+      leasing,
+      (client, done) => client.query(pgQuery(Query, statement, values, named, done)),
       deadline,
-      graceMs,
-      (expired) => explainWaitForConnection(expired, pool),
     );
   };
 }

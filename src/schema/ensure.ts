@@ -193,7 +193,7 @@ export interface StoreIds {
  * - `own`: they are of the store's form (or, before schema 2, as given: see core.ts);
  * - `candidates`: a store with a pepper on a table not (yet) of hmac-sha256 ids, plain or sha256
  *   ones (`from`), or being re-keyed from them: it finds a row by either form, and writes the form
- *   the table names (see `idCandidates` in statements/transitional.ts), so it serves the table before, while and
+ *   the table names (the `id candidates` sets of statements/transitional.ts), so it serves the table before, while and
  *   after `connect-pg-simple rekey` moves its rows;
  * - `refused`: it would miss sessions; `problem` says why and what to do.
  */

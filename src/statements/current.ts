@@ -29,6 +29,27 @@ export interface ModeSettings {
   readonly storedIdIsHandle?: boolean;
 }
 
+/**
+ * How a statement finds the session's row from `$1`: by its stored id. (The transitional mode's
+ * sets of the current schema send these statements with `$1` as the session's id candidates.)
+ */
+export const BY_STORED_ID = 'sid = $1::text';
+
+/**
+ * A row's session with the keys in `$2` (a JSON object's text) changed and those in `$3` (a JSON
+ * array's text) taken out first. The row's other keys stay as they are now, in their order; the
+ * changed ones follow. `json` rather than `jsonb`: values keep their exact text (`\u0000` in
+ * strings included).
+ */
+export const SESS_WITH_KEYS_CHANGED = `(
+  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
+    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
+    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
+    UNION ALL
+    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
+  ) kv
+)`;
+
 /** The SQL fragments every mode of the current schema writes its statements with. */
 export function currentFragments(settings: ModeSettings) {
   const { absoluteTimeoutSeconds, synchronousCommit = true, storedIdIsHandle = true } = settings;
@@ -54,7 +75,12 @@ export function currentFragments(settings: ModeSettings) {
   };
 }
 
-export function currentStatements(names: TableNames, settings: ModeSettings = {}): StoreStatements {
+/** `sessionRow`: how each statement finds the session's row; `BY_STORED_ID` in this mode. */
+export function currentStatements(
+  names: TableNames,
+  settings: ModeSettings = {},
+  sessionRow: string = BY_STORED_ID,
+): StoreStatements {
   const t = names.qualified;
   const { alive, endsAt, expiryIn, commitWait, lifetime } = currentFragments(settings);
   // A write to a live row keeps the row's creation time: only a new session id starts a new
@@ -63,7 +89,7 @@ export function currentStatements(names: TableNames, settings: ModeSettings = {}
   return {
     get: statement(
       'get',
-      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining, user_id FROM ${t} WHERE sid = $1::text AND ${alive()}`,
+      `SELECT sess::text AS sess, date_part('epoch', ${endsAt} - now()) AS remaining, user_id FROM ${t} WHERE ${sessionRow} AND ${alive()}`,
       true,
     ),
     upsert: statement(
@@ -76,40 +102,31 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
     ),
     update: statement(
       'update',
-      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()}`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()}`,
       true,
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()} AND sess::text = $4::text RETURNING true AS updated`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND sess::text = $4::text RETURNING true AS updated`,
       true,
     ),
-    // The row's other keys stay as they are now, in their order; the changed ones follow. `json`
-    // rather than `jsonb`: values keep their exact text (`\u0000` in strings included).
     updateKeys: statement(
       'update_keys',
-      `UPDATE ${t} AS target SET sess = (
-  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
-    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
-    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
-    UNION ALL
-    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
-  ) kv
-), expire = ${expiryIn('$4')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()}`,
+      `UPDATE ${t} AS target SET sess = ${SESS_WITH_KEYS_CHANGED}, expire = ${expiryIn('$4')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()}`,
       true,
     ),
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE sid = $1::text AND ${alive()} AND expire < ${expiryIn('$2')}`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND expire < ${expiryIn('$2')}`,
       true,
     ),
     setUser: statement(
       'set_user',
-      `UPDATE ${t} SET user_id = $2::text, details = $3::text::json, touched = now() WHERE sid = $1::text AND ${alive()}`,
+      `UPDATE ${t} SET user_id = $2::text, details = $3::text::json, touched = now() WHERE ${sessionRow} AND ${alive()}`,
       true,
     ),
-    destroy: statement('destroy', `DELETE FROM ${t} WHERE sid = $1::text`, true),
+    destroy: statement('destroy', `DELETE FROM ${t} WHERE ${sessionRow}`, true),
     // The same result type (and collation) as a migrated 10.x table's, whose column was varchar.
     all: statement('all', `SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM ${t} WHERE ${alive()}`),
     length: statement('length', `SELECT count(*)::float8 AS n FROM ${t} WHERE ${alive()}`),

@@ -1,10 +1,12 @@
----- 10.x table, plain ids
+---- 10.x table, ids as given (a 10.x table, a store with hashSessionIds: false)
 
 -- get (cps_get)
 SELECT sess::text AS sess, date_part('epoch', expire - now()) AS remaining FROM "app"."session" WHERE sid = $1::text AND expire > now();
 
 -- upsert (cps_upsert)
-INSERT INTO "app"."session" AS target (sid, sess, expire) SELECT $1::text, $2::text::json, now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire;
+INSERT INTO "app"."session" AS target (sid, sess, expire)
+SELECT $1::text, $2::text::json, now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait
+ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire;
 
 -- update (cps_update)
 UPDATE "app"."session" SET sess = $2::text::json, expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now();
@@ -63,13 +65,16 @@ FROM (SELECT to_regclass($1::text) AS oid) r;
 
 -- (no statements of sessions per user)
 
----- 10.x table, a store that hashes ids
+---- 10.x table, plain or hashed ids (a 10.x table, a store that hashes ids)
 
 -- get (cps_get)
 SELECT sess::text AS sess, date_part('epoch', expire - now()) AS remaining FROM "app"."session" WHERE sid = ANY(ARRAY[$1::text, encode(sha256(convert_to($1::text, 'UTF8')), 'hex')]) AND expire > now();
 
 -- upsert (cps_upsert)
-INSERT INTO "app"."session" AS target (sid, sess, expire) SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN encode(sha256(convert_to($1::text, 'UTF8')), 'hex') ELSE $1::text END, $2::text::json, now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire;
+INSERT INTO "app"."session" AS target (sid, sess, expire)
+SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN encode(sha256(convert_to($1::text, 'UTF8')), 'hex') ELSE $1::text END,
+  $2::text::json, now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait
+ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire;
 
 -- update (cps_update)
 UPDATE "app"."session" SET sess = $2::text::json, expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY(ARRAY[$1::text, encode(sha256(convert_to($1::text, 'UTF8')), 'hex')]) AND expire > now();
@@ -128,13 +133,17 @@ FROM (SELECT to_regclass($1::text) AS oid) r;
 
 -- (no statements of sessions per user)
 
----- 10.x table, a store with sessionIdPepper
+---- 10.x table, id candidates (a 10.x table, a store with sessionIdPepper)
 
 -- get (cps_get)
 SELECT sess::text AS sess, date_part('epoch', expire - now()) AS remaining FROM "app"."session" WHERE sid = ANY($1::text[]) AND expire > now();
 
 -- upsert (cps_upsert)
-WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid), replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id)) INSERT INTO "app"."session" AS target (sid, sess, expire) SELECT (SELECT sid FROM new_id), $2::text::json, now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire;
+WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid),
+replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id))
+INSERT INTO "app"."session" AS target (sid, sess, expire)
+SELECT (SELECT sid FROM new_id), $2::text::json, now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait
+ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire;
 
 -- update (cps_update)
 UPDATE "app"."session" SET sess = $2::text::json, expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now();
@@ -193,13 +202,15 @@ FROM (SELECT to_regclass($1::text) AS oid) r;
 
 -- (no statements of sessions per user)
 
----- schema 2, sha256 ids
+---- schema 2 (schema 2, sha256 ids)
 
 -- get (cps_get)
 SELECT sess::text AS sess, date_part('epoch', least(expire, created + make_interval(secs => NULL::float8)) - now()) AS remaining FROM "app"."session" WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- upsert (cps_upsert)
-INSERT INTO "app"."session" AS target (sid, sess, expire, created) SELECT $1::text, $2::text::json, least(now() + make_interval(secs => $3::float8), now() + make_interval(secs => NULL::float8)), now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.expire, CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END + make_interval(secs => NULL::float8)), created = CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END;
+INSERT INTO "app"."session" AS target (sid, sess, expire, created)
+SELECT $1::text, $2::text::json, least(now() + make_interval(secs => $3::float8), now() + make_interval(secs => NULL::float8)), now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait
+ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.expire, CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END + make_interval(secs => NULL::float8)), created = CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END;
 
 -- update (cps_update)
 UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
@@ -258,13 +269,222 @@ FROM (SELECT to_regclass($1::text) AS oid) r;
 
 -- (no statements of sessions per user)
 
----- schema 3, sha256 ids, a store with sessionIdPepper (before and while rekey)
+---- schema 2, id candidates (schema 2, sha256 ids, a store with sessionIdPepper (before and while rekey))
+
+-- get (cps_get)
+SELECT sess::text AS sess, date_part('epoch', least(expire, created + make_interval(secs => NULL::float8)) - now()) AS remaining FROM "app"."session" WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
+
+-- upsert (cps_upsert)
+WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid),
+replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id) RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN created END AS created)
+INSERT INTO "app"."session" AS target (sid, sess, expire, created)
+SELECT (SELECT sid FROM new_id), $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => NULL::float8)), coalesce((SELECT min(created) FROM replaced), now()) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait
+ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.expire, CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END + make_interval(secs => NULL::float8)), created = CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END;
+
+-- update (cps_update)
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
+
+-- updateIfUnchanged (cps_update_if_unchanged)
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND sess::text = $4::text RETURNING true AS updated;
+
+-- updateKeys (cps_update_keys)
+UPDATE "app"."session" AS target SET sess = (
+  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
+    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
+    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
+    UNION ALL
+    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
+  ) kv
+), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
+
+-- touch (cps_touch)
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8));
+
+-- destroy (cps_destroy)
+DELETE FROM "app"."session" WHERE sid = ANY($1::text[]);
+
+-- all (cps_all)
+SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM "app"."session" WHERE expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
+
+-- length (cps_length)
+SELECT count(*)::float8 AS n FROM "app"."session" WHERE expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
+
+-- clear (cps_clear)
+DELETE FROM "app"."session";
+
+-- pruneBatch (cps_prune)
+WITH lock AS (
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(6516851, to_regclass($2::text)::oid::int) ELSE true END AS held
+), doomed AS (
+  SELECT ctid, expire FROM "app"."session"
+  WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
+  ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
+)
+SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+  (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
+
+-- describe (cps_describe)
+SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sess' AND attnum > 0 AND NOT attisdropped) AS sess_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'expire' AND attnum > 0 AND NOT attisdropped) AS expire_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'created' AND attnum > 0 AND NOT attisdropped) AS created_type,
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND NOT attisdropped)::int) AS sid_comment,
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'created' AND NOT attisdropped)::int) AS created_comment
+FROM (SELECT to_regclass($1::text) AS oid) r;
+
+-- (no statements of sessions per user)
+
+---- schema 2, partitioned (schema 2, sha256 ids, partitioned)
+
+-- get (cps_get)
+SELECT sess::text AS sess, date_part('epoch', least(expire, created + make_interval(secs => 604800::float8)) - now()) AS remaining FROM "app"."session" WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') ORDER BY created DESC LIMIT 1;
+
+-- upsert (cps_upsert)
+WITH replaced AS (DELETE FROM "app"."session" WHERE sid = $1::text RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') THEN created END AS created)
+INSERT INTO "app"."session" (sid, sess, expire, created)
+SELECT $1::text, $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => 604800::float8)), coalesce((SELECT min(created) FROM replaced), now()) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait;
+
+-- update (cps_update)
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- updateIfUnchanged (cps_update_if_unchanged)
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND sess::text = $4::text RETURNING true AS updated;
+
+-- updateKeys (cps_update_keys)
+UPDATE "app"."session" AS target SET sess = (
+  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
+    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
+    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
+    UNION ALL
+    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
+  ) kv
+), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- touch (cps_touch)
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8));
+
+-- destroy (cps_destroy)
+DELETE FROM "app"."session" WHERE sid = $1::text;
+
+-- all (cps_all)
+SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM "app"."session" WHERE expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- length (cps_length)
+SELECT count(*)::float8 AS n FROM "app"."session" WHERE expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- clear (cps_clear)
+DELETE FROM "app"."session";
+
+-- pruneBatch (cps_prune)
+WITH lock AS (
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(6516851, to_regclass($2::text)::oid::int) ELSE true END AS held
+), doomed AS (
+  SELECT ctid, expire FROM "app"."session_default"
+  WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
+  ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM "app"."session_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
+)
+SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+  (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
+
+-- describe (cps_describe)
+SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sess' AND attnum > 0 AND NOT attisdropped) AS sess_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'expire' AND attnum > 0 AND NOT attisdropped) AS expire_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'created' AND attnum > 0 AND NOT attisdropped) AS created_type,
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND NOT attisdropped)::int) AS sid_comment,
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'created' AND NOT attisdropped)::int) AS created_comment
+FROM (SELECT to_regclass($1::text) AS oid) r;
+
+-- (no statements of sessions per user)
+
+---- schema 2, partitioned, id candidates (schema 2, sha256 ids, partitioned, a store with sessionIdPepper)
+
+-- get (cps_get)
+SELECT sess::text AS sess, date_part('epoch', least(expire, created + make_interval(secs => 604800::float8)) - now()) AS remaining FROM "app"."session" WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') ORDER BY created DESC LIMIT 1;
+
+-- upsert (cps_upsert)
+WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid),
+replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') THEN created END AS created)
+INSERT INTO "app"."session" (sid, sess, expire, created)
+SELECT (SELECT sid FROM new_id), $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => 604800::float8)), coalesce((SELECT min(created) FROM replaced), now()) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait;
+
+-- update (cps_update)
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- updateIfUnchanged (cps_update_if_unchanged)
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND sess::text = $4::text RETURNING true AS updated;
+
+-- updateKeys (cps_update_keys)
+UPDATE "app"."session" AS target SET sess = (
+  SELECT coalesce(json_object_agg(kv.key, kv.value ORDER BY kv.position), '{}'::json) FROM (
+    SELECT key, value, position FROM json_each(target.sess) WITH ORDINALITY AS kept(key, value, position)
+    WHERE key NOT IN (SELECT json_array_elements_text($3::text::json))
+    UNION ALL
+    SELECT key, value, 1e9 + position FROM json_each($2::text::json) WITH ORDINALITY AS changed(key, value, position)
+  ) kv
+), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- touch (cps_touch)
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8));
+
+-- destroy (cps_destroy)
+DELETE FROM "app"."session" WHERE sid = ANY($1::text[]);
+
+-- all (cps_all)
+SELECT sid::text COLLATE "C" AS sid, sess::text AS sess FROM "app"."session" WHERE expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- length (cps_length)
+SELECT count(*)::float8 AS n FROM "app"."session" WHERE expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
+
+-- clear (cps_clear)
+DELETE FROM "app"."session";
+
+-- pruneBatch (cps_prune)
+WITH lock AS (
+  SELECT CASE WHEN $3::bool THEN pg_try_advisory_xact_lock(6516851, to_regclass($2::text)::oid::int) ELSE true END AS held
+), doomed AS (
+  SELECT ctid, expire FROM "app"."session_default"
+  WHERE (SELECT held FROM lock) AND expire < now() AND expire >= $4::text::timestamptz
+  ORDER BY expire LIMIT $1::int FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM "app"."session_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
+)
+SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+  (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
+
+-- describe (cps_describe)
+SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sess' AND attnum > 0 AND NOT attisdropped) AS sess_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'expire' AND attnum > 0 AND NOT attisdropped) AS expire_type,
+  (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'created' AND attnum > 0 AND NOT attisdropped) AS created_type,
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND NOT attisdropped)::int) AS sid_comment,
+  col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'created' AND NOT attisdropped)::int) AS created_comment
+FROM (SELECT to_regclass($1::text) AS oid) r;
+
+-- (no statements of sessions per user)
+
+---- current schema, id candidates (schema 3, sha256 ids, a store with sessionIdPepper (before and while rekey))
 
 -- get (cps_get)
 SELECT sess::text AS sess, date_part('epoch', least(expire, created + make_interval(secs => NULL::float8)) - now()) AS remaining, user_id FROM "app"."session" WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- upsert (cps_upsert)
-WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid), replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id) RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN created END AS created) INSERT INTO "app"."session" AS target (sid, sess, expire, created, touched, user_id, details) SELECT (SELECT sid FROM new_id), $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => NULL::float8)), coalesce((SELECT min(created) FROM replaced), now()), now(), $4::text, $5::text::json FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.expire, CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END + make_interval(secs => NULL::float8)), created = CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details;
+WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid),
+replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) AND sid <> (SELECT sid FROM new_id) RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN created END AS created)
+INSERT INTO "app"."session" AS target (sid, sess, expire, created, touched, user_id, details)
+SELECT (SELECT sid FROM new_id), $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => NULL::float8)), coalesce((SELECT min(created) FROM replaced), now()), now(), $4::text, $5::text::json
+FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait
+ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.expire, CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END + make_interval(secs => NULL::float8)), created = CASE WHEN target.expire > now() AND target.created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') THEN target.created ELSE excluded.created END, touched = excluded.touched, user_id = excluded.user_id, details = excluded.details;
 
 -- update (cps_update)
 UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
@@ -345,13 +565,17 @@ SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone;
 WITH gone AS (DELETE FROM "app"."session" WHERE sid = $1::text AND user_id = $2::text RETURNING expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AS live)
 SELECT count(*) FILTER (WHERE live)::float8 AS n FROM gone;
 
----- schema 3, sha256 ids, partitioned, a store with sessionIdPepper
+---- current schema, partitioned, id candidates (schema 3, sha256 ids, partitioned, a store with sessionIdPepper)
 
 -- get (cps_get)
 SELECT sess::text AS sess, date_part('epoch', least(expire, created + make_interval(secs => 604800::float8)) - now()) AS remaining, user_id FROM "app"."session" WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') ORDER BY created DESC LIMIT 1;
 
 -- upsert (cps_upsert)
-WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid), replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') THEN created END AS created) INSERT INTO "app"."session" (sid, sess, expire, created, touched, user_id, details) SELECT (SELECT sid FROM new_id), $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => 604800::float8)), coalesce((SELECT min(created) FROM replaced), now()), now(), $4::text, $5::text::json FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait;
+WITH new_id AS (SELECT CASE WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: hmac-sha256%' OR col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) LIKE 'connect-pg-simple session ids: re-keying %' THEN ($1::text[])[1] WHEN col_description('"app"."session"'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = '"app"."session"'::regclass AND attname = 'sid' AND NOT attisdropped)::int) = 'connect-pg-simple session ids: sha256' THEN ($1::text[])[2] ELSE coalesce(($1::text[])[3], ($1::text[])[2]) END AS sid),
+replaced AS (DELETE FROM "app"."session" WHERE sid = ANY($1::text[]) RETURNING CASE WHEN expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') THEN created END AS created)
+INSERT INTO "app"."session" (sid, sess, expire, created, touched, user_id, details)
+SELECT (SELECT sid FROM new_id), $2::text::json, least(now() + make_interval(secs => $3::float8), coalesce((SELECT min(created) FROM replaced), now()) + make_interval(secs => 604800::float8)), coalesce((SELECT min(created) FROM replaced), now()), now(), $4::text, $5::text::json
+FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait;
 
 -- update (cps_update)
 UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
