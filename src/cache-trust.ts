@@ -1,195 +1,299 @@
-import { randomBytes } from 'node:crypto';
-import type { Database, Row } from './drivers/database.js';
-import { type NoticeEvents, type NoticeListener, openNoticeListener } from './drivers/notice-listener.js';
 import type { DriverChoice } from './drivers/open.js';
+import { openPollConnection, type PollConnection, PollingUnusable } from './drivers/poll-connection.js';
 import type { ReadCache } from './read-cache.js';
-import { FORGET_ALL, markerStatement, noticeChannelStatement, noticeKeyOf } from './schema/change-notices.js';
+import {
+  CHANGE_LOG_SERVER_VERSION,
+  CLEANED_MARK,
+  changeKeyOf,
+  changeLogCheckStatement,
+  cleanUpStatement,
+  FORGET_ALL,
+  pollStatement,
+} from './schema/change-log.js';
+import type { Statement, TableNames } from './sql.js';
 
 /**
- * When `readCache: true` may answer from memory. The guarantee, for a `get` answered from the
- * cache at time T: every change of that session (a destroy, a revoke, a change of its data, by
- * any store, the CLI or plain SQL) committed before T − `boundMs` is reflected, and the session
- * is alive by the database's own reading (a cached entry keeps its expiry and never outlives it).
+ * When the trusted read cache may answer from memory. The guarantee, for a `get` answered from
+ * the cache at time T: every change of that session (a destroy, a revoke, a change of its data,
+ * by any store, the CLI or plain SQL) committed before T − `boundMs` is reflected, and the
+ * session is alive by the database's own reading (a cached entry keeps its expiry and never
+ * outlives it).
  *
- * How: the table's triggers NOTIFY the keys of rows that changed (change-notices.ts); this
- * store's listener forgets them from the cache. A notice can be lost only while the listener is
- * not listening, so each (re)connection starts an epoch: the cache is emptied, and only reads sent
- * after LISTEN took effect fill it. Notices arrive in commit order; the listener sends itself a
- * marker notice now and then (only while the cache is used), and a marker sent at S that
- * arrives proves every notice committed before S has arrived. A hit is served only while the
- * last marker that arrived was sent at most `boundMs` ago: a connection that dies silently, a
- * trigger dropped or disabled (the marker is sent only while all of them fire), all stop hits
- * within the bound.
+ * How: the table's triggers log the keys of rows that changed, with the writing transaction's id
+ * (change-log.ts). This store polls the log on a connection of its own, one statement each time:
+ * the keys logged by transactions that the previous poll's snapshot did not see and this one's
+ * does, and this snapshot. A poll sent at S and applied has forgotten every change committed
+ * before S (its snapshot was taken after S). A hit is served only while the last applied poll
+ * was sent at most `boundMs` ago: a connection that hangs, a trigger dropped or disabled (each
+ * poll checks them), all stop hits within the bound.
+ *
+ * An epoch begins with a poll that has no previous snapshot to go on: the first, one after an
+ * error, one on another server process (a new connection), one that finds a clean-up mark newer
+ * than the previous snapshot (rows it needed may be gone). The cache is emptied then, and only
+ * reads sent after the epoch's first poll was applied are remembered. A read sent before a poll
+ * that forgets its key was applied is not remembered (read-cache.ts's `forgetKey`).
  */
 
-/** How long after a change committed every store's `readCache: true` has seen it, at most. */
+/** How long after a change committed every store's trusted cache has seen it, at most. */
 export const READ_CACHE_BOUND_MS = 50;
 
-/** A marker is sent this often while the cache is used, so one sent within the bound has usually arrived. */
-const MARKERS_PER_BOUND = 2;
-/** With no cache lookup for this long, markers stop (and the next lookup starts them again). */
+/** A poll is sent this often while the cache is used, so that one sent within the bound has usually been applied. */
+const POLLS_PER_BOUND = 2;
+/** With no cache use for this long, polls stop (and the next use starts them again). */
 const IDLE_AFTER_MS = 2_000;
-/** A marker that has not come back after this long no longer holds the next one back. */
-const MARKER_PATIENCE_MS = 1_000;
-/** How soon to look for the triggers again, on a table found without them. */
+/** A poll not answered after this long ends its connection (the next poll opens another: a new epoch). */
+const POLL_PATIENCE_MS = 3_000;
+/** After a failed poll, the next waits this long, doubling up to the most. */
+const FIRST_RETRY_MS = 100;
+const MOST_RETRY_MS = 5_000;
+/** How soon to look for the change log again, on a table found without it. */
 const RECHECK_MS = 30_000;
+/** Rows of the log stay this long at least after every snapshot sees them, so that a poller that paused may go on. */
+const LOG_RETENTION_MS = 5_000;
+/** A store cleans the log up at most this often. */
+const CLEAN_UP_EVERY_MS = 1_000;
 
-/** `readCache: true`'s trust, listening with the driver the options named. */
+/** The trusted cache's trust, polling with the driver the options named. */
 export function readCacheTrust(driver: DriverChoice, settings: Omit<CacheTrustSettings, 'open'>): CacheTrust {
-  return new CacheTrust({
-    ...settings,
-    open: (channel, events) =>
-      openNoticeListener(driver, { channel, table: settings.table, markerText: markerStatement.text, events }),
-  });
+  return new CacheTrust({ ...settings, open: () => openPollConnection(driver) });
 }
 
 export interface CacheTrustSettings {
   readonly cache: ReadCache;
-  /** The store's database, to find the table's channel. */
-  readonly db: Database;
-  /** The session table, qualified. */
-  readonly table: string;
-  /** The SQL that turns the table's change notices on, for a message. */
+  readonly names: TableNames;
+  /** The SQL that turns the table's change-log triggers on, for a message. */
   readonly enableStatement: string;
-  readonly open: (channel: string, events: NoticeEvents) => NoticeListener | string;
+  readonly open: () => PollConnection | string;
   readonly boundMs: number;
   readonly now: () => number;
   readonly log: (message: string) => void;
 }
 
+/** A poll's snapshot, as the next poll sends it back. */
+interface Snapshot {
+  readonly xmin: bigint;
+  readonly xmax: string;
+  readonly xip: string;
+  /** The server process and its start. */
+  readonly connection: string;
+}
+
 export class CacheTrust {
   readonly #settings: CacheTrustSettings;
-  /** Marks this store's markers among those of every store on the channel. */
-  readonly #token = randomBytes(6).toString('hex');
-  #listener: NoticeListener | undefined;
-  #starting = false;
+  readonly #statements: { readonly check: Statement; readonly poll: Statement; readonly cleanUp: Statement };
+  #connection: PollConnection | undefined;
+  #checked = false;
   #stopped = false;
+  #polling = false;
   /** Why the cache cannot be trusted now (logged once per reason); undefined while it may be. */
   #refusal: string | undefined;
   #retryAt = Number.NEGATIVE_INFINITY;
-  /** When LISTEN took effect on the listener's connection: undefined while it is not listening. */
-  #listeningSince: number | undefined;
-  #epoch = 0;
-  /** When the last marker that arrived was sent. */
+  #retryMs = FIRST_RETRY_MS;
+  /** When the epoch's first poll was applied: undefined between epochs. */
+  #epochSince: number | undefined;
+  #snapshot: Snapshot | undefined;
+  /** When the last applied poll was sent. */
   #confirmedSentAt = Number.NEGATIVE_INFINITY;
-  #markers = new Map<number, number>();
-  #nextMarker = 0;
-  #lastMarkerSentAt = Number.NEGATIVE_INFINITY;
+  #lastSentAt = Number.NEGATIVE_INFINITY;
   #lastUsedAt = Number.NEGATIVE_INFINITY;
-  #markerTimer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** This poller's xmin now and then, oldest first: the clean-up's horizon once old enough. */
+  #xmins: { readonly at: number; readonly xmin: bigint }[] = [];
+  #cleanedBelow = 0n;
 
   constructor(settings: CacheTrustSettings) {
     this.#settings = settings;
+    this.#statements = {
+      check: changeLogCheckStatement(settings.names),
+      poll: pollStatement(settings.names),
+      cleanUp: cleanUpStatement(settings.names),
+    };
   }
 
   /**
-   * The notice key to remember a read of the row stored as `storedId` by, when a read sent at
-   * `sentAt` may be remembered; null when it may not (sent before the listener's epoch began, or
-   * a row found by candidates while the table is re-keyed: its stored id is not known).
+   * The key to remember a read of the row stored as `storedId` by, when a read sent at `sentAt`
+   * may be remembered; null when it may not (sent before the epoch began, or a row found by
+   * candidates while the table is re-keyed: its stored id is not known).
    */
   keyToRemember(storedId: unknown, sentAt: number): string | null {
-    return typeof storedId === 'string' && this.mayRemember(sentAt) ? noticeKeyOf(storedId) : null;
+    return typeof storedId === 'string' && this.mayRemember(sentAt) ? changeKeyOf(storedId) : null;
   }
 
-  /** May a read sent at `sentAt` be remembered? Only one sent after the listener's LISTEN took effect. */
+  /** May a read sent at `sentAt` be remembered? Only one sent after the epoch's first poll was applied. */
   mayRemember(sentAt: number): boolean {
-    if (this.#listeningSince === undefined) {
-      this.start();
-      return false;
-    }
-    return sentAt >= this.#listeningSince;
+    this.#use(this.#settings.now());
+    return this.#epochSince !== undefined && sentAt >= this.#epochSince;
   }
 
   /** May an entry filled by a read sent at `readAt` answer now? */
   allows(readAt: number): boolean {
     const now = this.#settings.now();
-    this.#lastUsedAt = now;
-    this.#keepConfirming(now);
+    this.#use(now);
     return (
-      this.#listeningSince !== undefined &&
-      readAt >= this.#listeningSince &&
+      this.#epochSince !== undefined &&
+      readAt >= this.#epochSince &&
       now - this.#confirmedSentAt <= this.#settings.boundMs
     );
   }
 
-  /** Starts listening, if it has not (the first `get` calls it; again after a refusal that may pass). */
-  start(): void {
-    if (this.#listener !== undefined || this.#starting || this.#stopped) return;
-    if (this.#settings.now() < this.#retryAt) return;
-    this.#starting = true;
-    this.#open().finally(() => {
-      this.#starting = false;
-    });
-  }
-
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#markerTimer);
+    clearTimeout(this.#timer);
     this.#lose();
-    const listener = this.#listener;
-    this.#listener = undefined;
-    await listener?.close();
+    await this.#connection?.reset();
   }
 
-  async #open(): Promise<void> {
-    const { db, table, open } = this.#settings;
-    let found: Row | undefined;
-    try {
-      [found] = await db.query(noticeChannelStatement, [table]);
-    } catch (error) {
-      this.#refuse(`cannot look for its change notices: ${(error as Error).message}`, true);
+  #use(now: number): void {
+    this.#lastUsedAt = now;
+    this.#schedule(now);
+  }
+
+  /** While the cache is used: the next poll, when one is due. */
+  #schedule(now: number): void {
+    if (this.#stopped || this.#polling || now - this.#lastUsedAt > IDLE_AFTER_MS) return;
+    const dueAt = Math.max(this.#lastSentAt + this.#settings.boundMs / POLLS_PER_BOUND, this.#retryAt);
+    if (now < dueAt) {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#schedule(this.#settings.now());
+      }, dueAt - now).unref();
       return;
     }
-    const channel = found?.channel;
-    if (this.#stopped) return;
-    if (typeof channel !== 'string' || channel === '') {
-      this.#refuse(
-        'the table has no change notices (schema 4 adds them: run `npx connect-pg-simple migrate`, then turn them on)',
-        true,
-      );
-      return;
-    }
-    if (found?.on !== true) {
-      this.#refuse(
-        `the table's change notices are off (they cost every write a little, and make notifying commits wait in line: see docs/performance.md): turn them on with ${this.#settings.enableStatement}`,
-        true,
-      );
-      return;
-    }
-    const listener = open(channel, {
-      onListening: () => this.#listening(),
-      onLost: (why) => this.#lost(why),
-      onUnusable: (why) => this.#refuse(why, false),
-      onNotice: (payload) => this.#notice(payload),
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#polling = true;
+    this.#poll().finally(() => {
+      this.#polling = false;
+      this.#schedule(this.#settings.now());
     });
-    if (typeof listener === 'string') {
-      this.#refuse(listener, false);
-      return;
+  }
+
+  async #poll(): Promise<void> {
+    const connection = this.#open();
+    if (connection === undefined) return;
+    let patience: NodeJS.Timeout | undefined;
+    // A statement that never answers (a connection lost mid-statement) ends the connection and this poll.
+    const answered = <T>(rows: Promise<T>) =>
+      Promise.race([
+        rows,
+        new Promise<never>((_, reject) => {
+          patience = setTimeout(() => {
+            void connection.reset();
+            reject(new Error(`no answer in ${POLL_PATIENCE_MS} ms`));
+          }, POLL_PATIENCE_MS).unref();
+        }),
+      ]).finally(() => clearTimeout(patience));
+    try {
+      if (!this.#checked && !(await this.#check(connection, answered))) return;
+      const sentAt = this.#settings.now();
+      this.#lastSentAt = sentAt;
+      const previous = this.#snapshot;
+      const [row] = await answered(
+        connection.query(this.#statements.poll.text, [previous?.xmax ?? null, previous?.xip ?? null]),
+      );
+      if (this.#stopped || row === undefined) return;
+      if (row.on !== true) {
+        this.#refuse('the table has lost its change-log triggers (one was dropped or turned off)', true);
+        return;
+      }
+      this.#apply(row, previous, sentAt);
+      await this.#cleanUp((text, values) => answered(connection.query(text, values)));
+      this.#retryMs = FIRST_RETRY_MS;
+    } catch (error) {
+      if (this.#stopped) return;
+      if (error instanceof PollingUnusable) {
+        this.#refuse(error.message, false);
+        return;
+      }
+      this.#lose();
+      this.#note(`cannot poll the change log: ${(error as Error).message}`);
+      this.#checked = false;
+      this.#retryAt = this.#settings.now() + this.#retryMs;
+      this.#retryMs = Math.min(this.#retryMs * 2, MOST_RETRY_MS);
     }
-    this.#listener = listener;
-    if (this.#stopped) await listener.close();
   }
 
-  #listening(): void {
-    this.#settings.cache.clear();
-    this.#epoch++;
-    this.#markers.clear();
-    this.#confirmedSentAt = Number.NEGATIVE_INFINITY;
-    this.#lastMarkerSentAt = Number.NEGATIVE_INFINITY;
-    this.#listeningSince = this.#settings.now();
-    if (this.#refusal !== undefined) this.#settings.log('connect-pg-simple: readCache is listening again');
-    this.#refusal = undefined;
-    this.#keepConfirming(this.#listeningSince);
+  #open(): PollConnection | undefined {
+    if (this.#connection !== undefined) return this.#connection;
+    const opened = this.#settings.open();
+    if (typeof opened === 'string') {
+      this.#refuse(opened, false);
+      return undefined;
+    }
+    this.#connection = opened;
+    return opened;
   }
 
-  #lost(why: string): void {
-    this.#lose();
-    this.#note(why);
+  /** Is the change log there, its triggers on, the server new enough? Refuses when not. */
+  async #check(connection: PollConnection, answered: <T>(rows: Promise<T>) => Promise<T>): Promise<boolean> {
+    const [found] = await answered(connection.query(this.#statements.check.text, []));
+    if (this.#stopped) return false;
+    if (Number(found?.version) < CHANGE_LOG_SERVER_VERSION) {
+      this.#refuse('the change log needs PostgreSQL 13 or later (its transaction ids, xid8)', false);
+    } else if (found?.log !== true) {
+      this.#refuse('the table has no change log (schema 4 adds it: run `npx connect-pg-simple migrate`)', true);
+    } else if (found?.on !== true) {
+      this.#refuse(
+        `the table's change-log triggers are off: turn them on with ${this.#settings.enableStatement}`,
+        true,
+      );
+    } else {
+      this.#checked = true;
+    }
+    return this.#checked;
+  }
+
+  #apply(row: Record<string, unknown>, previous: Snapshot | undefined, sentAt: number): void {
+    const { cache, now } = this.#settings;
+    const snapshot: Snapshot = {
+      xmin: BigInt(String(row.xmin)),
+      xmax: String(row.xmax),
+      xip: String(row.xip ?? ''),
+      connection: String(row.connection),
+    };
+    const keys = typeof row.keys === 'string' && row.keys !== '' ? row.keys.split(' ') : [];
+    const newEpoch =
+      previous === undefined ||
+      snapshot.connection !== previous.connection ||
+      keys.some((key) => key.startsWith(CLEANED_MARK) && BigInt(key.slice(1)) > previous.xmin);
+    if (newEpoch) {
+      cache.clear();
+      this.#epochSince = now();
+      this.#xmins = [];
+      if (this.#refusal !== undefined) this.#settings.log('connect-pg-simple: readCache is trusted again');
+      this.#refusal = undefined;
+    } else if (keys.includes(FORGET_ALL)) {
+      cache.clear();
+    } else {
+      for (const key of keys) if (!key.startsWith(CLEANED_MARK)) cache.forgetKey(key);
+    }
+    this.#snapshot = snapshot;
+    this.#confirmedSentAt = sentAt;
+    const last = this.#xmins.at(-1);
+    if (last === undefined || now() - last.at >= CLEAN_UP_EVERY_MS)
+      this.#xmins.push({ at: now(), xmin: snapshot.xmin });
+  }
+
+  /**
+   * At most once a `CLEAN_UP_EVERY_MS`: deletes the log's rows below an xmin of this poller's
+   * from `LOG_RETENTION_MS` ago or more (xmin never moves back, so every later snapshot, any
+   * poller's, sees them). A poller whose last snapshot is older finds the mark and starts over.
+   */
+  async #cleanUp(query: PollConnection['query']): Promise<void> {
+    const now = this.#settings.now();
+    let horizon: bigint | undefined;
+    while (this.#xmins.length > 0 && now - this.#xmins[0]!.at >= LOG_RETENTION_MS) horizon = this.#xmins.shift()!.xmin;
+    // Held back by a long transaction, the horizon may not move: nothing more to delete then.
+    if (horizon === undefined || horizon <= this.#cleanedBelow) return;
+    await query(this.#statements.cleanUp.text, [horizon.toString()]);
+    this.#cleanedBelow = horizon;
   }
 
   /** Nothing remembered is trusted any more, nor is anything read before the next epoch begins. */
   #lose(): void {
-    this.#listeningSince = undefined;
+    this.#epochSince = undefined;
+    this.#snapshot = undefined;
+    this.#confirmedSentAt = Number.NEGATIVE_INFINITY;
     this.#settings.cache.clear();
   }
 
@@ -197,9 +301,8 @@ export class CacheTrust {
   #refuse(why: string, retry: boolean): void {
     this.#lose();
     this.#note(why);
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.close().catch(() => {});
+    this.#checked = false;
+    void this.#connection?.reset();
     if (retry) this.#retryAt = this.#settings.now() + RECHECK_MS;
     else this.#stopped = true;
   }
@@ -208,64 +311,5 @@ export class CacheTrust {
     if (this.#refusal === why || this.#stopped) return;
     this.#refusal = why;
     this.#settings.log(`connect-pg-simple: readCache: true reads the table meanwhile: ${why}`);
-  }
-
-  #notice(payload: string): void {
-    if (payload.startsWith('!')) {
-      this.#marker(payload);
-      return;
-    }
-    const { cache } = this.#settings;
-    if (payload === FORGET_ALL) {
-      cache.clear();
-      return;
-    }
-    for (const key of payload.split(' ')) cache.forgetKey(key);
-  }
-
-  /** `!<token>:<epoch>:<n>`: this store's marker n of this epoch arrived. */
-  #marker(payload: string): void {
-    const [token, epoch, n] = payload.slice(1).split(':');
-    if (token !== this.#token || Number(epoch) !== this.#epoch) return;
-    const sentAt = this.#markers.get(Number(n));
-    if (sentAt === undefined) return;
-    for (const [older] of this.#markers) {
-      this.#markers.delete(older);
-      if (older === Number(n)) break;
-    }
-    if (sentAt > this.#confirmedSentAt) this.#confirmedSentAt = sentAt;
-    this.#keepConfirming(this.#settings.now());
-  }
-
-  /** While the cache is used and the listener listens: the next marker, when one is due. */
-  #keepConfirming(now: number): void {
-    const listener = this.#listener;
-    if (listener === undefined || this.#listeningSince === undefined || this.#stopped) {
-      this.start();
-      return;
-    }
-    if (now - this.#lastUsedAt > IDLE_AFTER_MS) return;
-    if (this.#markers.size > 0 && now - this.#lastMarkerSentAt < MARKER_PATIENCE_MS) return;
-    const dueAt = this.#lastMarkerSentAt + this.#settings.boundMs / MARKERS_PER_BOUND;
-    if (now < dueAt) {
-      this.#markerTimer ??= setTimeout(() => {
-        this.#markerTimer = undefined;
-        this.#keepConfirming(this.#settings.now());
-      }, dueAt - now).unref();
-      return;
-    }
-    clearTimeout(this.#markerTimer);
-    this.#markerTimer = undefined;
-    const n = this.#nextMarker++;
-    this.#markers.set(n, now);
-    this.#lastMarkerSentAt = now;
-    listener.sendMarker(`!${this.#token}:${this.#epoch}:${n}`).then(
-      (sent) => {
-        if (!sent) this.#refuse('the table has lost its change notices (a trigger was dropped or turned off)', true);
-      },
-      () => {
-        // Not listening, or the connection failed: the listener says so, and the next epoch begins.
-      },
-    );
   }
 }

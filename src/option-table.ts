@@ -191,7 +191,8 @@ const OPTION_TABLE = {
   synchronousCommit: { default: true, check: boolean },
   operationTimeout: { default: 10_000, check: millisecondsOrFalse(MAX_TIMER_MS) },
   maxSessionSize: { check: wholeNumber() },
-  readCache: { default: false, check: trueOrMillisecondsOrFalse(MAX_READ_CACHE_MS) },
+  // No default: not given means the trusted cache where it can be had, silently off elsewhere (options.ts).
+  readCache: { check: trueOrMillisecondsOrFalse(MAX_READ_CACHE_MS) },
   pipeline: { check: boolean },
   // Looked up when called: a console.error replaced later (by a test runner, a logger) is the one used.
   errorLog: { default: (...args: unknown[]) => console.error(...args), check: fn<ErrorLog> },

@@ -74,19 +74,22 @@ export interface PGStoreOptions {
   /** Largest serialized session, in bytes, that `set` accepts. Default: no limit. */
   maxSessionSize?: number;
   /**
-   * `true`: `get` answers from what this process read, kept current by the table's change
-   * notices (schema 4): a session destroyed, revoked or changed anywhere (another instance, the
-   * CLI, plain SQL) is seen so within 50 ms, and whenever the store cannot be sure of that (its
-   * listening connection down, a pooler in transaction mode, a table without the notices) it
-   * reads the table. Needs a pg.Pool, a connection string, pg-promise, postgres.js or PGlite; one
-   * more connection per store (the listener). Not with `readPool`.
+   * `true`: `get` answers from what this process read, kept current by polls of the table's
+   * change log (schema 4, PostgreSQL 13+): a session destroyed, revoked or changed anywhere
+   * (another instance, the CLI, plain SQL) is seen so within 50 ms, and whenever the store cannot
+   * be sure of that (its polling connection down, a pooler in transaction mode, a table without
+   * the log) it reads the table. Needs a pg.Pool, a connection string, pg-promise, postgres.js
+   * or PGlite; one more connection per store (the poller). Not with `readPool`.
    *
    * A number: milliseconds for which `get` may answer from what this process read, without a
-   * query and without notices: the bound on how long a change made elsewhere can stay unseen
+   * query and without the change log: the bound on how long a change made elsewhere can stay unseen
    * here. At most 300000.
    *
    * Either way this process's own writes and destroys are seen at once, and at most 32 MB of
-   * session text is held. Default: `false` (every `get` reads the table).
+   * session text is held. `false`: every `get` reads the table. Not given (the default): as
+   * `true` where the table has the change log with its triggers on, the server is PostgreSQL 13+
+   * and the driver can open a polling connection (and not beside `readPool`); otherwise as
+   * `false`, silently (`true` says why in `errorLog`).
    */
   readCache?: boolean | number;
   /**
@@ -177,8 +180,10 @@ export interface ResolvedOptions {
   readonly operationTimeoutMs: number | false;
   readonly maxSessionSize: number | undefined;
   readonly readCacheMs: number | false;
-  /** `readCache: true`: the cache kept current by change notices (see cache-trust.ts). */
+  /** The cache kept current by polls of the change log (see cache-trust.ts): `readCache: true`, or not given. */
   readonly readCacheListens: boolean;
+  /** `readCache: true` was given: the store says why whenever it cannot trust the cache (not given: silently). */
+  readonly readCacheAsked: boolean;
   /** Undefined: pipelined where that is safe (see drivers/open.ts). */
   readonly pipeline: boolean | undefined;
   readonly errorLog: ErrorLog;

@@ -115,10 +115,10 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
   }
 
   if (checked.readCache === true && checked.readPool !== undefined) {
-    // A replica's row may be older than a change notice already seen: it would be remembered as current.
+    // A replica's row may be older than a change the change log already showed: it would be remembered as current.
     throw typeError(
       'ERR_INVALID_OPTION',
-      'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already noticed): use one of them, or readCache in milliseconds',
+      'connect-pg-simple: option "readCache: true" cannot be used with "readPool" (a replica may answer with a session older than a change already seen in the change log): use one of them, or readCache in milliseconds',
     );
   }
 
@@ -153,8 +153,10 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     synchronousCommit: checked.synchronousCommit,
     operationTimeoutMs: checked.operationTimeout,
     maxSessionSize: checked.maxSessionSize,
-    readCacheMs: checked.readCache === true ? false : checked.readCache,
-    readCacheListens: checked.readCache === true,
+    readCacheMs: typeof checked.readCache === 'number' ? checked.readCache : false,
+    // Not given: trusted where the table has the change log and the driver can poll (never beside readPool).
+    readCacheListens: checked.readCache === true || (checked.readCache === undefined && checked.readPool === undefined),
+    readCacheAsked: checked.readCache === true,
     pipeline: checked.pipeline,
     errorLog: checked.errorLog,
     idForm: idFormFor(checked.hashSessionIds, checked.sessionIdPepper),

@@ -2,9 +2,10 @@ import type { Database } from './drivers/database.js';
 import { rangeError } from './errors.js';
 import type { ResolvedOptions } from './option-types.js';
 import { pruneSessions } from './prune-sessions.js';
+import { trimChangeLogStatement } from './schema/change-log.js';
 import type { TableNames } from './sql.js';
 import type { TableWatch } from './table-watch.js';
-import { MAX_TIMER_MS, type OperationsInFlight } from './time-limit.js';
+import { type Deadline, MAX_TIMER_MS, type OperationsInFlight } from './time-limit.js';
 
 export interface PrunerSettings {
   readonly db: Database;
@@ -20,6 +21,8 @@ export interface PrunerSettings {
 /** The store's prunes (its `prune()` and its timer's), each counted as an operation in flight. */
 export class Pruner {
   readonly #settings: PrunerSettings;
+  /** The xmin the last prune saw: the next one trims the change log below it. */
+  #changeLogXmin: string | null = null;
 
   constructor(settings: PrunerSettings) {
     this.#settings = settings;
@@ -44,20 +47,36 @@ export class Pruner {
     const { db, names, options, watch, inFlight, stopRequested } = this.#settings;
     if (!watch.isReady) await watch.whenReady();
     const table = watch.table;
+    const step = async <T>(run: (deadline: Deadline | undefined) => Promise<T>) => {
+      const deadline = inFlight.begin('pruning sessions');
+      try {
+        return await run(deadline);
+      } finally {
+        inFlight.end(deadline);
+      }
+    };
     const { deleted, partitions } = await pruneSessions(db, names, table.statements.pruneBatch, table.partitioning, {
       batchSize: options.pruneBatchSize,
       lock: { partitions: options.pruneLock, batches: options.pruneLock },
-      step: async (run) => {
-        const deadline = inFlight.begin('pruning sessions');
-        try {
-          return await run(deadline);
-        } finally {
-          inFlight.end(deadline);
-        }
-      },
+      step,
       stopRequested,
     });
+    await step((deadline) => this.#trimChangeLog(deadline));
     return deleted + Math.round(partitions?.droppedRowEstimate ?? 0);
+  }
+
+  /** Trims the change log (see change-log.ts), if the table has one. */
+  async #trimChangeLog(deadline: Deadline | undefined): Promise<void> {
+    const { db, names } = this.#settings;
+    try {
+      const [row] = await db.query(trimChangeLogStatement(names), [this.#changeLogXmin], deadline);
+      this.#changeLogXmin = typeof row?.xmin === 'string' ? row.xmin : null;
+    } catch (error) {
+      // No change log (42P01: before PostgreSQL 13, or a table not migrated), or no grant on it (42501):
+      // the stores that poll it keep it short then, or nobody needs it.
+      const code = (error as { code?: unknown }).code;
+      if (code !== '42P01' && code !== '42501') throw error;
+    }
   }
 }
 

@@ -9,7 +9,7 @@ export interface CachedSession {
   readonly aliveUntil: number;
   /** The row's user id as that read found it (schema 3); undefined when not known. */
   readonly userId?: string | null | undefined;
-  /** The row's key in change notices (`readCache: true`, see cache-trust.ts). */
+  /** The row's key in the change log (the trusted cache, see cache-trust.ts). */
   readonly key?: string | undefined;
 }
 
@@ -32,7 +32,7 @@ export const DEFAULT_READ_CACHE_LIMITS = Object.freeze({
 });
 
 /**
- * The opt-in `readCache`: what this process read, so that `get` may answer without a query for
+ * The `readCache`: what this process read, so that `get` may answer without a query for
  * `maxAgeMs`. Bounded by bytes; the least recently stored entries go first. The clock is
  * monotonic and injectable; times from it are compared only with each other.
  *
@@ -47,9 +47,9 @@ export class ReadCache {
   readonly #entries = new Map<string, CachedSession>();
   /** When each recently destroyed id was forgotten. */
   readonly #forgotten = new Map<string, number>();
-  /** The session id of each entry with a notice key. */
+  /** The session id of each entry with a change-log key. */
   readonly #sidOfKey = new Map<string, string>();
-  /** When each recently noticed key was forgotten. */
+  /** When each key the change log named was forgotten. */
   readonly #noticed = new Map<string, number>();
   #clearedAt = Number.NEGATIVE_INFINITY;
   #bytes = 0;
@@ -126,7 +126,7 @@ export class ReadCache {
     this.#remember(this.#forgotten, sid);
   }
 
-  /** A change notice's key (see cache-trust.ts): its entry goes, and reads in flight for it are not remembered. */
+  /** A key the change log named (see cache-trust.ts): its entry goes, and reads in flight for it are not remembered. */
   forgetKey(key: string): void {
     const sid = this.#sidOfKey.get(key);
     if (sid !== undefined) this.#drop(sid);

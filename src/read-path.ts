@@ -5,7 +5,7 @@ import { openDatabase } from './drivers/open.js';
 import type { ResolvedOptions } from './option-types.js';
 import { type CachedSession, DEFAULT_READ_CACHE_LIMITS, ReadCache } from './read-cache.js';
 import { ReplicaReads } from './replica-reads.js';
-import { switchChangeNoticesStatement } from './schema/change-notices.js';
+import { switchChangeLogStatement } from './schema/change-log.js';
 import { type ReplicaStatements, replicaStatements, type Statement, type TableNames } from './sql.js';
 import { type IdParameter, rememberedIdOf } from './table-ids.js';
 import type { TableSnapshot } from './table-watch.js';
@@ -16,6 +16,7 @@ export interface ReadPathSettings {
     ResolvedOptions,
     | 'readCacheMs'
     | 'readCacheListens'
+    | 'readCacheAsked'
     | 'driver'
     | 'readDriver'
     | 'preparedStatements'
@@ -34,20 +35,20 @@ export interface ReadPathSettings {
 
 /**
  * Where a `get` finds its row, and what the readers must learn of the writes: this process's
- * `readCache` (opt-in), a replica (`readPool`, opt-in) when it is sure to show this process's
+ * `readCache` (trusted by default where the table has the change log), a replica (`readPool`, opt-in) when it is sure to show this process's
  * writes, else the primary. Every statement of the store goes through here to the primary.
  */
 export class ReadPath {
-  /** The opt-in `readCache`; undefined when it is off, as by default. */
+  /** The `readCache`; undefined when it is off. */
   readonly cache: ReadCache | undefined;
-  /** With `readCache: true`: when the cache may answer (see cache-trust.ts). */
+  /** With the trusted cache: when it may answer (see cache-trust.ts). */
   readonly #trust: CacheTrust | undefined;
   readonly #settings: ReadPathSettings;
   readonly #primary: Database;
   /** The opt-in `readPool`; undefined when it is off, as by default. */
   readonly #replica: ReplicaReads | undefined;
   #replicaStatementsMade: { from: Statement; statements: ReplicaStatements } | undefined;
-  #listenerStopped: Promise<void> | undefined;
+  #pollsStopped: Promise<void> | undefined;
 
   constructor(settings: ReadPathSettings) {
     const { options, names, primary, now, log } = settings;
@@ -59,24 +60,23 @@ export class ReadPath {
       options.readCacheListens && this.cache !== undefined
         ? readCacheTrust(options.driver, {
             cache: this.cache,
-            db: primary,
-            table: names.qualified,
-            enableStatement: switchChangeNoticesStatement(names, true),
+            names,
+            enableStatement: switchChangeLogStatement(names, true),
             boundMs: READ_CACHE_BOUND_MS,
             now,
-            log: (message) => log(message),
+            log: options.readCacheAsked ? (message) => log(message) : () => {},
           })
         : undefined;
     this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));
   }
 
-  /** May this cached entry answer a `get` now? With `readCache: true`, only while the change notices prove it current. */
+  /** May this cached entry answer a `get` now? With the trusted cache, only while polls of the change log prove it current. */
   mayServe(cached: CachedSession): boolean {
     return this.#trust?.allows(cached.readAt) ?? true;
   }
 
   /**
-   * The notice key to remember a read of the row `id` names by (undefined without `readCache:
+   * The change-log key to remember a read of the row `id` names by (undefined without `readCache:
    * true`), or null when a read sent at `sentAt` must not be remembered (see cache-trust.ts).
    */
   keyToRemember(id: IdParameter, sentAt: number): string | undefined | null {
@@ -150,16 +150,16 @@ export class ReadPath {
   }
 
   /**
-   * Stops the replica's sampling and the cache's listener; `close` ends the replica's connections
+   * Stops the replica's sampling and the cache's polls; `close` ends the replica's connections
    * once the operations in flight are done.
    */
   stop(): void {
     this.#replica?.stop();
-    this.#listenerStopped = this.#trust?.stop();
+    this.#pollsStopped = this.#trust?.stop();
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#replica?.close(), this.#listenerStopped]);
+    await Promise.all([this.#replica?.close(), this.#pollsStopped]);
   }
 
   /** The replica's statements, made again when the table check changes the store's own. */

@@ -121,7 +121,6 @@ export class TableWatch {
         storeIds,
         deadline,
         options.partitioning,
-        options.readCacheListens,
       );
       const setup = tableSetup(names, state, storeIds, options);
       if (!this.#layoutNoted) {

@@ -52,7 +52,7 @@ describe('options are checked at construction', () => {
     );
     rejects(
       { pool, readPool: new pg.Pool(), readCache: true },
-      /"readCache: true" cannot be used with "readPool" \(a replica may answer with a session older than a change already noticed\)/,
+      /"readCache: true" cannot be used with "readPool" \(a replica may answer with a session older than a change already seen in the change log\)/,
     );
     rejects({ pool, readCache: -1 }, /"readCache"/);
     rejects({ pool, readCache: 300_001 }, /"readCache"/);
@@ -218,7 +218,8 @@ describe('options are checked at construction', () => {
       operationTimeoutMs: 10_000,
       maxSessionSize: undefined,
       readCacheMs: false,
-      readCacheListens: false,
+      readCacheListens: true,
+      readCacheAsked: false,
       pipeline: undefined,
       idForm: 'sha256',
       sessionIdPepper: undefined,
@@ -270,7 +271,12 @@ describe('options are checked at construction', () => {
     assert.equal(owned.readCacheMs, false);
     assert.equal(owned.readCacheListens, false);
     const listening = resolveOptions({ pool, readCache: true });
-    assert.deepEqual([listening.readCacheMs, listening.readCacheListens], [false, true]);
+    assert.deepEqual(
+      [listening.readCacheMs, listening.readCacheListens, listening.readCacheAsked],
+      [false, true, true],
+    );
+    const beside = resolveOptions({ pool, readPool: new pg.Pool() });
+    assert.equal(beside.readCacheListens, false, 'not given, the trusted cache stays off beside readPool');
     assert.equal(owned.pruneIntervalMs, false);
     assert.equal(owned.pruneDelay(1234), 1234);
     assert.deepEqual(resolveOptions({ conObject: { host: 'h' }, conString: 'postgres://x' }, {}).driver, {

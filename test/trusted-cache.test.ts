@@ -12,7 +12,7 @@ import { pgbouncerMissing } from './support/pgbouncer.js';
 import { inSeconds } from './support/sessions.js';
 
 /**
- * `readCache: true` against real PostgreSQL, on every driver that can listen: a store answers a
+ * `readCache: true` against real PostgreSQL, on every driver that can poll: a store answers a
  * second read from memory, and sees what another store (on a pool of its own), or plain SQL, did
  * to a session within READ_CACHE_BOUND_MS; whenever it cannot be sure, it reads the table.
  */
@@ -89,7 +89,7 @@ function countedDriver(driverName: string, harnessOptions: Record<string, unknow
   }
 }
 
-/** The session, answered without a statement: once the listener has confirmed its markers. */
+/** The session, answered without a statement: once a poll of the change log has confirmed it. */
 async function cachedGet(store: Store, counted: CountedDriver, sid: string): Promise<any> {
   let answer: any = null;
   const answered = await eventually(async () => {
@@ -121,20 +121,15 @@ async function seenWithinBound(store: Store, sid: string, fresh: (session: any) 
 
 const gone = (session: unknown) => session === null;
 
-/**
- * Ends the store's listening connection from outside (not its pool's: postgres.js sends the
- * markers and its check on the pool, pg on the listening connection).
- */
-async function terminateListener(
-  q: (text: string, values?: unknown[]) => Promise<any[]>,
-  application: string,
-  markersOnListener: boolean,
-) {
+/** SQL: is this backend's last statement one of the poller's (a poll or a clean-up)? */
+const POLLER_QUERY = `(query LIKE 'SELECT pg_snapshot_xmin(%' OR query LIKE 'WITH gone AS (DELETE FROM %')`;
+
+/** Ends the store's polling connection from outside (not its pool's). */
+async function terminatePoller(q: (text: string, values?: unknown[]) => Promise<any[]>, application: string) {
   const rows = await q(
     `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
-     WHERE application_name = $1 AND backend_type = 'client backend'
-       AND (query ILIKE 'listen %' OR query LIKE 'SELECT pg_notify(%' AND $2 OR query LIKE 'SELECT pg_backend_pid()%' AND $2)`,
-    [application, markersOnListener],
+     WHERE application_name = $1 AND backend_type = 'client backend' AND ${POLLER_QUERY}`,
+    [application],
   );
   return rows.length;
 }
@@ -205,19 +200,22 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       await seenWithinBound(b, 'victim', gone, performance.now());
     });
 
-    it('a table without its change notices, or one that loses them, is read every time', async (t) => {
+    it('a table that loses a change-log trigger is read every time', async (t) => {
       const { store: b, counted } = counterpart({ tableName: 'no_notices' });
       t.after(() => counted.close());
       const t1 = table('no_notices');
       await b.set('s', inSeconds(3600, { n: 1 }) as never);
       assert.equal((await cachedGet(b, counted, 's')).n, 1);
-      // Dropped while the store runs: its markers stop, so no hit outlives the bound.
+      // Dropped while the store runs: its polls say so, so no hit outlives the bound.
       await q(`DROP TRIGGER cps_changed_delete ON ${t1}`);
       const droppedAt = performance.now();
       await q(`DELETE FROM ${t1}`);
       await seenWithinBound(b, 's', gone, droppedAt);
       assert.ok(
-        await eventually(async () => logged.some((line) => /lost its change notices/.test(String(line))), PATIENCE_MS),
+        await eventually(
+          async () => logged.some((line) => /lost its change-log triggers/.test(String(line))),
+          PATIENCE_MS,
+        ),
         'it says why',
       );
 
@@ -229,7 +227,7 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       assert.equal(countedC.reads(), 5, 'every get read the table');
       assert.ok(
         await eventually(
-          async () => logged.some((line) => /has no change notices .*migrate/.test(String(line))),
+          async () => logged.some((line) => /change-log triggers are off: turn them on/.test(String(line))),
           PATIENCE_MS,
         ),
         'it says why',
@@ -256,8 +254,12 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       await seenWithinBound(store, 's', gone, absoluteEnd);
     });
 
-    it('a table whose change notices are off is read every time, and the store says how to turn them on', async (t) => {
-      await newStore({ tableName: 'notices_off', readCache: false }).length(); // created with them off
+    it('a table without the change log (schema 4 made by an earlier build) is read every time, and the store says to migrate', async (t) => {
+      await newStore({ tableName: 'notices_off', readCache: false }).length();
+      for (const trigger of ['cps_changed_delete', 'cps_changed_update', 'cps_changed_truncate']) {
+        await q(`DROP TRIGGER ${trigger} ON ${table('notices_off')}`);
+      }
+      await q(`DROP TABLE ${table('notices_off_changes')}`);
       const { store, counted } = counterpart({ tableName: 'notices_off' });
       t.after(() => counted.close());
       await store.set('s', inSeconds(3600, { n: 1 }) as never);
@@ -265,16 +267,16 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       assert.equal(counted.reads(), 3, 'every get read the table');
       assert.ok(
         await eventually(
-          async () => logged.some((line) => /change notices are off .*ENABLE ALWAYS TRIGGER/.test(String(line))),
+          async () => logged.some((line) => /has no change log .*migrate/.test(String(line))),
           PATIENCE_MS,
         ),
-        'it says how to turn them on',
+        'it says how to add it',
       );
       logged.splice(0);
     });
 
     if (driverName !== 'pglite') {
-      it('with its listening connection cut, serves nothing stale until it listens again', async (t) => {
+      it('with its polling connection cut, serves nothing stale until it polls again', async (t) => {
         const { store: b, counted } = counterpart({ tableName: 'cut' });
         t.after(() => counted.close());
         const t1 = table('cut');
@@ -282,14 +284,14 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
         await b.set('after', inSeconds(3600, { n: 1 }) as never);
         assert.equal((await cachedGet(b, counted, 'during')).n, 1);
         assert.equal((await cachedGet(b, counted, 'after')).n, 1);
-        const ended = await terminateListener(q, counted.application, driverName !== 'postgres');
-        assert.equal(ended, 1, 'one listening connection ended');
-        // Committed while nobody listens: their notices are lost to this store.
+        const ended = await terminatePoller(q, counted.application);
+        assert.equal(ended, 1, 'one polling connection ended');
+        // Committed while the poller has no connection.
         await q(`DELETE FROM ${t1}`);
         await seenWithinBound(b, 'during', gone, performance.now());
         await b.set('next', inSeconds(3600, { n: 2 }) as never);
-        assert.equal((await cachedGet(b, counted, 'next')).n, 2, 'it listens, and answers from memory, again');
-        assert.equal(await b.get('after'), null, 'what it remembered from before it listened again is not trusted');
+        assert.equal((await cachedGet(b, counted, 'next')).n, 2, 'it polls, and answers from memory, again');
+        assert.equal(await b.get('after'), null, 'what it remembered from before its new epoch is not trusted');
         await q(`DELETE FROM ${t1}`);
         await seenWithinBound(b, 'next', gone, performance.now());
         logged.splice(0);
@@ -301,22 +303,17 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
 describe('readCache: true, the store’s own connections (conString)', () => {
   const { newStore, q, table, logged } = useDriverStores('pg-pipeline', 'cps_trusted_owned', { readCache: true });
 
-  it('listens with a connection made from the same settings, and sees a DELETE by plain SQL', async () => {
+  it('polls with a connection made from the same settings, and sees a DELETE by plain SQL', async () => {
     const application = uniqueName('cps_listen');
     const url = new URL(databaseUrl());
     url.searchParams.set('application_name', application);
     const store = newStore({ conString: url.href, pipeline: false, tableName: 'owned' });
     await store.set('s', inSeconds(3600, { n: 1 }) as never);
     assert.equal(((await store.get('s')) as any).n, 1);
-    const listening = async () =>
-      (await q(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'listen %'`, [application]))
-        .length === 1 ||
-      (
-        await q(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_notify(%'`, [
-          application,
-        ])
-      ).length === 1;
-    assert.ok(await eventually(async () => (await store.get('s')) !== null && (await listening()), PATIENCE_MS));
+    const polling = async () =>
+      (await q(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND ${POLLER_QUERY}`, [application]))
+        .length === 1;
+    assert.ok(await eventually(async () => (await store.get('s')) !== null && (await polling()), PATIENCE_MS));
     await q(`DELETE FROM ${table('owned')}`);
     await seenWithinBound(store, 's', gone, performance.now());
     assert.deepEqual(logged, []);
@@ -326,7 +323,7 @@ describe('readCache: true, the store’s own connections (conString)', () => {
 describe('readCache: true through PgBouncer in transaction mode', { skip: pgbouncerMissing() }, () => {
   const { newStore, q, table, logged } = useDriverStores('pgbouncer', 'cps_trusted_bouncer', { readCache: true });
 
-  it('does not trust a listener behind a pooler: every get reads the table', async () => {
+  it('does not trust a polling connection behind a pooler: every get reads the table', async () => {
     const store = newStore({ tableName: 'bounced' });
     await store.set('s', inSeconds(3600, { n: 1 }) as never);
     assert.equal(((await store.get('s')) as any).n, 1);

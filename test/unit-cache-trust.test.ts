@@ -2,183 +2,221 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CacheTrust } from '../src/cache-trust.js';
-import type { Database } from '../src/drivers/database.js';
-import type { NoticeEvents } from '../src/drivers/notice-listener.js';
+import { PollingUnusable } from '../src/drivers/poll-connection.js';
 import { ReadCache } from '../src/read-cache.js';
-import { noticeKeyOf } from '../src/schema/change-notices.js';
+import { changeKeyOf } from '../src/schema/change-log.js';
+import { tableNames } from '../src/sql.js';
 
 /**
- * CacheTrust's rules, on a clock the test moves by hand and a listener the test drives: what the
- * database and the listening connection do is tested against PostgreSQL in trusted-cache.test.ts.
+ * CacheTrust's rules, on a clock the test moves by hand and a polling connection the test
+ * answers: what PostgreSQL answers is tested in change-log.test.ts and trusted-cache.test.ts.
  */
-function trustAt({ channel = 'cps_test' as string | null, on = true } = {}) {
+interface Pending {
+  readonly text: string;
+  readonly values: readonly unknown[];
+  resolve(rows: Record<string, unknown>[]): void;
+  reject(error: Error): void;
+}
+
+function trustAt({ version = 150000, log = true, on = true } = {}) {
   const clock = { now: 1000 };
   const cache = new ReadCache(
     { maxAgeMs: Number.POSITIVE_INFINITY, maxBytes: 1000, maxEntryBytes: 500, maxForgotten: 10 },
     () => clock.now,
   );
-  const markers: string[] = [];
+  const polls: Pending[] = [];
   const logged: string[] = [];
-  let events: NoticeEvents | undefined;
-  let markerSent = true;
-  const db: Database = {
-    query: async () => (channel === null ? [] : [{ channel, on }]),
-    close: async () => {},
-  };
+  let resets = 0;
   const trust = new CacheTrust({
     cache,
-    db,
-    table: '"session"',
+    names: tableNames('session'),
     enableStatement: 'ALTER TABLE "session" ENABLE ALWAYS TRIGGER …',
     boundMs: 50,
     now: () => clock.now,
     log: (message) => logged.push(message),
-    open: (_channel, given) => {
-      events = given;
-      return {
-        sendMarker: async (payload) => {
-          markers.push(payload);
-          return markerSent;
-        },
-        close: async () => {},
-      };
-    },
+    open: () => ({
+      query: (text, values) =>
+        text.includes('server_version_num')
+          ? Promise.resolve([{ version, log, on }])
+          : new Promise((resolve, reject) => polls.push({ text, values, resolve, reject })),
+      reset: async () => {
+        resets++;
+      },
+    }),
   });
-  /** The marker the trust sent last arrives, as the listener would deliver it. */
-  const deliverLastMarker = () => events!.onNotice(markers.at(-1)!);
+  let xid = 100;
+  /** Answers the oldest poll in flight, as a snapshot taken now would. */
+  const answer = async ({ keys = [] as string[], connection = 'c1', xmin = xid, on: stillOn = true } = {}) => {
+    while (polls.length === 0) await nextTurn();
+    xid += 1;
+    const row = {
+      xmin: String(xmin),
+      xmax: String(xid),
+      xip: '',
+      keys: keys.join(' ') || null,
+      on: stillOn,
+      connection,
+    };
+    polls.shift()?.resolve([row]);
+    for (let i = 0; i < 3; i++) await nextTurn();
+  };
   const remember = (sid: string, sentAt: number) => {
     const key = trust.keyToRemember(`stored-${sid}`, sentAt);
     if (key !== null) cache.rememberRead(sid, '{}', 3600, sentAt, cache.peek(sid), null, key);
   };
-  return {
-    clock,
-    cache,
-    trust,
-    markers,
-    logged,
-    remember,
-    deliverLastMarker,
-    events: () => events!,
-    failMarkers: () => {
-      markerSent = false;
-    },
+  /** The oldest poll in flight, once it is sent. */
+  const sent = async () => {
+    for (let i = 0; polls.length === 0 && i < 20; i++) await nextTurn();
+    return polls[0];
   };
+  return { clock, cache, trust, polls, logged, answer, remember, sent, resets: () => resets };
 }
 
-/** Starts the trust (the first read does) and lets its listener say it listens. */
-async function listening(t: ReturnType<typeof trustAt>) {
-  assert.equal(t.trust.mayRemember(t.clock.now), false, 'nothing is remembered before it listens');
-  await nextTurn();
-  t.events().onListening();
+/** Starts the trust (the first read does), and applies its first poll: an epoch begins. */
+async function epoch(t: ReturnType<typeof trustAt>) {
+  assert.equal(t.trust.mayRemember(t.clock.now), false, 'nothing is remembered before the first poll');
+  await t.answer();
   t.clock.now += 1;
 }
 
 describe('CacheTrust', () => {
-  it('allows a hit only while the last marker that arrived was sent within the bound', async () => {
+  it('allows a hit only while the last applied poll was sent within the bound', async () => {
     const t = trustAt();
-    await listening(t);
+    await epoch(t);
     t.remember('a', t.clock.now);
-    assert.ok(t.cache.peek('a'), 'a read sent after LISTEN took effect is remembered');
     const readAt = t.cache.peek('a')!.readAt;
-    assert.equal(t.trust.allows(readAt), false, 'no marker has arrived yet');
-    assert.equal(t.markers.length, 1, 'the lookup sent a marker');
+    assert.equal(t.trust.allows(readAt), true, 'the first poll was sent 1 ms ago');
+    t.clock.now += 60;
+    assert.equal(t.trust.allows(readAt), false, 'the last applied poll was sent 61 ms ago');
+    assert.ok(await t.sent(), 'the next poll is on its way');
     t.clock.now += 10;
-    t.deliverLastMarker();
+    await t.answer();
     assert.equal(t.trust.allows(readAt), true);
-    t.clock.now += 45;
-    assert.equal(t.trust.allows(readAt), false, 'the marker was sent 55 ms ago: more than the bound');
-    assert.equal(t.markers.length, 2, 'the next marker is on its way');
-    t.clock.now += 5;
-    t.deliverLastMarker();
-    assert.equal(t.trust.allows(readAt), true);
+    t.clock.now += 40;
+    assert.equal(t.trust.allows(readAt), true, 'sent 40 ms ago');
   });
 
-  it('ignores other stores’ markers, and markers of an earlier epoch', async () => {
+  it('a read sent before the epoch began is not remembered; the first poll sends no snapshot, the next its own', async () => {
     const t = trustAt();
-    await listening(t);
-    t.remember('a', t.clock.now);
-    const readAt = t.cache.peek('a')!.readAt;
-    t.trust.allows(readAt);
-    const [, epoch, n] = t.markers[0]!.slice(1).split(':');
-    t.events().onNotice(`!someoneelse:${epoch}:${n}`);
-    assert.equal(t.trust.allows(readAt), false, 'another store’s marker proves nothing about this one’s');
-    const previous = t.markers.at(-1)!;
-    t.events().onLost('lost');
-    t.events().onListening();
-    t.clock.now += 1;
-    t.events().onNotice(previous);
-    t.remember('b', t.clock.now);
-    assert.equal(t.trust.allows(t.cache.peek('b')!.readAt), false, 'a marker of the previous epoch');
+    const early = t.clock.now;
+    assert.equal(t.trust.mayRemember(early), false);
+    assert.deepEqual((await t.sent())?.values, [null, null]);
+    await t.answer({ xmin: 7 });
+    t.remember('early', early);
+    assert.equal(t.cache.size, 0);
+    t.clock.now += 30;
+    t.trust.allows(t.clock.now);
+    assert.deepEqual((await t.sent())?.values, ['101', '']);
   });
 
-  it('forgets what notices name, all on `*`, and refuses a read in flight for a noticed key', async () => {
+  it('forgets the keys a poll returns, all on `*`, and refuses a read in flight for a forgotten key', async () => {
     const t = trustAt();
-    await listening(t);
+    await epoch(t);
     t.remember('a', t.clock.now);
     t.remember('b', t.clock.now);
     const inFlight = t.clock.now;
+    t.clock.now += 30;
+    t.trust.allows(0);
     t.clock.now += 1;
-    t.events().onNotice(`${noticeKeyOf('stored-a')} ${noticeKeyOf('stored-c')}`);
+    await t.answer({ keys: [changeKeyOf('stored-a'), changeKeyOf('stored-c')] });
     assert.equal(t.cache.peek('a'), undefined);
     assert.ok(t.cache.peek('b'));
     t.remember('c', inFlight);
-    assert.equal(t.cache.peek('c'), undefined, 'a read sent before the notice arrived is not remembered');
+    assert.equal(t.cache.peek('c'), undefined, 'a read sent before the poll was applied is not remembered');
     t.remember('c', t.clock.now + 1);
     assert.ok(t.cache.peek('c'), 'a read sent after it is');
-    t.events().onNotice('*');
+    t.clock.now += 30;
+    t.trust.allows(0);
+    await t.answer({ keys: ['*'] });
     assert.equal(t.cache.size, 0);
   });
 
-  it('a lost connection ends the epoch: nothing remembered before it is trusted, nor any read sent meanwhile', async () => {
+  it('another server process, a clean-up mark newer than the last snapshot, a failed poll: each begins a new epoch', async () => {
     const t = trustAt();
-    await listening(t);
+    await epoch(t);
+    const next = async (options: Parameters<typeof t.answer>[0]) => {
+      t.remember('a', t.clock.now);
+      const before = t.clock.now;
+      t.clock.now += 30;
+      t.trust.allows(0);
+      await t.answer(options);
+      return before;
+    };
+    await next({ keys: ['-90'] });
+    assert.ok(t.cache.peek('a'), 'a mark below the last snapshot’s xmin (100) changes nothing');
+    let before = await next({ connection: 'c2' });
+    assert.equal(t.cache.size, 0, 'a new connection: emptied');
+    t.remember('old', before);
+    assert.equal(t.cache.size, 0, 'and a read sent before it is not remembered');
+    before = await next({ keys: [`-${1000}`] });
+    assert.equal(t.cache.size, 0, 'a mark above the last xmin: rows it needed may be gone');
+
     t.remember('a', t.clock.now);
-    const before = t.clock.now;
-    t.events().onLost('the listening connection ended');
+    t.clock.now += 30;
+    t.trust.allows(0);
+    while (t.polls.length === 0) await nextTurn();
+    t.polls.shift()!.reject(new Error('connection terminated'));
+    await nextTurn();
+    await nextTurn();
     assert.equal(t.cache.size, 0);
-    assert.ok(t.logged.some((line) => /the listening connection ended/.test(line)));
-    t.clock.now += 5;
-    t.remember('b', t.clock.now);
-    assert.equal(t.cache.size, 0, 'not while it does not listen');
-    t.events().onListening();
+    assert.ok(t.logged.some((line) => /cannot poll the change log: connection terminated/.test(line)));
+    assert.equal(t.trust.mayRemember(t.clock.now), false, 'not between epochs');
+    t.clock.now += 200;
+    t.trust.allows(0);
+    await t.answer({ connection: 'c3' });
+    assert.ok(t.logged.some((line) => /trusted again/.test(line)));
     t.clock.now += 1;
-    t.remember('c', before);
-    assert.equal(t.cache.size, 0, 'a read sent before it listened again');
     t.remember('d', t.clock.now);
     assert.ok(t.cache.peek('d'));
   });
 
-  it('a table without change notices, or whose triggers stop, is not trusted', async () => {
-    const none = trustAt({ channel: null });
-    assert.equal(none.trust.mayRemember(none.clock.now), false);
+  it('a table without the change log, with its triggers off or lost, an old server, a pooler: never trusted', async () => {
+    const none = trustAt({ log: false });
+    none.trust.mayRemember(none.clock.now);
     await nextTurn();
-    assert.ok(none.logged.some((line) => /has no change notices .*migrate/.test(line)));
-    assert.equal(none.trust.mayRemember(none.clock.now), false);
+    await nextTurn();
+    assert.ok(none.logged.some((line) => /has no change log .*migrate/.test(line)));
+    assert.equal(await none.sent(), undefined, 'it does not poll');
 
     const off = trustAt({ on: false });
-    assert.equal(off.trust.mayRemember(off.clock.now), false);
+    off.trust.mayRemember(off.clock.now);
     await nextTurn();
-    assert.ok(off.logged.some((line) => /change notices are off .*turn them on with ALTER TABLE/.test(line)));
-    assert.equal(off.events(), undefined, 'it does not listen');
+    await nextTurn();
+    assert.ok(off.logged.some((line) => /triggers are off: turn them on with ALTER TABLE/.test(line)));
+
+    const old = trustAt({ version: 120000 });
+    old.trust.mayRemember(old.clock.now);
+    await nextTurn();
+    await nextTurn();
+    assert.ok(old.logged.some((line) => /PostgreSQL 13 or later/.test(line)));
 
     const t = trustAt();
-    await listening(t);
+    await epoch(t);
     t.remember('a', t.clock.now);
-    t.failMarkers();
-    assert.equal(t.trust.allows(t.cache.peek('a')!.readAt), false);
-    await nextTurn();
+    t.clock.now += 30;
+    t.trust.allows(0);
+    await t.answer({ on: false });
     assert.equal(t.cache.size, 0);
-    assert.ok(t.logged.some((line) => /lost its change notices/.test(line)));
+    assert.ok(t.logged.some((line) => /lost its change-log triggers/.test(line)));
+
+    const bounced = trustAt();
+    bounced.trust.mayRemember(bounced.clock.now);
+    while (bounced.polls.length === 0) await nextTurn();
+    bounced.polls.shift()!.reject(new PollingUnusable('through a pooler'));
+    await nextTurn();
+    assert.ok(bounced.logged.some((line) => /through a pooler/.test(line)));
+    bounced.clock.now += 10_000;
+    bounced.trust.mayRemember(bounced.clock.now);
+    assert.equal(await bounced.sent(), undefined, 'it stops trying');
   });
 
-  it('sends markers only while the cache is used', async () => {
+  it('polls only while the cache is used', async () => {
     const t = trustAt();
-    await listening(t);
-    assert.equal(t.markers.length, 0, 'none before the first lookup');
-    t.remember('a', t.clock.now);
-    t.trust.allows(t.cache.peek('a')!.readAt);
+    await epoch(t);
     t.clock.now += 3000;
-    t.deliverLastMarker();
-    assert.equal(t.markers.length, 1, 'idle for longer than two seconds: no next marker');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(t.polls.length, 0, 'idle for longer than two seconds: no next poll');
+    t.trust.allows(0);
+    assert.ok(await t.sent(), 'a lookup starts them again');
   });
 });

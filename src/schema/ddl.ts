@@ -1,6 +1,6 @@
 import { ID_FORM_MARK, idFormComment, keyedForm, type SessionIdForm } from '../session-id.js';
 import { doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, sidCommentSql, type TableNames } from '../sql.js';
-import { changeNoticeStatements } from './change-notices.js';
+import { changeLogBlock, changeLogStatement } from './change-log.js';
 import { initialPartitionStatements, type Partitioning, partitioningComment } from './partitions.js';
 
 /**
@@ -19,8 +19,8 @@ import { initialPartitionStatements, type Partitioning, partitioningComment } fr
  * - `details json` (schema 3): what `describe` recorded about the device (encrypted like `sess`).
  * - `touched timestamptz` (schema 3): when the row was last written or touched: last activity,
  *   exact to within the lazy-touch window.
- * - change notices (schema 4): triggers that NOTIFY the rows whose session changed or ended
- *   (see change-notices.ts), for the read caches of every store.
+ * - the change log (schema 4): triggers that log the rows whose session changed or ended in a
+ *   table next to it (see change-log.ts), for the read caches of every store (PostgreSQL 13+).
  * - `fillfactor = 90`: leaves room on each page for updates that stay on the page (HOT).
  * - opt-in, partitioned by range of `created` (see partitions.ts): the same columns, the primary
  *   key `(sid, created)`, and the layout recorded in the `created` column's comment.
@@ -78,8 +78,6 @@ export interface CreateTableSettings {
   readonly idForm?: SessionIdForm;
   /** The opt-in partitioned layout (see partitions.ts); default: one plain table. */
   readonly partitioning?: Partitioning | undefined;
-  /** The change notices on (see change-notices.ts); default off. */
-  readonly changeNotices?: boolean;
   /** For the partitioned layout: the clock (seconds since the epoch) its first partitions are cut from. Default: now. */
   readonly now?: number;
 }
@@ -110,13 +108,7 @@ function createTableStatement(names: TableNames, guard: string, partitioning: Pa
 /** The statements that create the current version of the table, in order. */
 export function createTableStatements(
   names: TableNames,
-  {
-    ifNotExists = false,
-    idForm = 'sha256',
-    partitioning,
-    changeNotices = false,
-    now = Date.now() / 1000,
-  }: CreateTableSettings = {},
+  { ifNotExists = false, idForm = 'sha256', partitioning, now = Date.now() / 1000 }: CreateTableSettings = {},
 ): string[] {
   const t = names.qualified;
   const guard = ifNotExists ? 'IF NOT EXISTS ' : '';
@@ -133,7 +125,8 @@ export function createTableStatements(
     );
   }
   statements.push(
-    ...changeNoticeStatements(names, { replace: ifNotExists, enabled: changeNotices }),
+    // In a DO block (ifNotExists) a PL/pgSQL statement; else a DO block of its own.
+    ifNotExists ? changeLogStatement(names) : changeLogBlock(names),
     `COMMENT ON TABLE ${t} IS ${quoteLiteral(versionComment())}`,
   );
   return statements;
@@ -164,18 +157,15 @@ export function createTableIfMissingStatement(
   partitioning?: Partitioning,
   {
     otherwise,
-    changeNotices = false,
   }: {
     /** PL/pgSQL run when the table exists already. */
     readonly otherwise?: string;
-    /** A new table's change notices on (see change-notices.ts). */
-    readonly changeNotices?: boolean;
   } = {},
 ): string {
   const lockKey = quoteLiteral(names.qualified);
   return doBlock(`  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${lockKey}));
   IF to_regclass(${lockKey}) IS NULL THEN
-${createTableStatements(names, { ifNotExists: true, idForm, partitioning, changeNotices })
+${createTableStatements(names, { ifNotExists: true, idForm, partitioning })
   .map((s) => `    ${s.replaceAll('\n', '\n    ')};`)
   .join('\n')}${otherwise === undefined ? '' : `\n  ELSE\n    ${otherwise}`}
   END IF;`);

@@ -114,18 +114,13 @@ export async function ensureTable(
   ids: StoreIds,
   deadline?: Deadline,
   partitioning?: Partitioning,
-  changeNotices = false,
 ): Promise<TableState> {
   const idForm = ids.form;
   let state = await readTableState(db, statements, names, deadline);
   if (!state.exists && createIfMissing) {
     try {
       if (deadline?.expired !== undefined) throw deadline.expired;
-      await db.query(
-        { name: '', text: createTableIfMissingStatement(names, idForm, partitioning, { changeNotices }) },
-        [],
-        deadline,
-      );
+      await db.query({ name: '', text: createTableIfMissingStatement(names, idForm, partitioning) }, [], deadline);
     } catch (error) {
       // Another process may have won a race the lock could not settle; its table will do.
       if (deadline?.expired !== undefined || !(await readTableState(db, statements, names, deadline)).exists)

@@ -2,6 +2,7 @@ import type { Database } from '../drivers/database.js';
 import { SchemaError } from '../errors.js';
 import type { SessionIdForm } from '../session-id.js';
 import { describeTableStatement, doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
+import { CHANGE_LOG_SERVER_VERSION, changeLogCheckStatement, changeLogStatement } from './change-log.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
 import { notSessionTableMessage, readTableState } from './ensure.js';
 import { MIGRATIONS, type MigrationSettings } from './migrations.js';
@@ -118,6 +119,12 @@ ${body}
   return { sql, steps: steps.map((s) => s.summary) };
 }
 
+/** Is this a schema 4 table without its change log, on a server that could have one? */
+async function lacksChangeLog(db: Database, names: TableNames): Promise<boolean> {
+  const [row] = await db.query(changeLogCheckStatement(names), []);
+  return Number(row?.version) >= CHANGE_LOG_SERVER_VERSION && row?.log !== true;
+}
+
 /** The zone given, once PostgreSQL has said it knows it; else this connection's TimeZone. */
 async function legacyTimeZone(db: Database, given: string | undefined): Promise<string> {
   const [row] = await db.query(
@@ -155,7 +162,16 @@ export async function migrate(db: Database, names: TableNames, options: MigrateO
       '0A000',
     );
   }
-  if (from === SCHEMA_VERSION) return { from, to: SCHEMA_VERSION, steps: [], sql: '', applied: false };
+  if (from === SCHEMA_VERSION) {
+    if (!(await lacksChangeLog(db, names))) return { from, to: SCHEMA_VERSION, steps: [], sql: '', applied: false };
+    // Made by a development build of schema 4 (NOTIFY triggers, no log): its step again replaces them.
+    const sql =
+      doBlock(`  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, hashtext(${quoteLiteral(names.qualified)}));
+${indent(`${changeLogStatement(names)};`, '  ')}`);
+    if (!options.dryRun) await db.query({ name: '', text: sql }, []);
+    const step = `schema ${SCHEMA_VERSION} again: ${MIGRATIONS.at(-1)?.summary}`;
+    return { from, to: SCHEMA_VERSION, steps: [step], sql, applied: !options.dryRun };
+  }
   const idForm = options.idForm ?? 'sha256';
   // From schema 2 on, ids are in their final form already: only an older table would be re-hashed.
   if (from !== undefined && from < 2 && idForm === 'hmac-sha256') {

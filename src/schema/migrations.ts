@@ -1,6 +1,6 @@
 import { idFormComment, type SessionIdForm } from '../session-id.js';
 import { quoteLiteral, sidCommentSql, type TableNames } from '../sql.js';
-import { changeNoticeStatements } from './change-notices.js';
+import { changeLogStatement } from './change-log.js';
 import { idFormStatement, userIndexStatement } from './ddl.js';
 
 /** What a migration may need besides the table's names. */
@@ -140,12 +140,12 @@ END IF;`,
   },
 };
 
-/** Change notices for the stores' read caches (see change-notices.ts). */
+/** The change log for the stores' read caches (see change-log.ts). */
 const toVersion4: Migration = {
   version: 4,
   summary:
-    'adds the change-notice triggers, off (when turned on, every delete or change of a live session NOTIFYs its key, for readCache: true; touches and expired rows notify nothing), no rewrite',
-  statements: (names) => changeNoticeStatements(names, { replace: true }).map((s) => `${s};`),
+    'adds the change log: an unlogged table <table>_changes and triggers, on, that log the key of every live session deleted or changed, for the trusted read cache (touches, inserts and expired rows log nothing); no rewrite; PostgreSQL 13 or later (on an older server this step adds nothing, and the cache stays off)',
+  statements: (names) => [`${changeLogStatement(names)};`],
 };
 
 /** Every migration, oldest first; the last one's version is SCHEMA_VERSION. */

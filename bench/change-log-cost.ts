@@ -1,21 +1,20 @@
 /**
- * What the change-notice triggers (schema 4) cost the write path when they are on: the store's
- * writes (insert, change, touch, destroy) as fast as 16 concurrent callers go, on a table with the
- * notices on and on one with them off (as migrate leaves them), in interleaved rounds. Run alone:
+ * What the change-log triggers (schema 4) cost the write path: the store's writes (insert,
+ * change, touch, destroy) as fast as 16 concurrent callers go, on a table with the triggers on
+ * (as they are made) and on one with them turned off, in interleaved rounds. Run alone:
  *
- *   node --import tsx bench/notice-cost.ts [--rounds=6] [--seconds=3] [--asynchronous-commit]
+ *   node --import tsx bench/change-log-cost.ts [--rounds=6] [--seconds=3] [--asynchronous-commit]
  *
- * Prints operations per second per round and the ratio (on / off) of each pair. With
- * BENCH_NOTICE_NO_NOTIFY=1 the triggers run but send nothing: their cost apart from NOTIFY's.
+ * Prints operations per second per round and the ratio (on / off) of each pair.
  *
  * `--cycle`: the request cycle instead (a get of one of 2,000 sessions, then a change of it one
  * time in ten, else a touch, which lazy touch mostly skips), and a third contender: the table
- * with the notices on, read through a store with `readCache: true`.
+ * with the triggers on, read through a store with `readCache: true`.
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import connectPgSimple from '../src/index.js';
-import { switchChangeNoticesStatement } from '../src/schema/change-notices.js';
+import { switchChangeLogStatement } from '../src/schema/change-log.js';
 import { tableNames } from '../src/sql.js';
 
 const { PGStore } = connectPgSimple;
@@ -25,7 +24,7 @@ const arg = (name: string, fallback: number) =>
 const rounds = arg('rounds', 6);
 const seconds = arg('seconds', 3);
 const CALLERS = 16;
-const schemaName = `cps_bench_notice_${process.pid}`;
+const schemaName = `cps_bench_change_log_${process.pid}`;
 /** `--asynchronous-commit`: both stores with `synchronousCommit: false`. */
 const synchronousCommit = !process.argv.includes('--asynchronous-commit');
 const cycle = process.argv.includes('--cycle');
@@ -91,28 +90,22 @@ async function round(store: Store): Promise<number> {
 async function main() {
   await pool.query(`CREATE SCHEMA "${schemaName}"`);
   try {
-    const withNotices = storeOn('with_notices');
-    const without = storeOn('without_notices');
-    await withNotices.length();
+    const withLog = storeOn('with_log');
+    const without = storeOn('without_log');
+    await withLog.length();
     await without.length();
-    if (process.env.BENCH_NOTICE_NO_NOTIFY) {
-      const [{ def }] = (
-        await pool.query(`SELECT pg_get_functiondef('"${schemaName}"."with_notices_changed"'::regproc) AS def`)
-      ).rows;
-      await pool.query(def.replaceAll('pg_notify(', 'concat('));
-    }
-    await pool.query(switchChangeNoticesStatement(tableNames('with_notices', schemaName), true));
+    await pool.query(switchChangeLogStatement(tableNames('without_log', schemaName), false));
     const contenders: [string, Store][] = [
-      ['notices off', without],
-      ['notices on', withNotices],
+      ['triggers off', without],
+      ['triggers on', withLog],
     ];
     if (cycle) {
       for (const [, store] of contenders) {
         for (let i = 0; i < SESSIONS; i++) await store.set(`c${i}`, { cookie: cookie(), n: 0 } as never);
       }
-      contenders.push(['notices on, readCache: true', storeOn('with_notices', true)]);
+      contenders.push(['triggers on, readCache: true', storeOn('with_log', true)]);
     }
-    // Warm each (plans, connections, caches, a listener) before the measured rounds.
+    // Warm each (plans, connections, caches, a poller) before the measured rounds.
     for (const [, store] of contenders) await round(store);
     const ratios = new Map<string, number[]>();
     for (let r = 0; r < rounds; r++) {
@@ -120,7 +113,7 @@ async function main() {
       const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
       const rates = new Map<string, number>();
       for (const [name, store] of order) rates.set(name, await round(store));
-      const off = rates.get('notices off')!;
+      const off = rates.get('triggers off')!;
       const line = contenders.map(([name]) => `${name} ${rates.get(name)!.toFixed(0)}/s`);
       for (const [name] of contenders.slice(1)) {
         ratios.set(name, [...(ratios.get(name) ?? []), rates.get(name)! / off]);
@@ -131,7 +124,7 @@ async function main() {
       const sorted = [...values].sort((a, b) => a - b);
       const median = (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
       console.log(
-        `${name} ÷ notices off: median ${median.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted.at(-1)!.toFixed(3)} over ${rounds} rounds of ${seconds} s`,
+        `${name} ÷ triggers off: median ${median.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted.at(-1)!.toFixed(3)} over ${rounds} rounds of ${seconds} s`,
       );
     }
     await Promise.all(contenders.map(([, store]) => store.close()));
