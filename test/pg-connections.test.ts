@@ -126,6 +126,16 @@ describe("the store's own connections (conString, conObject, DATABASE_URL)", () 
       );
       const after = await Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`s${i}`)));
       assert.equal(after.length, 10);
+      // A cancel reaches the server a moment after the TimeoutError (docs/reliability.md: a write
+      // that timed out may or may not happen): the lock is let go once the server has ended the write.
+      const stillWaiting = async () =>
+        (
+          await admin.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            [app],
+          )
+        )[0]!.n > 0;
+      assert.ok(await eventually(async () => !(await stillWaiting()), 5000), 'the late write was ended on the server');
     } finally {
       await locker.query('ROLLBACK').catch(() => {});
       await locker.end();
