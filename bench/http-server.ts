@@ -11,6 +11,7 @@ import session from 'express-session';
 import { connectRedis, newPgPool, oursStoreClass } from './lib/contenders.js';
 import { DAY_MS } from './lib/sessions.js';
 import { parseSettings } from './lib/settings.js';
+import { statementsSent } from './lib/statement-count.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -20,7 +21,7 @@ declare module 'express-session' {
 }
 
 export interface HttpServerConfig {
-  readonly store: 'ours' | 'ours-cached' | 'ours-pipelined' | 'ours-pipelined-cached' | 'v10' | 'redis' | 'memory';
+  readonly store: 'ours' | 'ours-uncached' | 'ours-pipelined' | 'v10' | 'redis' | 'memory';
   readonly table: string;
   readonly argv: readonly string[];
 }
@@ -35,13 +36,13 @@ async function main() {
   let store: session.Store;
   switch (config.store) {
     case 'ours':
-    case 'ours-cached': {
+    case 'ours-uncached': {
       const pool = newPgPool(settings);
       const ours = new (oursStoreClass())({
         pool,
         schemaName: settings.schema,
         tableName: config.table,
-        ...(config.store === 'ours-cached' ? { readCache: 1000 } : {}),
+        ...(config.store === 'ours-uncached' ? { readCache: false } : {}),
       });
       closers.push(
         () => ours.close(),
@@ -50,12 +51,9 @@ async function main() {
       store = ours;
       break;
     }
-    case 'ours-pipelined':
-    case 'ours-pipelined-cached': {
+    case 'ours-pipelined': {
       const ours = new (oursStoreClass())({
         conString: settings.databaseUrl,
-        pipeline: true,
-        ...(config.store === 'ours-pipelined-cached' ? { readCache: 1000 } : {}),
         schemaName: settings.schema,
         tableName: config.table,
       });
@@ -127,6 +125,12 @@ async function main() {
   const address = server.address();
   process.send?.({ port: typeof address === 'object' && address !== null ? address.port : 0 });
   process.on('message', async (message) => {
+    // The app's own CPU (user + system, µs) and pg statements so far: the bench takes them before and after a round.
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpuUs: user + system, statements: statementsSent() });
+      return;
+    }
     if (message !== 'stop') return;
     server.closeAllConnections();
     server.close();

@@ -14,15 +14,9 @@ interface HttpContender {
 }
 
 export const HTTP_CONTENDERS: readonly HttpContender[] = [
-  { id: 'ours', label: 'ours (pg.Pool)', store: 'ours', backend: 'pg' },
-  { id: 'ours-pipelined', label: 'ours, pipeline:true (opt-in)', store: 'ours-pipelined', backend: 'pg' },
-  { id: 'ours-cached', label: 'ours, readCache:1000 (opt-in)', store: 'ours-cached', backend: 'pg' },
-  {
-    id: 'ours-pipelined-cached',
-    label: 'ours, pipeline + readCache:1000 (opt-ins)',
-    store: 'ours-pipelined-cached',
-    backend: 'pg',
-  },
+  { id: 'ours', label: 'ours (pg.Pool, defaults)', store: 'ours', backend: 'pg' },
+  { id: 'ours-uncached', label: 'ours, readCache:false (pg.Pool)', store: 'ours-uncached', backend: 'pg' },
+  { id: 'ours-pipelined', label: 'ours (conString: pipelined by default)', store: 'ours-pipelined', backend: 'pg' },
   { id: 'v10', label: 'connect-pg-simple 10.0.0', store: 'v10', backend: 'pg' },
   { id: 'redis', label: 'connect-redis 9 (redis 6)', store: 'redis', backend: 'redis' },
   { id: 'memory', label: 'express-session MemoryStore', store: 'memory', backend: 'none' },
@@ -63,6 +57,21 @@ async function startServer(config: HttpServerConfig): Promise<{ child: ChildProc
   }
 }
 
+/** The app process's CPU time so far (µs) and the pg statements it sent, as it reports them. */
+function appUsage(child: ChildProcess): Promise<{ cpuUs: number; statements: number }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not report its CPU time')), 5000);
+    const answer = (m: { cpuUs?: number; statements?: number }) => {
+      if (typeof m?.cpuUs !== 'number') return;
+      clearTimeout(timer);
+      child.off('message', answer);
+      resolve({ cpuUs: m.cpuUs, statements: m.statements ?? 0 });
+    };
+    child.on('message', answer);
+    child.send('cpu');
+  });
+}
+
 async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -92,7 +101,19 @@ async function login(port: number, count: number): Promise<string[]> {
  * `connections` autocannon instances of one connection each, so that each connection sends its
  * own cookie; one request in ten goes to /w (changes the session), the rest to /r.
  */
-function drive(server: RunningServer, seconds: number, writeShare: number): Promise<LoadResult> {
+async function drive(server: RunningServer, seconds: number, writeShare: number): Promise<LoadResult> {
+  const before = await appUsage(server.child);
+  const result = await load(server, seconds, writeShare);
+  const after = await appUsage(server.child);
+  const perRequest = (n: number) => (result.completed > 0 ? n / result.completed : 0);
+  return {
+    ...result,
+    cpuUsPerOp: perRequest(after.cpuUs - before.cpuUs),
+    statementsPerOp: perRequest(after.statements - before.statements),
+  };
+}
+
+function load(server: RunningServer, seconds: number, writeShare: number): Promise<LoadResult> {
   const latency = new Histogram();
   const runs = server.cookies.map(
     (cookie) =>
@@ -133,7 +154,7 @@ function drive(server: RunningServer, seconds: number, writeShare: number): Prom
 
 export async function runHttp(
   env: BenchEnv,
-  unavailable: (backend: string) => string | undefined,
+  unavailable: (contender: HttpContender) => string | undefined,
   log: (line: string) => void,
 ) {
   const { settings, admin } = env;
@@ -141,7 +162,7 @@ export async function runHttp(
   const servers: { contender: HttpContender; server: RunningServer }[] = [];
   try {
     for (const contender of HTTP_CONTENDERS) {
-      const why = unavailable(contender.backend);
+      const why = unavailable(contender);
       if (why !== undefined) {
         log(`  ${contender.label}: skipped (${why})`);
         outcomes.set(contender.id, { id: contender.id, label: contender.label, skipped: why });
@@ -178,15 +199,21 @@ export async function runHttp(
     }));
     const results = await takeTurns(turns, settings.http);
     for (const { contender } of servers) {
-      const measured: Measured = summarize(contender.id, contender.label, results.get(contender.id)!);
+      const result = results.get(contender.id)!;
+      const measured: Measured = {
+        ...summarize(contender.id, contender.label, result),
+        ...(contender.backend === 'pg' && result.statementsPerOp !== undefined
+          ? { statementsPerOp: result.statementsPerOp }
+          : {}),
+      };
       outcomes.set(contender.id, measured);
       log(
-        `  ${contender.label}: ${Math.round(measured.opsPerSec)} req/s, p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms${measured.errors ? `, ${measured.errors} errors` : ''}`,
+        `  ${contender.label}: ${Math.round(measured.opsPerSec)} req/s, p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms, app CPU ${Math.round(measured.cpuUsPerOp)} µs/request${measured.statementsPerOp === undefined ? '' : `, ${measured.statementsPerOp.toFixed(3)} statements/request`}${measured.errors ? `, ${measured.errors} errors` : ''}`,
       );
     }
   } finally {
     for (const { server } of servers) await stopServer(server.child);
-    if (unavailable('redis') === undefined) {
+    if (servers.some(({ contender }) => contender.backend === 'redis')) {
       const client = await connectRedis(settings.redisUrl);
       await deleteRedisPrefix(client, `${settings.schema}:`);
       await client.quit();

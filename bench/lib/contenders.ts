@@ -253,15 +253,16 @@ export const LAZY_TOUCH_WINDOW_SECONDS = 60;
 const baselineDir = process.env.BENCH_BASELINE;
 
 export const CONTENDERS: readonly Contender[] = [
-  oursContender(OURS_ID, 'ours (pg.Pool)', {}, 'pg'),
+  oursContender(OURS_ID, 'ours (pg.Pool, defaults)', {}, 'pg'),
+  oursContender('ours-uncached', 'ours, readCache:false (pg.Pool)', { readCache: false }, 'pg'),
   ...(baselineDir
     ? [oursContender('ours-baseline', 'ours before (BENCH_BASELINE)', {}, 'pg', () => baselineStoreClass(baselineDir))]
     : []),
   oursContender('ours-postgresjs', 'ours (postgres.js)', {}, 'postgres'),
   oursContender('ours-eager', 'ours, touchAfter:false', { touchAfter: false }, 'pg'),
   oursContender('ours-async-commit', 'ours, synchronousCommit:false', { synchronousCommit: false }, 'pg'),
-  oursContender('ours-pipelined', 'ours, pipeline:true (opt-in)', { pipeline: true }, 'owned'),
-  oursContender('ours-cached', 'ours, readCache:1000 (opt-in)', { readCache: 1000 }, 'pg'),
+  oursContender('ours-pipelined', 'ours (conString: pipelined by default)', {}, 'owned'),
+  oursContender('ours-cached', 'ours, readCache:1000 (TTL cache, opt-in)', { readCache: 1000 }, 'pg'),
   oursContender('ours-encrypted', 'ours, encryptionKeys (opt-in)', { encryptionKeys: [Buffer.alloc(32, 7)] }, 'pg'),
   oursContender('ours-plain-ids', 'ours, hashSessionIds:false', { hashSessionIds: false }, 'pg'),
   {

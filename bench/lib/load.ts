@@ -26,6 +26,8 @@ export interface LoadResult {
   readonly firstError: string | undefined;
   /** This process's CPU time (user + system) per operation, in µs: the client side's own cost, less noisy than throughput. */
   readonly cpuUsPerOp: number;
+  /** pg statements per operation, where the run counts them (the HTTP app). */
+  readonly statementsPerOp?: number;
 }
 
 /** A hard cap on operations per caller, so that even a broken clock cannot make a loop run forever. */
@@ -92,10 +94,12 @@ export function combine(results: readonly LoadResult[]): LoadResult {
   let errors = 0;
   let firstError: string | undefined;
   let cpu = 0;
+  let statements: number | undefined;
   let completed = 0;
   for (const r of results) {
     completed += r.completed;
     cpu += r.cpuUsPerOp * r.ops;
+    if (r.statementsPerOp !== undefined) statements = (statements ?? 0) + r.statementsPerOp * r.ops;
     latency.merge(r.latency);
     ops += r.ops;
     seconds += r.seconds;
@@ -111,6 +115,7 @@ export function combine(results: readonly LoadResult[]): LoadResult {
     errors,
     firstError,
     cpuUsPerOp: ops > 0 ? cpu / ops : 0,
+    ...(statements === undefined || ops === 0 ? {} : { statementsPerOp: statements / ops }),
   };
 }
 

@@ -67,7 +67,7 @@ export const USAGE = `usage: npm run bench -- [cycle] [micro] [http] [memory] [p
        BENCH_SCHEMA (default cps_bench_<pid>: the run's schema, dropped at the end),
        BENCH_BASELINE (a checkout of earlier code, dist/ built: adds "ours before" to the cycle, side by side;
        BENCH_BASELINE_PADDED=1 when it predates the exact idle timeout: its rows are seeded as it wrote them),
-       BENCH_ONLY (contender ids for the cycle, e.g. ours,ours-baseline: the others are skipped)`;
+       BENCH_ONLY (contender ids for the cycle and the HTTP app, e.g. ours,ours-baseline: the others are skipped)`;
 
 export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Settings {
   let quick = false;
