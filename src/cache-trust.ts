@@ -2,6 +2,7 @@ import type { DriverChoice } from './drivers/open.js';
 import { openPollConnection, type PollConnection, PollingUnusable } from './drivers/poll-connection.js';
 import type { ReadCache } from './read-cache.js';
 import {
+  CHANGE_LOG_SCHEMA_VERSION,
   CHANGE_LOG_SERVER_VERSION,
   CLEANED_MARK,
   changeKeyOf,
@@ -67,6 +68,11 @@ export interface CacheTrustSettings {
   readonly boundMs: number;
   readonly now: () => number;
   readonly log: (message: string) => void;
+  /**
+   * The table's schema version as the store's table check last found it (undefined before the
+   * first): a table below the change log's version has none, so no connection is opened to ask.
+   */
+  readonly tableVersion?: () => number | undefined;
 }
 
 /** A poll's snapshot, as the next poll sends it back. */
@@ -77,6 +83,8 @@ interface Snapshot {
   /** The server process and its start. */
   readonly connection: string;
 }
+
+const NO_CHANGE_LOG = 'the table has no change log (schema 4 adds it: run `npx connect-pg-simple migrate`)';
 
 export class CacheTrust {
   readonly #settings: CacheTrustSettings;
@@ -169,6 +177,10 @@ export class CacheTrust {
   }
 
   async #poll(): Promise<void> {
+    if (!this.#checked && (this.#settings.tableVersion?.() ?? CHANGE_LOG_SCHEMA_VERSION) < CHANGE_LOG_SCHEMA_VERSION) {
+      this.#refuse(NO_CHANGE_LOG, true);
+      return;
+    }
     const connection = this.#open();
     if (connection === undefined) return;
     let patience: NodeJS.Timeout | undefined;
@@ -231,7 +243,7 @@ export class CacheTrust {
     if (Number(found?.version) < CHANGE_LOG_SERVER_VERSION) {
       this.#refuse('the change log needs PostgreSQL 13 or later (its transaction ids, xid8)', false);
     } else if (found?.log !== true) {
-      this.#refuse('the table has no change log (schema 4 adds it: run `npx connect-pg-simple migrate`)', true);
+      this.#refuse(NO_CHANGE_LOG, true);
     } else if (found?.on !== true) {
       this.#refuse(
         `the table's change-log triggers are off: turn them on with ${this.#settings.enableStatement}`,

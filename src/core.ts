@@ -99,6 +99,7 @@ export class SessionCore {
       names: this.names,
       primary: this.#db,
       getStatement: () => this.#watch.table.statements.get,
+      tableVersion: () => (this.#watch.isReady ? this.#watch.table.version : undefined),
       inFlight: this.#inFlight,
       now: this.#now,
       log: (...args) => this.#log(...args),

@@ -28,6 +28,8 @@ export interface ReadPathSettings {
   readonly primary: Database;
   /** The table's `get` statement, as the last table check made it. */
   readonly getStatement: () => Statement;
+  /** The table's schema version as the last table check found it; undefined before the first. */
+  readonly tableVersion: () => number | undefined;
   readonly inFlight: OperationsInFlight;
   readonly now: () => number;
   readonly log: (...args: unknown[]) => void;
@@ -65,6 +67,7 @@ export class ReadPath {
             boundMs: READ_CACHE_BOUND_MS,
             now,
             log: options.readCacheAsked ? (message) => log(message) : () => {},
+            tableVersion: settings.tableVersion,
           })
         : undefined;
     this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));

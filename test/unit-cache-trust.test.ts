@@ -18,7 +18,7 @@ interface Pending {
   reject(error: Error): void;
 }
 
-function trustAt({ version = 150000, log = true, on = true } = {}) {
+function trustAt({ version = 150000, log = true, on = true, tableVersion = undefined as number | undefined } = {}) {
   const clock = { now: 1000 };
   const cache = new ReadCache(
     { maxAgeMs: Number.POSITIVE_INFINITY, maxBytes: 1000, maxEntryBytes: 500, maxForgotten: 10 },
@@ -27,6 +27,7 @@ function trustAt({ version = 150000, log = true, on = true } = {}) {
   const polls: Pending[] = [];
   const logged: string[] = [];
   let resets = 0;
+  let opened = 0;
   const trust = new CacheTrust({
     cache,
     names: tableNames('session'),
@@ -34,15 +35,19 @@ function trustAt({ version = 150000, log = true, on = true } = {}) {
     boundMs: 50,
     now: () => clock.now,
     log: (message) => logged.push(message),
-    open: () => ({
-      query: (text, values) =>
-        text.includes('server_version_num')
-          ? Promise.resolve([{ version, log, on }])
-          : new Promise((resolve, reject) => polls.push({ text, values, resolve, reject })),
-      reset: async () => {
-        resets++;
-      },
-    }),
+    tableVersion: () => tableVersion,
+    open: () => {
+      opened++;
+      return {
+        query: (text, values) =>
+          text.includes('server_version_num')
+            ? Promise.resolve([{ version, log, on }])
+            : new Promise((resolve, reject) => polls.push({ text, values, resolve, reject })),
+        reset: async () => {
+          resets++;
+        },
+      };
+    },
   });
   let xid = 100;
   /** Answers the oldest poll in flight, as a snapshot taken now would. */
@@ -69,7 +74,7 @@ function trustAt({ version = 150000, log = true, on = true } = {}) {
     for (let i = 0; polls.length === 0 && i < 20; i++) await nextTurn();
     return polls[0];
   };
-  return { clock, cache, trust, polls, logged, answer, remember, sent, resets: () => resets };
+  return { clock, cache, trust, polls, logged, answer, remember, sent, resets: () => resets, opened: () => opened };
 }
 
 /** Starts the trust (the first read does), and applies its first poll: an epoch begins. */
@@ -208,6 +213,21 @@ describe('CacheTrust', () => {
     bounced.clock.now += 10_000;
     bounced.trust.mayRemember(bounced.clock.now);
     assert.equal(await bounced.sent(), undefined, 'it stops trying');
+  });
+
+  it('a table the store found below the change log’s schema version: no connection is opened to ask', async () => {
+    const t = trustAt({ tableVersion: 3 });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(t.trust.mayRemember(t.clock.now), false);
+      for (let j = 0; j < 5; j++) await nextTurn();
+      t.clock.now += 31_000;
+    }
+    assert.equal(t.opened(), 0);
+    assert.equal(t.polls.length, 0);
+    assert.match(t.logged.join('\n'), /no change log/);
+    const migrated = trustAt({ tableVersion: 4 });
+    await epoch(migrated);
+    assert.equal(migrated.opened(), 1, 'at the change log’s version it polls');
   });
 
   it('polls only while the cache is used', async () => {

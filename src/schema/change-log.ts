@@ -48,6 +48,9 @@ export const CLEANED_MARK = '-';
 /** The first PostgreSQL version with `xid8` (server_version_num). */
 export const CHANGE_LOG_SERVER_VERSION = 130000;
 
+/** The schema version that adds the change log: a table below it has none. */
+export const CHANGE_LOG_SCHEMA_VERSION = 4;
+
 /** A row's key in the log: the first 128 bits of its stored id's SHA-256, in hex (any id, any length). */
 export function changeKeyOf(storedId: string): string {
   return createHash('sha256').update(storedId, 'utf8').digest('hex').slice(0, KEY_HEX_DIGITS);
