@@ -84,7 +84,7 @@ function transitionalSetFor(
     if (partitioned) return candidates ? 'schema 2, partitioned, id candidates' : 'schema 2, partitioned';
     return candidates ? 'schema 2, id candidates' : 'schema 2';
   }
-  // Schema 4 adds only the change-notice triggers: a schema-3 table speaks the current statements too.
+  // Schema 4 adds only the change log and its triggers: a schema-3 table speaks the current statements too.
   if (!candidates) return undefined;
   return partitioned ? 'current schema, partitioned, id candidates' : 'current schema, id candidates';
 }
