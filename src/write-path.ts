@@ -308,6 +308,8 @@ export class WritePath {
     if (statements.setUser === undefined) return;
     await this.#reads.write(statements.setUser, [id, userId, details], deadline);
     receipt.userId = userId;
+    // A cached copy names the row's user as it was: the session's next request would record it again.
+    this.#reads.cache?.forget(receipt.sid);
   }
 
   /** The user and details to record when a loaded session's user is not the row's (schema 3 only). */

@@ -6,6 +6,7 @@ import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
 import { READ_CACHE_BOUND_MS } from '../src/cache-trust.js';
+import { callOf, channelRecorder } from './support/channels.js';
 import { databaseUrl, eventually, uniqueName } from './support/database.js';
 import { type Store, useDriverStores } from './support/driver-stores.js';
 import { pgbouncerMissing } from './support/pgbouncer.js';
@@ -233,6 +234,29 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
         'it says why',
       );
       logged.splice(0);
+    });
+
+    it('a user recorded by a touch is not recorded again from a copy the cache kept', async (t) => {
+      const { store, counted } = counterpart({ tableName: 'recorded' });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { userId: 'ann', n: 1 }) as never);
+      // As a row stored before the table had a user column: the session names its user, the row none.
+      await q(`UPDATE ${table('recorded')} SET user_id = NULL`);
+      const cached = await cachedGet(store, counted, 's');
+      const recorder = channelRecorder();
+      recorder.start();
+      t.after(() => recorder.stop());
+      await store.touch('s', cached);
+      const first = callOf(recorder.published, 'touch');
+      assert.equal(first.ended.statements, 1, 'the touch records the user');
+      const from = recorder.published.length;
+      await store.touch('s', await store.get('s'));
+      assert.equal(
+        callOf(recorder.published, 'touch', from).ended.statements,
+        0,
+        'the next request has nothing to record',
+      );
+      assert.equal((await q(`SELECT user_id FROM ${table('recorded')}`))[0]?.user_id, 'ann');
     });
 
     it('a touch lengthens what the cache serves, never past the absolute timeout', async (t) => {
