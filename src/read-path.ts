@@ -8,7 +8,6 @@ import { ReplicaReads } from './replica-reads.js';
 import { switchChangeLogStatement } from './schema/change-log.js';
 import { type ReplicaStatements, replicaStatements, type Statement, type TableNames } from './sql.js';
 import { type IdParameter, rememberedIdOf } from './table-ids.js';
-import type { TableSnapshot } from './table-watch.js';
 import type { Deadline, OperationsInFlight } from './time-limit.js';
 
 export interface ReadPathSettings {
@@ -45,7 +44,6 @@ export class ReadPath {
   readonly cache: ReadCache | undefined;
   /** With the trusted cache: when it may answer (see cache-trust.ts). */
   readonly #trust: CacheTrust | undefined;
-  readonly #settings: ReadPathSettings;
   readonly #primary: Database;
   /** The opt-in `readPool`; undefined when it is off, as by default. */
   readonly #replica: ReplicaReads | undefined;
@@ -54,7 +52,6 @@ export class ReadPath {
 
   constructor(settings: ReadPathSettings) {
     const { options, names, primary, now, log } = settings;
-    this.#settings = settings;
     this.#primary = primary;
     const maxAgeMs = options.readCacheListens ? Number.POSITIVE_INFINITY : options.readCacheMs;
     this.cache = maxAgeMs === false ? undefined : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs }, now);
@@ -87,13 +84,12 @@ export class ReadPath {
   }
 
   /**
-   * After a touch sent at `sentAt`, the row has at least `seconds` left if it exists: its cached
-   * entry may live as long (or its next requests would touch again), unless an absolute timeout
-   * (or a partitioned table's lifetime) may end the session sooner than the touch says.
+   * After a touch: the row's end moved later, or the row is gone (a touch of a row that has
+   * expired writes nothing, and is not logged). What the cache holds of it no longer says when it
+   * ends, so it is forgotten: the next `get` reads the row.
    */
-  touched(table: TableSnapshot, sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined) {
-    if (this.#settings.options.absoluteTimeoutSeconds !== undefined || table.partitioning !== undefined) return;
-    this.cache?.extend(sid, seconds, sentAt, startedFrom);
+  touched(sid: string): void {
+    this.cache?.forget(sid);
   }
 
   /** One statement on the primary, unless the operation's time ran out before it could start. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
@@ -250,13 +250,30 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       const first = callOf(recorder.published, 'touch');
       assert.equal(first.ended.statements, 1, 'the touch records the user');
       const from = recorder.published.length;
-      await store.touch('s', await store.get('s'));
+      await store.touch('s', (await store.get('s'))!);
       assert.equal(
         callOf(recorder.published, 'touch', from).ended.statements,
         0,
         'the next request has nothing to record',
       );
       assert.equal((await q(`SELECT user_id FROM ${table('recorded')}`))[0]?.user_id, 'ann');
+    });
+
+    it('a touch of a session that has expired meanwhile does not bring it back in the cache', async (t) => {
+      const { store, counted } = counterpart({ tableName: 'expired', ttl: 2 });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { n: 1 }) as never);
+      // A request loaded it from memory, and touches it after the row's end (a slow request),
+      // while other requests keep the cache in use (and its polls current).
+      const loaded = await cachedGet(store, counted, 's');
+      const ends = Date.now() + 2200;
+      while (Date.now() < ends) {
+        await store.set('other', inSeconds(3600, { n: 2 }) as never);
+        await sleep(50);
+      }
+      await store.touch('s', loaded);
+      await cachedGet(store, counted, 'other');
+      assert.equal(await store.get('s'), null, 'the row ended: no touch extends it, nor what the cache held of it');
     });
 
     it('a touch lengthens what the cache serves, never past the absolute timeout', async (t) => {
