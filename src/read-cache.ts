@@ -111,6 +111,16 @@ export class ReadCache {
     this.#store(sid, { text, readAt: startedFrom.readAt, aliveUntil, userId, key: startedFrom.key });
   }
 
+  /**
+   * A touch sent at `sentAt` left the row, if it still exists, at least `seconds` to live: the
+   * entry read before may live as long (so that its next requests do not touch again).
+   */
+  extend(sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined): void {
+    if (startedFrom === undefined || !this.#mayUpdate(sid, sentAt, startedFrom, startedFrom.key)) return;
+    const aliveUntil = Math.max(startedFrom.aliveUntil, sentAt + seconds * 1000);
+    this.#store(sid, { ...startedFrom, aliveUntil });
+  }
+
   forget(sid: string): void {
     this.#drop(sid);
     this.#remember(this.#forgotten, sid);

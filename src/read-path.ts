@@ -8,6 +8,7 @@ import { ReplicaReads } from './replica-reads.js';
 import { switchChangeLogStatement } from './schema/change-log.js';
 import { type ReplicaStatements, replicaStatements, type Statement, type TableNames } from './sql.js';
 import { type IdParameter, rememberedIdOf } from './table-ids.js';
+import type { TableSnapshot } from './table-watch.js';
 import type { Deadline, OperationsInFlight } from './time-limit.js';
 
 export interface ReadPathSettings {
@@ -44,6 +45,7 @@ export class ReadPath {
   readonly cache: ReadCache | undefined;
   /** With the trusted cache: when it may answer (see cache-trust.ts). */
   readonly #trust: CacheTrust | undefined;
+  readonly #settings: ReadPathSettings;
   readonly #primary: Database;
   /** The opt-in `readPool`; undefined when it is off, as by default. */
   readonly #replica: ReplicaReads | undefined;
@@ -52,6 +54,7 @@ export class ReadPath {
 
   constructor(settings: ReadPathSettings) {
     const { options, names, primary, now, log } = settings;
+    this.#settings = settings;
     this.#primary = primary;
     const maxAgeMs = options.readCacheListens ? Number.POSITIVE_INFINITY : options.readCacheMs;
     this.cache = maxAgeMs === false ? undefined : new ReadCache({ ...DEFAULT_READ_CACHE_LIMITS, maxAgeMs }, now);
@@ -84,12 +87,24 @@ export class ReadPath {
   }
 
   /**
-   * After a touch: the row's end moved later, or the row is gone (a touch of a row that has
-   * expired writes nothing, and is not logged). What the cache holds of it no longer says when it
-   * ends, so it is forgotten: the next `get` reads the row.
+   * After a touch sent at `sentAt`, the row has at least `seconds` left if it was alive when the
+   * statement ran (a touch of a row that has expired writes nothing, and is not logged). The
+   * statement ran before the operation's deadline, at most `operationTimeout` after `sentAt`: an
+   * entry that was to live past that was alive then, and may live as long as the touch says (or
+   * its next requests would touch again). Any other entry is forgotten, and the next `get` reads
+   * the row. An absolute timeout (or a partitioned table's lifetime) may end the session sooner
+   * than the touch says: then the entry keeps the end it had.
    */
-  touched(sid: string): void {
-    this.cache?.forget(sid);
+  touched(table: TableSnapshot, sid: string, seconds: number, sentAt: number, startedFrom: CachedSession | undefined) {
+    const { absoluteTimeoutSeconds, operationTimeoutMs } = this.#settings.options;
+    const ranBy = operationTimeoutMs === false ? Number.POSITIVE_INFINITY : sentAt + operationTimeoutMs;
+    if (startedFrom === undefined) return;
+    if (startedFrom.aliveUntil <= ranBy) {
+      this.cache?.forget(sid);
+      return;
+    }
+    if (absoluteTimeoutSeconds !== undefined || table.partitioning !== undefined) return;
+    this.cache?.extend(sid, seconds, sentAt, startedFrom);
   }
 
   /** One statement on the primary, unless the operation's time ran out before it could start. */

@@ -102,7 +102,7 @@ export class WritePath {
         [id, new ElapsingSeconds(enough, sentAt, this.#now), ttlSeconds],
         deadline,
       );
-      this.#reads.touched(sid);
+      this.#reads.touched(table, sid, enough, sentAt, startedFrom);
       // The touch may have found the row with enough time and written nothing: only that is sure.
       receipt.remainingSeconds = enough;
       receipt.at = sentAt;
@@ -167,6 +167,7 @@ export class WritePath {
     if (!touch) return;
     // The statement writes only when the row has less than `enough` left, and never to a row
     // that is gone or expired.
+    const startedFrom = this.#reads.cache?.peek(sid);
     const sentAt = this.#now();
     const values = [
       id,
@@ -174,7 +175,7 @@ export class WritePath {
       new ElapsingSeconds(lifetimeSeconds, sentAt, this.#now),
     ];
     await this.#reads.write(table.statements.touch, values, deadline);
-    this.#reads.touched(sid);
+    this.#reads.touched(table, sid, enough, sentAt, startedFrom);
     // Written or not, the row now has at least `enough` left, if it still exists.
     if (receipt !== undefined) {
       receipt.remainingSeconds = enough;

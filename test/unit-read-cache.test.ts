@@ -103,4 +103,17 @@ describe('ReadCache', () => {
     cache.forgetKey('key-c');
     assert.equal(cache.recall('c'), undefined, 'a written entry keeps the key of the read it came from');
   });
+
+  it('a touch lengthens an entry’s life to what the touch left the row, never shortens it', () => {
+    const { cache, clock } = cacheAt({ maxAgeMs: Number.POSITIVE_INFINITY });
+    cache.rememberRead('a', '{}', 1, clock.now);
+    cache.extend('a', 10, clock.now, cache.peek('a'));
+    clock.now += 5000;
+    assert.ok(cache.recall('a'), 'the touch left it 10 s');
+    cache.extend('a', 1, clock.now - 5000, cache.peek('a'));
+    assert.ok(cache.recall('a'), 'not shortened');
+    cache.forget('a');
+    cache.extend('a', 10, clock.now, undefined);
+    assert.equal(cache.recall('a'), undefined, 'nothing to lengthen');
+  });
 });
