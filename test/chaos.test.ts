@@ -33,6 +33,8 @@ interface Cycle {
   readonly started: number;
   readonly ended: number;
   readonly ok: boolean;
+  /** What failed the cycle (a missing session: `missing`), for the log. */
+  readonly error?: unknown;
 }
 
 interface Outage {
@@ -103,27 +105,27 @@ describe('chaos: PostgreSQL restarts under load', () => {
       }
     }
 
-    const cycle = async (store: Store, sid: string): Promise<boolean> => {
+    /** A request cycle: undefined when it succeeded, else what failed it. */
+    const cycle = async (store: Store, sid: string): Promise<unknown> => {
       const loaded = await ledger.call<any>((cb) => store.get(sid, cb));
-      if (loaded.error) return false;
+      if (loaded.error) return loaded.error;
       if (loaded.value === null) {
         missing++;
-        return false;
+        return 'missing';
       }
       if (Math.random() < 0.1) {
-        const error = await writes.write(sid, (n) => ledger.call((cb) => store.set(sid, { ...loaded.value, n }, cb)));
-        return !error;
+        return await writes.write(sid, (n) => ledger.call((cb) => store.set(sid, { ...loaded.value, n }, cb)));
       }
       const { error } = await ledger.call((cb) => store.touch(sid, loaded.value, cb));
-      return !error;
+      return error;
     };
 
     const worker = async (label: string, store: Store, w: number) => {
       while (running) {
         const sid = `${label}/${w}/${Math.floor(Math.random() * SIDS_PER_WORKER)}`;
         const started = performance.now();
-        const ok = await cycle(store, sid);
-        cycles.push({ store: label, started, ended: performance.now(), ok });
+        const error = await cycle(store, sid);
+        cycles.push({ store: label, started, ended: performance.now(), ok: !error, error });
         await sleep(PAUSE_MS);
       }
     };
@@ -181,6 +183,12 @@ describe('chaos: PostgreSQL restarts under load', () => {
     console.log(
       `# chaos: ${writes.acknowledged} acknowledged sets on ${writes.sessions} sessions checked; ${poolErrors.length} idle-connection errors on the user pool, ${logged.length} errorLog lines`,
     );
+
+    for (const c of outside) {
+      console.log(
+        `# chaos: failed outside an outage: ${c.store}, started ${ms(c.started - (outages[0]?.stopped ?? 0))} after the first stop: ${String(c.error)}`,
+      );
+    }
 
     // Every callback exactly once; nothing unhandled; no session lost.
     assert.equal(ledger.lost, 0, 'no callback lost');
