@@ -154,12 +154,8 @@ export function resolveOptions(input: unknown, env: NodeJS.ProcessEnv = process.
     operationTimeoutMs: checked.operationTimeout,
     maxSessionSize: checked.maxSessionSize,
     readCacheMs: typeof checked.readCache === 'number' ? checked.readCache : false,
-    // Not given: trusted where the table has the change log and the driver can poll (never beside readPool),
-    // but not with postgres.js: there, in the failover test (test/cluster.test.ts), a store with the cache had
-    // operations time out seconds after the new primary took over, and one without had none.
-    readCacheListens:
-      checked.readCache === true ||
-      (checked.readCache === undefined && checked.readPool === undefined && driver.kind !== 'postgres'),
+    // Not given: trusted where the table has the change log and the driver can poll (never beside readPool).
+    readCacheListens: checked.readCache === true || (checked.readCache === undefined && checked.readPool === undefined),
     readCacheAsked: checked.readCache === true,
     pipeline: checked.pipeline,
     errorLog: checked.errorLog,
