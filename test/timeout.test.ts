@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
+import postgres from 'postgres';
 import connectPgSimple from '../src/index.js';
 import { databaseUrl, eventually, holdTableLock, uniqueName } from './support/database.js';
 import { useSchemaStores } from './support/driver-stores.js';
 import { silentServer } from './support/servers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const { PGStore } = connectPgSimple;
 
@@ -109,6 +111,36 @@ describe('operationTimeout', () => {
       await store.close();
     } finally {
       await silent.close();
+    }
+  });
+
+  it('postgres.js: a write timed out while its connection opens never lands, and that connection serves the next', async () => {
+    // postgres.js 3.x, left alone, keeps such a connection out of its pool for good (see drivers/postgres-js.ts).
+    const target = new URL(databaseUrl());
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.start();
+    const proxied = new URL(databaseUrl());
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    let closed = () => {};
+    const sql = postgres(proxied.toString(), { max: 1, onnotice: () => {}, onclose: () => closed() });
+    try {
+      const name = uniqueName('opening');
+      const store = newStore({ postgres: sql, tableName: name, operationTimeout: 500, readCache: false });
+      assert.equal(await store.length(), 0, 'the table is checked and the connection open');
+      const noticed = new Promise<void>((resolve) => {
+        closed = resolve;
+      });
+      await proxy.stop(); // the connection is cut: the next statement waits for a new one
+      await noticed;
+      await proxy.start();
+      proxy.openDelayMs = 800;
+      await assert.rejects(store.set('s', session() as any), isTimeout);
+      assert.equal(await store.get('s'), null, 'the timed-out write never ran, and the connection answered');
+      assert.equal(await store.length(), 0);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await proxy.stop();
     }
   });
 });

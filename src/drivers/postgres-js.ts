@@ -14,6 +14,12 @@ interface PendingQuery extends PromiseLike<unknown> {
   cancel?(): unknown;
   /** postgres.js keeps the function behind cancel() here; called directly, its promise can be handled. */
   canceller?: ((query: PendingQuery) => unknown) | null;
+  /** postgres.js 3.x: set once the query is on a connection; what it runs, and whether it was cancelled. */
+  state?: unknown;
+  strings?: unknown;
+  args?: unknown;
+  options?: Record<string, unknown>;
+  cancelled?: unknown;
 }
 
 export function isPostgresJsSql(value: unknown): value is PostgresJsSqlLike {
@@ -28,13 +34,34 @@ function cancelQuery(query: PendingQuery): void {
     const canceller = query.canceller;
     if (typeof canceller === 'function') {
       query.canceller = null;
+      const onConnection = query.state !== undefined && query.state !== null;
       Promise.resolve(canceller(query)).catch(ignore);
+      if (!onConnection) emptyOut(query);
     } else {
       query.cancel?.();
     }
   } catch {
     // Cancelling is best effort; the store has stopped waiting already.
   }
+}
+
+/**
+ * postgres.js 3.x (3.4.10 too; 4.x is not affected) loses a connection for good when a query is
+ * cancelled while the connection it is to run on is opening: once open, the connection skips the
+ * cancelled query and is never given another one, so the instance has one connection fewer each
+ * time (with `max: 1`, every later query waits forever). A failover, a restart or a blink of the
+ * network makes exactly that: statements that time out while connections open again.
+ *
+ * So a query not yet on a connection is cancelled, which takes it out of the queue if it waits
+ * there, and then emptied: the connection that opens for it, if one does, runs `SELECT 1` instead
+ * and goes back to the pool. Its rows go nowhere: the store's promise was settled by the timeout.
+ */
+function emptyOut(query: PendingQuery): void {
+  if (!Array.isArray(query.strings) || !Array.isArray(query.args) || typeof query.options !== 'object') return;
+  query.strings = ['SELECT 1'];
+  query.args = [];
+  query.options = { ...query.options, simple: true };
+  query.cancelled = null;
 }
 
 /**

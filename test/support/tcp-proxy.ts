@@ -8,6 +8,8 @@ export class TcpProxy {
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
   #port = 0;
+  /** How long a new connection waits before the proxy connects it through: a server slow to let clients in. */
+  openDelayMs = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -21,17 +23,23 @@ export class TcpProxy {
   /** Listens (on the port it had, after a stop; on a free one the first time). */
   async start(): Promise<void> {
     const server = createServer((client) => {
-      const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      this.#track(client);
+      client.on('error', () => client.destroy());
+      const connect = () => {
+        if (client.destroyed) return;
+        const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+        this.#track(upstream);
+        for (const socket of [client, upstream]) {
+          socket.on('error', () => {
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+      };
+      if (this.openDelayMs > 0) setTimeout(connect, this.openDelayMs);
+      else connect();
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -39,6 +47,11 @@ export class TcpProxy {
     });
     this.#port = (server.address() as { port: number }).port;
     this.#server = server;
+  }
+
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
   }
 
   /** Refuses new connections and cuts the open ones. */
