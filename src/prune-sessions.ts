@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from './drivers/database.js';
+import { trimChangeLogStatement } from './schema/change-log.js';
 import { type MaintenanceResult, maintainPartitions, type Partitioning } from './schema/partitions.js';
 import { PRUNE_FROM_START, type Statement, type TableNames } from './sql.js';
 import type { Deadline } from './time-limit.js';
@@ -19,6 +20,12 @@ export interface PruneSettings {
   readonly stopRequested?: () => boolean;
   /** Told after each batch, with the rows deleted so far. */
   readonly onBatch?: (deleted: number) => void;
+  /**
+   * The change log's trim (schema 4, see change-log.ts) goes below this xmin: the one the store's
+   * previous prune returned, an interval old (null: nothing to trim yet). Left out (a one-off
+   * prune: the CLI), the prune trims below the xmin it sees as it starts.
+   */
+  readonly changeLogXmin?: string | null;
 }
 
 export interface PruneResult {
@@ -26,6 +33,8 @@ export interface PruneResult {
   readonly deleted: number;
   /** Partitioned: what the partitions' upkeep dropped and created first; undefined for a plain table. */
   readonly partitions: MaintenanceResult | undefined;
+  /** The xmin seen as the change log was trimmed, for the next prune (null: the table has no log). */
+  readonly changeLogXmin: string | null;
 }
 
 const untimed = <T>(run: (deadline: Deadline | undefined) => Promise<T>) => run(undefined);
@@ -42,8 +51,10 @@ export async function pruneSessions(
   names: TableNames,
   pruneBatch: Statement,
   partitioning: Partitioning | undefined,
-  { batchSize, lock, step = untimed, stopRequested = () => false, onBatch }: PruneSettings,
+  { batchSize, lock, step = untimed, stopRequested = () => false, onBatch, changeLogXmin }: PruneSettings,
 ): Promise<PruneResult> {
+  const trimBelow =
+    changeLogXmin === undefined ? await step((deadline) => trimChangeLog(db, names, null, deadline)) : changeLogXmin;
   const partitions =
     partitioning === undefined
       ? undefined
@@ -64,5 +75,28 @@ export async function pruneSessions(
     if (batch < batchSize || stopRequested()) break;
     await nextTurn();
   }
-  return { deleted, partitions };
+  const nextXmin = await step((deadline) => trimChangeLog(db, names, trimBelow, deadline));
+  return { deleted, partitions, changeLogXmin: nextXmin };
+}
+
+/**
+ * The change log's rows below `below` deleted, with a mark for pollers that are older (none
+ * deleted when null). → the xmin seen now; null where the table has no log (42P01: before
+ * PostgreSQL 13, or a table not migrated) or the role may not touch it (42501): the stores that
+ * poll it keep it short then, or nobody needs it.
+ */
+async function trimChangeLog(
+  db: Database,
+  names: TableNames,
+  below: string | null,
+  deadline: Deadline | undefined,
+): Promise<string | null> {
+  try {
+    const [row] = await db.query(trimChangeLogStatement(names), [below], deadline);
+    return typeof row?.xmin === 'string' ? row.xmin : null;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== '42P01' && code !== '42501') throw error;
+    return null;
+  }
 }

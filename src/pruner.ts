@@ -2,7 +2,6 @@ import type { Database } from './drivers/database.js';
 import { rangeError } from './errors.js';
 import type { ResolvedOptions } from './option-types.js';
 import { pruneSessions } from './prune-sessions.js';
-import { trimChangeLogStatement } from './schema/change-log.js';
 import type { TableNames } from './sql.js';
 import type { TableWatch } from './table-watch.js';
 import { type Deadline, MAX_TIMER_MS, type OperationsInFlight } from './time-limit.js';
@@ -55,28 +54,21 @@ export class Pruner {
         inFlight.end(deadline);
       }
     };
-    const { deleted, partitions } = await pruneSessions(db, names, table.statements.pruneBatch, table.partitioning, {
-      batchSize: options.pruneBatchSize,
-      lock: { partitions: options.pruneLock, batches: options.pruneLock },
-      step,
-      stopRequested,
-    });
-    await step((deadline) => this.#trimChangeLog(deadline));
+    const { deleted, partitions, changeLogXmin } = await pruneSessions(
+      db,
+      names,
+      table.statements.pruneBatch,
+      table.partitioning,
+      {
+        batchSize: options.pruneBatchSize,
+        lock: { partitions: options.pruneLock, batches: options.pruneLock },
+        step,
+        stopRequested,
+        changeLogXmin: this.#changeLogXmin,
+      },
+    );
+    this.#changeLogXmin = changeLogXmin;
     return deleted + Math.round(partitions?.droppedRowEstimate ?? 0);
-  }
-
-  /** Trims the change log (see change-log.ts), if the table has one. */
-  async #trimChangeLog(deadline: Deadline | undefined): Promise<void> {
-    const { db, names } = this.#settings;
-    try {
-      const [row] = await db.query(trimChangeLogStatement(names), [this.#changeLogXmin], deadline);
-      this.#changeLogXmin = typeof row?.xmin === 'string' ? row.xmin : null;
-    } catch (error) {
-      // No change log (42P01: before PostgreSQL 13, or a table not migrated), or no grant on it (42501):
-      // the stores that poll it keep it short then, or nobody needs it.
-      const code = (error as { code?: unknown }).code;
-      if (code !== '42P01' && code !== '42501') throw error;
-    }
   }
 }
 

@@ -13,6 +13,7 @@ import { createTableStatements } from '../src/schema/ddl.js';
 import { migrate } from '../src/schema/migrate.js';
 import { type TableNames, tableNames } from '../src/sql.js';
 import { databaseUrl, eventually, serverAdmin, uniqueName } from './support/database.js';
+import { runCli } from './support/cli.js';
 import { databaseOf } from './support/legacy.js';
 
 /**
@@ -169,6 +170,27 @@ describe('change log', () => {
       await store.close();
       await pool.end();
     }
+  });
+
+  it('the CLI’s prune trims the log of the rows logged before it started, for when no store prunes', async () => {
+    const logged = async () =>
+      (await admin.query(`SELECT key FROM ${changeLogName(names)} ORDER BY xid`)).map((r) => r.key as string);
+    await admin.query(`INSERT INTO ${t} (sid, sess, expire) VALUES ${live('c1')}`);
+    const [{ xid }] = await admin.query(`DELETE FROM ${t} RETURNING pg_current_xact_id()::text AS xid`);
+    const xminPast = async () =>
+      BigInt((await admin.query('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x'))[0].x) > BigInt(xid);
+    assert.ok(await eventually(xminPast, 30_000), 'the server’s xmin passes the delete');
+    assert.ok((await logged()).includes(changeKeyOf('c1')));
+    const run = await runCli(['prune', '--schema', schemaName]);
+    assert.equal(run.code, 0, run.stderr);
+    const left = await logged();
+    assert.ok(!left.includes(changeKeyOf('c1')), 'the row logged before the prune is gone');
+    assert.ok(
+      left.some((key) => key.startsWith('-')),
+      'with a mark for the pollers it was older than',
+    );
+    const { marks } = await poll();
+    assert.ok(marks.length > 0, 'a poller finds the mark');
   });
 
   it('a writer’s search_path or temporary table cannot divert what the trigger logs', async () => {
