@@ -12,8 +12,8 @@ import {
 import { createTableStatements } from '../src/schema/ddl.js';
 import { migrate } from '../src/schema/migrate.js';
 import { type TableNames, tableNames } from '../src/sql.js';
-import { databaseUrl, eventually, serverAdmin, uniqueName } from './support/database.js';
 import { runCli } from './support/cli.js';
+import { databaseUrl, eventually, serverAdmin, uniqueName } from './support/database.js';
 import { databaseOf } from './support/legacy.js';
 
 /**
