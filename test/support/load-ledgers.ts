@@ -39,8 +39,9 @@ export class CallbackLedger {
 }
 
 /**
- * The values a load wrote to each session, numbered: the last one acknowledged, and those
- * attempted since (a write that failed may still have landed). Any other stored value is a lost write.
+ * The values a load wrote to each session, numbered: the newest one acknowledged, and those begun
+ * after it or acknowledged later (a write that failed may still have landed; two writes in flight
+ * together may commit in either order). Any other stored value is a lost write.
  */
 export class AckedWrites {
   #counter = 0;
@@ -67,9 +68,15 @@ export class AckedWrites {
     record.since.push(n);
     const { error } = await write(n);
     if (error) return error;
-    record.acked = n;
-    record.since = [];
     record.count++;
+    if (n > record.acked) {
+      record.acked = n;
+      // Writes begun after this one were in flight beside it: they may land after it, acknowledged or not.
+      record.since = record.since.filter((m) => m > n);
+    } else {
+      // A write acknowledged after a newer one was: the two were in flight together, either may be last.
+      record.since.push(n);
+    }
     return undefined;
   }
 
