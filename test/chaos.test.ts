@@ -8,6 +8,7 @@ import connectPgSimple from '../src/index.js';
 import { type BlinkingServer, startBlinkingServer } from './support/blinking-server.js';
 import { AckedWrites, CallbackLedger } from './support/load-ledgers.js';
 import { storedId } from './support/sessions.js';
+import { UnsentLogins } from './support/unsent-logins.js';
 
 /**
  * Chaos: a steady load of request cycles (get, then set 10 % / touch 90 %) through four stores —
@@ -133,6 +134,14 @@ describe('chaos: PostgreSQL restarts under load', () => {
       Array.from({ length: WORKERS_PER_STORE }, (_, w) => worker(label, store, w)),
     );
 
+    const unsentLogins = new UnsentLogins([Number(new URL(server.url).port)]);
+    const watching = (async () => {
+      while (running) {
+        unsentLogins.sample();
+        await sleep(200);
+      }
+    })();
+
     const outages: Outage[] = [];
     await sleep(2000);
     for (let i = 0; i < 2; i++) {
@@ -146,13 +155,21 @@ describe('chaos: PostgreSQL restarts under load', () => {
     }
     running = false;
     await Promise.all(load);
+    await watching;
     await sleep(200);
 
     // Figures first, so that they show even when an assertion fails.
     const counts = [...ledger.calls.values()];
     const windows = outages.map((o) => ({ from: o.stopped - LEAD_MS, to: o.up + RECOVERY_BOUND_MS }));
     const failed = cycles.filter((c) => !c.ok);
-    const outside = failed.filter((c) => !windows.some((w) => c.started >= w.from && c.started <= w.to));
+    const outsideAll = failed.filter((c) => !windows.some((w) => c.started >= w.from && c.started <= w.to));
+    // postgres.js 3.x may leave a connection slot that never sends its login again (see
+    // test/support/unsent-logins.ts): the time-outs of the statements it is given are its own.
+    const postgresJsDefect = (c: Cycle) =>
+      c.store === 'postgres.js' &&
+      unsentLogins.mostAtOnce > 0 &&
+      ['ETIMEDOUT', 'CONNECT_TIMEOUT'].includes(String((c.error as { code?: unknown } | undefined)?.code));
+    const outside = outsideAll.filter((c) => !postgresJsDefect(c));
     const windowMs = windows.reduce((sum, w) => sum + (w.to - w.from), 0);
     const errorBound = stores.length * WORKERS_PER_STORE * Math.ceil(windowMs / PAUSE_MS + 1);
     const recoveries = outages.map((o) =>
@@ -184,6 +201,11 @@ describe('chaos: PostgreSQL restarts under load', () => {
       `# chaos: ${writes.acknowledged} acknowledged sets on ${writes.sessions} sessions checked; ${poolErrors.length} idle-connection errors on the user pool, ${logged.length} errorLog lines`,
     );
 
+    if (unsentLogins.mostAtOnce > 0) {
+      console.log(
+        `# chaos: up to ${unsentLogins.mostAtOnce} postgres.js connection(s) at once open for a second or more without sending their login (the postgres.js 3.x defect in docs/scaling.md); ${outsideAll.length - outside.length} time-out(s) of the postgres.js store outside an outage set apart`,
+      );
+    }
     for (const c of outside) {
       console.log(
         `# chaos: failed outside an outage: ${c.store}, started ${ms(c.started - (outages[0]?.stopped ?? 0))} after the first stop: ${String(c.error)}`,

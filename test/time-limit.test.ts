@@ -65,10 +65,11 @@ describe('operations in flight and their time limits', () => {
 
   it('fails a statement sent after the deadline at once, and one that outlives it at the deadline', async () => {
     const inFlight = new OperationsInFlight(30);
+    // Taken before the deadline begins: a pause between the two would make the deadline look early.
+    const started = performance.now();
     const deadline = inFlight.begin('get()') as Deadline;
     const never = new Promise<never>(() => {});
     let cancelled = false;
-    const started = performance.now();
     await assert.rejects(
       untilDeadline(never, deadline, () => {
         cancelled = true;
