@@ -354,6 +354,34 @@ describe('connection errors of a refused login', () => {
     );
   });
 
+  it('postgres.js: a server that never answers the login is a TimeoutError that names it and says what to check', async () => {
+    const silent = await silentServer();
+    try {
+      const sql = postgres(`postgres://nobody@127.0.0.1:${silent.port}/db`, {
+        max: 1,
+        onnotice: () => {},
+        connect_timeout: 1,
+      });
+      sqls.push(sql);
+      const store = new PGStore({ postgres: sql, pruneSessionInterval: false, operationTimeout: 5000 });
+      stores.push(store);
+      await assert.rejects(store.length(), (error: any) => {
+        assert.equal(error.name, 'TimeoutError');
+        assert.equal(error.code, 'ETIMEDOUT');
+        assert.match(
+          error.message,
+          new RegExp(
+            `^connect-pg-simple: could not connect to 127\\.0\\.0\\.1:${silent.port} within 1000 ms: is the server up`,
+          ),
+        );
+        assert.match(error.message, /end the sql instance and make a new one/);
+        return true;
+      });
+    } finally {
+      await silent.close();
+    }
+  });
+
   it("pg_hba.conf has no line for the connection: says so, for pg, pg-promise and postgres.js (the server's file rewritten last)", async (t) => {
     if (missing) return t.skip(missing);
     const admin = postgres(server!.url, { max: 1, onnotice: () => {} });

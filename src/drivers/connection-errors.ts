@@ -130,8 +130,15 @@ function triedConnection(target: ConnectionTarget | undefined): string {
 
 /** The connect time limit of a pg pool or client, if it has one. */
 function connectTimeoutOf(poolOrClient: unknown): number | undefined {
-  const p = poolOrClient as { options?: { connectionTimeoutMillis?: unknown }; _connectionTimeoutMillis?: unknown };
-  const ms = p?.options?.connectionTimeoutMillis ?? p?._connectionTimeoutMillis;
+  const p = poolOrClient as {
+    options?: { connectionTimeoutMillis?: unknown; connect_timeout?: unknown };
+    _connectionTimeoutMillis?: unknown;
+  };
+  const seconds = p?.options?.connect_timeout; // postgres.js
+  const ms =
+    p?.options?.connectionTimeoutMillis ??
+    p?._connectionTimeoutMillis ??
+    (typeof seconds === 'number' ? seconds * 1000 : undefined);
   return typeof ms === 'number' && ms > 0 ? ms : undefined;
 }
 
@@ -182,6 +189,13 @@ const EXPLAINED: readonly Explained[] = [
     timeout: true,
     say: ({ at, within, orName }) =>
       `could not connect to ${at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same)${orName}`,
+  },
+  {
+    // postgres.js: its connect_timeout passed before the server answered the login.
+    matches: (_, code) => code === 'CONNECT_TIMEOUT',
+    timeout: true,
+    say: ({ message, at, within }) =>
+      `could not connect to ${/CONNECT_TIMEOUT (\S+)$/.exec(message)?.[1] ?? at}${within}: is the server up, and is that its address? (a firewall that drops packets looks the same) If this keeps coming after a restart or a failover while the server lets other connections in, postgres.js 3.x may hold a connection that no longer sends its login: end the sql instance and make a new one (see "Failover" in docs/scaling.md)`,
   },
   {
     matches: (message) => message === 'timeout exceeded when trying to connect',
