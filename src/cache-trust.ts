@@ -9,6 +9,7 @@ import {
   changeLogCheckStatement,
   cleanUpStatement,
   FORGET_ALL,
+  parseChanges,
   pollStatement,
 } from './schema/change-log.js';
 import type { Statement, TableNames } from './sql.js';
@@ -33,6 +34,11 @@ import type { Statement, TableNames } from './sql.js';
  * than the previous snapshot (rows it needed may be gone). The cache is emptied then, and only
  * reads sent after the epoch's first poll was applied are remembered. A read sent before a poll
  * that forgets its key was applied is not remembered (read-cache.ts's `forgetKey`).
+ *
+ * This process's own compare-and-swap of a session (the usual write of a changed session) leaves
+ * the row holding exactly what it wrote: the entry keeps that text and the writing transaction's
+ * id, and the poll that reports that transaction leaves it be. Any other transaction's change of
+ * the row, reported by the same poll or a later one, forgets it as above.
  */
 
 /** How long after a change committed every store's trusted cache has seen it, at most. */
@@ -263,21 +269,21 @@ export class CacheTrust {
       xip: String(row.xip ?? ''),
       connection: String(row.connection),
     };
-    const keys = typeof row.keys === 'string' && row.keys !== '' ? row.keys.split(' ') : [];
+    const changes = parseChanges(row.changes);
     const newEpoch =
       previous === undefined ||
       snapshot.connection !== previous.connection ||
-      keys.some((key) => key.startsWith(CLEANED_MARK) && BigInt(key.slice(1)) > previous.xmin);
+      changes.some(({ key }) => key.startsWith(CLEANED_MARK) && BigInt(key.slice(1)) > previous.xmin);
     if (newEpoch) {
       cache.clear();
       this.#epochSince = now();
       this.#xmins = [];
       if (this.#refusal !== undefined) this.#settings.log('connect-pg-simple: readCache is trusted again');
       this.#refusal = undefined;
-    } else if (keys.includes(FORGET_ALL)) {
+    } else if (changes.some(({ key }) => key === FORGET_ALL)) {
       cache.clear();
     } else {
-      for (const key of keys) if (!key.startsWith(CLEANED_MARK)) cache.forgetKey(key);
+      for (const { key, xid } of changes) if (!key.startsWith(CLEANED_MARK)) cache.forgetKey(key, xid);
     }
     this.#snapshot = snapshot;
     this.#confirmedSentAt = sentAt;

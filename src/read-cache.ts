@@ -11,6 +11,8 @@ export interface CachedSession {
   readonly userId?: string | null | undefined;
   /** The row's key in the change log (the trusted cache, see cache-trust.ts). */
   readonly key?: string | undefined;
+  /** The transaction of this process's write that left the row holding `text`, when that is what filled the entry. */
+  readonly writtenBy?: string | undefined;
 }
 
 export interface ReadCacheLimits {
@@ -112,6 +114,23 @@ export class ReadCache {
   }
 
   /**
+   * A compare-and-swap sent at `sentAt`, by transaction `writtenBy`, found the row as `startedFrom`
+   * holds it and left it holding `text`, alive until `aliveUntil` at least: the entry read before
+   * holds that now. Otherwise (no such entry, or it changed meanwhile) the entry is forgotten.
+   */
+  rememberSwap(
+    sid: string,
+    text: string,
+    aliveUntil: number,
+    sentAt: number,
+    startedFrom: CachedSession,
+    writtenBy: string,
+  ) {
+    if (!this.#mayUpdate(sid, sentAt, startedFrom, startedFrom.key)) return;
+    this.#store(sid, { ...startedFrom, text, aliveUntil, writtenBy });
+  }
+
+  /**
    * A touch sent at `sentAt` left the row, if it still exists, at least `seconds` to live: the
    * entry read before may live as long (so that its next requests do not touch again).
    */
@@ -126,10 +145,16 @@ export class ReadCache {
     this.#remember(this.#forgotten, sid);
   }
 
-  /** A key the change log named (see cache-trust.ts): its entry goes, and reads in flight for it are not remembered. */
-  forgetKey(key: string): void {
+  /**
+   * A key the change log named, logged by transaction `xid` (see cache-trust.ts): its entry goes,
+   * unless that transaction is the write the entry holds, and reads in flight for it are not remembered.
+   */
+  forgetKey(key: string, xid?: string): void {
     const sid = this.#sidOfKey.get(key);
-    if (sid !== undefined) this.#drop(sid);
+    if (sid !== undefined) {
+      if (xid !== undefined && this.#entries.get(sid)?.writtenBy === xid) return;
+      this.#drop(sid);
+    }
     this.#remember(this.#noticed, key);
   }
 

@@ -107,6 +107,35 @@ export class ReadPath {
     this.cache?.extend(sid, seconds, sentAt, startedFrom);
   }
 
+  /**
+   * After this process's compare-and-swap sent at `sentAt` (transaction `xid`) left the row
+   * holding exactly `text`, the entry read before may hold it too, so that the session's next
+   * `get` needs no statement (the poll that reports `xid` leaves it be: cache-trust.ts). The
+   * statement wrote only to a live row, setting its expiry `lifetimeSeconds` from when it was
+   * sent, unless an absolute timeout (or a partitioned table's lifetime) ended it sooner: then the
+   * entry keeps the end it had. With no entry to start from, the next `get` reads the row.
+   */
+  swapped(
+    table: TableSnapshot,
+    sid: string,
+    text: string,
+    lifetimeSeconds: number,
+    sentAt: number,
+    startedFrom: CachedSession | undefined,
+    xid: string,
+  ): void {
+    const cache = this.cache;
+    if (cache === undefined) return;
+    if (startedFrom === undefined) {
+      cache.forget(sid);
+      return;
+    }
+    const writtenUntil = sentAt + lifetimeSeconds * 1000;
+    const clamped = this.#settings.options.absoluteTimeoutSeconds !== undefined || table.partitioning !== undefined;
+    const aliveUntil = clamped ? Math.min(startedFrom.aliveUntil, writtenUntil) : writtenUntil;
+    cache.rememberSwap(sid, text, aliveUntil, sentAt, startedFrom, xid);
+  }
+
   /** One statement on the primary, unless the operation's time ran out before it could start. */
   query(statement: Statement, values: readonly unknown[], deadline: Deadline | undefined): Promise<Row[]> {
     if (deadline?.expired !== undefined) return Promise.reject(deadline.expired);

@@ -110,16 +110,20 @@ export class WritePath {
     }
     // Before the write: a userId or describe that throws fails the write, not half of it.
     const userChange = this.#userChange(table, session, sid, receipt);
+    /** The transaction that left the row holding exactly `text`, when this write is sure it did. */
+    let swappedBy: string | undefined;
     if (this.#codec.encrypts) {
       await this.#writeEncrypted(table, id, sid, receipt, change, text, ttlSeconds, deadline);
     } else if (change.kind === 'keys') {
       // Usually no other request changed the row since this one loaded it: then this request's
       // text is the merge, and the plain replace is cheaper than merging in the database.
       const unchanged = [id, text, ttlSeconds, receipt.text];
-      if ((await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline)).length === 0) {
+      const [swapped] = await this.#reads.write(statements.updateIfUnchanged, unchanged, deadline);
+      if (swapped === undefined) {
         receipt.text = await this.#writeKeys(table, id, receipt.text, change, text, ttlSeconds, deadline);
       } else {
         receipt.text = text;
+        swappedBy = typeof swapped.xid === 'string' ? swapped.xid : undefined;
       }
     } else {
       await this.#reads.write(statements.update, [id, text, ttlSeconds], deadline);
@@ -128,8 +132,13 @@ export class WritePath {
     receipt.remainingSeconds = lifetimeSeconds;
     receipt.at = sentAt;
     if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
-    // The row may now hold other requests' keys too: this process's next get reads it.
-    this.#reads.cache?.forget(sid);
+    if (swappedBy !== undefined && userChange === undefined) {
+      // The row holds this request's text and nobody else's keys: this process's next get need not read it.
+      this.#reads.swapped(table, sid, text, lifetimeSeconds, sentAt, startedFrom, swappedBy);
+    } else {
+      // The row may now hold other requests' keys too: this process's next get reads it.
+      this.#reads.cache?.forget(sid);
+    }
     return receipt;
   }
 

@@ -51,14 +51,20 @@ function trustAt({ version = 150000, log = true, on = true, tableVersion = undef
   });
   let xid = 100;
   /** Answers the oldest poll in flight, as a snapshot taken now would. */
-  const answer = async ({ keys = [] as string[], connection = 'c1', xmin = xid, on: stillOn = true } = {}) => {
+  const answer = async ({
+    keys = [] as string[],
+    connection = 'c1',
+    xmin = xid,
+    on: stillOn = true,
+    loggedBy = (_key: string) => String(xid),
+  } = {}) => {
     while (polls.length === 0) await nextTurn();
     xid += 1;
     const row = {
       xmin: String(xmin),
       xmax: String(xid),
       xip: '',
-      keys: keys.join(' ') || null,
+      changes: keys.map((key) => `${key}:${loggedBy(key)}`).join(' ') || null,
       on: stillOn,
       connection,
     };
@@ -134,6 +140,36 @@ describe('CacheTrust', () => {
     t.trust.allows(0);
     await t.answer({ keys: ['*'] });
     assert.equal(t.cache.size, 0);
+  });
+
+  it("keeps this process's own write through the poll that reports its transaction; any other transaction's change forgets it", async () => {
+    const t = trustAt();
+    await epoch(t);
+    t.remember('a', t.clock.now);
+    t.remember('b', t.clock.now);
+    t.clock.now += 1;
+    const written = (sid: string, xid: string) =>
+      t.cache.rememberSwap(sid, `{"n":"${sid}"}`, t.clock.now + 3_600_000, t.clock.now, t.cache.peek(sid)!, xid);
+    written('a', '500');
+    written('b', '501');
+    t.clock.now += 30;
+    t.trust.allows(0);
+    t.clock.now += 1;
+    const a = changeKeyOf('stored-a');
+    const b = changeKeyOf('stored-b');
+    await t.answer({ keys: [a, b], loggedBy: (key) => (key === a ? '500' : '777') });
+    assert.equal(t.cache.peek('a')?.text, '{"n":"a"}', 'its own transaction: kept');
+    assert.equal(t.cache.peek('b'), undefined, 'another transaction changed it: forgotten');
+    t.clock.now += 30;
+    t.trust.allows(0);
+    await t.answer({
+      keys: [a, a],
+      loggedBy: (() => {
+        const xids = ['500', '502'];
+        return () => xids.shift()!;
+      })(),
+    });
+    assert.equal(t.cache.peek('a'), undefined, 'reported with another transaction in the same poll: forgotten');
   });
 
   it('another server process, a clean-up mark newer than the last snapshot, a failed poll: each begins a new epoch', async () => {

@@ -156,8 +156,9 @@ export function changeLogCheckStatement(names: TableNames): Statement {
 
 /**
  * One poll: $1 the previous poll's snapshot's xmax, $2 its in-progress ids (comma-separated), or
- * both null for the first poll of an epoch. → `keys`: the keys logged by transactions that the
- * previous snapshot did not see and this statement's does (space-separated, or null), and this
+ * both null for the first poll of an epoch. → `changes`: `<key>:<xid>`, each key logged by a
+ * transaction that the previous snapshot did not see and this statement's does, with that
+ * transaction's id (space-separated, or null; see `parseChanges`), and this
  * snapshot: `xmin`, `xmax`, `xip`; `on`: are the triggers all on; `connection`: the server
  * process and its start, which change when the connection does. pg_current_snapshot() is the
  * statement's own snapshot, the one its subquery reads the log with.
@@ -166,8 +167,23 @@ export function pollStatement(names: TableNames): Statement {
   const log = changeLogName(names);
   return {
     name: '',
-    text: `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax, array_to_string(array(SELECT pg_snapshot_xip(s)), ',') AS xip, (SELECT string_agg(l."key", ' ') FROM ${log} l WHERE l."xid" >= $1::xid8 OR l."xid" = ANY (('{' || $2::text || '}')::xid8[])) AS keys, ${triggersOn(names)} AS "on", pg_backend_pid() || ' ' || (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a)::text AS connection FROM pg_current_snapshot() AS s`,
+    text: `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax, array_to_string(array(SELECT pg_snapshot_xip(s)), ',') AS xip, (SELECT string_agg(l."key" || ':' || l."xid"::text, ' ') FROM ${log} l WHERE l."xid" >= $1::xid8 OR l."xid" = ANY (('{' || $2::text || '}')::xid8[])) AS changes, ${triggersOn(names)} AS "on", pg_backend_pid() || ' ' || (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a)::text AS connection FROM pg_current_snapshot() AS s`,
   };
+}
+
+/** One entry of a poll's `changes`: a key (or a mark) and the transaction that logged it. */
+export interface LoggedChange {
+  readonly key: string;
+  readonly xid: string;
+}
+
+/** A poll's `changes` column, taken apart. */
+export function parseChanges(changes: unknown): LoggedChange[] {
+  if (typeof changes !== 'string' || changes === '') return [];
+  return changes.split(' ').map((entry) => {
+    const colon = entry.lastIndexOf(':');
+    return { key: entry.slice(0, colon), xid: entry.slice(colon + 1) };
+  });
 }
 
 /**

@@ -107,7 +107,7 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND sess::text = $4::text RETURNING true AS updated`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND sess::text = $4::text RETURNING txid_current()::text AS xid`,
       true,
     ),
     updateKeys: statement(
