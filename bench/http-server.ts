@@ -21,7 +21,7 @@ declare module 'express-session' {
 }
 
 export interface HttpServerConfig {
-  readonly store: 'ours' | 'ours-uncached' | 'ours-pipelined' | 'v10' | 'redis' | 'memory';
+  readonly store: 'ours' | 'ours-uncached' | 'ours-async-commit' | 'ours-pipelined' | 'v10' | 'redis' | 'memory';
   readonly table: string;
   readonly argv: readonly string[];
 }
@@ -36,13 +36,15 @@ async function main() {
   let store: session.Store;
   switch (config.store) {
     case 'ours':
-    case 'ours-uncached': {
+    case 'ours-uncached':
+    case 'ours-async-commit': {
       const pool = newPgPool(settings);
       const ours = new (oursStoreClass())({
         pool,
         schemaName: settings.schema,
         tableName: config.table,
         ...(config.store === 'ours-uncached' ? { readCache: false } : {}),
+        ...(config.store === 'ours-async-commit' ? { synchronousCommit: false } : {}),
       });
       closers.push(
         () => ours.close(),

@@ -16,6 +16,12 @@ interface HttpContender {
 export const HTTP_CONTENDERS: readonly HttpContender[] = [
   { id: 'ours', label: 'ours (pg.Pool, defaults)', store: 'ours', backend: 'pg' },
   { id: 'ours-uncached', label: 'ours, readCache:false (pg.Pool)', store: 'ours-uncached', backend: 'pg' },
+  {
+    id: 'ours-async-commit',
+    label: 'ours, synchronousCommit:false (pg.Pool)',
+    store: 'ours-async-commit',
+    backend: 'pg',
+  },
   { id: 'ours-pipelined', label: 'ours (conString: pipelined by default)', store: 'ours-pipelined', backend: 'pg' },
   { id: 'v10', label: 'connect-pg-simple 10.0.0', store: 'v10', backend: 'pg' },
   { id: 'redis', label: 'connect-redis 9 (redis 6)', store: 'redis', backend: 'redis' },
@@ -33,7 +39,12 @@ const START_TIMEOUT_MS = 30_000;
 
 async function startServer(config: HttpServerConfig): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(`${__dirname}/http-server.ts`, [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_CPU_PROFILE=<dir>: each app process writes a V8 CPU profile there (open it in Chrome's DevTools).
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []),
+    ],
     env: { ...process.env, BENCH_HTTP: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

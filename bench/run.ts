@@ -121,7 +121,7 @@ const RATIO_TARGETS = [
 ] as const;
 
 /** The other configurations are reported against the same targets, never in place of the defaults. */
-const OPT_IN_IDS = ['ours-uncached', 'ours-pipelined', 'ours-cached'];
+const OPT_IN_IDS = ['ours-uncached', 'ours-async-commit', 'ours-pipelined', 'ours-cached'];
 
 function targetsOf(r: Results): Target[] {
   const targets: Target[] = [];
