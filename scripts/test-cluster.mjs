@@ -3,7 +3,7 @@
 // loopback ports with Debian's pg_createcluster and pg_basebackup (as root). Skips, saying why, where
 // that cannot be done (in CI, fails instead). Every cluster it made is dropped at the end, whatever happened.
 import { execFileSync, spawn } from 'node:child_process';
-import { clusterToolsMissing } from '../test/support/cluster.ts';
+import { clusterToolsMissing, removeLeftConfiguration } from '../test/support/cluster.ts';
 
 const reason = clusterToolsMissing();
 if (reason !== undefined) {
@@ -30,5 +30,6 @@ for (const [version, name] of listing.split('\n').map((line) => line.trim().spli
   if (!name?.startsWith(prefix)) continue;
   console.log(`test:cluster: dropping ${version} ${name}, left behind`);
   execFileSync('pg_dropcluster', ['--stop', version, name], { stdio: 'inherit' });
+  removeLeftConfiguration(version, name);
 }
 process.exit(code);

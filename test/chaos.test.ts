@@ -8,7 +8,7 @@ import connectPgSimple from '../src/index.js';
 import { type BlinkingServer, startBlinkingServer } from './support/blinking-server.js';
 import { AckedWrites, CallbackLedger } from './support/load-ledgers.js';
 import { storedId } from './support/sessions.js';
-import { UnsentLogins } from './support/unsent-logins.js';
+import { isUnsentLoginTimeout, UnsentLogins } from './support/unsent-logins.js';
 
 /**
  * Chaos: a steady load of request cycles (get, then set 10 % / touch 90 %) through four stores —
@@ -166,9 +166,7 @@ describe('chaos: PostgreSQL restarts under load', () => {
     // postgres.js 3.x may leave a connection slot that never sends its login again (see
     // test/support/unsent-logins.ts): the time-outs of the statements it is given are its own.
     const postgresJsDefect = (c: Cycle) =>
-      c.store === 'postgres.js' &&
-      unsentLogins.mostAtOnce > 0 &&
-      ['ETIMEDOUT', 'CONNECT_TIMEOUT'].includes(String((c.error as { code?: unknown } | undefined)?.code));
+      c.store === 'postgres.js' && unsentLogins.mostAtOnce > 0 && isUnsentLoginTimeout(c.error);
     const outside = outsideAll.filter((c) => !postgresJsDefect(c));
     const windowMs = windows.reduce((sum, w) => sum + (w.to - w.from), 0);
     const errorBound = stores.length * WORKERS_PER_STORE * Math.ceil(windowMs / PAUSE_MS + 1);

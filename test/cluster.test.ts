@@ -17,7 +17,7 @@ import { AckedWrites, CallbackLedger } from './support/load-ledgers.js';
 import { type PgBouncer, pgbouncerMissing, startPgBouncer } from './support/pgbouncer.js';
 import { storedId } from './support/sessions.js';
 import { skipUnlessInstalled } from './support/system-tools.js';
-import { UnsentLogins } from './support/unsent-logins.js';
+import { isUnsentLoginTimeout, UnsentLogins } from './support/unsent-logins.js';
 
 /**
  * A real primary and streaming replica (pg_createcluster, pg_basebackup -R) on loopback ports:
@@ -317,9 +317,7 @@ describe('a primary and a streaming replica', { skip: skipUnlessInstalled(cluste
           .slice(-20)
           .filter((c) => c.error !== undefined)
           .map((c) => c.error);
-        const onlyTimeouts = lastFailures.every((e) =>
-          ['ETIMEDOUT', 'CONNECT_TIMEOUT'].includes(String((e as { code?: unknown }).code)),
-        );
+        const onlyTimeouts = lastFailures.every(isUnsentLoginTimeout);
         if (
           lastFailures.length > 0 &&
           label.startsWith('postgres.js') &&

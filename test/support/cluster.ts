@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../scripts/embedded-postgres.mjs';
@@ -186,10 +186,19 @@ export function dropClusters(prefix: string): string[] {
     }
     try {
       run('pg_dropcluster', ['--stop', version, name]);
+      removeLeftConfiguration(version, name);
       dropped.push(name);
     } catch {
       // Left for the next run's clean-up, which drops by the same prefix.
     }
   }
   return dropped;
+}
+
+/**
+ * pg_dropcluster leaves the cluster's configuration folder behind when it holds files it did not
+ * make (the conf.d files these tests write): removed with the cluster.
+ */
+export function removeLeftConfiguration(version: string, name: string): void {
+  rmSync(join('/etc/postgresql', version, name), { recursive: true, force: true });
 }

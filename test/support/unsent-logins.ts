@@ -40,3 +40,11 @@ export class UnsentLogins {
     this.#mostAtOnce = Math.max(this.#mostAtOnce, stuck);
   }
 }
+
+/**
+ * What a statement given to such a slot fails with: the operation's time limit, or postgres.js's
+ * `connect_timeout` (which the store explains as a `ConnectTimeoutError`, code ETIMEDOUT too).
+ */
+export function isUnsentLoginTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'ETIMEDOUT';
+}
