@@ -196,6 +196,34 @@ describe('change log', () => {
     assert.ok(marks.length > 0, 'a poller finds the mark');
   });
 
+  it('a role that may prune the sessions but not touch the log prunes, and leaves the log alone', async () => {
+    const role = uniqueName('cps_pruner');
+    await admin.query(`CREATE ROLE "${role}" LOGIN`);
+    await admin.query(`GRANT USAGE ON SCHEMA "${schemaName}" TO "${role}"`);
+    await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${t} TO "${role}"`);
+    const url = new URL(databaseUrl());
+    url.username = role;
+    url.password = '';
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    const store = new connectPgSimple.PGStore({ pool, schemaName, pruneSessionInterval: false });
+    try {
+      await admin.query(`INSERT INTO ${t} (sid, sess, expire) VALUES ${live('kept')}`);
+      await admin.query(`DELETE FROM ${t}`);
+      await admin.query(`INSERT INTO ${t} (sid, sess, expire) VALUES ('ended', '{}', now() - interval '1 second')`);
+      const before = await admin.query(`SELECT key FROM ${changeLogName(names)}`);
+      assert.ok(before.length > 0, 'the log holds a row to keep');
+      assert.equal(await store.pruneSessions(), 1, 'the expired session is pruned');
+      assert.equal(await store.pruneSessions(), 0, 'and again, without an error');
+      assert.deepEqual(await admin.query(`SELECT key FROM ${changeLogName(names)}`), before, 'the log is as it was');
+      assert.deepEqual((await changes()).sort(), keys('kept'), 'a poller sees what it would have');
+    } finally {
+      await store.close();
+      await pool.end();
+      await admin.query(`DROP OWNED BY "${role}"`);
+      await admin.query(`DROP ROLE "${role}"`);
+    }
+  });
+
   it('a writer’s search_path or temporary table cannot divert what the trigger logs', async () => {
     const writer = new pg.Client({ connectionString: databaseUrl() });
     await writer.connect();
