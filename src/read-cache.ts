@@ -116,7 +116,8 @@ export class ReadCache {
   /**
    * A compare-and-swap sent at `sentAt`, by transaction `writtenBy`, found the row as `startedFrom`
    * holds it and left it holding `text`, alive until `aliveUntil` at least: the entry read before
-   * holds that now. Otherwise (no such entry, or it changed meanwhile) the entry is forgotten.
+   * holds that now. Otherwise (it changed meanwhile, or the id was forgotten, noticed or cleared
+   * since the write was sent) the entry is forgotten.
    */
   rememberSwap(
     sid: string,
@@ -125,9 +126,10 @@ export class ReadCache {
     sentAt: number,
     startedFrom: CachedSession,
     writtenBy: string,
-  ) {
-    if (!this.#mayUpdate(sid, sentAt, startedFrom, startedFrom.key)) return;
-    this.#store(sid, { ...startedFrom, text, aliveUntil, writtenBy });
+  ): void {
+    // Refused, an entry filled meanwhile (by a read that may have been answered before the write) goes too.
+    if (!this.#mayUpdate(sid, sentAt, startedFrom, startedFrom.key)) this.forget(sid);
+    else this.#store(sid, { ...startedFrom, text, aliveUntil, writtenBy });
   }
 
   /**

@@ -104,6 +104,23 @@ describe('ReadCache', () => {
     assert.equal(cache.recall('c'), undefined, 'a written entry keeps the key of the read it came from');
   });
 
+  it('a swap refused because its key was noticed after it was sent also forgets a read that filled the entry meanwhile', () => {
+    const { cache, clock } = cacheAt({ maxAgeMs: Number.POSITIVE_INFINITY });
+    cache.rememberRead('a', '{"v":0}', 10, clock.now, undefined, null, 'key-a');
+    const before = cache.peek('a')!;
+    const swapSentAt = clock.now;
+    clock.now += 1;
+    cache.forgetKey('key-a', 'another-transaction');
+    clock.now += 1;
+    // A read sent after the notice, answered before the swap committed: the text before the swap.
+    cache.rememberRead('a', '{"v":0}', 10, clock.now, undefined, null, 'key-a');
+    assert.equal(cache.recall('a')?.text, '{"v":0}');
+    cache.rememberSwap('a', '{"v":1}', clock.now + 10_000, swapSentAt, before, 'this-transaction');
+    assert.equal(cache.recall('a'), undefined, 'neither the old text nor the unconfirmed new one is served');
+    cache.rememberRead('a', '{"v":1}', 10, clock.now - 1, undefined, null, 'key-a');
+    assert.equal(cache.recall('a'), undefined, 'nor a read sent before the swap was settled');
+  });
+
   it('a touch lengthens an entry’s life to what the touch left the row, never shortens it', () => {
     const { cache, clock } = cacheAt({ maxAgeMs: Number.POSITIVE_INFINITY });
     cache.rememberRead('a', '{}', 1, clock.now);

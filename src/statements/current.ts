@@ -50,6 +50,13 @@ export const SESS_WITH_KEYS_CHANGED = `(
   ) kv
 )`;
 
+/**
+ * What the compare-and-swap returns: `xid`, the transaction that left the row holding exactly `$2`,
+ * for this process's trusted cache (see read-path.ts `swapped`); null when the row holds another
+ * text (a jsonb column normalises it; a trigger of the user's may rewrite it).
+ */
+const SWAPPED_BY = 'CASE WHEN sess::text = $2::text THEN txid_current()::text END AS xid';
+
 /** The SQL fragments every mode of the current schema writes its statements with. */
 export function currentFragments(settings: ModeSettings) {
   const { absoluteTimeoutSeconds, synchronousCommit = true, storedIdIsHandle = true } = settings;
@@ -107,7 +114,7 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
     ),
     updateIfUnchanged: statement(
       'update_if_unchanged',
-      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND sess::text = $4::text RETURNING txid_current()::text AS xid`,
+      `UPDATE ${t} SET sess = $2::text::json, expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND sess::text = $4::text RETURNING ${SWAPPED_BY}`,
       true,
     ),
     updateKeys: statement(

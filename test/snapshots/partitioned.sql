@@ -12,7 +12,7 @@ SELECT $1::text, $2::text::json, least(now() + make_interval(secs => $3::float8)
 UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
 
 -- updateIfUnchanged (cps_update_if_unchanged)
-UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND sess::text = $4::text RETURNING txid_current()::text AS xid;
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND sess::text = $4::text RETURNING CASE WHEN sess::text = $2::text THEN txid_current()::text END AS xid;
 
 -- updateKeys (cps_update_keys)
 UPDATE "app"."session" AS target SET sess = (

@@ -490,7 +490,7 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
 UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- updateIfUnchanged (cps_update_if_unchanged)
-UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND sess::text = $4::text RETURNING txid_current()::text AS xid;
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND sess::text = $4::text RETURNING CASE WHEN sess::text = $2::text THEN txid_current()::text END AS xid;
 
 -- updateKeys (cps_update_keys)
 UPDATE "app"."session" AS target SET sess = (
@@ -581,7 +581,7 @@ FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commi
 UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
 
 -- updateIfUnchanged (cps_update_if_unchanged)
-UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND sess::text = $4::text RETURNING txid_current()::text AS xid;
+UPDATE "app"."session" SET sess = $2::text::json, expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND sess::text = $4::text RETURNING CASE WHEN sess::text = $2::text THEN txid_current()::text END AS xid;
 
 -- updateKeys (cps_update_keys)
 UPDATE "app"."session" AS target SET sess = (
