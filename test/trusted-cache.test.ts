@@ -328,6 +328,19 @@ for (const driverName of ['pg', 'pg-promise', 'postgres', 'pglite']) {
       await seenWithinBound(store, 's', gone, absoluteEnd);
     });
 
+    it('a change of the session kept in the cache is never served past the absolute timeout', async (t) => {
+      const { store, counted } = counterpart({ tableName: 'absolute_change', absoluteTimeout: 2 });
+      t.after(() => counted.close());
+      await store.set('s', inSeconds(3600, { n: 1 }) as never);
+      const absoluteEnd = performance.now() + 2000;
+      const cached = await cachedGet(store, counted, 's');
+      cached.n = 2;
+      cached.cookie.expires = new Date(Date.now() + 3_600_000).toISOString();
+      await store.set('s', cached);
+      assert.equal((await cachedGet(store, counted, 's')).n, 2);
+      await seenWithinBound(store, 's', gone, absoluteEnd);
+    });
+
     it('a table without the change log (schema 4 made by an earlier build) is read every time, and the store says to migrate', async (t) => {
       await newStore({ tableName: 'notices_off', readCache: false }).length();
       for (const trigger of ['cps_changed_delete', 'cps_changed_update', 'cps_changed_truncate']) {
