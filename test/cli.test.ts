@@ -15,6 +15,7 @@ import { assertCliFailure, type CliRun, runCli as cli, cliEnv } from './support/
 import { type Admin, databaseUrl, serverAdmin, uniqueName } from './support/database.js';
 import { legacyTableSql } from './support/legacy.js';
 import { silentServer } from './support/servers.js';
+import { pastTheCacheBound } from './support/sessions.js';
 
 const root = resolve(__dirname, '..');
 const built = resolve(root, 'dist/cli/main.js');
@@ -525,12 +526,14 @@ describe('the connect-pg-simple command', () => {
         stdout: `revoked 2 sessions of user "42" (all but one) in ${table('users')}\n`,
         stderr: '',
       });
+      await pastTheCacheBound();
       assert.equal(await store.get('laptop'), null);
       assert.notEqual(await store.get('phone'), null);
       const one = await cli(['revoke', '--handle', handles[0]!, '--user', '7', '--json', ...target('users')]);
       assert.deepEqual(JSON.parse(one.stdout), { table: table('users'), revoked: 0 }, "not user 7's");
       const mine = await cli(['revoke', '--handle', handles[0]!, '--json', ...target('users')]);
       assert.deepEqual(JSON.parse(mine.stdout), { table: table('users'), revoked: 1 });
+      await pastTheCacheBound();
       assert.equal(await store.get('phone'), null);
       assert.equal(
         (await cli(['revoke', '--user', '7', ...target('users')])).stdout,

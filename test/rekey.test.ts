@@ -13,7 +13,7 @@ import { assertCliFailure, runCli, spawnCli } from './support/cli.js';
 import { eventually, uniqueName } from './support/database.js';
 import { drivers } from './support/drivers.js';
 import { databaseOf, fillWithLegacySessions, legacyStore, legacyTableSql } from './support/legacy.js';
-import { inSeconds } from './support/sessions.js';
+import { inSeconds, pastTheCacheBound } from './support/sessions.js';
 
 const PEPPER = 'the pepper of the re-keying tests';
 const keyed = storedIdFunction('hmac-sha256', Buffer.from(PEPPER));
@@ -394,6 +394,7 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
     assert.equal(((await before.get('new')) as any)?.name, 'new');
     assert.deepEqual(await storedIds(table), ['new', 'old'].map(sha256).sort());
     await store.destroy('new');
+    await pastTheCacheBound();
     assert.equal(await before.get('new'), null);
   });
 
@@ -416,12 +417,14 @@ describe('connect-pg-simple rekey: sha256 or plain ids to hmac-sha256, nobody lo
         assert.equal(((await plain.get('x')) as any)?.v, 2);
         assert.equal(((await plain.get('y')) as any)?.v, 3);
         await peppered.destroy('y');
+        await pastTheCacheBound();
         assert.equal(await plain.get('y'), null);
         // Moved to the new form behind its back, the row is still found.
         await harness.admin.query(`UPDATE "${schemaName}"."session" SET sid = $1 WHERE sid = $2`, [
           keyed('x'),
           sha256('x'),
         ]);
+        await pastTheCacheBound();
         assert.equal(((await peppered.get('x')) as any)?.v, 2);
       } finally {
         await Promise.all([plain.close(), peppered.close()]);

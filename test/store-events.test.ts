@@ -10,7 +10,7 @@ import { databaseUrl, eventually, serverAdmin, uniqueName } from './support/data
 import { useDriverStores } from './support/driver-stores.js';
 import { Browser, listen } from './support/http.js';
 import { silentServer } from './support/servers.js';
-import { inSeconds } from './support/sessions.js';
+import { inSeconds, pastTheCacheBound } from './support/sessions.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 /**
@@ -142,6 +142,7 @@ describe('connect and disconnect, through a TCP proxy the test stops and starts'
       assert.equal((await browser.get('/')).body, '1');
       assert.equal((await browser.get('/')).body, '2');
       await proxy.stop();
+      await pastTheCacheBound();
       assert.equal((await browser.get('/')).status, 500);
       assert.ok(await eventually(async () => events.some((e) => e.event === 'disconnect'), 10_000));
       const meanwhile = await browser.get('/');

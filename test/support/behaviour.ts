@@ -4,7 +4,7 @@ import { assertEndsAtAbsoluteTime } from './absolute-end.js';
 import { eventually, holdTableLock, uniqueName } from './database.js';
 import { useDriverStores } from './driver-stores.js';
 import type { drivers } from './drivers.js';
-import { assertSameSession, inSeconds, storedId } from './sessions.js';
+import { assertSameSession, inSeconds, pastTheCacheBound, storedId } from './sessions.js';
 
 /** How the tables the suite's stores create are laid out. */
 export type TableLayout = 'plain' | 'partitioned';
@@ -132,6 +132,7 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
           storedId('idle'),
           leftSeconds,
         ]);
+        await pastTheCacheBound();
         const before = await rowOf('idle');
         const loaded = (await store.get('idle')) as any;
         const cookieExpires = Date.now() + 100_000;
@@ -362,16 +363,22 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.equal(loaded['key\uDC00'], 'a\uD800b');
     });
 
-    it('reads every change made elsewhere at once by default', async () => {
-      const here = newStore();
-      const elsewhere = newStore();
-      await elsewhere.set('x1', { ...inSeconds(600), v: 1 } as any);
-      assert.equal(((await here.get('x1')) as any).v, 1);
-      await elsewhere.set('x1', { ...inSeconds(600), v: 2 } as any);
-      assert.equal(((await here.get('x1')) as any).v, 2);
-      await q(`DELETE FROM ${table()} WHERE sid = $1`, [storedId('x1')]);
-      assert.equal(await here.get('x1'), null);
-    });
+    for (const readCache of [undefined, false] as const) {
+      it(`${readCache === false ? 'readCache: false: sees every change made elsewhere at once' : "by default: sees every change made elsewhere within the trusted cache's bound"}`, async () => {
+        const here = newStore(readCache === false ? { readCache } : {});
+        const elsewhere = newStore();
+        const seen = readCache === false ? async () => {} : pastTheCacheBound;
+        const sid = `x1-${readCache}`;
+        await elsewhere.set(sid, { ...inSeconds(600), v: 1 } as any);
+        assert.equal(((await here.get(sid)) as any).v, 1);
+        await elsewhere.set(sid, { ...inSeconds(600), v: 2 } as any);
+        await seen();
+        assert.equal(((await here.get(sid)) as any).v, 2);
+        await q(`DELETE FROM ${table()} WHERE sid = $1`, [storedId(sid)]);
+        await seen();
+        assert.equal(await here.get(sid), null);
+      });
+    }
 
     it('readCache: answers from what it read, sees a change made elsewhere within the bound', async () => {
       const boundMs = 400;

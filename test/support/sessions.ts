@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { READ_CACHE_BOUND_MS } from '../../src/cache-trust.js';
 import { storedIdFunction } from '../../src/session-id.js';
 
 /**
@@ -37,4 +39,14 @@ export function inSeconds(seconds: number, data: object = {}): { cookie: StoredC
     cookie: { originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString() },
     ...data,
   };
+}
+
+/**
+ * Waits out the trusted read cache's bound (on by default): a change made outside a store (by
+ * another store, the CLI, plain SQL) or the loss of its database is certain to be seen by it only
+ * once that much time has passed since. A test that reads right after such a change may be
+ * answered from what the store read before, as the cache promises.
+ */
+export function pastTheCacheBound(): Promise<void> {
+  return sleep(READ_CACHE_BOUND_MS + 10);
 }
