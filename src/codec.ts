@@ -1,6 +1,8 @@
 import type { Row } from './drivers/database.js';
 import { isEnvelopeText, type SessionCipher } from './encryption.js';
 import { CorruptSessionError, DecryptionError, rangeError, typeError } from './errors.js';
+import type { LoadReceipt } from './load-receipt.js';
+import type { TableIds } from './table-ids.js';
 import type { SessionObject } from './types.js';
 
 /**
@@ -83,6 +85,22 @@ export interface ListedSession {
   readonly session: SessionObject;
 }
 
+/** A stored session as `load` found it, and the receipt its request's writes give back to `save`. */
+export interface LoadedSession {
+  readonly session: SessionObject;
+  readonly receipt: LoadReceipt;
+}
+
+/** What a read of a session's row found beside its stored text. */
+export interface FoundRow {
+  /** Seconds the row had left when the statement was sent, by the database's clock. */
+  readonly remainingSeconds: number;
+  /** When the statement was sent, on the store's monotonic clock. */
+  readonly at: number;
+  /** The row's user id (schema 3); undefined when the table has none. */
+  readonly userId: string | null | undefined;
+}
+
 /** A stored session's JSON text, as `SessionCodec.readable` found it. */
 export interface ReadableText {
   /** The JSON text (a row's text as it is when it is not encrypted). */
@@ -139,6 +157,29 @@ export class SessionCodec {
       this.#log('connect-pg-simple: a stored session could not be decrypted and was treated as missing:', error);
       return null;
     }
+  }
+
+  /**
+   * A stored session and the receipt of its load, from a row of session `sid`; null when the row
+   * does not decrypt or is corrupt. `boundElsewhere`: it was bound to another form of its id than
+   * the table's, and is to be written again, bound to that (see `WritePath.rebind`).
+   */
+  loaded(
+    sid: string,
+    stored: unknown,
+    ids: Pick<TableIds, 'readBindings' | 'idCandidates'>,
+    found: FoundRow,
+  ): (LoadedSession & { boundElsewhere: boolean }) | null {
+    const readable = this.readable(stored, () => ids.readBindings(sid));
+    if (readable === null) return null;
+    const session = this.session(readable.text);
+    if (session === null) return null;
+    const { text } = readable;
+    const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds: found.remainingSeconds, at: found.at };
+    if (text !== stored) receipt.stored = stored as string;
+    // The row's user, as stored: a write records the session's user when it differs.
+    if (found.userId !== undefined) receipt.userId = found.userId;
+    return { session, receipt, boundElsewhere: readable.boundElsewhere && !ids.idCandidates };
   }
 
   /** A session's JSON text as the row stores it: encrypted, bound to `binding`, when encryption is on. */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type ListedSession, SessionCodec } from './codec.js';
+import { type ListedSession, type LoadedSession, SessionCodec } from './codec.js';
 import type { Database } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
@@ -13,14 +13,14 @@ import { redactForLog } from './redact.js';
 import { checkSessionObject, checkSid } from './session-arguments.js';
 import { pepperIdOf } from './session-id.js';
 import { type TableNames, tableNames } from './sql.js';
-import { type TableSnapshot, TableWatch } from './table-watch.js';
+import { TableWatch } from './table-watch.js';
 import { type Deadline, OperationsInFlight } from './time-limit.js';
 import type { SessionObject } from './types.js';
 import { UserOperations } from './user-operations.js';
 import type { UserSession } from './user-sessions.js';
 import { type RefreshPlan, WritePath } from './write-path.js';
 
-export type { ListedSession } from './codec.js';
+export type { ListedSession, LoadedSession } from './codec.js';
 
 /** What a touch that needs no statement resolves with. */
 const DONE: Promise<void> = Promise.resolve();
@@ -37,12 +37,6 @@ export interface CoreSettings {
  * lives, as a duration or an expiry. The store's `ttl` option wins over it.
  */
 export type WriteOptions = FrameworkLifetime;
-
-/** A stored session as `load` found it, and the receipt its request's writes give back to `save`. */
-export interface LoadedSession {
-  readonly session: SessionObject;
-  readonly receipt: LoadReceipt;
-}
 
 /**
  * The store's behaviour: promises in, promises out, and the receipt of each load as a value
@@ -78,10 +72,8 @@ export class SessionCore {
     this.#db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
-      // A cancelled statement ends at once; one that does not is on a connection to close.
-      cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
       timeoutMs: options.operationTimeoutMs,
-      onPoolError: (error) => this.#log('connect-pg-simple: idle database connection failed:', error),
+      name: 'database',
       log: (...args) => this.#log(...args),
     });
     this.#watch = new TableWatch({
@@ -141,14 +133,13 @@ export class SessionCore {
   /** A stored session, with the receipt of this load: the request's writes give it back to `save`. */
   async load(sid: string): Promise<LoadedSession | null> {
     try {
-      const { cache } = this.#reads;
-      if (cache !== undefined && this.#watch.isReady && !this.closed) {
+      if (this.#reads.cache !== undefined && this.#watch.isReady && !this.closed) {
         checkSid(sid);
-        const cached = cache.recall(sid);
-        if (cached !== undefined && this.#reads.mayServe(cached)) {
+        const cached = this.#reads.recall(sid);
+        if (cached !== undefined) {
           const now = this.#now();
-          const remaining = (cached.aliveUntil - now) / 1000;
-          return this.#loadedSession(this.#watch.table, sid, cached.text, remaining, now, cached.userId);
+          const found = { remainingSeconds: (cached.aliveUntil - now) / 1000, at: now, userId: cached.userId };
+          return this.#codec.loaded(sid, cached.text, this.#watch.table.ids, found);
         }
       }
       // Named as the store's users call it, in a TimeoutError's message: get(), set(), touch().
@@ -157,21 +148,23 @@ export class SessionCore {
         if (!this.#watch.isReady) await this.#watch.whenReady();
         checkSid(sid);
         const table = this.#watch.table;
-        const startedFrom = cache?.peek(sid);
+        const startedFrom = this.#reads.cache?.peek(sid);
         const id = table.ids.parameter(sid);
         const sentAt = this.#now();
         const [row] = await this.#reads.getRows(table.statements.get, id, deadline);
         this.settled(true);
         if (row === undefined) return null;
-        const remainingSeconds = Number(row.remaining);
-        const userId = row.user_id as string | null | undefined;
-        const loaded = this.#loadedSession(table, sid, row.sess, remainingSeconds, sentAt, userId);
+        const found = {
+          remainingSeconds: Number(row.remaining),
+          at: sentAt,
+          userId: row.user_id as string | null | undefined,
+        };
+        const loaded = this.#codec.loaded(sid, row.sess, table.ids, found);
         if (loaded === null) return null;
         const stored = loaded.boundElsewhere
           ? await this.#writes.rebind(table, sid, loaded.receipt, deadline)
           : (row.sess as string);
-        const key = this.#reads.keyToRemember(id, sentAt);
-        if (key !== null) cache?.rememberRead(sid, stored, remainingSeconds, sentAt, startedFrom, userId, key);
+        this.#reads.rememberRead(sid, id, stored, found, startedFrom);
         return loaded;
       } finally {
         this.#inFlight.end(deadline);
@@ -180,30 +173,6 @@ export class SessionCore {
       this.settled(false, error);
       throw error;
     }
-  }
-
-  /**
-   * A stored session and the receipt of its load. `boundElsewhere`: it was bound to another form
-   * of its id than the table's (see `WritePath.rebind`).
-   */
-  #loadedSession(
-    table: TableSnapshot,
-    sid: string,
-    stored: unknown,
-    remainingSeconds: number,
-    at: number,
-    userId: string | null | undefined,
-  ): (LoadedSession & { boundElsewhere: boolean }) | null {
-    const readable = this.#codec.readable(stored, () => table.ids.readBindings(sid));
-    if (readable === null) return null;
-    const session = this.#codec.session(readable.text);
-    if (session === null) return null;
-    const { text } = readable;
-    const receipt: LoadReceipt = { sid, text: text as string, remainingSeconds, at };
-    if (text !== stored) receipt.stored = stored as string;
-    // The row's user, as stored: a write records the session's user when it differs.
-    if (userId !== undefined) receipt.userId = userId;
-    return { session, receipt, boundElsewhere: readable.boundElsewhere && !table.ids.idCandidates };
   }
 
   /**
@@ -318,13 +287,9 @@ export class SessionCore {
   }
 
   destroy(sid: string): Promise<void> {
-    return this.#operation('destroy()', async (deadline) => {
+    return this.#operation('destroy()', (deadline) => {
       checkSid(sid);
-      const { statements, ids } = this.#watch.table;
-      this.#reads.cache?.forget(sid);
-      await this.#reads.write(statements.destroy, [ids.parameter(sid)], deadline);
-      // Again: a read sent before the delete committed may have cached the row meanwhile.
-      this.#reads.cache?.forget(sid);
+      return this.#writes.destroy(this.#watch.table, sid, deadline);
     });
   }
 

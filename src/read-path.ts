@@ -1,4 +1,5 @@
 import { type CacheTrust, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
+import type { FoundRow } from './codec.js';
 import { noteReplicaAnswered } from './diagnostics.js';
 import type { Database, Row } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
@@ -73,17 +74,23 @@ export class ReadPath {
     this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));
   }
 
-  /** May this cached entry answer a `get` now? With the trusted cache, only while polls of the change log prove it current. */
-  mayServe(cached: CachedSession): boolean {
-    return this.#trust?.allows(cached.readAt) ?? true;
+  /**
+   * The session as the cache holds it, when it may answer a `get` for it now: with the trusted
+   * cache, only while polls of the change log prove it current.
+   */
+  recall(sid: string): CachedSession | undefined {
+    const cached = this.cache?.recall(sid);
+    return cached !== undefined && (this.#trust?.allows(cached.readAt) ?? true) ? cached : undefined;
   }
 
   /**
-   * The change-log key to remember a read of the row `id` names by (undefined without `readCache:
-   * true`), or null when a read sent at `sentAt` must not be remembered (see cache-trust.ts).
+   * What a read of the row `id` names found (`stored`, sent at `found.at`, the cache's entry being
+   * `startedFrom` then), for the cache to remember: unless it must not (see cache-trust.ts).
    */
-  keyToRemember(id: IdParameter, sentAt: number): string | undefined | null {
-    return this.#trust?.keyToRemember(id, sentAt);
+  rememberRead(sid: string, id: IdParameter, stored: string, found: FoundRow, startedFrom: CachedSession | undefined) {
+    const key = this.#trust?.keyToRemember(id, found.at);
+    if (key === null) return;
+    this.cache?.rememberRead(sid, stored, found.remainingSeconds, found.at, startedFrom, found.userId, key);
   }
 
   /**
@@ -221,9 +228,8 @@ function openReplica(settings: ReadPathSettings, statements: () => ReplicaStatem
   const replica = openDatabase(options.readDriver, {
     pipeline: false,
     preparedStatements: options.preparedStatements,
-    cancelGraceMs: options.operationTimeoutMs === false ? 0 : options.operationTimeoutMs,
     timeoutMs: options.operationTimeoutMs,
-    onPoolError: (error) => log('connect-pg-simple: idle readPool connection failed:', error),
+    name: 'readPool',
     log,
   });
   return new ReplicaReads({ replica, primary, statements, inFlight, now, log });

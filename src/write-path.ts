@@ -192,6 +192,15 @@ export class WritePath {
     }
   }
 
+  /** Deletes the session's row, which this process's cache forgets. */
+  async destroy(table: TableSnapshot, sid: string, deadline: Deadline | undefined): Promise<void> {
+    const cache = this.#reads.cache;
+    cache?.forget(sid);
+    await this.#reads.write(table.statements.destroy, [table.ids.parameter(sid)], deadline);
+    // Again: a read sent before the delete committed may have cached the row meanwhile.
+    cache?.forget(sid);
+  }
+
   /** A session's JSON text as the row stores it: encrypted when encryption is on. */
   storable(table: TableSnapshot, text: string, sid: string): string {
     return this.#codec.storable(text, () => table.ids.writeBinding(sid));

@@ -21,11 +21,13 @@ export interface OpenSettings {
    */
   readonly pipeline: boolean | undefined;
   readonly preparedStatements: boolean | undefined;
-  /** How long a cancelled statement may take to end before its connection is closed. */
-  readonly cancelGraceMs: number;
-  /** The operation time limit, if any. */
+  /**
+   * The operation time limit, if any. A statement cancelled at it may take as long again to end
+   * before its connection is closed anyway (without one, nothing is cancelled).
+   */
   readonly timeoutMs: number | false;
-  readonly onPoolError: (error: Error) => void;
+  /** The connections' name in the errorLog line of one that failed while idle: `database`, `readPool`. */
+  readonly name: string;
   /** Where the store logs (errorLog): told once when named statements are turned off. */
   readonly log: (...args: unknown[]) => void;
 }
@@ -69,17 +71,18 @@ function countingStatements(db: Database): Database {
 }
 
 function adapterFor(choice: DriverChoice, settings: OpenSettings, onFallback: PreparedFallbackListener): Database {
+  const graceMs = settings.timeoutMs === false ? 0 : settings.timeoutMs;
   switch (choice.kind) {
     case 'pool':
       return fromPgPool(choice.pool, {
         prepare: settings.preparedStatements ?? looksLikePg(choice.pool),
-        graceMs: settings.cancelGraceMs,
+        graceMs,
         onFallback,
       });
     case 'pgPromise':
       return fromPgPromise(choice.db, {
         prepare: settings.preparedStatements ?? true,
-        graceMs: settings.cancelGraceMs,
+        graceMs,
         onFallback,
       });
     case 'postgres':
@@ -90,9 +93,9 @@ function adapterFor(choice: DriverChoice, settings: OpenSettings, onFallback: Pr
       const owned = {
         config: choice.config,
         prepare: settings.preparedStatements ?? true,
-        graceMs: settings.cancelGraceMs,
+        graceMs,
         connectTimeoutMs: settings.timeoutMs === false ? undefined : settings.timeoutMs + CONNECT_TIMEOUT_MARGIN_MS,
-        onError: settings.onPoolError,
+        onError: (error: Error) => settings.log(`connect-pg-simple: idle ${settings.name} connection failed:`, error),
         onFallback,
       };
       // A pipeline needs a time limit: a statement that never ends would hold up those behind it for good.
