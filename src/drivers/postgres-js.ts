@@ -16,6 +16,8 @@ interface PendingQuery extends PromiseLike<unknown> {
   canceller?: ((query: PendingQuery) => unknown) | null;
   /** postgres.js 3.x: set once the query is on a connection; what it runs, and whether it was cancelled. */
   state?: unknown;
+  /** postgres.js 3.x: set once the query is the one its connection runs (the rest of the pipeline waits behind it). */
+  active?: boolean;
   strings?: unknown;
   args?: unknown;
   options?: Record<string, unknown>;
@@ -35,6 +37,10 @@ function cancelQuery(query: PendingQuery): void {
     if (typeof canceller === 'function') {
       query.canceller = null;
       const onConnection = query.state !== undefined && query.state !== null;
+      if (onConnection && query.active === false) {
+        cancelWhenRunning(query, canceller);
+        return;
+      }
       Promise.resolve(canceller(query)).catch(ignore);
       if (!onConnection) emptyOut(query);
     } else {
@@ -43,6 +49,27 @@ function cancelQuery(query: PendingQuery): void {
   } catch {
     // Cancelling is best effort; the store has stopped waiting already.
   }
+}
+
+/**
+ * A query pipelined behind another on its connection (sent, not yet running) is cancelled once
+ * it runs, and not before. postgres.js 3.x, told to cancel such queries, waits for the one before
+ * them to end and then sends the cancel requests of all of them at once; PostgreSQL cancels the
+ * statement running as each request arrives, so one is cancelled and the others run when the
+ * stall ends (a write told TimeoutError lands). Here each is cancelled in its turn: when
+ * postgres.js makes it the query its connection runs (it sets `active`), which it does once the
+ * server has ended the one before it.
+ */
+function cancelWhenRunning(query: PendingQuery, canceller: (query: PendingQuery) => unknown): void {
+  Object.defineProperty(query, 'active', {
+    configurable: true,
+    enumerable: true,
+    get: () => false,
+    set(running: boolean) {
+      Object.defineProperty(query, 'active', { value: running, writable: true, configurable: true, enumerable: true });
+      if (running) Promise.resolve(canceller(query)).catch(ignore);
+    },
+  });
 }
 
 /**

@@ -5,9 +5,6 @@ import { type Admin, databaseUrl, serverAdmin } from './database.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { newPGlite } from './pglite.js';
 
-/** postgres.js 3.x reads `max_pipeline` but leaves it out of its types: spread in, past the check for unknown options. */
-const ONE_BEHIND = { max_pipeline: 1 };
-
 /** One way of reaching PostgreSQL, as a store option plus a raw channel for assertions. */
 export interface DriverHarness {
   readonly name: string;
@@ -76,8 +73,7 @@ export const drivers: Record<string, () => Promise<DriverHarness>> = {
     };
   },
   async postgres() {
-    // max_pipeline: 1, as the docs advise: then a stalled statement's time-out cancels it (docs/reliability.md).
-    const sql = postgres(databaseUrl(), { max: 4, onnotice: () => {}, ...ONE_BEHIND });
+    const sql = postgres(databaseUrl(), { max: 4, onnotice: () => {} });
     const admin = serverAdmin();
     return {
       name: 'postgres',
