@@ -56,9 +56,10 @@ function cancelQuery(query: PendingQuery): void {
  * it runs, and not before. postgres.js 3.x, told to cancel such queries, waits for the one before
  * them to end and then sends the cancel requests of all of them at once; PostgreSQL cancels the
  * statement running as each request arrives, so one is cancelled and the others run when the
- * stall ends (a write told TimeoutError lands). Here each is cancelled in its turn: when
- * postgres.js makes it the query its connection runs (it sets `active`), which it does once the
- * server has ended the one before it.
+ * stall ends (a write told TimeoutError lands), their answers going to the wrong queries. Here
+ * each is cancelled in its turn: when postgres.js makes it the query its connection runs (it sets
+ * `active`), once the server has ended the one before it. The server starts it a little sooner
+ * than that: a statement stalled too is cancelled; a quick one may finish first (docs/reliability.md).
  */
 function cancelWhenRunning(query: PendingQuery, canceller: (query: PendingQuery) => unknown): void {
   Object.defineProperty(query, 'active', {
@@ -67,7 +68,12 @@ function cancelWhenRunning(query: PendingQuery, canceller: (query: PendingQuery)
     get: () => false,
     set(running: boolean) {
       Object.defineProperty(query, 'active', { value: running, writable: true, configurable: true, enumerable: true });
-      if (running) Promise.resolve(canceller(query)).catch(ignore);
+      if (!running) return;
+      try {
+        Promise.resolve(canceller(query)).catch(ignore);
+      } catch {
+        // Called from inside postgres.js's handling of the server's answer: nothing may escape.
+      }
     },
   });
 }
