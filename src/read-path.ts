@@ -87,7 +87,13 @@ export class ReadPath {
    * What a read of the row `id` names found (`stored`, sent at `found.at`, the cache's entry being
    * `startedFrom` then), for the cache to remember: unless it must not (see cache-trust.ts).
    */
-  rememberRead(sid: string, id: IdParameter, stored: string, found: FoundRow, startedFrom: CachedSession | undefined) {
+  rememberRead(
+    sid: string,
+    id: IdParameter,
+    stored: string,
+    found: FoundRow,
+    startedFrom: CachedSession | undefined,
+  ): void {
     const key = this.#trust?.keyToRemember(id, found.at);
     if (key === null) return;
     this.cache?.rememberRead(sid, stored, found.remainingSeconds, found.at, startedFrom, found.userId, key);
