@@ -1,5 +1,5 @@
-import type { DriverChoice } from './drivers/open.js';
-import { openPollConnection, type PollConnection, PollingUnusable } from './drivers/poll-connection.js';
+import { type DriverChoice, openPollConnection } from './drivers/open.js';
+import { type PollConnection, PollingUnusable } from './drivers/polling.js';
 import type { ReadCache } from './read-cache.js';
 import {
   CHANGE_LOG_SCHEMA_VERSION,

@@ -101,6 +101,11 @@ export interface FoundRow {
   readonly userId: string | null | undefined;
 }
 
+/** What a `get` statement sent at `at` found beside the stored text. */
+export function foundIn(row: Row, at: number): FoundRow {
+  return { remainingSeconds: Number(row.remaining), at, userId: row.user_id as string | null | undefined };
+}
+
 /** A stored session's JSON text, as `SessionCodec.readable` found it. */
 export interface ReadableText {
   /** The JSON text (a row's text as it is when it is not encrypted). */

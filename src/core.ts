@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type ListedSession, type LoadedSession, SessionCodec } from './codec.js';
+import { foundIn, type ListedSession, type LoadedSession, SessionCodec } from './codec.js';
 import type { Database } from './drivers/database.js';
 import { openDatabase } from './drivers/open.js';
 import { SessionCipher } from './encryption.js';
@@ -7,7 +7,7 @@ import { StoreClosedError } from './errors.js';
 import type { FrameworkLifetime } from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
 import type { ResolvedOptions } from './option-types.js';
-import { Pruner, PruneSchedule } from './pruner.js';
+import { Pruner } from './pruner.js';
 import { ReadPath } from './read-path.js';
 import { redactForLog } from './redact.js';
 import { checkSessionObject, checkSid } from './session-arguments.js';
@@ -56,7 +56,7 @@ export class SessionCore {
   /** A user's sessions listed and revoked; a session revoked by its handle or its stored id. */
   readonly #users: UserOperations;
   readonly #now: () => number;
-  readonly #pruneSchedule: PruneSchedule;
+  /** Prunes on request and on its timer. */
   readonly #pruner: Pruner;
   readonly #inFlight: OperationsInFlight;
   #closing: Promise<void> | undefined;
@@ -66,57 +66,38 @@ export class SessionCore {
     this.#now = settings.now ?? (() => performance.now());
     this.names = tableNames(options.tableName, options.schemaName);
     this.#inFlight = new OperationsInFlight(options.operationTimeoutMs);
+    const log = (...args: unknown[]) => this.#log(...args);
     const pepper = options.sessionIdPepper;
     const cipher = options.encryptionKeys === undefined ? undefined : new SessionCipher(options.encryptionKeys);
-    this.#codec = new SessionCodec(cipher, settings.requireCookie, (...args) => this.#log(...args));
-    this.#db = openDatabase(options.driver, {
+    this.#codec = new SessionCodec(cipher, settings.requireCookie, log);
+    const db = openDatabase(options.driver, {
       pipeline: options.pipeline,
       preparedStatements: options.preparedStatements,
       timeoutMs: options.operationTimeoutMs,
       name: 'database',
-      log: (...args) => this.#log(...args),
+      log,
     });
-    this.#watch = new TableWatch({
-      db: this.#db,
-      names: this.names,
-      options,
-      storeIds: { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) },
-      cipher,
-      inFlight: this.#inFlight,
-      now: this.#now,
-      log: (...args) => this.#log(...args),
-    });
+    this.#db = db;
+    const shared = { options, names: this.names, inFlight: this.#inFlight, now: this.#now, log };
+    const storeIds = { form: options.idForm, pepperId: pepper === undefined ? undefined : pepperIdOf(pepper) };
+    const watch = new TableWatch({ ...shared, db, storeIds, cipher });
+    this.#watch = watch;
     this.#reads = new ReadPath({
-      options,
-      names: this.names,
-      primary: this.#db,
-      getStatement: () => this.#watch.table.statements.get,
-      tableVersion: () => (this.#watch.isReady ? this.#watch.table.version : undefined),
-      inFlight: this.#inFlight,
-      now: this.#now,
-      log: (...args) => this.#log(...args),
+      ...shared,
+      primary: db,
+      getStatement: () => watch.table.statements.get,
+      tableVersion: () => (watch.isReady ? watch.table.version : undefined),
     });
-    this.#writes = new WritePath({ options, reads: this.#reads, codec: this.#codec, now: this.#now });
-    this.#users = new UserOperations({
-      watch: this.#watch,
-      reads: this.#reads,
-      names: this.names,
-      log: (...args) => this.#log(...args),
-    });
+    this.#writes = new WritePath({ ...shared, reads: this.#reads, codec: this.#codec });
+    this.#users = new UserOperations({ ...shared, watch, reads: this.#reads });
     this.#pruner = new Pruner({
-      db: this.#db,
-      names: this.names,
-      options,
-      watch: this.#watch,
-      inFlight: this.#inFlight,
+      ...shared,
+      db,
+      watch,
       stopRequested: () => this.closed,
+      onSchedule: () => this.pruneOnSchedule(),
+      onError: (error) => log('connect-pg-simple: failed to prune sessions:', error),
     });
-    this.#pruneSchedule = new PruneSchedule(
-      options.pruneIntervalMs,
-      options.pruneDelay,
-      () => this.pruneOnSchedule(),
-      (error) => this.#log('connect-pg-simple: failed to prune sessions:', error),
-    );
   }
 
   get closed(): boolean {
@@ -135,12 +116,8 @@ export class SessionCore {
     try {
       if (this.#reads.cache !== undefined && this.#watch.isReady && !this.closed) {
         checkSid(sid);
-        const cached = this.#reads.recall(sid);
-        if (cached !== undefined) {
-          const now = this.#now();
-          const found = { remainingSeconds: (cached.aliveUntil - now) / 1000, at: now, userId: cached.userId };
-          return this.#codec.loaded(sid, cached.text, this.#watch.table.ids, found);
-        }
+        const recalled = this.#reads.recall(sid);
+        if (recalled !== undefined) return this.#codec.loaded(sid, recalled.text, this.#watch.table.ids, recalled);
       }
       // Named as the store's users call it, in a TimeoutError's message: get(), set(), touch().
       const deadline = this.#begin('get()');
@@ -154,11 +131,7 @@ export class SessionCore {
         const [row] = await this.#reads.getRows(table.statements.get, id, deadline);
         this.settled(true);
         if (row === undefined) return null;
-        const found = {
-          remainingSeconds: Number(row.remaining),
-          at: sentAt,
-          userId: row.user_id as string | null | undefined,
-        };
+        const found = foundIn(row, sentAt);
         const loaded = this.#codec.loaded(sid, row.sess, table.ids, found);
         if (loaded === null) return null;
         const stored = loaded.boundElsewhere
@@ -254,7 +227,7 @@ export class SessionCore {
       return Promise.reject(error);
     }
     if (plan !== undefined) return this.#refresh(sid, session, receipt, write, plan);
-    this.#pruneSchedule.start();
+    this.#pruner.start();
     this.#watch.recheckIfDue();
     return DONE;
   }
@@ -328,13 +301,8 @@ export class SessionCore {
    * Deletes expired sessions (partitioned: drops the partitions of dead sessions first, their rows
    * as estimated); resolves with how many. The next automatic prune is one interval away.
    */
-  async prune(): Promise<number> {
-    try {
-      if (this.closed) throw new StoreClosedError();
-      return await this.#pruner.prune();
-    } finally {
-      this.#pruneSchedule.reschedule();
-    }
+  prune(): Promise<number> {
+    return this.closed ? Promise.reject(new StoreClosedError()) : this.#pruner.pruneNow();
   }
 
   /** The prune timer's prune: a method of its own, so that it is traced as `prune()` is. */
@@ -345,7 +313,7 @@ export class SessionCore {
   /** Stops pruning, waits for work in flight, and ends the connections the store opened. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#pruneSchedule.stop();
+      this.#pruner.stop();
       this.#reads.stop();
       await this.#inFlight.whenIdle();
       await Promise.all([this.#db.close(), this.#reads.close()]);
@@ -376,7 +344,7 @@ export class SessionCore {
   /** Starts an operation: counted in flight until `#inFlight.end`, under the time limit. */
   #begin(what: string): Deadline | undefined {
     if (this.closed) throw new StoreClosedError();
-    this.#pruneSchedule.start();
+    this.#pruner.start();
     this.#watch.recheckIfDue();
     return this.#inFlight.begin(what);
   }

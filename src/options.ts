@@ -1,4 +1,4 @@
-import { connectionStringProblem } from './drivers/connection-errors.js';
+import { connectionStringProblem } from './connection-string.js';
 import type { DriverChoice } from './drivers/open.js';
 import type { PgPoolLike } from './drivers/pg.js';
 import { isPostgresJsSql, type PostgresJsSqlLike } from './drivers/postgres-js.js';

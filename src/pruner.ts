@@ -9,22 +9,51 @@ import { type Deadline, MAX_TIMER_MS, type OperationsInFlight } from './time-lim
 export interface PrunerSettings {
   readonly db: Database;
   readonly names: TableNames;
-  readonly options: Pick<ResolvedOptions, 'pruneBatchSize' | 'pruneLock'>;
+  readonly options: Pick<ResolvedOptions, 'pruneBatchSize' | 'pruneLock' | 'pruneIntervalMs' | 'pruneDelay'>;
   /** The table as the last check found it: a prune waits for the first check. */
   readonly watch: TableWatch;
   readonly inFlight: OperationsInFlight;
   /** Asked after each batch: the store is closing. */
   readonly stopRequested: () => boolean;
+  /** The timer's prune (the store's, so that it is traced as such): it calls `prune` in the end. */
+  readonly onSchedule: () => Promise<unknown>;
+  /** Told of a failed timed prune, and of a bad jittered delay. */
+  readonly onError: (error: unknown) => void;
 }
 
-/** The store's prunes (its `prune()` and its timer's), each counted as an operation in flight. */
+/**
+ * The store's prunes (its `prune()` and its timer's), each counted as an operation in flight, and
+ * the timer: the next prune comes one (jittered) interval after the last one ended.
+ */
 export class Pruner {
   readonly #settings: PrunerSettings;
+  readonly #schedule: PruneSchedule;
   /** The xmin the last prune saw: the next one trims the change log below it. */
   #changeLogXmin: string | null = null;
 
   constructor(settings: PrunerSettings) {
     this.#settings = settings;
+    const { pruneIntervalMs, pruneDelay } = settings.options;
+    this.#schedule = new PruneSchedule(pruneIntervalMs, pruneDelay, settings.onSchedule, settings.onError);
+  }
+
+  /** Schedules the first timed prune, if none is scheduled yet (the store's first operation does). */
+  start(): void {
+    this.#schedule.start();
+  }
+
+  /** Stops the timer for good. */
+  stop(): void {
+    this.#schedule.stop();
+  }
+
+  /** A prune asked for (`prune()`): the next timed one is one interval after it ends. */
+  async pruneNow(): Promise<number> {
+    try {
+      return await this.prune();
+    } finally {
+      this.#schedule.reschedule();
+    }
   }
 
   /** A prune, counted as in flight; each batch has its own time limit, as a backlog may take many. */
@@ -72,11 +101,8 @@ export class Pruner {
   }
 }
 
-/**
- * The automatic prune timer: the next prune comes one (jittered) interval after the last one
- * ended, manual or automatic. The timer never keeps the process alive.
- */
-export class PruneSchedule {
+/** The automatic prune timer; it never keeps the process alive. */
+class PruneSchedule {
   #timer: NodeJS.Timeout | undefined;
   #started = false;
   #stopped = false;

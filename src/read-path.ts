@@ -75,12 +75,15 @@ export class ReadPath {
   }
 
   /**
-   * The session as the cache holds it, when it may answer a `get` for it now: with the trusted
-   * cache, only while polls of the change log prove it current.
+   * The session's text as the cache holds it, and its row as a read now would find it, when the
+   * cache may answer a `get` for it: with the trusted cache, only while polls of the change log
+   * prove it current.
    */
-  recall(sid: string): CachedSession | undefined {
+  recall(sid: string): (FoundRow & { readonly text: string }) | undefined {
     const cached = this.cache?.recall(sid);
-    return cached !== undefined && (this.#trust?.allows(cached.readAt) ?? true) ? cached : undefined;
+    if (cached === undefined || !(this.#trust?.allows(cached.readAt) ?? true)) return undefined;
+    const now = this.#settings.now();
+    return { text: cached.text, remainingSeconds: (cached.aliveUntil - now) / 1000, at: now, userId: cached.userId };
   }
 
   /**

@@ -7,11 +7,8 @@ import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
-import {
-  connectionStringProblem,
-  explainConnectionError,
-  explainWaitForConnection,
-} from '../src/drivers/connection-errors.js';
+import { connectionStringProblem } from '../src/connection-string.js';
+import { explainConnectionError, explainWaitForConnection } from '../src/drivers/connection-errors.js';
 import { OperationTimeoutError } from '../src/errors.js';
 import { PGStore } from '../src/index.js';
 import { databaseUrl, eventually } from './support/database.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CacheTrust } from '../src/cache-trust.js';
-import { PollingUnusable } from '../src/drivers/poll-connection.js';
+import { PollingUnusable } from '../src/drivers/polling.js';
 import { ReadCache } from '../src/read-cache.js';
 import { changeKeyOf } from '../src/schema/change-log.js';
 import { tableNames } from '../src/sql.js';

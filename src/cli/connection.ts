@@ -1,4 +1,5 @@
-import { connectionStringProblem, explainConnectionError, namesNoDatabase } from '../drivers/connection-errors.js';
+import { connectionStringProblem } from '../connection-string.js';
+import { explainConnectionError, namesNoDatabase } from '../drivers/connection-errors.js';
 import type { Database } from '../drivers/database.js';
 import { fromPgPool, type PgPoolLike } from '../drivers/pg.js';
 import { describeError, OperationalError } from './errors.js';

@@ -1,3 +1,4 @@
+import { PERCENT_ENCODE } from '../connection-string.js';
 import { ConnectionError, ConnectTimeoutError, OperationTimeoutError } from '../errors.js';
 
 /**
@@ -89,29 +90,6 @@ export function namesNoDatabase(settings: Record<string, unknown>, env: NodeJS.P
 /** What to do when nothing named the database. */
 const NAME_THE_DATABASE =
   "no connection settings were given, so pg used its defaults (localhost, your operating system user name, and a database of that name): name it with a connection string, postgres://user@host:port/database (the password after the user name, user:password@, when the server asks for one): in DATABASE_URL for a store or CLI that connects by itself, else in the pool's connectionString";
-
-const PERCENT_ENCODE = 'percent-encode it (encodeURIComponent: "#" as %23, "/" as %2F, "?" as %3F, "@" as %40)';
-
-/**
- * A mistake in a postgres:// connection string that is sure to fail, told before any connect:
- * an unencoded `#` in the password (the rest of the URL becomes a fragment), or a URL that
- * cannot be read at all. The message never repeats the string.
- */
-export function connectionStringProblem(text: string): string | undefined {
-  if (!/^postgres(ql)?:\/\//i.test(text)) return undefined;
-  const hash = text.indexOf('#');
-  if (hash !== -1 && text.includes('@', hash)) {
-    return `the password (or user name) in the connection string holds a "#": ${PERCENT_ENCODE}`;
-  }
-  // pg reads connection strings with the URL parser, after encoding spaces and stray % signs.
-  const fixed = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(text) ? encodeURI(text).replace(/%25(\d\d)/g, '%$1') : text;
-  try {
-    new URL(fixed.replace('@/', '@dummy/'));
-  } catch {
-    return `the connection string is not a valid URL; if the password holds "/", "?", "#" or ":", ${PERCENT_ENCODE}`;
-  }
-  return undefined;
-}
 
 /** A password with `/` or `?` cuts the URL short: the user name becomes the host, the rest a path or query. */
 function looksCutShort(connectionString: string | undefined): boolean {
@@ -309,16 +287,3 @@ export function explainWaitForConnection(expired: OperationTimeoutError, pool: u
     `could not connect to ${at} in that time; is the server up, and is that its address?`,
   );
 }
-
-/** A pg.Client never connected: its statements would wait for a connect that never comes. */
-export function isUnconnectedPgClient(value: unknown): boolean {
-  const client = value as { _connected?: unknown; _connecting?: unknown; _ending?: unknown } | null;
-  return client?._connected === false && client._connecting === false && client._ending === false;
-}
-
-export const unconnectedClientError = () =>
-  new ConnectionError(
-    'the pg.Client given as "pool" is not connected: call client.connect() first, or pass a pg.Pool (which connects by itself)',
-    undefined,
-    'ENOTCONN',
-  );

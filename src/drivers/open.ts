@@ -1,10 +1,11 @@
 import { noteStatement } from '../diagnostics.js';
 import type { Database, PreparedFallbackListener } from './database.js';
-import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike } from './pg.js';
+import { createOwnedPgPool, fromPgPool, looksLikePg, type PgPoolLike, pgPollConnection } from './pg.js';
 import { createPipelinedPg } from './pg-pipeline.js';
 import { fromPgPromise, type PgPromiseDatabaseLike } from './pg-promise.js';
-import { fromPGlite, type PGliteLike } from './pglite.js';
-import { fromPostgresJs, type PostgresJsSqlLike } from './postgres-js.js';
+import { fromPGlite, type PGliteLike, pglitePollConnection } from './pglite.js';
+import type { PollConnection } from './polling.js';
+import { fromPostgresJs, type PostgresJsSqlLike, postgresJsPollConnection } from './postgres-js.js';
 
 /** Which driver the options chose, and its object (or, for `owned`, the settings of the pool the store creates). */
 export type DriverChoice =
@@ -103,5 +104,25 @@ function adapterFor(choice: DriverChoice, settings: OpenSettings, onFallback: Pr
         (settings.pipeline ?? settings.timeoutMs !== false) && createPipelinedPg(owned, settings.pipeline === true);
       return pipelined || createOwnedPgPool(owned);
     }
+  }
+}
+
+/**
+ * The trusted read cache's polling connection for the driver the options named, or why there can
+ * be none: a single `pg.Client` or a queryable of unknown make gives the store no way to open a
+ * connection of its own.
+ */
+export function openPollConnection(choice: DriverChoice): PollConnection | string {
+  switch (choice.kind) {
+    case 'pool':
+      return pgPollConnection(choice.pool);
+    case 'pgPromise':
+      return pgPollConnection((choice.db as { $pool?: unknown }).$pool);
+    case 'owned':
+      return pgPollConnection({ config: choice.config });
+    case 'postgres':
+      return postgresJsPollConnection(choice.sql);
+    case 'pglite':
+      return pglitePollConnection(choice.db);
   }
 }

@@ -3,12 +3,7 @@ import { ConnectionError, PGStoreError } from '../errors.js';
 import type { Statement } from '../sql.js';
 import { untilDeadline } from '../time-limit.js';
 import { type Leasing, runOnLease } from './cancel.js';
-import {
-  explainConnectionError,
-  explainWaitForConnection,
-  isUnconnectedPgClient,
-  unconnectedClientError,
-} from './connection-errors.js';
+import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
 import {
   type Database,
   type PreparedFallbackListener,
@@ -16,6 +11,7 @@ import {
   valuesNow,
   withPreparedFallback,
 } from './database.js';
+import { type PollConnection, PollingUnusable, reopeningConnection, THROUGH_POOLER } from './polling.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
@@ -152,6 +148,19 @@ function leasingRun(pool: PgPool, graceMs: number): RunStatement {
   };
 }
 
+/** A pg.Client never connected: its statements would wait for a connect that never comes. */
+function isUnconnectedPgClient(value: unknown): boolean {
+  const client = value as { _connected?: unknown; _connecting?: unknown; _ending?: unknown } | null;
+  return client?._connected === false && client._connecting === false && client._ending === false;
+}
+
+const unconnectedClientError = () =>
+  new ConnectionError(
+    'the pg.Client given as "pool" is not connected: call client.connect() first, or pass a pg.Pool (which connects by itself)',
+    undefined,
+    'ENOTCONN',
+  );
+
 /**
  * A statement on a single client (or a pool of unknown make): it cannot be cancelled safely, so
  * the store only stops waiting when time is up.
@@ -230,4 +239,59 @@ export function createOwnedPgPool({
 interface OwnedPool {
   on(event: 'error', listener: (error: Error) => void): void;
   end(): Promise<void>;
+}
+
+/** What the cache's poller uses of a `pg.Client`. */
+interface PgPollingClient {
+  readonly processID: number | null;
+  connect(): Promise<unknown>;
+  query(text: string, values?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  end(): Promise<unknown>;
+  on(event: 'error', listener: (error?: Error) => void): unknown;
+}
+
+type PgClientClass = new (config: Record<string, unknown>) => PgPollingClient;
+
+/** The `Client` class and connection settings of a pg.Pool (pg-pool keeps both), or of the store's own config. */
+function clientSource(source: unknown): { Client: PgClientClass; config: Record<string, unknown> } | undefined {
+  const pool = source as { Client?: unknown; options?: unknown; config?: unknown } | null | undefined;
+  if (pool === null || typeof pool !== 'object') return undefined;
+  if (pool.config !== undefined && pool.Client === undefined) {
+    return { Client: loadPg<{ Client: PgClientClass }>().Client, config: { ...(pool.config as object) } };
+  }
+  if (typeof pool.Client !== 'function' || typeof pool.options !== 'object' || pool.options === null) return undefined;
+  return { Client: pool.Client as PgClientClass, config: { ...(pool.options as object) } };
+}
+
+/**
+ * pg's polls: a `Client` of its own, made like the pool's connections (never one of the pool's: a
+ * pool closes idle connections, and the store must not take a connection the application counts
+ * on). A pooler or proxy between it and the server (the backend's pid is not the one the
+ * connection was given at start) makes it unusable.
+ */
+export function pgPollConnection(source: unknown): PollConnection | string {
+  const found = clientSource(source);
+  if (found === undefined) {
+    return 'the store was given a single pg.Client or a pool of unknown make, not a pg.Pool it can open a polling connection like';
+  }
+  const { Client, config } = found;
+  return reopeningConnection({
+    async open() {
+      const client = new Client({ keepAlive: true, ...config });
+      // A failure while idle shows as the next query's rejection.
+      client.on('error', ignore);
+      try {
+        await client.connect();
+        const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+        // Something between (PgBouncer, a proxy) gave the connection its own process id.
+        if (Number(rows[0]?.pid) !== client.processID) throw new PollingUnusable(THROUGH_POOLER);
+      } catch (error) {
+        client.end().catch(ignore);
+        throw error;
+      }
+      return client;
+    },
+    query: async (client, text, values) => (await client.query(text, values)).rows,
+    end: (client) => client.end(),
+  });
 }

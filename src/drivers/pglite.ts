@@ -1,6 +1,7 @@
 import { untilDeadline } from '../time-limit.js';
 import type { Database } from './database.js';
 import { rowsOf, valuesNow } from './database.js';
+import type { PollConnection } from './polling.js';
 
 /** What the store uses of a PGlite instance (PostgreSQL in WebAssembly, in-process). */
 export interface PGliteLike {
@@ -24,5 +25,17 @@ export function fromPGlite(db: PGliteLike): Database {
     query: (statement, values, deadline) =>
       untilDeadline(query(statement.text, valuesNow(values)), deadline).then(rowsOf),
     close: async () => {},
+  };
+}
+
+/** PGlite's polls: the one in-process instance, whose only connection is never lost. */
+export function pglitePollConnection(db: PGliteLike): PollConnection {
+  const query = db.query.bind(db) as unknown as (
+    text: string,
+    values: readonly unknown[],
+  ) => Promise<{ rows: Record<string, unknown>[] }>;
+  return {
+    query: async (text, values) => (await query(text, values)).rows,
+    reset: async () => {},
   };
 }

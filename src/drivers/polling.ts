@@ -16,3 +16,39 @@ export class PollingUnusable extends Error {}
 
 export const THROUGH_POOLER =
   'the polling connection goes through a pooler or proxy (its server process is not the one it was given at start): a server restart would not end it, and the change log (unlogged) may have been emptied meanwhile';
+
+type Rows = readonly Record<string, unknown>[];
+
+/** How a driver opens, queries and ends one polling connection `C`. */
+export interface PollingDriver<C> {
+  /** Opens a connection and checks that it reaches the server itself (else PollingUnusable). */
+  open(): Promise<C>;
+  query(connection: C, text: string, values: readonly unknown[]): Promise<Rows>;
+  end(connection: C): Promise<unknown>;
+}
+
+/**
+ * A PollConnection over one driver's connections: opened on the first query, and ended after a
+ * failed one (a connection that failed to open is ended too), so that the next opens another.
+ */
+export function reopeningConnection<C>(driver: PollingDriver<C>): PollConnection {
+  let connection: Promise<C> | undefined;
+  const reset = async () => {
+    const current = connection;
+    connection = undefined;
+    const opened = await current?.catch(() => undefined);
+    if (opened !== undefined) await driver.end(opened).catch(() => {});
+  };
+  return {
+    async query(text, values) {
+      connection ??= driver.open();
+      try {
+        return await driver.query(await connection, text, values);
+      } catch (error) {
+        await reset();
+        throw error;
+      }
+    },
+    reset,
+  };
+}

@@ -2,6 +2,7 @@ import { untilDeadline } from '../time-limit.js';
 import { explainConnectionError } from './connection-errors.js';
 import type { Database } from './database.js';
 import { type PreparedFallbackListener, valuesNow, withPreparedFallback } from './database.js';
+import { type PollConnection, PollingUnusable, reopeningConnection, THROUGH_POOLER } from './polling.js';
 
 /** What the store uses of a postgres.js `sql` instance. */
 export interface PostgresJsSqlLike {
@@ -126,4 +127,48 @@ export function fromPostgresJs(
     ),
     close: async () => {},
   };
+}
+
+type PolledRows = Record<string, unknown>[] & { state?: { pid?: number } };
+
+/** What the cache's poller uses of the `sql` instance it makes. */
+interface PostgresJsPollingInstance {
+  unsafe(text: string, values: readonly unknown[]): Promise<PolledRows>;
+  end(options?: { timeout?: number }): Promise<void>;
+}
+
+/**
+ * postgres.js's polls: an `sql` instance of one connection, made from the store's instance's own
+ * options (never one of its connections: the application counts on them). postgres.js connects
+ * again on its own after a loss: each poll names its server process, so the poller sees that. A
+ * pooler between (the server's process is not the one the connection was given at start) makes
+ * it unusable.
+ */
+export function postgresJsPollConnection(sql: PostgresJsSqlLike): PollConnection | string {
+  const options = (sql as { options?: Record<string, unknown> }).options;
+  if (options === undefined) return 'the postgres.js instance shows no options to open a polling connection like';
+  let postgres: (options: Record<string, unknown>) => PostgresJsPollingInstance;
+  try {
+    postgres = require('postgres');
+  } catch (error) {
+    return `cannot load postgres.js to open a polling connection: ${(error as Error).message}`;
+  }
+  const end = (own: PostgresJsPollingInstance) => own.end({ timeout: 0 });
+  return reopeningConnection({
+    async open() {
+      const own = postgres({ ...options, max: 1, onnotice: ignore, onnotify: undefined, onclose: undefined });
+      try {
+        const rows = await own.unsafe('SELECT pg_backend_pid() AS pid', []);
+        if (rows.state?.pid !== undefined && Number(rows[0]?.pid) !== rows.state.pid) {
+          throw new PollingUnusable(THROUGH_POOLER);
+        }
+      } catch (error) {
+        end(own).catch(ignore);
+        throw error;
+      }
+      return own;
+    },
+    query: (own, text, values) => own.unsafe(text, values),
+    end,
+  });
 }
