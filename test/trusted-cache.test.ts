@@ -50,10 +50,14 @@ function countedDriver(driverName: string, harnessOptions: Record<string, unknow
     }
     case 'pg-promise': {
       const db = pgp({ connectionString: databaseUrl(), max: 2, application_name: application });
-      const any = db.any.bind(db) as (...args: unknown[]) => Promise<unknown>;
-      (db as { any: unknown }).any = (config: { text?: string }, ...rest: unknown[]) => {
-        if (isRead(config?.text)) reads++;
-        return any(config, ...rest);
+      // The store's statements go to pg-promise's pool, not through its methods (drivers/pg-promise.ts).
+      const pool = db.$pool as unknown as {
+        query: (config: { text?: string }, ...rest: unknown[]) => Promise<unknown>;
+      };
+      const query = pool.query.bind(pool);
+      pool.query = (config: { text?: string }, ...rest: unknown[]) => {
+        if (isRead(config?.text ?? config)) reads++;
+        return query(config, ...rest);
       };
       return { options: { pgPromise: db, ...untimed }, application, reads: () => reads, close: () => db.$pool.end() };
     }

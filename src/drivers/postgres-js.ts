@@ -1,7 +1,7 @@
+import { typeError } from '../errors.js';
 import { untilDeadline } from '../time-limit.js';
 import { explainConnectionError } from './connection-errors.js';
-import type { Database } from './database.js';
-import { type PreparedFallbackListener, valuesNow, withPreparedFallback } from './database.js';
+import { type Database, type PreparedFallbackListener, type Row, valuesNow, withPreparedFallback } from './database.js';
 import { type PollConnection, PollingUnusable, reopeningConnection, THROUGH_POOLER } from './polling.js';
 
 /** What the store uses of a postgres.js `sql` instance. */
@@ -113,21 +113,63 @@ export function fromPostgresJs(
     values: unknown[],
     options: { prepare: boolean },
   ) => PendingQuery;
+  const columnsAsNamed = columnsRenamedBack(sql);
+  const query = withPreparedFallback(
+    prepare ?? sql.options?.prepare !== false,
+    (statement, values, named, deadline) => {
+      // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
+      const pending = unsafe(statement.text, valuesNow(values), { prepare: named });
+      return untilDeadline(pending, deadline, () => cancelQuery(pending)).catch((error: unknown) => {
+        throw explainConnectionError(error, sql);
+      });
+    },
+    onFallback,
+  );
   return {
-    query: withPreparedFallback(
-      prepare ?? sql.options?.prepare !== false,
-      (statement, values, named, deadline) => {
-        // postgres.js waits for a connection inside: the time it waits there is not taken off (see ElapsingSeconds).
-        const pending = unsafe(statement.text, valuesNow(values), { prepare: named });
-        return untilDeadline(pending, deadline, () => cancelQuery(pending)).catch((error: unknown) => {
-          throw explainConnectionError(error, sql);
-        });
-      },
-      onFallback,
-    ),
+    query: columnsAsNamed === undefined ? query : (...args) => query(...args).then(columnsAsNamed),
     close: async () => {},
   };
 }
+
+/**
+ * An `sql` made with a column transform (`transform: postgres.camel`, `pascal` or `kebab`) renames
+ * the columns of every result, the store's too (`user_id` as `userId`, and the catalog's columns
+ * of the table check): the store's rows get their names back by the transform's own inverse
+ * (`column.to`). Its value transforms touch only json columns, which the store never reads.
+ */
+function columnsRenamedBack(sql: PostgresJsSqlLike): ((rows: Row[]) => Row[]) | undefined {
+  const column = (sql.options as { transform?: { column?: { from?: unknown; to?: unknown } } } | undefined)?.transform
+    ?.column;
+  if (typeof column?.from !== 'function') return undefined;
+  const back = column.to;
+  if (typeof back !== 'function') {
+    throw typeError(
+      'ERR_INVALID_OPTION',
+      "connect-pg-simple: the postgres.js sql instance renames result columns (its transform.column) and has no way to name them back (transform.column.to): give the store an sql instance made without a column transform, or with one of postgres.js's own (postgres.camel, postgres.pascal, postgres.kebab)",
+    );
+  }
+  const named = new Map<string, string>();
+  const nameOf = (renamed: string) => {
+    let name = named.get(renamed);
+    if (name === undefined) {
+      name = String(back(renamed));
+      named.set(renamed, name);
+    }
+    return name;
+  };
+  return (rows) =>
+    rows.map((row) => {
+      const renamed: Row = {};
+      for (const key of Object.keys(row)) renamed[nameOf(key)] = row[key];
+      return renamed;
+    });
+}
+
+/**
+ * No transform, as postgres.js keeps one once it has read its options (which it takes as they
+ * are): the polls read the change log's columns by their names, whatever the application's `sql` renames.
+ */
+const NO_TRANSFORM = { undefined: undefined, column: {}, value: {}, row: {} };
 
 type PolledRows = Record<string, unknown>[] & { state?: { pid?: number } };
 
@@ -156,7 +198,14 @@ export function postgresJsPollConnection(sql: PostgresJsSqlLike): PollConnection
   const end = (own: PostgresJsPollingInstance) => own.end({ timeout: 0 });
   return reopeningConnection({
     async open() {
-      const own = postgres({ ...options, max: 1, onnotice: ignore, onnotify: undefined, onclose: undefined });
+      const own = postgres({
+        ...options,
+        max: 1,
+        transform: NO_TRANSFORM,
+        onnotice: ignore,
+        onnotify: undefined,
+        onclose: undefined,
+      });
       try {
         const rows = await own.unsafe('SELECT pg_backend_pid() AS pid', []);
         if (rows.state?.pid !== undefined && Number(rows[0]?.pid) !== rows.state.pid) {
