@@ -50,14 +50,21 @@ function countedDriver(driverName: string, harnessOptions: Record<string, unknow
     }
     case 'pg-promise': {
       const db = pgp({ connectionString: databaseUrl(), max: 2, application_name: application });
-      // The store's statements go to pg-promise's pool, not through its methods (drivers/pg-promise.ts).
-      const pool = db.$pool as unknown as {
-        query: (config: { text?: string }, ...rest: unknown[]) => Promise<unknown>;
-      };
-      const query = pool.query.bind(pool);
-      pool.query = (config: { text?: string }, ...rest: unknown[]) => {
-        if (isRead(config?.text ?? config)) reads++;
-        return query(config, ...rest);
+      // The store's statements go to the pg client of a pg-promise connection (drivers/pg-promise.ts).
+      type Client = { query: (config: { text?: string }, ...rest: unknown[]) => unknown; counted?: true };
+      const connect = db.connect.bind(db) as () => Promise<{ client: Client }>;
+      (db as { connect: unknown }).connect = async () => {
+        const connection = await connect();
+        const { client } = connection;
+        if (client.counted === undefined) {
+          const query = client.query.bind(client);
+          client.query = (config, ...rest) => {
+            if (isRead(config?.text ?? config)) reads++;
+            return query(config, ...rest);
+          };
+          client.counted = true;
+        }
+        return connection;
       };
       return { options: { pgPromise: db, ...untimed }, application, reads: () => reads, close: () => db.$pool.end() };
     }

@@ -91,9 +91,10 @@ export interface Leasing<C> {
 export function runOnLease<C, T>(
   leasing: Leasing<C>,
   run: (connection: C, done: Done<T>) => void,
-  deadline: Deadline,
+  /** Undefined: no time limit (the statement is still run on a connection of its own). */
+  deadline: Deadline | undefined,
 ): Promise<T> {
-  if (deadline.expired !== undefined) return Promise.reject(deadline.expired);
+  if (deadline?.expired !== undefined) return Promise.reject(deadline.expired);
   return new Promise<T>((resolve, reject) => {
     let acquired = false;
     let connection: C | undefined;
@@ -104,36 +105,38 @@ export function runOnLease<C, T>(
       released = true;
       leasing.release(connection, destroy);
     };
-    deadline.onExpire = () => {
-      if (connection === undefined) {
-        reject(leasing.expiredWaiting(deadline.expired!));
-        return;
-      }
-      reject(deadline.expired);
-      const key = backendKeyOf(leasing.clientOf(connection));
-      if (key !== undefined) void sendCancelRequest(key, leasing.graceMs);
-      grace = setTimeout(release, leasing.graceMs, true);
-    };
+    if (deadline !== undefined) {
+      deadline.onExpire = () => {
+        if (connection === undefined) {
+          reject(leasing.expiredWaiting(deadline.expired!));
+          return;
+        }
+        reject(deadline.expired);
+        const key = backendKeyOf(leasing.clientOf(connection));
+        if (key !== undefined) void sendCancelRequest(key, leasing.graceMs);
+        grace = setTimeout(release, leasing.graceMs, true);
+      };
+    }
     leasing.acquire((failure, leased) => {
       // A pool that calls back twice must not make a statement run twice.
       if (acquired) return;
       acquired = true;
       if (failure !== undefined && failure !== null) {
-        deadline.onExpire = undefined;
+        if (deadline !== undefined) deadline.onExpire = undefined;
         reject(failure);
         return;
       }
       connection = leased as C;
-      if (deadline.expired !== undefined) {
+      if (deadline?.expired !== undefined) {
         release(false);
         reject(deadline.expired);
         return;
       }
       const finish: Done<T> = (error, value) => {
-        deadline.onExpire = undefined;
+        if (deadline !== undefined) deadline.onExpire = undefined;
         if (grace !== undefined) clearTimeout(grace);
         const failed = error !== undefined && error !== null;
-        release(failed || deadline.expired !== undefined);
+        release(failed || deadline?.expired !== undefined);
         if (failed) reject(error);
         else resolve(value as T);
       };

@@ -1,10 +1,18 @@
 import { untilDeadline } from '../time-limit.js';
+import { type Leasing, runOnLease } from './cancel.js';
+import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
 import { type Database, type PreparedFallbackListener, withPreparedFallback } from './database.js';
-import { fromPgPool, isQueryable, looksLikePg, queryConfig } from './pg.js';
+import { type PgCallback, type PgQueryConfig, queryConfig } from './pg.js';
 
 /** What the store uses of a pg-promise database object. */
 export interface PgPromiseDatabaseLike {
   any(...args: never[]): Promise<unknown>;
+}
+
+/** pg-promise's shared connection object (`db.connect()`): its pg client, and `done(kill)`. */
+interface PgPromiseConnection {
+  readonly client: { query(config: PgQueryConfig, callback: PgCallback): void };
+  done(kill?: boolean): unknown;
 }
 
 export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseLike {
@@ -12,24 +20,53 @@ export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseL
 }
 
 /**
- * The store's statements go to the database object's pg.Pool (`db.$pool`), as to a pool the
- * application passed, and not through pg-promise's query methods: its hooks neither see them nor
- * change their rows (a `receive` hook that renames columns to camelCase would hide `user_id`, and
- * the table check's catalog columns with it). Time limits, cancellation and the connection errors
- * are then pg's. An object of another make, with `any` but no pg.Pool, is only waited for.
+ * Each statement runs on a connection of its own from `db.connect()`, so that pg-promise sets the
+ * connection up as the application asked (its `schema` option, its `connect` event) and a
+ * statement out of time can be cancelled (see runOnLease). It is sent on the connection's pg
+ * client, not through pg-promise's query methods: pg-promise's query hooks neither see the store's
+ * statements nor change their rows (a `receive` hook that renames columns to camelCase would hide
+ * `user_id`, and the table check's catalog columns with it). An object of another make, without
+ * `connect`, is only waited for.
  */
 export function fromPgPromise(
   db: PgPromiseDatabaseLike,
-  options: { prepare: boolean; graceMs: number; onFallback?: PreparedFallbackListener },
+  { prepare, graceMs, onFallback }: { prepare: boolean; graceMs: number; onFallback?: PreparedFallbackListener },
 ): Database {
+  const connect = (db as { connect?: unknown }).connect;
+  /** pg-promise's pg.Pool, for what connection-phase errors say. */
   const pool = (db as { $pool?: unknown }).$pool;
-  if (isQueryable(pool) && looksLikePg(pool)) return fromPgPool(pool, options);
-  const any = db.any.bind(db) as unknown as (query: object) => Promise<unknown>;
-  const query = withPreparedFallback(
-    options.prepare,
+  if (typeof connect !== 'function') {
+    const any = db.any.bind(db) as unknown as (query: object) => Promise<unknown>;
     // As {text, values}, pg-promise sends the values as parameters rather than formatting them in.
-    (statement, values, named, deadline) => untilDeadline(any(queryConfig(statement, values, named)), deadline),
-    options.onFallback,
+    const waited = withPreparedFallback(
+      prepare,
+      (statement, values, named, deadline) => untilDeadline(any(queryConfig(statement, values, named)), deadline),
+      onFallback,
+    );
+    return { query: waited, close: async () => {} };
+  }
+  const leasing: Leasing<PgPromiseConnection> = {
+    acquire(done) {
+      (connect as () => Promise<PgPromiseConnection>).call(db).then(
+        (connection) => done(undefined, connection),
+        (error: unknown) => done(explainConnectionError(error, pool)),
+      );
+    },
+    release: (connection, destroy) => void connection.done(destroy),
+    clientOf: (connection) => connection.client,
+    graceMs,
+    expiredWaiting: (expired) => explainWaitForConnection(expired, pool),
+  };
+  const query = withPreparedFallback(
+    prepare,
+    (statement, values, named, deadline) =>
+      runOnLease<PgPromiseConnection, unknown>(
+        leasing,
+        // Made once the connection is at hand (see valuesNow).
+        (connection, done) => connection.client.query(queryConfig(statement, values, named), done),
+        deadline,
+      ),
+    onFallback,
   );
   return { query, close: async () => {} };
 }
