@@ -12,7 +12,7 @@ import {
   parseChanges,
   pollStatement,
 } from './schema/change-log.js';
-import type { Statement, TableNames } from './sql.js';
+import { type Statement, type TableNames, tableNames } from './sql.js';
 
 /**
  * When the trusted read cache may answer from memory. The guarantee, for a `get` answered from
@@ -75,10 +75,24 @@ export interface CacheTrustSettings {
   readonly now: () => number;
   readonly log: (message: string) => void;
   /**
-   * The table's schema version as the store's table check last found it (undefined before the
-   * first): a table below the change log's version has none, so no connection is opened to ask.
+   * The table as the store's table check last found it (undefined before the first): a table
+   * below the change log's version has none, so no connection is opened to ask; and its schema
+   * (see `#statementsFor`). Without it, as in unit tests, the names are polled as given.
    */
-  readonly tableVersion?: () => number | undefined;
+  readonly checkedTable?: () => CheckedTable | undefined;
+}
+
+/** What the poller needs of the store's table check. */
+export interface CheckedTable {
+  readonly version: number;
+  /** The schema the table was found in; undefined when it was not found. */
+  readonly schema: string | undefined;
+}
+
+interface PollStatements {
+  readonly check: Statement;
+  readonly poll: Statement;
+  readonly cleanUp: Statement;
 }
 
 /** A poll's snapshot, as the next poll sends it back. */
@@ -94,7 +108,8 @@ const NO_CHANGE_LOG = 'the table has no change log (schema 4 adds it: run `npx c
 
 export class CacheTrust {
   readonly #settings: CacheTrustSettings;
-  readonly #statements: { readonly check: Statement; readonly poll: Statement; readonly cleanUp: Statement };
+  /** Made again as each epoch begins (see `#statementsFor`). */
+  #statements: PollStatements;
   #connection: PollConnection | undefined;
   #checked = false;
   #stopped = false;
@@ -117,11 +132,7 @@ export class CacheTrust {
 
   constructor(settings: CacheTrustSettings) {
     this.#settings = settings;
-    this.#statements = {
-      check: changeLogCheckStatement(settings.names),
-      poll: pollStatement(settings.names),
-      cleanUp: cleanUpStatement(settings.names),
-    };
+    this.#statements = pollStatements(settings.names);
   }
 
   /**
@@ -183,9 +194,19 @@ export class CacheTrust {
   }
 
   async #poll(): Promise<void> {
-    if (!this.#checked && (this.#settings.tableVersion?.() ?? CHANGE_LOG_SCHEMA_VERSION) < CHANGE_LOG_SCHEMA_VERSION) {
-      this.#refuse(NO_CHANGE_LOG, true);
-      return;
+    if (!this.#checked) {
+      const table = this.#settings.checkedTable?.();
+      if ((table?.version ?? CHANGE_LOG_SCHEMA_VERSION) < CHANGE_LOG_SCHEMA_VERSION) {
+        this.#refuse(NO_CHANGE_LOG, true);
+        return;
+      }
+      const statements = this.#statementsFor(table);
+      if (statements === undefined) {
+        // Not found yet (the store's first table check is under way): ask again a little later.
+        this.#retryAt = this.#settings.now() + FIRST_RETRY_MS;
+        return;
+      }
+      this.#statements = statements;
     }
     const connection = this.#open();
     if (connection === undefined) return;
@@ -240,6 +261,19 @@ export class CacheTrust {
     }
     this.#connection = opened;
     return opened;
+  }
+
+  /**
+   * The poller's statements. Without `schemaName`, the table's names are qualified by the schema
+   * the store's table check found the table in: the polling connection's search_path may not be
+   * the store's connections' (set by a pool's `connect` listener, or pg-promise's `schema`), and a
+   * table of the same name that it would find first must never be polled in its place. None until
+   * the table has been found.
+   */
+  #statementsFor(table: CheckedTable | undefined): PollStatements | undefined {
+    const { names, checkedTable } = this.#settings;
+    if (names.schemaName !== undefined || checkedTable === undefined) return pollStatements(names);
+    return table?.schema === undefined ? undefined : pollStatements(tableNames(names.tableName, table.schema));
   }
 
   /** Is the change log there, its triggers on, the server new enough? Refuses when not. */
@@ -330,4 +364,8 @@ export class CacheTrust {
     this.#refusal = why;
     this.#settings.log(`connect-pg-simple: readCache: true reads the table meanwhile: ${why}`);
   }
+}
+
+function pollStatements(names: TableNames): PollStatements {
+  return { check: changeLogCheckStatement(names), poll: pollStatement(names), cleanUp: cleanUpStatement(names) };
 }

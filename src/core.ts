@@ -86,7 +86,7 @@ export class SessionCore {
       ...shared,
       primary: db,
       getStatement: () => watch.table.statements.get,
-      tableVersion: () => (watch.isReady ? watch.table.version : undefined),
+      checkedTable: () => (watch.isReady ? watch.table : undefined),
     });
     this.#writes = new WritePath({ ...shared, reads: this.#reads, codec: this.#codec });
     this.#users = new UserOperations({ ...shared, watch, reads: this.#reads });

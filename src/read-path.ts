@@ -1,4 +1,4 @@
-import { type CacheTrust, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
+import { type CacheTrust, type CheckedTable, READ_CACHE_BOUND_MS, readCacheTrust } from './cache-trust.js';
 import type { FoundRow } from './codec.js';
 import { noteReplicaAnswered } from './diagnostics.js';
 import type { Database, Row } from './drivers/database.js';
@@ -29,8 +29,8 @@ export interface ReadPathSettings {
   readonly primary: Database;
   /** The table's `get` statement, as the last table check made it. */
   readonly getStatement: () => Statement;
-  /** The table's schema version as the last table check found it; undefined before the first. */
-  readonly tableVersion: () => number | undefined;
+  /** The table as the last table check found it; undefined before the first. */
+  readonly checkedTable: () => CheckedTable | undefined;
   readonly inFlight: OperationsInFlight;
   readonly now: () => number;
   readonly log: (...args: unknown[]) => void;
@@ -68,7 +68,7 @@ export class ReadPath {
             boundMs: READ_CACHE_BOUND_MS,
             now,
             log: options.readCacheAsked ? (message) => log(message) : () => {},
-            tableVersion: settings.tableVersion,
+            checkedTable: settings.checkedTable,
           })
         : undefined;
     this.#replica = openReplica(settings, () => this.#replicaStatements(settings.getStatement()));

@@ -335,6 +335,7 @@ export const describeTableStatement: Statement = statement(
   'describe',
   `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
+  (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   ${['sid', 'sess', 'expire', 'created'].map(columnType).join(',\n  ')},
   ${['sid', 'created'].map(columnComment).join(',\n  ')}
 FROM (SELECT to_regclass($1::text) AS oid) r`,

@@ -35,6 +35,8 @@ export type StatementMode = 'current' | 'partitioned' | 'transitional';
 /** How a store uses the table a check found: what the core applies, and what it says once. */
 export interface TableSetup {
   readonly version: number;
+  /** The schema the table was found in (see TableState.schema); undefined before the first check. */
+  readonly schema: string | undefined;
   readonly mode: StatementMode;
   /** In the transitional mode, which of its sets serves the table; undefined in the others. */
   readonly transitionalSet: TransitionalSet | undefined;
@@ -121,6 +123,7 @@ export function tableSetup(
   };
   return {
     version: state.version,
+    schema: state.schema,
     mode,
     transitionalSet,
     partitioning,

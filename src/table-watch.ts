@@ -52,6 +52,7 @@ export class TableWatch {
     const ids = tableIdsFor({ kind: 'own' }, 2, false, { form: options.idForm, pepper: options.sessionIdPepper });
     this.#table = {
       version: 0,
+      schema: undefined,
       mode: 'current',
       transitionalSet: undefined,
       partitioning: undefined,

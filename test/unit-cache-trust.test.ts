@@ -4,7 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CacheTrust } from '../src/cache-trust.js';
 import { PollingUnusable } from '../src/drivers/polling.js';
 import { ReadCache } from '../src/read-cache.js';
-import { changeKeyOf } from '../src/schema/change-log.js';
+import { CHANGE_LOG_SCHEMA_VERSION, changeKeyOf } from '../src/schema/change-log.js';
 import { tableNames } from '../src/sql.js';
 
 /**
@@ -18,7 +18,14 @@ interface Pending {
   reject(error: Error): void;
 }
 
-function trustAt({ version = 150000, log = true, on = true, tableVersion = undefined as number | undefined } = {}) {
+function trustAt({
+  version = 150000,
+  log = true,
+  on = true,
+  tableVersion = undefined as number | undefined,
+  /** Where the store's table check found the table; null: not found yet. */
+  schema = 'public' as string | null,
+} = {}) {
   const clock = { now: 1000 };
   const cache = new ReadCache(
     { maxAgeMs: Number.POSITIVE_INFINITY, maxBytes: 1000, maxEntryBytes: 500, maxForgotten: 10 },
@@ -35,7 +42,7 @@ function trustAt({ version = 150000, log = true, on = true, tableVersion = undef
     boundMs: 50,
     now: () => clock.now,
     log: (message) => logged.push(message),
-    tableVersion: () => tableVersion,
+    checkedTable: () => ({ version: tableVersion ?? CHANGE_LOG_SCHEMA_VERSION, schema: schema ?? undefined }),
     open: () => {
       opened++;
       return {
@@ -264,6 +271,20 @@ describe('CacheTrust', () => {
     const migrated = trustAt({ tableVersion: 4 });
     await epoch(migrated);
     assert.equal(migrated.opened(), 1, 'at the change log’s version it polls');
+  });
+
+  it('polls the change log of the schema the store found its table in, and none before it is found', async () => {
+    const unfound = trustAt({ schema: null });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(unfound.trust.mayRemember(unfound.clock.now), false);
+      for (let j = 0; j < 5; j++) await nextTurn();
+      unfound.clock.now += 200;
+    }
+    assert.equal(unfound.opened(), 0, 'no connection is opened while the table is not found');
+    const found = trustAt({ schema: 'tenant' });
+    found.trust.mayRemember(found.clock.now);
+    const poll = await found.sent();
+    assert.match(poll!.text, /FROM "tenant"\."session_changes"/, 'the log is named with its schema');
   });
 
   it('polls only while the cache is used', async () => {

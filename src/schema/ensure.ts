@@ -44,6 +44,11 @@ export interface TableState {
   readonly partitioned: boolean;
   /** How it is partitioned, as its `created` column's comment says; undefined when it says nothing. */
   readonly partitioning: Partitioning | undefined;
+  /**
+   * The schema the table is in: without `schemaName`, the one the search_path of the connection
+   * that looked found it in. Undefined when it does not exist.
+   */
+  readonly schema: string | undefined;
 }
 
 export interface ColumnProblem {
@@ -98,6 +103,7 @@ export async function readTableState(
     pepperId,
     partitioned: row?.kind === 'p',
     partitioning: parsePartitioningComment(row?.created_comment as string | null | undefined),
+    schema: typeof row?.schema === 'string' ? row.schema : undefined,
   };
 }
 

@@ -14,5 +14,6 @@ export function tableState(version: number, idForm?: string, partitioning?: Tabl
     pepperId: undefined,
     partitioned: partitioning !== undefined,
     partitioning,
+    schema: 'public',
   };
 }
