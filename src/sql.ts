@@ -143,7 +143,10 @@ export interface StoreStatements {
    * text), $4 seconds to live → changes those keys of a live row only, never creates one
    */
   readonly updateKeys: Statement;
-  /** $1 sid, $2 seconds wanted, $3 seconds to write → moves expiry only when it falls short */
+  /**
+   * $1 sid, $2 seconds wanted, $3 seconds to write → moves a live row's expiry only when it falls
+   * short of $2, or lies beyond $3 (the session's lifetime was shortened)
+   */
   readonly touch: Statement;
   /**
    * Schema 3 only: $1 sid, $2 user id (text or null), $3 details (stored text or null) →

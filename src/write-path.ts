@@ -96,16 +96,8 @@ export class WritePath {
       const userChange = this.#userChange(table, session, sid, receipt);
       if (userChange !== undefined) await this.#writeUserChange(statements, id, userChange, receipt, deadline);
       const enough = this.#enoughSeconds(lifetimeSeconds);
-      if (this.#secondsLeft(receipt) >= enough) return receipt;
-      await this.#reads.write(
-        statements.touch,
-        [id, new ElapsingSeconds(enough, sentAt, this.#now), ttlSeconds],
-        deadline,
-      );
-      this.#reads.touched(table, sid, enough, sentAt, startedFrom);
-      // The touch may have found the row with enough time and written nothing: only that is sure.
-      receipt.remainingSeconds = enough;
-      receipt.at = sentAt;
+      if (!this.#needsTouch(receipt, enough, lifetimeSeconds)) return receipt;
+      await this.#touch(table, sid, id, enough, lifetimeSeconds, receipt, deadline);
       return receipt;
     }
     // Before the write: a userId or describe that throws fails the write, not half of it.
@@ -156,7 +148,7 @@ export class WritePath {
     const lifetimeSeconds = this.#lifetimeSeconds(session, write);
     const enoughSeconds = this.#enoughSeconds(lifetimeSeconds);
     const userChange = receipt === undefined ? undefined : this.#userChange(table, session, sid, receipt);
-    const touch = receipt === undefined || this.#secondsLeft(receipt) < enoughSeconds;
+    const touch = receipt === undefined || this.#needsTouch(receipt, enoughSeconds, lifetimeSeconds);
     if (!touch && userChange === undefined) return undefined;
     return { lifetimeSeconds, enoughSeconds, touch, userChange };
   }
@@ -173,18 +165,45 @@ export class WritePath {
     if (userChange !== undefined && receipt !== undefined) {
       await this.#writeUserChange(table.statements, id, userChange, receipt, deadline);
     }
-    if (!touch) return;
-    // The statement writes only when the row has less than `enough` left, and never to a row
-    // that is gone or expired.
+    if (touch) await this.#touch(table, sid, id, enough, lifetimeSeconds, receipt, deadline);
+  }
+
+  /**
+   * Whether the row, by what the request's receipt says, needs a touch: it has less than `enough`
+   * left (the lazy touch), or more than the session's lifetime (the application shortened it: a
+   * shorter cookie, a lower ttl), which a touch brings down to the lifetime.
+   */
+  #needsTouch(receipt: LoadReceipt, enoughSeconds: number, lifetimeSeconds: number): boolean {
+    const left = this.#secondsLeft(receipt);
+    return left < enoughSeconds || left > lifetimeSeconds;
+  }
+
+  /**
+   * The touch statement: the row's expiry set to the session's lifetime from now, where it has less
+   * than `enough` left or more than the lifetime, and never on a row that is gone or expired.
+   */
+  async #touch(
+    table: TableSnapshot,
+    sid: string,
+    id: IdParameter,
+    enough: number,
+    lifetimeSeconds: number,
+    receipt: LoadReceipt | undefined,
+    deadline: Deadline | undefined,
+  ): Promise<void> {
     const startedFrom = this.#reads.cache?.peek(sid);
     const sentAt = this.#now();
+    // A shortened row must not be served with the end the cache knew: read again, as after a destroy.
+    const shortens = receipt !== undefined && this.#secondsLeft(receipt) > lifetimeSeconds;
+    if (shortens) this.#reads.cache?.forget(sid);
     const values = [
       id,
       new ElapsingSeconds(enough, sentAt, this.#now),
       new ElapsingSeconds(lifetimeSeconds, sentAt, this.#now),
     ];
     await this.#reads.write(table.statements.touch, values, deadline);
-    this.#reads.touched(table, sid, enough, sentAt, startedFrom);
+    if (shortens) this.#reads.cache?.forget(sid);
+    else this.#reads.touched(table, sid, enough, sentAt, startedFrom);
     // Written or not, the row now has at least `enough` left, if it still exists.
     if (receipt !== undefined) {
       receipt.remainingSeconds = enough;

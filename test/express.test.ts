@@ -61,6 +61,14 @@ for (const [label, express] of [
           res.send('ok');
         });
       });
+      // The cookie shortened without another change of the session: express-session calls touch.
+      app.get('/shorten', (req, res) => {
+        req.session.cookie.maxAge = 5_000;
+        res.send('ok');
+      });
+      app.get('/max-age', (req, res) => {
+        res.send(String(req.session.cookie.maxAge));
+      });
       app.get('/logout', (req, res, next) => {
         req.session.destroy((error) => (error ? next(error) : res.send('bye')));
       });
@@ -97,6 +105,18 @@ for (const [label, express] of [
       await browser.get('/logout');
       assert.equal((await rows()).length, before.length - 1);
       assert.equal((await browser.get('/me')).body, 'anonymous');
+    });
+
+    it('a cookie shortened by a request (a touch) shortens the row, and later requests see the shorter one', async () => {
+      const browser = new Browser(server.base);
+      await browser.get('/login');
+      await browser.get('/shorten');
+      const [row] = (
+        await pool.query(`SELECT extract(epoch FROM expire - now())::float8 AS left FROM "${schemaName}"."session"`)
+      ).rows.filter((r) => r.left < 10);
+      assert.ok(row !== undefined, 'a row ends within the shortened 5 s');
+      const maxAge = Number((await browser.get('/max-age')).body);
+      assert.ok(maxAge <= 5_000, `the next request sees the shorter cookie (maxAge ${maxAge})`);
     });
 
     it('gives an expired session a new one', async () => {

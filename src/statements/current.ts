@@ -125,7 +125,7 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND expire < ${expiryIn('$2')}`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND (expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')})`,
       true,
     ),
     setUser: statement(

@@ -126,7 +126,7 @@ function beforeSchema3(
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')} FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND expire < ${expiryIn('$2')}`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')} FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND (expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')})`,
       true,
     ),
     setUser: undefined,

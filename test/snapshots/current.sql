@@ -26,7 +26,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)));
 
 -- setUser (cps_set_user)
 UPDATE "app"."session" SET user_id = $2::text, details = $3::text::json, touched = now() WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');

@@ -112,6 +112,32 @@ export function behaviourSuite(driverName: keyof typeof drivers & string, layout
       assert.ok(Math.abs(extended.left - 700) < 3);
     });
 
+    it('a touch for a shorter lifetime than the row has left brings the row down to it, and the next get says so', async () => {
+      const store = newStore();
+      await store.set('shortened', inSeconds(30 * 86_400) as any);
+      // The app shortens the cookie (the end of a privileged window, "don't remember me"): a touch.
+      const loaded = (await store.get('shortened')) as any;
+      const expires = Date.now() + 60_000;
+      loaded.cookie.originalMaxAge = 60_000;
+      loaded.cookie.expires = new Date(expires).toISOString();
+      await store.touch('shortened', loaded);
+      const row = await rowOf('shortened');
+      assert.ok(new Date(row.expire).getTime() <= expires + 1000, `the row ends with the cookie (${row.left} s left)`);
+      const again = (await store.get('shortened')) as any;
+      assert.ok(
+        new Date(again.cookie.expires).getTime() <= expires + 1000,
+        'the next get hands back the shorter end, from this store',
+      );
+      // A store that never read the session: the statement itself brings the row down.
+      await store.set('shortened-elsewhere', inSeconds(3600) as any);
+      await newStore().touch('shortened-elsewhere', inSeconds(60) as any);
+      assert.ok((await rowOf('shortened-elsewhere')).left <= 61);
+      await pastTheCacheBound();
+      assert.ok(
+        new Date(((await store.get('shortened-elsewhere')) as any).cookie.expires).getTime() <= Date.now() + 61_000,
+      );
+    });
+
     it('touchAfter: false writes on every touch, as 10.x did', async () => {
       const store = newStore({ touchAfter: false });
       await store.set('t2', inSeconds(600) as any);
