@@ -46,6 +46,13 @@ export function expiresAtMs(expires: unknown): number | undefined {
 }
 
 /**
+ * A touch brings a row down to a shorter lifetime only when the row has more than this many
+ * seconds over it: a cookie handed back as `get` set it says the row's own end, give or take the
+ * clocks' and the ISO string's rounding, and must not make every request write.
+ */
+export const SHORTENING_SLACK_SECONDS = 1;
+
+/**
  * The window of a lazy touch, in seconds: a touch is skipped while the row has at least
  * `lifetime - window` left, so a session may end early by this much, never late. Short sessions
  * get a proportionally short window.

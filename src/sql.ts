@@ -145,7 +145,7 @@ export interface StoreStatements {
   readonly updateKeys: Statement;
   /**
    * $1 sid, $2 seconds wanted, $3 seconds to write → moves a live row's expiry only when it falls
-   * short of $2, or lies beyond $3 (the session's lifetime was shortened)
+   * short of $2, or lies more than SHORTENING_SLACK_SECONDS beyond $3 (the lifetime was shortened)
    */
   readonly touch: Statement;
   /**

@@ -2,7 +2,12 @@ import { encodeSession, type SessionCodec } from './codec.js';
 import { sqlStateOf } from './diagnostics.js';
 import { ElapsingSeconds } from './drivers/database.js';
 import { typeError } from './errors.js';
-import { type FrameworkLifetime, sessionLifetimeSeconds, touchWindowSeconds } from './expiry.js';
+import {
+  type FrameworkLifetime,
+  SHORTENING_SLACK_SECONDS,
+  sessionLifetimeSeconds,
+  touchWindowSeconds,
+} from './expiry.js';
 import type { LoadReceipt } from './load-receipt.js';
 import { writeMerged } from './merged-write.js';
 import { DEFAULTS } from './option-table.js';
@@ -175,7 +180,12 @@ export class WritePath {
    */
   #needsTouch(receipt: LoadReceipt, enoughSeconds: number, lifetimeSeconds: number): boolean {
     const left = this.#secondsLeft(receipt);
-    return left < enoughSeconds || left > lifetimeSeconds;
+    return left < enoughSeconds || this.#shortens(receipt, lifetimeSeconds);
+  }
+
+  /** Whether the row has more than the session's lifetime left (see SHORTENING_SLACK_SECONDS). */
+  #shortens(receipt: LoadReceipt, lifetimeSeconds: number): boolean {
+    return this.#secondsLeft(receipt) > lifetimeSeconds + SHORTENING_SLACK_SECONDS;
   }
 
   /**
@@ -194,7 +204,7 @@ export class WritePath {
     const startedFrom = this.#reads.cache?.peek(sid);
     const sentAt = this.#now();
     // A shortened row must not be served with the end the cache knew: read again, as after a destroy.
-    const shortens = receipt !== undefined && this.#secondsLeft(receipt) > lifetimeSeconds;
+    const shortens = receipt !== undefined && this.#shortens(receipt, lifetimeSeconds);
     if (shortens) this.#reads.cache?.forget(sid);
     const values = [
       id,

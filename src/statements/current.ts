@@ -1,3 +1,4 @@
+import { SHORTENING_SLACK_SECONDS } from '../expiry.js';
 import {
   describeTableStatement,
   pruneBatchStatement,
@@ -125,7 +126,7 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND (expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')})`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND (expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')} + make_interval(secs => ${SHORTENING_SLACK_SECONDS}))`,
       true,
     ),
     setUser: statement(

@@ -25,7 +25,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = now() + make_interval(secs => $4::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now();
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND (expire < now() + make_interval(secs => $2::float8) OR expire > now() + make_interval(secs => $3::float8));
+UPDATE "app"."session" SET expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND (expire < now() + make_interval(secs => $2::float8) OR expire > now() + make_interval(secs => $3::float8) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = $1::text;
@@ -94,7 +94,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = now() + make_interval(secs => $4::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY(ARRAY[$1::text, encode(sha256(convert_to($1::text, 'UTF8')), 'hex')]) AND expire > now();
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY(ARRAY[$1::text, encode(sha256(convert_to($1::text, 'UTF8')), 'hex')]) AND expire > now() AND (expire < now() + make_interval(secs => $2::float8) OR expire > now() + make_interval(secs => $3::float8));
+UPDATE "app"."session" SET expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY(ARRAY[$1::text, encode(sha256(convert_to($1::text, 'UTF8')), 'hex')]) AND expire > now() AND (expire < now() + make_interval(secs => $2::float8) OR expire > now() + make_interval(secs => $3::float8) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = ANY(ARRAY[$1::text, encode(sha256(convert_to($1::text, 'UTF8')), 'hex')]);
@@ -164,7 +164,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = now() + make_interval(secs => $4::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now();
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND (expire < now() + make_interval(secs => $2::float8) OR expire > now() + make_interval(secs => $3::float8));
+UPDATE "app"."session" SET expire = now() + make_interval(secs => $3::float8) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND (expire < now() + make_interval(secs => $2::float8) OR expire > now() + make_interval(secs => $3::float8) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = ANY($1::text[]);
@@ -232,7 +232,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = $1::text;
@@ -302,7 +302,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = ANY($1::text[]);
@@ -370,7 +370,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = $1::text AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = $1::text;
@@ -439,7 +439,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) + make_interval(secs => 1));
 
 -- destroy (cps_destroy)
 DELETE FROM "app"."session" WHERE sid = ANY($1::text[]);
@@ -510,7 +510,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => NULL::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => NULL::float8)) + make_interval(secs => 1));
 
 -- setUser (cps_set_user)
 UPDATE "app"."session" SET user_id = $2::text, details = $3::text::json, touched = now() WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => NULL::float8), '-infinity');
@@ -602,7 +602,7 @@ UPDATE "app"."session" AS target SET sess = (
 ), expire = least(now() + make_interval(secs => $4::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
 
 -- touch (cps_touch)
-UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)));
+UPDATE "app"."session" SET expire = least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)), touched = now() FROM (SELECT set_config('synchronous_commit', current_setting('synchronous_commit'), true)) AS commit_wait WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity') AND (expire < least(now() + make_interval(secs => $2::float8), created + make_interval(secs => 604800::float8)) OR expire > least(now() + make_interval(secs => $3::float8), created + make_interval(secs => 604800::float8)) + make_interval(secs => 1));
 
 -- setUser (cps_set_user)
 UPDATE "app"."session" SET user_id = $2::text, details = $3::text::json, touched = now() WHERE sid = ANY($1::text[]) AND expire > now() AND created > coalesce(now() - make_interval(secs => 604800::float8), '-infinity');
