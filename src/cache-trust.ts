@@ -12,7 +12,7 @@ import {
   parseChanges,
   pollStatement,
 } from './schema/change-log.js';
-import { type Statement, type TableNames, tableNames } from './sql.js';
+import { type Statement, saysTrue, type TableNames, tableNames } from './sql.js';
 
 /**
  * When the trusted read cache may answer from memory. The guarantee, for a `get` answered from
@@ -231,7 +231,7 @@ export class CacheTrust {
         connection.query(this.#statements.poll.text, [previous?.xmax ?? null, previous?.xip ?? null]),
       );
       if (this.#stopped || row === undefined) return;
-      if (row.on !== true) {
+      if (!saysTrue(row.on)) {
         this.#refuse('the table has lost its change-log triggers (one was dropped or turned off)', true);
         return;
       }
@@ -282,9 +282,9 @@ export class CacheTrust {
     if (this.#stopped) return false;
     if (Number(found?.version) < CHANGE_LOG_SERVER_VERSION) {
       this.#refuse('the change log needs PostgreSQL 13 or later (its transaction ids, xid8)', false);
-    } else if (found?.log !== true) {
+    } else if (!saysTrue(found?.log)) {
       this.#refuse(NO_CHANGE_LOG, true);
-    } else if (found?.on !== true) {
+    } else if (!saysTrue(found?.on)) {
       this.#refuse(
         `the table's change-log triggers are off: turn them on with ${this.#settings.enableStatement}`,
         true,

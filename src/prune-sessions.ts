@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from './drivers/database.js';
 import { trimChangeLogStatement } from './schema/change-log.js';
 import { type MaintenanceResult, maintainPartitions, type Partitioning } from './schema/partitions.js';
-import { PRUNE_FROM_START, type Statement, type TableNames } from './sql.js';
+import { PRUNE_FROM_START, type Statement, saysTrue, type TableNames } from './sql.js';
 import type { Deadline } from './time-limit.js';
 
 /** How one prune runs: the store's timer and `prune()`, and `connect-pg-simple prune`, differ only in these. */
@@ -67,7 +67,7 @@ export async function pruneSessions(
       return db.query(pruneBatch, [batchSize, names.qualified, lock.batches, from], deadline);
     });
     // Another instance holds the prune lock: it is doing this work now.
-    if (row?.held !== true) break;
+    if (!saysTrue(row?.held)) break;
     const batch = Number(row.deleted);
     deleted += batch;
     if (typeof row.upto === 'string') from = row.upto;

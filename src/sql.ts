@@ -207,7 +207,7 @@ export function pruneBatchStatement(relation: string): Statement {
 ), gone AS (
   DELETE FROM ${relation} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT ${yesOrNo('SELECT held FROM lock')} AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto`,
   );
 }
@@ -333,10 +333,21 @@ const columnType = (column: string) =>
 const columnComment = (column: string) =>
   `col_description(r.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND NOT attisdropped)::int) AS ${column}_comment`;
 
+/**
+ * A yes-or-no the store reads back, sent as text ('true' or 'false'): the application may have
+ * given its driver another parser for booleans (`pg.types.setTypeParser(16, …)`, a pool's
+ * `types`, PGlite's `parsers`), and the store reads its own answers the same whatever it chose.
+ * `saysTrue` reads it.
+ */
+export const yesOrNo = (condition: string) => `(${condition})::text`;
+
+/** A column made by `yesOrNo`: true when it says 'true'. */
+export const saysTrue = (value: unknown): boolean => value === 'true';
+
 /** The table's version mark, layout and the types of the columns the store uses, in one round trip: the same for every mode. */
 export const describeTableStatement: Statement = statement(
   'describe',
-  `SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+  `SELECT ${yesOrNo('r.oid IS NOT NULL')} AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   ${['sid', 'sess', 'expire', 'created'].map(columnType).join(',\n  ')},

@@ -18,13 +18,13 @@ function fakePool(delayMs: number, fail = false) {
     query: async (text: string) => {
       if (text.includes('AS exists')) {
         const columns = { sid_type: 'text', sess_type: 'json', expire_type: 'timestamp with time zone' };
-        return { rows: [{ exists: true, comment: null, ...columns }] };
+        return { rows: [{ exists: 'true', comment: null, ...columns }] };
       }
       if (delayMs === Number.POSITIVE_INFINITY) return new Promise(() => {});
       await sleep(delayMs);
       if (fail) throw Object.assign(new Error('server said no'), { code: 'XX000' });
       if (text.startsWith('SELECT count')) return { rows: [{ n: 3 }] };
-      if (text.startsWith('WITH lock')) return { rows: [{ held: true, deleted: 0 }] };
+      if (text.startsWith('WITH lock')) return { rows: [{ held: 'true', deleted: 0 }] };
       return { rows: [] };
     },
   };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import pgPromise from 'pg-promise';
 import postgres from 'postgres';
 import { databaseUrl, eventually, uniqueName } from './support/database.js';
@@ -127,5 +128,30 @@ describe("postgres.js: an sql instance's column transform does not rename the st
       },
     );
     await sleep(0);
+  });
+});
+
+describe("pg: the application's own parser for booleans", () => {
+  const { newStore, table, admin } = useSchemaStores('cps_bool_parser', { errorLog: () => {} });
+  // A pool's own type parsers (as pg.types.setTypeParser would set them for every pool): booleans as 1 and 0.
+  const pool = new pg.Pool({
+    connectionString: databaseUrl(),
+    max: 2,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === 16 ? (value: string) => (value === 't' ? 1 : 0) : pg.types.getTypeParser(oid, format)) as never,
+    },
+  });
+  after(() => pool.end());
+
+  it('the table check, the prune and the trusted cache read their answers all the same', async () => {
+    assert.equal((await pool.query('SELECT true AS yes')).rows[0].yes, 1, 'the parser is in use');
+    const name = uniqueName('bools');
+    const store = newStore({ pool, tableName: name });
+    await servesSessions(store, (sid) => admin.query(`DELETE FROM ${table(name)} WHERE sid = $1`, [storedId(sid)]));
+    await admin.query(
+      `INSERT INTO ${table(name)} (sid, sess, expire) VALUES ('gone', '{}', now() - interval '1 hour')`,
+    );
+    assert.equal(await store.pruneSessions(), 1, 'the prune took its lock and deleted the expired row');
   });
 });

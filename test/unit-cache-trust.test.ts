@@ -48,7 +48,7 @@ function trustAt({
       return {
         query: (text, values) =>
           text.includes('server_version_num')
-            ? Promise.resolve([{ version, log, on }])
+            ? Promise.resolve([{ version, log: String(log), on: String(on) }])
             : new Promise((resolve, reject) => polls.push({ text, values, resolve, reject })),
         reset: async () => {
           resets++;
@@ -72,7 +72,7 @@ function trustAt({
       xmax: String(xid),
       xip: '',
       changes: keys.map((key) => `${key}:${loggedBy(key)}`).join(' ') || null,
-      on: stillOn,
+      on: String(stillOn),
       connection,
     };
     polls.shift()?.resolve([row]);

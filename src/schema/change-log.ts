@@ -7,6 +7,7 @@ import {
   type Statement,
   siblingName,
   type TableNames,
+  yesOrNo,
 } from '../sql.js';
 
 /**
@@ -150,7 +151,7 @@ const triggersOn = (names: TableNames) =>
 export function changeLogCheckStatement(names: TableNames): Statement {
   return {
     name: '',
-    text: `SELECT current_setting('server_version_num')::int AS version, to_regclass(${quoteLiteral(changeLogName(names))}) IS NOT NULL AS log, ${triggersOn(names)} AS "on"`,
+    text: `SELECT current_setting('server_version_num')::int AS version, ${yesOrNo(`to_regclass(${quoteLiteral(changeLogName(names))}) IS NOT NULL`)} AS log, ${yesOrNo(triggersOn(names))} AS "on"`,
   };
 }
 
@@ -167,7 +168,7 @@ export function pollStatement(names: TableNames): Statement {
   const log = changeLogName(names);
   return {
     name: '',
-    text: `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax, array_to_string(array(SELECT pg_snapshot_xip(s)), ',') AS xip, (SELECT string_agg(l."key" || ':' || l."xid"::text, ' ') FROM ${log} l WHERE l."xid" >= $1::xid8 OR l."xid" = ANY (('{' || $2::text || '}')::xid8[])) AS changes, ${triggersOn(names)} AS "on", pg_backend_pid() || ' ' || (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a)::text AS connection FROM pg_current_snapshot() AS s`,
+    text: `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax, array_to_string(array(SELECT pg_snapshot_xip(s)), ',') AS xip, (SELECT string_agg(l."key" || ':' || l."xid"::text, ' ') FROM ${log} l WHERE l."xid" >= $1::xid8 OR l."xid" = ANY (('{' || $2::text || '}')::xid8[])) AS changes, ${yesOrNo(triggersOn(names))} AS "on", pg_backend_pid() || ' ' || (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a)::text AS connection FROM pg_current_snapshot() AS s`,
   };
 }
 

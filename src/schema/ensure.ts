@@ -1,7 +1,7 @@
 import type { Database } from '../drivers/database.js';
 import { SchemaError } from '../errors.js';
 import { parseKeyedForm, parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
-import type { StoreStatements, TableNames } from '../sql.js';
+import { type StoreStatements, saysTrue, type TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
 import {
   createTableIfMissingStatement,
@@ -89,7 +89,7 @@ export async function readTableState(
 ): Promise<TableState> {
   if (deadline?.expired !== undefined) throw deadline.expired;
   const [row] = await db.query(statements.describe, [names.qualified], deadline);
-  const exists = row?.exists === true;
+  const exists = saysTrue(row?.exists);
   const version = parseVersionComment(row?.comment as string | null | undefined);
   // A newer version's columns are its own business: such a table is refused as newer instead.
   const checkColumns = exists && row !== undefined && version <= SCHEMA_VERSION;

@@ -1,7 +1,14 @@
 import type { Database } from '../drivers/database.js';
 import { SchemaError } from '../errors.js';
 import type { SessionIdForm } from '../session-id.js';
-import { describeTableStatement, doBlock, quoteLiteral, SCHEMA_LOCK_NAMESPACE, type TableNames } from '../sql.js';
+import {
+  describeTableStatement,
+  doBlock,
+  quoteLiteral,
+  SCHEMA_LOCK_NAMESPACE,
+  saysTrue,
+  type TableNames,
+} from '../sql.js';
 import { CHANGE_LOG_SERVER_VERSION, changeLogCheckStatement, changeLogStatement } from './change-log.js';
 import { createTableStatements, SCHEMA_VERSION, VERSION_MARK, versionComment } from './ddl.js';
 import { notSessionTableMessage, readTableState } from './ensure.js';
@@ -122,7 +129,7 @@ ${body}
 /** Is this a schema 4 table without its change log, on a server that could have one? */
 async function lacksChangeLog(db: Database, names: TableNames): Promise<boolean> {
   const [row] = await db.query(changeLogCheckStatement(names), []);
-  return Number(row?.version) >= CHANGE_LOG_SERVER_VERSION && row?.log !== true;
+  return Number(row?.version) >= CHANGE_LOG_SERVER_VERSION && !saysTrue(row?.log);
 }
 
 /** The zone given, once PostgreSQL has said it knows it; else this connection's TimeZone. */

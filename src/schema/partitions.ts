@@ -1,5 +1,13 @@
 import type { Database } from '../drivers/database.js';
-import { doBlock, PRUNE_LOCK_NAMESPACE, quoteLiteral, siblingName, type TableNames } from '../sql.js';
+import {
+  doBlock,
+  PRUNE_LOCK_NAMESPACE,
+  quoteLiteral,
+  saysTrue,
+  siblingName,
+  type TableNames,
+  yesOrNo,
+} from '../sql.js';
 import type { Deadline } from '../time-limit.js';
 
 /**
@@ -112,7 +120,7 @@ const epoch = (column: string) => `extract(epoch FROM ${column})::float8`;
 const bound = (keyword: string) =>
   `${epoch(`substring(p.bound from $re$${keyword} \\('([^']+)'\\)$re$)::timestamptz`)}`;
 
-const partitionsQuery = `SELECT ${epoch('now()')} AS now, p.name, p.bound = 'DEFAULT' AS is_default,
+const partitionsQuery = `SELECT ${epoch('now()')} AS now, p.name, ${yesOrNo("p.bound = 'DEFAULT'")} AS is_default,
   ${bound('FROM')} AS range_from, ${bound('TO')} AS range_to,
   CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE coalesce(s.n_live_tup, 0) END::float8 AS row_estimate,
   coalesce(s.n_dead_tup, 0)::float8 AS dead_tuples,
@@ -138,7 +146,7 @@ export async function readPartitions(db: Database, names: TableNames, deadline?:
     .map(
       (row): PartitionInfo => ({
         name: row.name as string,
-        isDefault: row.is_default === true,
+        isDefault: saysTrue(row.is_default),
         from: instant(row.range_from),
         to: instant(row.range_to),
         rowEstimate: Number(row.row_estimate),

@@ -53,11 +53,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,

@@ -49,11 +49,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -118,11 +118,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -188,11 +188,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -256,11 +256,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -326,11 +326,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -394,11 +394,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -463,11 +463,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -537,11 +537,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
@@ -629,11 +629,11 @@ WITH lock AS (
 ), gone AS (
   DELETE FROM "app"."session_default" WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1
 )
-SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
+SELECT (SELECT held FROM lock)::text AS held, (SELECT count(*) FROM gone)::float8 AS deleted,
   (SELECT max(expire)::timestamptz::text FROM doomed) AS upto;
 
 -- describe (cps_describe)
-SELECT r.oid IS NOT NULL AS exists, obj_description(r.oid, 'pg_class') AS comment,
+SELECT (r.oid IS NOT NULL)::text AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = 'sid' AND attnum > 0 AND NOT attisdropped) AS sid_type,
