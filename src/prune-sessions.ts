@@ -67,7 +67,7 @@ export async function pruneSessions(
       return db.query(pruneBatch, [batchSize, names.qualified, lock.batches, from], deadline);
     });
     // Another instance holds the prune lock: it is doing this work now.
-    if (!saysTrue(row?.held)) break;
+    if (row === undefined || !saysTrue(row.held)) break;
     const batch = Number(row.deleted);
     deleted += batch;
     if (typeof row.upto === 'string') from = row.upto;

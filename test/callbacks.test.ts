@@ -17,8 +17,13 @@ function fakePool(delayMs: number, fail = false) {
   return {
     query: async (text: string) => {
       if (text.includes('AS exists')) {
-        const columns = { sid_type: 'text', sess_type: 'json', expire_type: 'timestamp with time zone' };
-        return { rows: [{ exists: 'true', comment: null, ...columns }] };
+        const columns = {
+          sid_type: 'text',
+          sess_type: 'json',
+          expire_type: 'timestamp with time zone',
+          created_type: null,
+        };
+        return { rows: [{ exists: 'true', comment: null, kind: 'r', schema: 'public', ...columns }] };
       }
       if (delayMs === Number.POSITIVE_INFINITY) return new Promise(() => {});
       await sleep(delayMs);

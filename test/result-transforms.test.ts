@@ -155,3 +155,29 @@ describe("pg: the application's own parser for booleans", () => {
     assert.equal(await store.pruneSessions(), 1, 'the prune took its lock and deleted the expired row');
   });
 });
+
+describe('a query function given as pool that renames the columns of results', () => {
+  const { newStore } = useSchemaStores('cps_renamed_columns', { errorLog: () => {} });
+  const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+  after(() => pool.end());
+
+  it('is told so at the first operation, with what to do, rather than as a table that is not a session table', async () => {
+    // As a Kysely instance with CamelCasePlugin, wrapped as the README's "Any object with query()".
+    const camelCasing = {
+      query: async (text: string, values: unknown[]) => ({
+        rows: (await pool.query(text, values)).rows.map((row) =>
+          Object.fromEntries(Object.entries(row).map(([name, value]) => [camelCase(name), value])),
+        ),
+      }),
+    };
+    const store = newStore({ pool: camelCasing, tableName: uniqueName('renamed') });
+    await assert.rejects(store.get('a'), (error: any) => {
+      assert.equal(error.code, 'ERR_INVALID_RETURN_VALUE');
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /lacks the columns it asked for \(sid_type, sess_type/);
+      assert.match(error.message, /it has .*sidType/);
+      assert.match(error.message, /renames the columns of results/);
+      return true;
+    });
+  });
+});

@@ -1,5 +1,5 @@
 import type { Database } from '../drivers/database.js';
-import { SchemaError } from '../errors.js';
+import { SchemaError, typeError } from '../errors.js';
 import { parseKeyedForm, parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
 import { type StoreStatements, saysTrue, type TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
@@ -76,6 +76,24 @@ function columnProblem(row: Record<string, unknown>): ColumnProblem | undefined 
   return undefined;
 }
 
+/** The columns of the table check's answer, as the statement names them. */
+const DESCRIBED = ['exists', 'comment', 'kind', 'schema', 'sid_type', 'sess_type', 'expire_type', 'created_type'];
+
+/**
+ * The table check is the first statement a store sends: when its answer lacks a column it asked
+ * for, something between renames the columns of results (a query function given as `pool` that
+ * maps them to camelCase, as Kysely's CamelCasePlugin does), and every later answer would be
+ * misread. Said plainly, rather than as a table that is not a session table.
+ */
+function checkColumnsAsNamed(row: Record<string, unknown>): void {
+  const missing = DESCRIBED.filter((column) => !(column in row));
+  if (missing.length === 0) return;
+  throw typeError(
+    'ERR_INVALID_RETURN_VALUE',
+    `connect-pg-simple: the database's answer to the table check lacks the columns it asked for (${missing.join(', ')}; it has ${Object.keys(row).join(', ') || 'none'}): the driver or the query function the store was given renames the columns of results (as a camelCase mapping does). Give the store a query function that returns each row with its columns as PostgreSQL names them`,
+  );
+}
+
 /** The error for a table that exists but is not a session table; `fix` says what to check. */
 export function notSessionTableMessage(names: TableNames, problem: ColumnProblem, fix: string): string {
   return `table ${names.qualified} is not a session table: ${problem.text} (a session table has the columns sid text, sess json and expire timestamptz): ${fix}`;
@@ -89,6 +107,7 @@ export async function readTableState(
 ): Promise<TableState> {
   if (deadline?.expired !== undefined) throw deadline.expired;
   const [row] = await db.query(statements.describe, [names.qualified], deadline);
+  if (row !== undefined) checkColumnsAsNamed(row);
   const exists = saysTrue(row?.exists);
   const version = parseVersionComment(row?.comment as string | null | undefined);
   // A newer version's columns are its own business: such a table is refused as newer instead.
