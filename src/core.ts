@@ -28,6 +28,12 @@ const DONE: Promise<void> = Promise.resolve();
 export interface CoreSettings {
   /** Treat a stored session without a `cookie` object as corrupt (express-session would crash on it). */
   readonly requireCookie: boolean;
+  /**
+   * A session's `cookie` key is the application's data (the adapters' frameworks keep their
+   * cookie elsewhere), compared as any other key. By default it is the framework's cookie
+   * (express-session, @fastify/session): a change of its expiry alone is a touch.
+   */
+  readonly cookieIsData?: boolean;
   /** A monotonic clock in milliseconds, for tests; default `performance.now`. */
   readonly now?: () => number;
 }
@@ -88,7 +94,12 @@ export class SessionCore {
       getStatement: () => watch.table.statements.get,
       checkedTable: () => (watch.isReady ? watch.table : undefined),
     });
-    this.#writes = new WritePath({ ...shared, reads: this.#reads, codec: this.#codec });
+    this.#writes = new WritePath({
+      ...shared,
+      reads: this.#reads,
+      codec: this.#codec,
+      cookieIsData: settings.cookieIsData ?? false,
+    });
     this.#users = new UserOperations({ ...shared, watch, reads: this.#reads });
     this.#pruner = new Pruner({
       ...shared,

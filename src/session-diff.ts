@@ -28,8 +28,12 @@ type JsonObject = Record<string, unknown>;
  */
 const UNSPLITTABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
 
-/** `baseText` and `text` are the JSON texts of objects, as the store read and is about to write them. */
-export function diffSessions(baseText: string, text: string): SessionChange {
+/**
+ * `baseText` and `text` are the JSON texts of objects, as the store read and is about to write
+ * them. Unless `cookieIsData`, the `cookie` key is the framework's (express-session's,
+ * @fastify/session's): a change of its expiry alone is no change of the session.
+ */
+export function diffSessions(baseText: string, text: string, cookieIsData = false): SessionChange {
   if (UNSPLITTABLE_ESCAPE.test(baseText) || UNSPLITTABLE_ESCAPE.test(text)) return WHOLE;
   let base: JsonObject;
   let current: JsonObject;
@@ -44,7 +48,7 @@ export function diffSessions(baseText: string, text: string): SessionChange {
   let cookieChanged = false;
   for (const key of Object.keys(current)) {
     if (Object.hasOwn(base, key) && sameJson(base[key], current[key])) continue;
-    if (key === 'cookie' && sameCookieButExpiry(base.cookie, current.cookie)) {
+    if (key === 'cookie' && !cookieIsData && sameCookieButExpiry(base.cookie, current.cookie)) {
       cookieChanged = true;
       continue;
     }

@@ -34,6 +34,8 @@ export interface WritePathSettings {
   readonly reads: ReadPath;
   readonly codec: SessionCodec;
   readonly now: () => number;
+  /** The session's `cookie` key is the application's data, not the framework's cookie (see CoreSettings). */
+  readonly cookieIsData: boolean;
 }
 
 /** What a refresh writes: a touch of the row's expiry, a login's or logout's user, or both. */
@@ -58,12 +60,14 @@ export class WritePath {
   readonly #reads: ReadPath;
   readonly #codec: SessionCodec;
   readonly #now: () => number;
+  readonly #cookieIsData: boolean;
 
-  constructor({ options, reads, codec, now }: WritePathSettings) {
+  constructor({ options, reads, codec, now, cookieIsData }: WritePathSettings) {
     this.#options = options;
     this.#reads = reads;
     this.#codec = codec;
     this.#now = now;
+    this.#cookieIsData = cookieIsData;
   }
 
   /** See `SessionCore.save`: `receipt` is the load's of this very id, or undefined for a new session. */
@@ -95,7 +99,7 @@ export class WritePath {
       this.#reads.cache?.rememberWrite(sid, stored, lifetimeSeconds, sentAt, startedFrom, userId);
       return written;
     }
-    const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text);
+    const change = receipt.text === text ? EXPIRY_ONLY : diffSessions(receipt.text, text, this.#cookieIsData);
     if (change.kind === 'expiry') {
       // Only the cookie's expiry changed: that is a touch.
       const userChange = this.#userChange(table, session, sid, receipt);

@@ -25,6 +25,8 @@ function koaApp(store: KoaPGStore, gates: Gates, sessionOptions: Record<string, 
     const s = ctx.session as any;
     if (route === 'login') s.user = 'ada';
     else if (route === 'count') s.count = (s.count ?? 0) + 1;
+    // The app's own data under the key `cookie` (a consent record): only its `expires` changes.
+    else if (route === 'consent') s.cookie = { consent: 'analytics', expires: name };
     else if (route === 'slow') {
       await gates.wait(name!);
       s[key ?? 'lastPage'] = name;
@@ -32,7 +34,10 @@ function koaApp(store: KoaPGStore, gates: Gates, sessionOptions: Record<string, 
       await ctx.session!.regenerate();
       s.user = 'ada again';
     } else if (route === 'logout') ctx.session = null;
-    ctx.body = String(s?.[route === 'count' ? 'count' : 'user'] ?? 'anonymous');
+    ctx.body =
+      route === 'consent' || route === 'consented'
+        ? String(s?.cookie?.expires)
+        : String(s?.[route === 'count' ? 'count' : 'user'] ?? 'anonymous');
   });
   return app;
 }
@@ -133,6 +138,14 @@ describe('Koa 3 with koa-session', () => {
     assert.equal(await db.rows.of(sid), undefined, 'the session stays deleted');
     browser.cookie = other.cookie;
     assert.equal((await browser.get('/me')).body, 'anonymous');
+  });
+
+  it("the app's own key named cookie is data: a change of its expires alone is written", async () => {
+    const browser = new Browser(base);
+    await browser.get('/consent/2030-01-01');
+    assert.equal((await browser.get('/consent/2031-06-01')).body, '2031-06-01');
+    assert.equal((await browser.get('/consented')).body, '2031-06-01', 'the next request reads the change');
+    assert.equal((await db.rows.of(sidOf(browser)!))?.sess.cookie.expires, '2031-06-01');
   });
 
   it('concurrent requests keep each other’s changes', async () => {

@@ -23,6 +23,13 @@ function server(storage: PostgresSessionStorage, gates: Gates) {
       const [, route, name, key] = (req.url ?? '/').split('/');
       const session = await storage.getSession(req.headers.cookie);
       const shown = route === 'count' ? 'count' : route === 'notice' ? 'notice' : 'user';
+      if (route === 'consent' || route === 'consented') {
+        // The app's own data under the key `cookie` (a consent record): only its `expires` changes.
+        if (route === 'consent') session.set('cookie', { consent: 'analytics', expires: name });
+        res.setHeader('set-cookie', await storage.commitSession(session));
+        res.end(String(session.get('cookie')?.expires));
+        return;
+      }
       let setCookie: string;
       let body = 'anonymous';
       if (route === 'logout') setCookie = await storage.destroySession(session);
@@ -90,6 +97,13 @@ describe("React Router's session API with createPostgresSessionStorage", () => {
     assert.deepEqual((await db.rows.of(sid))?.sess, { user: 'ada', count: 2 });
     const left = (await db.rows.of(sid))!.left;
     assert.ok(left > 590 && left <= 660, `the cookie's maxAge (plus the touch window), got ${left}`);
+  });
+
+  it("the app's own key named cookie is data: a change of its expires alone is written", async () => {
+    const browser = new Browser(http.base);
+    await browser.get('/consent/2030-01-01');
+    assert.equal((await browser.get('/consent/2031-06-01')).body, '2031-06-01');
+    assert.equal((await browser.get('/consented')).body, '2031-06-01', 'the next request reads the change');
   });
 
   it('a flash value is read once', async () => {

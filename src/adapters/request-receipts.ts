@@ -3,9 +3,9 @@ import type { LoadReceipt } from '../load-receipt.js';
 import { ObservedCore } from '../observed-core.js';
 import { type PGStoreOptions, resolveOptions } from '../options.js';
 
-/** The store's core for a framework adapter: options validated once, no express-session rules. */
+/** The store's core for a framework adapter: options validated once, no express-session rules (its `cookie` key is data). */
 export function openCore(options: PGStoreOptions | undefined): SessionCore {
-  return new ObservedCore(resolveOptions(options), { requireCookie: false });
+  return new ObservedCore(resolveOptions(options), { requireCookie: false, cookieIsData: true });
 }
 
 /**
