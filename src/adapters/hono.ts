@@ -43,7 +43,8 @@ export class HonoPGStore implements Store {
 
   /** @param options the root store's options (`pool`, `tableName`, `ttl`, …), validated here. */
   constructor(options?: PGStoreOptions) {
-    this.#core = openCore(options);
+    // hono-sessions' expiry is stored as `cookie.expires` (toStored): a change of it alone is a touch.
+    this.#core = openCore(options, false);
   }
 
   async getSessionById(sessionId?: string): Promise<SessionData | null> {

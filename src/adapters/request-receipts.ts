@@ -3,9 +3,13 @@ import type { LoadReceipt } from '../load-receipt.js';
 import { ObservedCore } from '../observed-core.js';
 import { type PGStoreOptions, resolveOptions } from '../options.js';
 
-/** The store's core for a framework adapter: options validated once, no express-session rules (its `cookie` key is data). */
-export function openCore(options: PGStoreOptions | undefined): SessionCore {
-  return new ObservedCore(resolveOptions(options), { requireCookie: false, cookieIsData: true });
+/**
+ * The store's core for a framework adapter: options validated once, no express-session rules.
+ * `cookieIsData`: the session's `cookie` key is the app's data (see CoreSettings); false for an
+ * adapter that keeps its framework's expiry there itself, as hono.ts does.
+ */
+export function openCore(options: PGStoreOptions | undefined, cookieIsData = true): SessionCore {
+  return new ObservedCore(resolveOptions(options), { requireCookie: false, cookieIsData });
 }
 
 /**
