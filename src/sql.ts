@@ -327,6 +327,18 @@ SELECT ((SELECT count(*) FROM kept) + (SELECT count(*) FROM sealed))::float8 AS 
   };
 }
 
+/** The columns whose types the table check reads. */
+const TYPED_COLUMNS = ['sid', 'sess', 'expire', 'created'];
+
+/** The columns every answer of `describeTableStatement` has (its comments too, when the driver keeps nulls). */
+export const DESCRIBED_COLUMNS: readonly string[] = [
+  'exists',
+  'comment',
+  'kind',
+  'schema',
+  ...TYPED_COLUMNS.map((column) => `${column}_type`),
+];
+
 const columnType = (column: string) =>
   `(SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = r.oid AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped) AS ${column}_type`;
 
@@ -350,7 +362,7 @@ export const describeTableStatement: Statement = statement(
   `SELECT ${yesOrNo('r.oid IS NOT NULL')} AS exists, obj_description(r.oid, 'pg_class') AS comment,
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
-  ${['sid', 'sess', 'expire', 'created'].map(columnType).join(',\n  ')},
+  ${TYPED_COLUMNS.map(columnType).join(',\n  ')},
   ${['sid', 'created'].map(columnComment).join(',\n  ')}
 FROM (SELECT to_regclass($1::text) AS oid) r`,
 );

@@ -29,7 +29,8 @@ export interface PollingDriver<C> {
 
 /**
  * A PollConnection over one driver's connections: opened on the first query, and ended after a
- * failed one (a connection that failed to open is ended too), so that the next opens another.
+ * failed one, so that the next query opens another (a connection whose `open` failed is the
+ * driver's to end, in `open`).
  */
 export function reopeningConnection<C>(driver: PollingDriver<C>): PollConnection {
   let connection: Promise<C> | undefined;

@@ -1,7 +1,7 @@
 import type { Database } from '../drivers/database.js';
 import { SchemaError, typeError } from '../errors.js';
 import { parseKeyedForm, parseRekeyingForm, type RekeyableForm, type SessionIdForm } from '../session-id.js';
-import { type StoreStatements, saysTrue, type TableNames } from '../sql.js';
+import { DESCRIBED_COLUMNS, type StoreStatements, saysTrue, type TableNames } from '../sql.js';
 import type { Deadline } from '../time-limit.js';
 import {
   createTableIfMissingStatement,
@@ -76,9 +76,6 @@ function columnProblem(row: Record<string, unknown>): ColumnProblem | undefined 
   return undefined;
 }
 
-/** The columns of the table check's answer, as the statement names them. */
-const DESCRIBED = ['exists', 'comment', 'kind', 'schema', 'sid_type', 'sess_type', 'expire_type', 'created_type'];
-
 /**
  * The table check is the first statement a store sends: when its answer lacks a column it asked
  * for, something between renames the columns of results (a query function given as `pool` that
@@ -86,7 +83,7 @@ const DESCRIBED = ['exists', 'comment', 'kind', 'schema', 'sid_type', 'sess_type
  * misread. Said plainly, rather than as a table that is not a session table.
  */
 function checkColumnsAsNamed(row: Record<string, unknown>): void {
-  const missing = DESCRIBED.filter((column) => !(column in row));
+  const missing = DESCRIBED_COLUMNS.filter((column) => !(column in row));
   if (missing.length === 0) return;
   throw typeError(
     'ERR_INVALID_RETURN_VALUE',
