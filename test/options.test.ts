@@ -24,6 +24,9 @@ describe('options are checked at construction', () => {
   it('names an option of the wrong type or an impossible value', () => {
     rejects({ pool: 'postgres://x' }, /"pool" must be a pg.Pool/);
     rejects({ pgPromise: {} }, /"pgPromise" must be a pg-promise database/);
+    // A pool passed as pgPromise, or an object with pg-promise's query methods and no connect().
+    rejects({ pgPromise: pool }, /"pgPromise" must be a pg-promise database/);
+    rejects({ pgPromise: { any: async () => [] } }, /"pgPromise" must be a pg-promise database/);
     rejects({ postgres: pool }, /"postgres" must be a postgres.js sql instance/);
     rejects({ pglite: pool }, /"pglite" must be a PGlite instance/);
     rejects(

@@ -76,11 +76,14 @@ describe('unstorage with postgresDriver', () => {
     assert.ok(left > 590 && left <= 600, `the ttl, exactly, got ${left}`);
     await storage.setItem('day', 'y');
     assert.ok((await rows.of('day'))!.left > 86_000, 'without ttl, the store’s lifetime: one day');
+    // unstorage's own drivers (redis, upstash, vercel-kv) read a ttl of 0 as none.
+    await storage.setItem('zero', 'z', { ttl: 0 });
+    assert.ok((await rows.of('zero'))!.left > 86_000, 'ttl: 0, the store’s lifetime');
     await rows.expireAll();
     assert.equal(await storage.getItem('short'), null);
     assert.equal(await storage.hasItem('short'), false);
     assert.deepEqual(await storage.getKeys(), []);
-    assert.equal(await driver.pruneSessions(), 2);
+    assert.equal(await driver.pruneSessions(), 3);
   });
 
   it('keeps keys as given, which unstorage lists, and refuses hashSessionIds: true', async () => {

@@ -26,7 +26,7 @@ const VALUE_KEY = 'value';
 
 /** unstorage's per-call options the driver reads. */
 interface ItemOptions {
-  /** Seconds the item lives (the store's `ttl` option wins; without either, one day). */
+  /** Seconds the item lives (the store's `ttl` option wins; without either, or with 0, one day). */
   ttl?: number;
 }
 
@@ -95,9 +95,10 @@ export function postgresDriver(options?: PGStoreOptions): PostgresDriver {
   };
 }
 
+/** A ttl of 0 (or null) is none, as unstorage's own drivers (redis, upstash, vercel-kv) read a falsy one. */
 function ttlSeconds(itemOptions: ItemOptions): number | undefined {
-  const ttl = itemOptions.ttl;
-  if (ttl === undefined) return undefined;
+  const ttl = itemOptions.ttl as unknown;
+  if (ttl === undefined || ttl === null || ttl === 0) return undefined;
   if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) {
     throw typeError(
       'ERR_INVALID_ARG',

@@ -1,12 +1,11 @@
-import { untilDeadline } from '../time-limit.js';
 import { type Leasing, runOnLease } from './cancel.js';
 import { explainConnectionError, explainWaitForConnection } from './connection-errors.js';
 import { type Database, type PreparedFallbackListener, withPreparedFallback } from './database.js';
 import { type PgCallback, type PgQueryConfig, queryConfig } from './pg.js';
 
-/** What the store uses of a pg-promise database object. */
+/** What the store uses of a pg-promise database object: `db.connect()`. */
 export interface PgPromiseDatabaseLike {
-  any(...args: never[]): Promise<unknown>;
+  connect(...args: never[]): Promise<unknown>;
 }
 
 /** pg-promise's shared connection object (`db.connect()`): its pg client, and `done(kill)`. */
@@ -15,8 +14,10 @@ interface PgPromiseConnection {
   done(kill?: boolean): unknown;
 }
 
+/** `any` tells it from a pg.Pool, which has a `connect` too. */
 export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseLike {
-  return typeof value === 'object' && value !== null && typeof (value as { any?: unknown }).any === 'function';
+  const db = value as { any?: unknown; connect?: unknown } | null;
+  return typeof db === 'object' && db !== null && typeof db.any === 'function' && typeof db.connect === 'function';
 }
 
 /**
@@ -25,29 +26,18 @@ export function isPgPromiseDatabase(value: unknown): value is PgPromiseDatabaseL
  * statement out of time can be cancelled (see runOnLease). It is sent on the connection's pg
  * client, not through pg-promise's query methods: pg-promise's query hooks neither see the store's
  * statements nor change their rows (a `receive` hook that renames columns to camelCase would hide
- * `user_id`, and the table check's catalog columns with it). An object of another make, without
- * `connect`, is only waited for.
+ * `user_id`, and the table check's catalog columns with it).
  */
 export function fromPgPromise(
   db: PgPromiseDatabaseLike,
   { prepare, graceMs, onFallback }: { prepare: boolean; graceMs: number; onFallback?: PreparedFallbackListener },
 ): Database {
-  const connect = (db as { connect?: unknown }).connect;
+  const connect = db.connect.bind(db) as unknown as () => Promise<PgPromiseConnection>;
   /** pg-promise's pg.Pool, for what connection-phase errors say. */
   const pool = (db as { $pool?: unknown }).$pool;
-  if (typeof connect !== 'function') {
-    const any = db.any.bind(db) as unknown as (query: object) => Promise<unknown>;
-    // As {text, values}, pg-promise sends the values as parameters rather than formatting them in.
-    const waited = withPreparedFallback(
-      prepare,
-      (statement, values, named, deadline) => untilDeadline(any(queryConfig(statement, values, named)), deadline),
-      onFallback,
-    );
-    return { query: waited, close: async () => {} };
-  }
   const leasing: Leasing<PgPromiseConnection> = {
     acquire(done) {
-      (connect as () => Promise<PgPromiseConnection>).call(db).then(
+      connect().then(
         (connection) => done(undefined, connection),
         (error: unknown) => done(explainConnectionError(error, pool)),
       );

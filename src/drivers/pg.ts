@@ -127,25 +127,14 @@ function pgPoolLeasing(pool: PgPool, graceMs: number): Leasing<PgPoolClient> {
 }
 
 /**
- * A statement on a `pg.Pool` with time limits: on a connection of its own from the pool, so that
- * a statement that runs out of time can be cancelled on the server and its connection closed
- * (see runOnLease).
+ * A statement on a `pg.Pool`: on a connection of its own from the pool, so that a statement that
+ * runs out of time can be cancelled on the server and its connection closed (see runOnLease).
  */
 function leasingRun(pool: PgPool, graceMs: number): RunStatement {
   const leasing = pgPoolLeasing(pool, graceMs);
   const Query = pool.Client.Query;
-  return (statement, values, named, deadline) => {
-    if (deadline === undefined) {
-      return pool.query(queryConfig(statement, values, named)).catch((error: unknown) => {
-        throw explainConnectionError(error, pool);
-      });
-    }
-    return runOnLease(
-      leasing,
-      (client, done) => client.query(pgQuery(Query, statement, values, named, done)),
-      deadline,
-    );
-  };
+  return (statement, values, named, deadline) =>
+    runOnLease(leasing, (client, done) => client.query(pgQuery(Query, statement, values, named, done)), deadline);
 }
 
 /** A pg.Client never connected: its statements would wait for a connect that never comes. */
