@@ -32,21 +32,23 @@ interface CountedDriver {
 const pgp = pgPromise({ noWarnings: true });
 const isRead = (text: unknown) => typeof text === 'string' && text.includes(' AS remaining');
 
-/** The store must not lease connections (operationTimeout: false) for its statements to pass the counted function. */
+/** A driver whose statements that read a session are counted. */
 function countedDriver(driverName: string, harnessOptions: Record<string, unknown>): CountedDriver {
   const application = uniqueName('cps_listen');
   let reads = 0;
-  const untimed = { operationTimeout: false };
   switch (driverName) {
     case 'pg': {
       const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2, application_name: application });
       pool.on('error', () => {});
-      const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
-      (pool as { query: unknown }).query = (config: { text?: string }, ...rest: unknown[]) => {
-        if (isRead(config?.text ?? config)) reads++;
-        return query(config, ...rest);
-      };
-      return { options: { pool, ...untimed }, application, reads: () => reads, close: () => pool.end() };
+      // The store runs each statement on a client it leases from the pool (drivers/pg.ts).
+      pool.on('connect', (client) => {
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        (client as { query: unknown }).query = (config: { text?: string }, ...rest: unknown[]) => {
+          if (isRead(config?.text ?? config)) reads++;
+          return query(config, ...rest);
+        };
+      });
+      return { options: { pool }, application, reads: () => reads, close: () => pool.end() };
     }
     case 'pg-promise': {
       const db = pgp({ connectionString: databaseUrl(), max: 2, application_name: application });
@@ -66,7 +68,7 @@ function countedDriver(driverName: string, harnessOptions: Record<string, unknow
         }
         return connection;
       };
-      return { options: { pgPromise: db, ...untimed }, application, reads: () => reads, close: () => db.$pool.end() };
+      return { options: { pgPromise: db }, application, reads: () => reads, close: () => db.$pool.end() };
     }
     case 'postgres': {
       const sql = postgres(databaseUrl(), {
@@ -79,7 +81,7 @@ function countedDriver(driverName: string, harnessOptions: Record<string, unknow
         if (isRead(text)) reads++;
         return unsafe(text, ...rest);
       };
-      return { options: { postgres: sql, ...untimed }, application, reads: () => reads, close: () => sql.end() };
+      return { options: { postgres: sql }, application, reads: () => reads, close: () => sql.end() };
     }
     case 'pglite': {
       // One in-process database: the second store shares it, through a counted query function.
@@ -94,7 +96,7 @@ function countedDriver(driverName: string, harnessOptions: Record<string, unknow
         listen: db.listen.bind(db),
         unlisten: db.unlisten.bind(db),
       };
-      return { options: { pglite: counted, ...untimed }, application, reads: () => reads, close: async () => {} };
+      return { options: { pglite: counted }, application, reads: () => reads, close: async () => {} };
     }
     default:
       throw new Error(`no counted driver for ${driverName}`);

@@ -11,7 +11,7 @@ import {
   valuesNow,
   withPreparedFallback,
 } from './database.js';
-import { type PollConnection, PollingUnusable, reopeningConnection, THROUGH_POOLER } from './polling.js';
+import { type PollConnection, reopeningConnection } from './polling.js';
 
 /** What the store uses of a `pg.Pool` (or `pg.Client`, or any pool with the same `query`). */
 export interface PgPoolLike {
@@ -255,8 +255,7 @@ function clientSource(source: unknown): { Client: PgClientClass; config: Record<
 /**
  * pg's polls: a `Client` of its own, made like the pool's connections (never one of the pool's: a
  * pool closes idle connections, and the store must not take a connection the application counts
- * on). A pooler or proxy between it and the server (the backend's pid is not the one the
- * connection was given at start) makes it unusable.
+ * on).
  */
 export function pgPollConnection(source: unknown): PollConnection | string {
   const found = clientSource(source);
@@ -269,18 +268,14 @@ export function pgPollConnection(source: unknown): PollConnection | string {
       const client = new Client({ keepAlive: true, ...config });
       // A failure while idle shows as the next query's rejection.
       client.on('error', ignore);
-      try {
-        await client.connect();
-        const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
-        // Something between (PgBouncer, a proxy) gave the connection its own process id.
-        if (Number(rows[0]?.pid) !== client.processID) throw new PollingUnusable(THROUGH_POOLER);
-      } catch (error) {
+      await client.connect().catch((error: unknown) => {
         client.end().catch(ignore);
         throw error;
-      }
+      });
       return client;
     },
     query: async (client, text, values) => (await client.query(text, values)).rows,
+    givenProcessId: (client) => client.processID ?? undefined,
     end: (client) => client.end(),
   });
 }

@@ -14,26 +14,41 @@ export interface PollConnection {
 /** A connection that cannot be used to poll (and no other like it could). */
 export class PollingUnusable extends Error {}
 
-export const THROUGH_POOLER =
+const THROUGH_POOLER =
   'the polling connection goes through a pooler or proxy (its server process is not the one it was given at start): a server restart would not end it, and the change log (unlogged) may have been emptied meanwhile';
 
 type Rows = readonly Record<string, unknown>[];
 
 /** How a driver opens, queries and ends one polling connection `C`. */
 export interface PollingDriver<C> {
-  /** Opens a connection and checks that it reaches the server itself (else PollingUnusable). */
+  /** Opens a connection (one whose open failed is the driver's to end). */
   open(): Promise<C>;
   query(connection: C, text: string, values: readonly unknown[]): Promise<Rows>;
+  /** The server process id the connection was given at start, as the driver read it (with `rows`, a query's answer). */
+  givenProcessId(connection: C, rows: Rows): number | undefined;
   end(connection: C): Promise<unknown>;
 }
 
 /**
  * A PollConnection over one driver's connections: opened on the first query, and ended after a
- * failed one, so that the next query opens another (a connection whose `open` failed is the
- * driver's to end, in `open`).
+ * failed one, so that the next query opens another. A connection must reach the server itself:
+ * behind a pooler or proxy (the server's process is not the one the connection was given at
+ * start), it is ended and the poller told PollingUnusable.
  */
 export function reopeningConnection<C>(driver: PollingDriver<C>): PollConnection {
   let connection: Promise<C> | undefined;
+  const openChecked = async () => {
+    const opened = await driver.open();
+    try {
+      const rows = await driver.query(opened, 'SELECT pg_backend_pid() AS pid', []);
+      const given = driver.givenProcessId(opened, rows);
+      if (given !== undefined && Number(rows[0]?.pid) !== given) throw new PollingUnusable(THROUGH_POOLER);
+    } catch (error) {
+      driver.end(opened).catch(() => {});
+      throw error;
+    }
+    return opened;
+  };
   const reset = async () => {
     const current = connection;
     connection = undefined;
@@ -42,7 +57,7 @@ export function reopeningConnection<C>(driver: PollingDriver<C>): PollConnection
   };
   return {
     async query(text, values) {
-      connection ??= driver.open();
+      connection ??= openChecked();
       try {
         return await driver.query(await connection, text, values);
       } catch (error) {

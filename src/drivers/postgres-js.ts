@@ -2,7 +2,7 @@ import { typeError } from '../errors.js';
 import { untilDeadline } from '../time-limit.js';
 import { explainConnectionError } from './connection-errors.js';
 import { type Database, type PreparedFallbackListener, type Row, valuesNow, withPreparedFallback } from './database.js';
-import { type PollConnection, PollingUnusable, reopeningConnection, THROUGH_POOLER } from './polling.js';
+import { type PollConnection, reopeningConnection } from './polling.js';
 
 /** What the store uses of a postgres.js `sql` instance. */
 export interface PostgresJsSqlLike {
@@ -182,9 +182,7 @@ interface PostgresJsPollingInstance {
 /**
  * postgres.js's polls: an `sql` instance of one connection, made from the store's instance's own
  * options (never one of its connections: the application counts on them). postgres.js connects
- * again on its own after a loss: each poll names its server process, so the poller sees that. A
- * pooler between (the server's process is not the one the connection was given at start) makes
- * it unusable.
+ * again on its own after a loss: each poll names its server process, so the poller sees that.
  */
 export function postgresJsPollConnection(sql: PostgresJsSqlLike): PollConnection | string {
   const options = (sql as { options?: Record<string, unknown> }).options;
@@ -195,29 +193,19 @@ export function postgresJsPollConnection(sql: PostgresJsSqlLike): PollConnection
   } catch (error) {
     return `cannot load postgres.js to open a polling connection: ${(error as Error).message}`;
   }
-  const end = (own: PostgresJsPollingInstance) => own.end({ timeout: 0 });
   return reopeningConnection({
-    async open() {
-      const own = postgres({
+    // postgres.js connects on the first query.
+    open: async () =>
+      postgres({
         ...options,
         max: 1,
         transform: NO_TRANSFORM,
         onnotice: ignore,
         onnotify: undefined,
         onclose: undefined,
-      });
-      try {
-        const rows = await own.unsafe('SELECT pg_backend_pid() AS pid', []);
-        if (rows.state?.pid !== undefined && Number(rows[0]?.pid) !== rows.state.pid) {
-          throw new PollingUnusable(THROUGH_POOLER);
-        }
-      } catch (error) {
-        end(own).catch(ignore);
-        throw error;
-      }
-      return own;
-    },
+      }),
     query: (own, text, values) => own.unsafe(text, values),
-    end,
+    givenProcessId: (_, rows) => (rows as PolledRows).state?.pid,
+    end: (own) => own.end({ timeout: 0 }),
   });
 }
