@@ -275,7 +275,7 @@ export function pgPollConnection(source: unknown): PollConnection | string {
       return client;
     },
     query: async (client, text, values) => (await client.query(text, values)).rows,
-    givenProcessId: (client) => client.processID ?? undefined,
+    givenProcessId: (client) => client.processID,
     end: (client) => client.end(),
   });
 }

@@ -24,8 +24,12 @@ export interface PollingDriver<C> {
   /** Opens a connection (one whose open failed is the driver's to end). */
   open(): Promise<C>;
   query(connection: C, text: string, values: readonly unknown[]): Promise<Rows>;
-  /** The server process id the connection was given at start, as the driver read it (with `rows`, a query's answer). */
-  givenProcessId(connection: C, rows: Rows): number | undefined;
+  /**
+   * The server process id the connection was given at start, as the driver read it (with `rows`,
+   * a query's answer): null when it was given none (it cannot be told to reach the server itself),
+   * undefined when the driver does not say.
+   */
+  givenProcessId(connection: C, rows: Rows): number | null | undefined;
   end(connection: C): Promise<unknown>;
 }
 
