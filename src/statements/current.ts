@@ -83,6 +83,14 @@ export function currentFragments(settings: ModeSettings) {
   };
 }
 
+/**
+ * The rows a touch writes, by the mode's `expiryIn`: less than `$2` seconds left (the lazy touch),
+ * or more than the lifetime `$3` by over SHORTENING_SLACK_SECONDS (the application shortened it).
+ */
+export function dueForTouch(expiryIn: (param: string) => string): string {
+  return `(expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')} + make_interval(secs => ${SHORTENING_SLACK_SECONDS}))`;
+}
+
 /** `sessionRow`: how each statement finds the session's row; `BY_STORED_ID` in this mode. */
 export function currentStatements(
   names: TableNames,
@@ -126,7 +134,7 @@ ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = least(excluded.ex
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND (expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')} + make_interval(secs => ${SHORTENING_SLACK_SECONDS}))`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')}, touched = now() FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND ${dueForTouch(expiryIn)}`,
       true,
     ),
     setUser: statement(

@@ -1,4 +1,3 @@
-import { SHORTENING_SLACK_SECONDS } from '../expiry.js';
 import { ID_FORM_MARK, idFormComment } from '../session-id.js';
 import {
   describeTableStatement,
@@ -15,6 +14,7 @@ import {
   currentFragments,
   currentStatements,
   currentUserStatements,
+  dueForTouch,
   type ModeSettings,
   SESS_WITH_KEYS_CHANGED,
 } from './current.js';
@@ -127,7 +127,7 @@ function beforeSchema3(
     // A row clamped at the end of its absolute lifetime has all the time it will get: no write.
     touch: statement(
       'touch',
-      `UPDATE ${t} SET expire = ${expiryIn('$3')} FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND (expire < ${expiryIn('$2')} OR expire > ${expiryIn('$3')} + make_interval(secs => ${SHORTENING_SLACK_SECONDS}))`,
+      `UPDATE ${t} SET expire = ${expiryIn('$3')} FROM ${commitWait} WHERE ${sessionRow} AND ${alive()} AND ${dueForTouch(expiryIn)}`,
       true,
     ),
     setUser: undefined,
