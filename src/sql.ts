@@ -329,8 +329,13 @@ SELECT ((SELECT count(*) FROM kept) + (SELECT count(*) FROM sealed))::float8 AS 
 
 /** The columns whose types the table check reads. */
 const TYPED_COLUMNS = ['sid', 'sess', 'expire', 'created'];
+/** The columns whose comments the table check reads (the id form, the partitioning). */
+const COMMENTED_COLUMNS = ['sid', 'created'];
 
-/** The columns every answer of `describeTableStatement` has (its comments too, when the driver keeps nulls). */
+/**
+ * The columns of `describeTableStatement`'s answer the table check requires (ensure.ts checks
+ * for them first). The columns' comments are not among them: the check reads a missing one as none.
+ */
 export const DESCRIBED_COLUMNS: readonly string[] = [
   'exists',
   'comment',
@@ -363,7 +368,7 @@ export const describeTableStatement: Statement = statement(
   (SELECT relkind::text FROM pg_class WHERE oid = r.oid) AS kind,
   (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.oid) AS schema,
   ${TYPED_COLUMNS.map(columnType).join(',\n  ')},
-  ${['sid', 'created'].map(columnComment).join(',\n  ')}
+  ${COMMENTED_COLUMNS.map(columnComment).join(',\n  ')}
 FROM (SELECT to_regclass($1::text) AS oid) r`,
 );
 
